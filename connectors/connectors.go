@@ -1,0 +1,179 @@
+// Package connectors defines what a vendor connector is: the Connector
+// interface, the optional capabilities found by type assertion, the registry
+// every connector joins from its init function, and the errors they share.
+// It holds no vendor code.
+package connectors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
+
+	"github.com/pmsync/pmsync"
+)
+
+// Cursor is a connector's opaque position in a scope. The empty cursor means
+// "from the beginning".
+type Cursor string
+
+// Scope is the part of a connection one source reads. Which keys apply
+// depends on the connector kind.
+type Scope struct {
+	Source  string // the source name records are stamped with
+	JQL     string // jira
+	Project string // jira project key, asana project gid
+	Sheet   string // smartsheet sheet id
+	Board   string // trello board id
+}
+
+// Page is one page of records and the cursor to save with it. The engine
+// stores both in one transaction.
+type Page struct {
+	Records []pmsync.Record
+	Next    Cursor
+}
+
+// Connector pulls records from one vendor connection.
+type Connector interface {
+	// Pull streams the records of one scope changed since cur, page by page.
+	// It stops at the first error page returns.
+	Pull(ctx context.Context, scope Scope, cur Cursor, page func(Page) error) error
+}
+
+// Lister lists every live external id of a scope, for deletion detection.
+type Lister interface {
+	ListIDs(ctx context.Context, scope Scope) ([]string, error)
+}
+
+// Target is where a rollup is pushed. Which keys apply depends on the kind.
+type Target struct {
+	Project string            // asana project gid
+	Sheet   string            // smartsheet rollup sheet id
+	Issue   string            // jira issue key to comment on
+	Board   string            // trello board id
+	List    string            // trello list name for rollup cards
+	Card    string            // trello card id to update
+	Options map[string]string // kind-specific extras (column titles, …)
+}
+
+// Receipt says what a push left behind.
+type Receipt struct {
+	Program string
+	ID      string // vendor id of what was written
+	URL     string
+	// Existing is true when the vendor already held this rollup version and
+	// nothing new was written.
+	Existing bool
+}
+
+// Pusher writes rollups back into the vendor tool. Every rollup in one call
+// goes to the same target; a Pusher must write each rollup version at most
+// once even if the call is retried.
+type Pusher interface {
+	Push(ctx context.Context, target Target, rollups []pmsync.Rollup) ([]Receipt, error)
+}
+
+// Checker verifies authentication and reachability.
+type Checker interface {
+	Check(ctx context.Context) error
+}
+
+// RequestCounter reports how many HTTP requests a connector has sent.
+type RequestCounter interface {
+	Requests() int64
+}
+
+// Credentials are the secrets of one connection, already read from the
+// environment or files.
+type Credentials struct {
+	Email pmsync.Secret
+	Token pmsync.Secret
+	Key   pmsync.Secret
+}
+
+// RateLimit overrides a vendor's default request rate. Zero values keep the
+// default.
+type RateLimit struct {
+	PerMinute float64
+	Burst     int
+}
+
+// RateLimiters hands out one shared token bucket per key (vendor and
+// credential), so that connections sharing a token share its budget.
+type RateLimiters interface {
+	Limiter(key string, limit rate.Limit, burst int) *rate.Limiter
+}
+
+// Params is everything a connector factory gets. A connector reads nothing
+// else: no environment, no globals, no default HTTP client.
+type Params struct {
+	Name        string // connection name
+	Kind        string
+	BaseURL     string
+	Flavor      string // jira: cloud | datacenter
+	Region      string // smartsheet: us | eu | au | gov
+	Credentials Credentials
+	RateLimit   RateLimit
+	Timeout     time.Duration     // per request; 0 keeps the default
+	Transport   http.RoundTripper // nil uses a private clone of the default transport
+	Limiters    RateLimiters      // nil gives the connection its own buckets
+	Log         zerolog.Logger
+	Now         func() time.Time
+	// Sleep waits between retries; nil sleeps for real. Tests replace it.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// ErrUnknownKind is returned for a connector kind nobody registered.
+var ErrUnknownKind = errors.New("unknown connector kind")
+
+// ErrCursorInvalid is returned when a saved cursor cannot be read; the engine
+// answers with a full pull.
+var ErrCursorInvalid = errors.New("cursor is not valid for this connector")
+
+// APIError is a vendor's non-success answer. It never contains a secret.
+type APIError struct {
+	Vendor     string
+	Method     string
+	Path       string // path only: no host, no query
+	Status     int
+	Code       string // vendor error code (Smartsheet errorCode, …)
+	RefID      string // vendor reference for support (Smartsheet refId)
+	RetryAfter time.Duration
+	Message    string
+}
+
+func (e *APIError) Error() string {
+	msg := fmt.Sprintf("%s: %s %s: HTTP %d", e.Vendor, e.Method, e.Path, e.Status)
+	if t := http.StatusText(e.Status); t != "" {
+		msg += " " + t
+	}
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	if e.Code != "" {
+		msg += " (code " + e.Code + ")"
+	}
+	if e.RefID != "" {
+		msg += " (refId " + e.RefID + ")"
+	}
+	return msg
+}
+
+// Temporary reports whether trying again later may succeed.
+func (e *APIError) Temporary() bool {
+	return e.Status == http.StatusTooManyRequests || e.Status >= 500
+}
+
+// StatusOf returns the HTTP status of an APIError in err's chain, or 0.
+func StatusOf(err error) int {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Status
+	}
+	return 0
+}

@@ -1,0 +1,46 @@
+package pmsync
+
+import "time"
+
+// Program is the executive unit declared in the config: dates, budget and
+// the sources that feed it.
+type Program struct {
+	ID       string
+	Name     string
+	Start    Date
+	End      Date
+	Budget   *float64 // planned budget; nil means Σ planned_cost of the items
+	Currency string
+	Sources  []string // source names
+}
+
+// Rules are the rollup thresholds. DefaultRules holds the documented defaults.
+type Rules struct {
+	DueSoonDays        int     // a milestone due within this many days is "due soon"
+	RedFlagScore       int     // an open risk with likelihood × impact ≥ this is a red flag
+	RedFlagsForRed     int     // this many red flags make the program red
+	VarianceRedPoints  float64 // burn variance above this is red
+	VarianceAmberPoint float64 // burn variance above this is amber
+	StaleAfter         time.Duration
+}
+
+// DefaultRules returns the rollup semantics documented in the README.
+func DefaultRules() Rules {
+	return Rules{
+		DueSoonDays:        14,
+		RedFlagScore:       15,
+		RedFlagsForRed:     2,
+		VarianceRedPoints:  15,
+		VarianceAmberPoint: 5,
+		StaleAfter:         2 * time.Hour,
+	}
+}
+
+// SourceStatus is what the store knows of one source's syncing.
+type SourceStatus struct {
+	Source      string    `json:"source"`
+	Connection  string    `json:"connection"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	Stale       bool      `json:"stale"`
+}
