@@ -29,6 +29,9 @@ type Scope struct {
 	Project string // jira project key, asana project gid
 	Sheet   string // smartsheet sheet id
 	Board   string // trello board id
+	// Fields names extra vendor fields (custom fields by name) that the
+	// mapping reads, so a connector fetches them and nothing else it need not.
+	Fields []string
 }
 
 // Page is one page of records and the cursor to save with it. The engine
