@@ -35,9 +35,16 @@ type Scope struct {
 }
 
 // Page is one page of records and the cursor to save with it. The engine
-// stores both in one transaction.
+// stores everything of a page in one transaction.
 type Page struct {
 	Records []pmsync.Record
+	// Deleted lists external ids the source reports as deleted or removed
+	// from the scope (an events feed); they are tombstoned.
+	Deleted []string
+	// Live, when HasLive is set, is the complete list of live external ids
+	// of the scope: every stored item not in it is tombstoned.
+	Live    []string
+	HasLive bool
 	Next    Cursor
 }
 
