@@ -1,0 +1,340 @@
+// Package config loads the pmsync YAML file. Loading follows one order:
+// defaults first, then a strict decode (an unknown key is an error), then
+// environment overrides (PMSYNC_*), then validation of everything up front:
+// cron specs, time zone, connector kinds, scopes, push targets, secrets and
+// mappings, which are compiled here once. Every problem found is reported at
+// once, as "file:line: key.path: message".
+package config
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/pmsync/pmsync"
+	"github.com/pmsync/pmsync/connectors"
+	"github.com/pmsync/pmsync/mapping"
+)
+
+// Defaults of the keys a config file may leave out.
+const (
+	DefaultDatabase   = "pmsync.db"
+	DefaultListen     = "127.0.0.1:8080"
+	DefaultSync       = "*/15 * * * *"
+	DefaultRollup     = "0 7 * * 1-5"
+	DefaultDeletions  = "0 * * * *"
+	DefaultOverlap    = 5 * time.Minute
+	DefaultRunTimeout = 30 * time.Minute
+)
+
+// Config is a loaded and validated config file.
+type Config struct {
+	File        string // the file it was read from, as given
+	Database    string // SQLite file; a relative path in the file is resolved against the file's directory
+	Timezone    string // IANA name; "" means the system zone
+	Log         Log
+	HTTP        HTTP
+	Schedule    Schedule
+	Sync        Sync
+	Rules       Rules // top-level rule overrides; see RulesFor
+	Connections []Connection
+	Programs    []Program
+	Mappings    map[string]mapping.Spec // the file's own mappings (connector defaults are not listed)
+	Push        []Push
+
+	loc  *time.Location
+	sets map[string]*mapping.Set
+	// secrets sits behind a pointer so that printing a Config with %v shows
+	// an address: fmt cannot call Secret.String on values it reaches through
+	// unexported fields and would print them raw.
+	secrets *secrets
+}
+
+type secrets struct {
+	http  pmsync.Secret
+	creds map[string]connectors.Credentials // by connection name
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // auto | json | console
+}
+
+// HTTP configures the dashboard and JSON API listener.
+type HTTP struct {
+	Listen        string `yaml:"listen"`
+	AuthTokenEnv  string `yaml:"auth_token_env"`
+	AuthTokenFile string `yaml:"auth_token_file"`
+}
+
+// Schedule holds the cron specs (standard five fields or descriptors such as
+// "@every 10m") of the recurring jobs.
+type Schedule struct {
+	Sync      string `yaml:"sync"`
+	Rollup    string `yaml:"rollup"`
+	Deletions string `yaml:"deletions"`
+}
+
+// Sync tunes the pull runs.
+type Sync struct {
+	Overlap    time.Duration `yaml:"overlap"`     // incremental pulls re-read this much before the cursor
+	RunTimeout time.Duration `yaml:"run_timeout"` // one sync run of one source is cancelled after this
+}
+
+// Rules overrides rollup thresholds; a nil field keeps the value of the
+// level below (program ← top level ← pmsync.DefaultRules).
+type Rules struct {
+	DueSoonDays         *int           `yaml:"due_soon_days"`
+	RedFlagScore        *int           `yaml:"red_flag_score"`
+	RedFlagsForRed      *int           `yaml:"red_flags_for_red"`
+	VarianceRedPoints   *float64       `yaml:"variance_red_points"`
+	VarianceAmberPoints *float64       `yaml:"variance_amber_points"`
+	StaleAfter          *time.Duration `yaml:"stale_after"`
+}
+
+// Connection is one account of one vendor tool.
+type Connection struct {
+	Name      string        `yaml:"name"`
+	Kind      string        `yaml:"kind"`
+	BaseURL   string        `yaml:"base_url"`
+	Flavor    string        `yaml:"flavor"` // jira: cloud | datacenter
+	Region    string        `yaml:"region"` // smartsheet: us | eu | au | gov
+	Timeout   time.Duration `yaml:"timeout"`
+	RateLimit RateLimit     `yaml:"rate_limit"`
+	Auth      Auth          `yaml:"auth"`
+}
+
+// RateLimit overrides the vendor's default request rate; zero keeps it.
+type RateLimit struct {
+	PerMinute float64 `yaml:"per_minute"`
+	Burst     int     `yaml:"burst"`
+}
+
+// Auth names where a connection's secrets are read from: an environment
+// variable or a file, never the config file itself.
+type Auth struct {
+	EmailEnv  string `yaml:"email_env"`
+	EmailFile string `yaml:"email_file"`
+	TokenEnv  string `yaml:"token_env"`
+	TokenFile string `yaml:"token_file"`
+	KeyEnv    string `yaml:"key_env"`
+	KeyFile   string `yaml:"key_file"`
+}
+
+// Program is one executive unit and the sources that feed it.
+type Program struct {
+	ID      string      `yaml:"id"`
+	Name    string      `yaml:"name"` // defaults to ID
+	Start   pmsync.Date `yaml:"start"`
+	End     pmsync.Date `yaml:"end"`
+	Budget  Budget      `yaml:"budget"`
+	Rules   *Rules      `yaml:"rules"`
+	Sources []Source    `yaml:"sources"`
+}
+
+// Budget is a program's planned budget. A nil Planned means the sum of the
+// items' planned costs.
+type Budget struct {
+	Planned  *float64 `yaml:"planned"`
+	Currency string   `yaml:"currency"`
+}
+
+// Source is one scope of one connection feeding a program.
+type Source struct {
+	Name       string `yaml:"name"` // defaults to "<program id>/<connection>"
+	Connection string `yaml:"connection"`
+	Scope      Scope  `yaml:"scope"`
+	Mapping    string `yaml:"mapping"` // defaults to the connector kind's default mapping
+}
+
+// Scope selects what a source reads; which keys apply depends on the kind.
+type Scope struct {
+	JQL     string `yaml:"jql"`
+	Project string `yaml:"project"`
+	Sheet   string `yaml:"sheet"`
+	Board   string `yaml:"board"`
+}
+
+// Push sends the rollups of some programs to one target of a connection.
+type Push struct {
+	Connection string
+	Target     Target
+	Programs   []string // program ids; "all" in the file is expanded to every program
+}
+
+// Target is where a push writes; which keys apply depends on the kind.
+type Target struct {
+	Project string            `yaml:"project"`
+	Sheet   string            `yaml:"sheet"`
+	Issue   string            `yaml:"issue"`
+	Board   string            `yaml:"board"`
+	List    string            `yaml:"list"`
+	Card    string            `yaml:"card"`
+	Options map[string]string `yaml:"options"`
+}
+
+// SourceRef is one source with everything the engine needs to pull it.
+type SourceRef struct {
+	Name       string
+	Program    string
+	Mapping    string
+	Connection Connection
+	Scope      connectors.Scope // Scope.Source is Name
+}
+
+// Load reads and parses a config file. env looks up environment variables
+// (overrides and secrets); nil reads the process environment.
+func Load(path string, env func(string) (string, bool)) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data, env)
+}
+
+// Parse parses config data. file names the data in problems and is the base
+// of relative paths. env looks up environment variables (overrides and
+// secrets); nil reads the process environment. When anything is wrong the
+// error is a Problems listing all of it.
+func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, error) {
+	if env == nil {
+		env = os.LookupEnv
+	}
+	l := &loader{file: file, env: env}
+	cfg := l.load(data)
+	if len(l.problems) > 0 {
+		return nil, l.problems.sorted()
+	}
+	return cfg, nil
+}
+
+// Location returns the config's time zone (the system zone by default).
+func (c *Config) Location() *time.Location {
+	if c.loc == nil {
+		return time.Local
+	}
+	return c.loc
+}
+
+// RulesFor returns the rollup rules of a program: the defaults, overridden
+// by the top-level rules, overridden by the program's own.
+func (c *Config) RulesFor(programID string) pmsync.Rules {
+	r := pmsync.DefaultRules()
+	c.Rules.apply(&r)
+	for _, p := range c.Programs {
+		if p.ID == programID && p.Rules != nil {
+			p.Rules.apply(&r)
+		}
+	}
+	return r
+}
+
+func (o Rules) apply(r *pmsync.Rules) {
+	if o.DueSoonDays != nil {
+		r.DueSoonDays = *o.DueSoonDays
+	}
+	if o.RedFlagScore != nil {
+		r.RedFlagScore = *o.RedFlagScore
+	}
+	if o.RedFlagsForRed != nil {
+		r.RedFlagsForRed = *o.RedFlagsForRed
+	}
+	if o.VarianceRedPoints != nil {
+		r.VarianceRedPoints = *o.VarianceRedPoints
+	}
+	if o.VarianceAmberPoints != nil {
+		r.VarianceAmberPoint = *o.VarianceAmberPoints
+	}
+	if o.StaleAfter != nil {
+		r.StaleAfter = *o.StaleAfter
+	}
+}
+
+// ProgramList returns the programs in the domain's terms, in file order;
+// Sources holds source names.
+func (c *Config) ProgramList() []pmsync.Program {
+	out := make([]pmsync.Program, 0, len(c.Programs))
+	for _, p := range c.Programs {
+		dp := pmsync.Program{ID: p.ID, Name: p.Name, Start: p.Start, End: p.End, Currency: p.Budget.Currency}
+		if p.Budget.Planned != nil {
+			planned := *p.Budget.Planned
+			dp.Budget = &planned
+		}
+		for _, s := range p.Sources {
+			dp.Sources = append(dp.Sources, s.Name)
+		}
+		out = append(out, dp)
+	}
+	return out
+}
+
+// Sources returns every source of every program, in file order.
+func (c *Config) Sources() []SourceRef {
+	byName := make(map[string]Connection, len(c.Connections))
+	for _, conn := range c.Connections {
+		byName[conn.Name] = conn
+	}
+	var out []SourceRef
+	for _, p := range c.Programs {
+		for _, s := range p.Sources {
+			out = append(out, SourceRef{
+				Name:       s.Name,
+				Program:    p.ID,
+				Mapping:    s.Mapping,
+				Connection: byName[s.Connection],
+				Scope: connectors.Scope{
+					Source:  s.Name,
+					JQL:     s.Scope.JQL,
+					Project: s.Scope.Project,
+					Sheet:   s.Scope.Sheet,
+					Board:   s.Scope.Board,
+				},
+			})
+		}
+	}
+	return out
+}
+
+// Mapping returns a compiled mapping by name: one of the file's or a
+// connector kind's default. It returns nil for an unknown name.
+func (c *Config) Mapping(name string) *mapping.Set {
+	return c.sets[name]
+}
+
+// Params returns what a connector factory needs for a connection, secrets
+// included. The engine adds Transport, Log, Limiters, Now and Sleep.
+func (c *Config) Params(connection string) (connectors.Params, error) {
+	for _, conn := range c.Connections {
+		if conn.Name == connection {
+			var creds connectors.Credentials
+			if c.secrets != nil {
+				creds = c.secrets.creds[conn.Name]
+			}
+			return conn.params(creds), nil
+		}
+	}
+	return connectors.Params{}, fmt.Errorf("connector params: no connection named %q", connection)
+}
+
+func (conn Connection) params(creds connectors.Credentials) connectors.Params {
+	return connectors.Params{
+		Name:        conn.Name,
+		Kind:        conn.Kind,
+		BaseURL:     conn.BaseURL,
+		Flavor:      conn.Flavor,
+		Region:      conn.Region,
+		Credentials: creds,
+		RateLimit:   connectors.RateLimit{PerMinute: conn.RateLimit.PerMinute, Burst: conn.RateLimit.Burst},
+		Timeout:     conn.Timeout,
+	}
+}
+
+// HTTPToken returns the bearer token the dashboard and API require, or ""
+// when none is configured.
+func (c *Config) HTTPToken() pmsync.Secret {
+	if c.secrets == nil {
+		return ""
+	}
+	return c.secrets.http
+}

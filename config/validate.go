@@ -1,0 +1,799 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/pmsync/pmsync"
+	"github.com/pmsync/pmsync/connectors"
+	"github.com/pmsync/pmsync/mapping"
+)
+
+// Connector kinds with options of their own.
+const (
+	kindJira       = "jira"
+	kindSmartsheet = "smartsheet"
+)
+
+// loader carries one load of one file: where problems are reported and
+// what is known about the document so far.
+type loader struct {
+	file       string
+	env        func(string) (string, bool)
+	idx        *index
+	fromEnv    map[string]string // key path → environment variable that set it
+	decodeErrs []string          // key paths the decoder complained about
+	problems   Problems
+	found      int // validation problems found, including those left out
+}
+
+func (l *loader) load(data []byte) *Config {
+	doc := defaults()
+	if !l.decode(data, &doc) {
+		return nil
+	}
+	l.applyEnv(&doc)
+
+	cfg := &Config{
+		File:     l.file,
+		Timezone: doc.Timezone,
+		Log:      doc.Log,
+		HTTP:     doc.HTTP,
+		Schedule: doc.Schedule,
+		Sync:     doc.Sync,
+		Rules:    doc.Rules,
+		Mappings: doc.Mappings,
+		secrets:  &secrets{creds: map[string]connectors.Credentials{}},
+	}
+	cfg.Database = l.path("database", doc.Database)
+	l.checkGeneral(cfg)
+	specs := l.checkConnections(cfg, doc.Connections)
+	l.compileMappings(cfg, doc.Mappings)
+	l.checkPrograms(cfg, doc.Programs, specs)
+	l.checkPush(cfg, doc.Push, specs)
+	return cfg
+}
+
+// add records a problem found while decoding.
+func (l *loader) add(p Problem) {
+	l.problems = append(l.problems, p)
+}
+
+// problem records a validation problem at a key path. A value set by the
+// environment is reported with the variable's name instead of a line.
+// Problems that follow from one the decoder already reported (a value it
+// could not decode, or a key missing because it was misspelled) are left
+// out, so that one mistake gives one line.
+func (l *loader) problem(path, format string, args ...any) {
+	l.found++
+	if l.followsDecodeError(path) {
+		return
+	}
+	p := Problem{File: l.file, Line: l.idx.line(path), Path: path, Msg: fmt.Sprintf(format, args...)}
+	if key, ok := l.fromEnv[path]; ok {
+		p.Line = 0
+		p.Msg += " (set by " + key + ")"
+	}
+	l.add(p)
+}
+
+// followsDecodeError reports whether a problem at path may be a consequence
+// of a decode error: one at path or above it, a misspelled key inside path,
+// or a misspelled sibling when path itself is missing from the file.
+func (l *loader) followsDecodeError(path string) bool {
+	missing := l.idx.byPath[path] == nil
+	for _, d := range l.decodeErrs {
+		switch {
+		case d == "":
+		case d == path, within(path, d), parentPath(d) == path:
+			return true
+		case missing && parentPath(d) == parentPath(path):
+			return true
+		}
+	}
+	return false
+}
+
+// decodeErrorWithin reports whether the decoder complained about path or
+// anything inside it.
+func (l *loader) decodeErrorWithin(path string) bool {
+	for _, d := range l.decodeErrs {
+		if d == path || within(d, path) {
+			return true
+		}
+	}
+	return false
+}
+
+// within reports whether key path p lies inside key path outer.
+func within(p, outer string) bool {
+	return strings.HasPrefix(p, outer+".") || strings.HasPrefix(p, outer+"[")
+}
+
+// path resolves a path from the file against the file's directory; one
+// from the environment is taken as given.
+func (l *loader) path(key, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	if _, ok := l.fromEnv[key]; ok {
+		return p
+	}
+	return filepath.Join(filepath.Dir(l.file), p)
+}
+
+func (l *loader) checkGeneral(cfg *Config) {
+	if cfg.Database == "" {
+		l.problem("database", "must name a file")
+	}
+	if cfg.Timezone != "" {
+		loc, err := time.LoadLocation(cfg.Timezone)
+		if err != nil {
+			l.problem("timezone", "%v", err)
+		}
+		cfg.loc = loc
+	}
+	oneOf(l, "log.level", cfg.Log.Level, "debug", "info", "warn", "error")
+	oneOf(l, "log.format", cfg.Log.Format, "auto", "json", "console")
+
+	for _, s := range []struct{ path, spec string }{
+		{"schedule.sync", cfg.Schedule.Sync},
+		{"schedule.rollup", cfg.Schedule.Rollup},
+		{"schedule.deletions", cfg.Schedule.Deletions},
+	} {
+		// The scheduler parses with cron.ParseStandard too, so a spec that
+		// passes here cannot fail there.
+		if _, err := cron.ParseStandard(s.spec); err != nil {
+			l.problem(s.path, "invalid cron spec %q: %v", s.spec, err)
+		}
+	}
+	if cfg.Sync.Overlap < 0 {
+		l.problem("sync.overlap", "must not be negative")
+	}
+	if cfg.Sync.RunTimeout <= 0 {
+		l.problem("sync.run_timeout", "must be positive")
+	}
+	l.checkRules("rules", cfg.Rules, pmsync.DefaultRules())
+	l.checkHTTP(cfg)
+}
+
+func oneOf(l *loader, path, value string, allowed ...string) {
+	if !slices.Contains(allowed, value) {
+		l.problem(path, "%q is not one of %s", value, strings.Join(allowed, ", "))
+	}
+}
+
+// checkRules checks the values r sets, and that the thresholds still make
+// sense once r is laid over base.
+func (l *loader) checkRules(path string, r Rules, base pmsync.Rules) {
+	if v := r.DueSoonDays; v != nil && *v < 0 {
+		l.problem(path+".due_soon_days", "must not be negative")
+	}
+	if v := r.RedFlagScore; v != nil && (*v < 1 || *v > 25) {
+		l.problem(path+".red_flag_score", "%d is outside 1..25 (likelihood × impact)", *v)
+	}
+	if v := r.RedFlagsForRed; v != nil && *v < 1 {
+		l.problem(path+".red_flags_for_red", "must be at least 1")
+	}
+	if v := r.VarianceRedPoints; v != nil && *v < 0 {
+		l.problem(path+".variance_red_points", "must not be negative")
+	}
+	if v := r.VarianceAmberPoints; v != nil && *v < 0 {
+		l.problem(path+".variance_amber_points", "must not be negative")
+	}
+	if v := r.StaleAfter; v != nil && *v <= 0 {
+		l.problem(path+".stale_after", "must be positive")
+	}
+	if r.VarianceAmberPoints != nil || r.VarianceRedPoints != nil {
+		eff := base
+		r.apply(&eff)
+		if eff.VarianceAmberPoint > eff.VarianceRedPoints {
+			key := path + ".variance_amber_points"
+			if r.VarianceAmberPoints == nil {
+				key = path + ".variance_red_points"
+			}
+			l.problem(key, "variance_amber_points (%g) must not exceed variance_red_points (%g)", eff.VarianceAmberPoint, eff.VarianceRedPoints)
+		}
+	}
+}
+
+func (l *loader) checkHTTP(cfg *Config) {
+	h := cfg.HTTP
+	token, hasToken := l.secret("http.auth_token", h.AuthTokenEnv, h.AuthTokenFile)
+	cfg.secrets.http = token
+	host, port, err := net.SplitHostPort(h.Listen)
+	if err != nil {
+		l.problem("http.listen", "%q is not host:port", h.Listen)
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		l.problem("http.listen", "%q has no valid port number", h.Listen)
+		return
+	}
+	if !isLoopback(host) && !hasToken {
+		l.problem("http.listen", "%q is not a loopback address: set auth_token_env or auth_token_file", h.Listen)
+	}
+}
+
+// isLoopback reports whether host only reaches this machine. An empty host
+// (":8080") listens on every interface.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// secret reads the secret configured by the keys <path>_env and
+// <path>_file. It reports whether one was configured; a problem is recorded
+// when both are set or the value cannot be read. Problems never contain
+// the value.
+func (l *loader) secret(path, envVar, file string) (pmsync.Secret, bool) {
+	switch {
+	case envVar == "" && file == "":
+		return "", false
+	case envVar != "" && file != "":
+		l.problem(path+"_file", "set %s_env or %s_file, not both", lastKey(path), lastKey(path))
+		return "", true
+	case envVar != "":
+		v, ok := l.env(envVar)
+		switch {
+		case !ok:
+			l.problem(path+"_env", "environment variable %s is not set", envVar)
+		case v == "":
+			l.problem(path+"_env", "environment variable %s is empty", envVar)
+		}
+		return pmsync.Secret(v), true
+	}
+	name := l.path(path+"_file", file)
+	data, err := os.ReadFile(name)
+	if err != nil {
+		l.problem(path+"_file", "read secret file: %v", err)
+		return "", true
+	}
+	v := strings.TrimRight(string(data), "\r\n")
+	if v == "" {
+		l.problem(path+"_file", "secret file %s is empty", name)
+	}
+	return pmsync.Secret(v), true
+}
+
+func lastKey(path string) string {
+	if i := strings.LastIndexByte(path, '.'); i >= 0 {
+		return path[i+1:]
+	}
+	return path
+}
+
+// validName reports whether s is a lowercase identifier: [a-z0-9_-]+.
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// declared lists the values of key in the elements of the list at path as
+// written, including elements the decoder had to drop, so that a reference
+// to one of those is not reported a second time.
+func (l *loader) declared(path, key string) map[string]bool {
+	out := map[string]bool{}
+	if n := l.idx.node(path); n != nil && n.Kind == yaml.SequenceNode {
+		for i := range n.Content {
+			if v := l.idx.scalar(fmt.Sprintf("%s[%d].%s", path, i, key)); v != "" {
+				out[v] = true
+			}
+		}
+	}
+	return out
+}
+
+// elementPaths returns the key paths of the n decoded elements of the list
+// at path, and reports its empty elements.
+func (l *loader) elementPaths(path string, n int) []string {
+	kept, empty := l.idx.items(path)
+	for _, i := range empty {
+		l.problem(fmt.Sprintf("%s[%d]", path, i), "empty list item; expected a mapping")
+	}
+	if len(kept) != n {
+		// Only if the decoder dropped elements for a reason items does not
+		// know; the decoded order is then the best guess.
+		kept = make([]int, n)
+		for i := range kept {
+			kept[i] = i
+		}
+	}
+	paths := make([]string, n)
+	for i, k := range kept {
+		paths[i] = fmt.Sprintf("%s[%d]", path, k)
+	}
+	return paths
+}
+
+// hasItems reports whether the file has a non-empty list at path (whose
+// elements, when none could be decoded, have problems of their own).
+func (l *loader) hasItems(path string) bool {
+	n := l.idx.node(path)
+	return n != nil && n.Kind == yaml.SequenceNode && len(n.Content) > 0
+}
+
+func (l *loader) checkConnections(cfg *Config, conns []Connection) map[string]connectors.Spec {
+	specs := map[string]connectors.Spec{} // by connection name, for kinds that exist
+	firstLine := map[string]int{}
+	paths := l.elementPaths("connections", len(conns))
+	for i, conn := range conns {
+		p := paths[i]
+		before := l.found
+		unique := false
+		switch {
+		case conn.Name == "":
+			l.problem(p, "name is required")
+		case !validName(conn.Name):
+			l.problem(p+".name", "%q may only contain a-z, 0-9, _ and -", conn.Name)
+		case firstLine[conn.Name] != 0:
+			l.problem(p+".name", "%q is already used on line %d", conn.Name, firstLine[conn.Name])
+		default:
+			firstLine[conn.Name] = l.idx.line(p + ".name")
+			unique = true
+		}
+
+		var spec connectors.Spec
+		known := false
+		if conn.Kind == "" {
+			l.problem(p, "kind is required (one of %s)", strings.Join(connectors.Kinds(), ", "))
+		} else if s, err := connectors.Lookup(conn.Kind); err != nil {
+			l.problem(p+".kind", "%v", err)
+		} else {
+			spec, known = s, true
+		}
+
+		l.checkBaseURL(p+".base_url", conn.BaseURL)
+		l.checkFlavor(p, &conn)
+		if conn.Region != "" {
+			if conn.Kind != kindSmartsheet {
+				l.problem(p+".region", "applies to smartsheet connections only")
+			} else {
+				oneOf(l, p+".region", conn.Region, "us", "eu", "au", "gov")
+			}
+		}
+		if conn.Timeout < 0 {
+			l.problem(p+".timeout", "must not be negative")
+		}
+		if conn.RateLimit.PerMinute < 0 {
+			l.problem(p+".rate_limit.per_minute", "must not be negative")
+		}
+		if conn.RateLimit.Burst < 0 {
+			l.problem(p+".rate_limit.burst", "must not be negative")
+		}
+
+		var creds connectors.Credentials
+		if known {
+			creds = l.credentials(p+".auth", conn, spec.AuthKeys)
+		}
+		if known && l.found == before && !l.decodeErrorWithin(p) && spec.CheckParams != nil {
+			// Only a connection that is otherwise sound is shown to the
+			// connector, so that its complaint is not an echo of ours.
+			if err := spec.CheckParams(conn.params(creds)); err != nil {
+				l.problem(p, "%v", err)
+			}
+		}
+		if unique {
+			if known {
+				specs[conn.Name] = spec
+			}
+			cfg.secrets.creds[conn.Name] = creds
+		}
+		cfg.Connections = append(cfg.Connections, conn)
+	}
+	return specs
+}
+
+// checkBaseURL requires an absolute https URL, or http on a loopback host
+// (simulators, tests). The value is never echoed: it could carry userinfo.
+func (l *loader) checkBaseURL(path, raw string) {
+	if raw == "" {
+		return
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "" || u.Scheme == "":
+		l.problem(path, "must be an absolute URL such as https://example.atlassian.net")
+	case u.User != nil:
+		l.problem(path, "must not contain credentials; use auth")
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		l.problem(path, "must use https (http is allowed for loopback hosts only)")
+	case u.Scheme != "https" && u.Scheme != "http":
+		l.problem(path, "must use https")
+	}
+}
+
+// checkFlavor checks a Jira flavor and fills in the default: Cloud for
+// Atlassian-hosted sites, Data Center for everything else.
+func (l *loader) checkFlavor(p string, conn *Connection) {
+	if conn.Flavor != "" {
+		if conn.Kind != kindJira {
+			l.problem(p+".flavor", "applies to jira connections only")
+			return
+		}
+		oneOf(l, p+".flavor", conn.Flavor, "cloud", "datacenter")
+		return
+	}
+	if conn.Kind != kindJira || conn.BaseURL == "" {
+		return
+	}
+	conn.Flavor = "datacenter"
+	if u, err := url.Parse(conn.BaseURL); err == nil && strings.HasSuffix(strings.ToLower(u.Hostname()), ".atlassian.net") {
+		conn.Flavor = "cloud"
+	}
+}
+
+// credentials reads the secrets a connection's kind asks for. keys are the
+// kind's AuthKeys: "email", "token", "key", optional ones ending in "?".
+func (l *loader) credentials(path string, conn Connection, keys []string) connectors.Credentials {
+	var c connectors.Credentials
+	a := conn.Auth
+	for _, s := range []struct {
+		key       string
+		env, file string
+		dst       *pmsync.Secret
+	}{
+		{"email", a.EmailEnv, a.EmailFile, &c.Email},
+		{"token", a.TokenEnv, a.TokenFile, &c.Token},
+		{"key", a.KeyEnv, a.KeyFile, &c.Key},
+	} {
+		wanted, optional := false, false
+		for _, k := range keys {
+			if name, opt := strings.CutSuffix(k, "?"); name == s.key {
+				wanted, optional = true, opt
+			}
+		}
+		if !wanted {
+			if s.env != "" {
+				l.problem(path+"."+s.key+"_env", "not used by connector kind %s", conn.Kind)
+			}
+			if s.file != "" {
+				l.problem(path+"."+s.key+"_file", "not used by connector kind %s", conn.Kind)
+			}
+			continue
+		}
+		v, ok := l.secret(path+"."+s.key, s.env, s.file)
+		if !ok && !optional {
+			l.problem(path, "%s_env or %s_file is required for connector kind %s", s.key, s.key, conn.Kind)
+		}
+		*s.dst = v
+	}
+	return c
+}
+
+// compileMappings compiles the file's mappings and every registered
+// kind's default, resolving extends across both.
+func (l *loader) compileMappings(cfg *Config, own map[string]mapping.Spec) {
+	defaults := map[string]mapping.Spec{}
+	defaultOf := map[string]string{} // mapping name → kind
+	for _, kind := range connectors.Kinds() {
+		spec, err := connectors.Lookup(kind)
+		if err != nil || spec.DefaultMapping == "" {
+			continue
+		}
+		ms, err := mapping.Parse(spec.DefaultMapping, spec.DefaultMappingYAML)
+		if err != nil {
+			l.add(Problem{File: l.file, Msg: fmt.Sprintf("default mapping of connector kind %s: %v", kind, err)})
+			continue
+		}
+		defaults[spec.DefaultMapping] = ms
+		defaultOf[spec.DefaultMapping] = kind
+	}
+
+	names := make([]string, 0, len(own))
+	for name := range own {
+		p := "mappings." + name
+		switch {
+		case !validName(name):
+			l.problem(p, "%q may only contain a-z, 0-9, _ and -", name)
+		case defaultOf[name] != "":
+			l.problem(p, "%s is the default mapping of connector kind %s; choose another name and start it with extends: %s", name, defaultOf[name], name)
+		default:
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	lookup := func(name string) (mapping.Spec, bool) {
+		if s, ok := own[name]; ok && defaultOf[name] == "" {
+			return s, true
+		}
+		s, ok := defaults[name]
+		return s, ok
+	}
+
+	cfg.sets = map[string]*mapping.Set{}
+	for _, name := range names {
+		set, err := mapping.Compile(name, own[name], lookup)
+		if err != nil {
+			l.mappingErrors(name, err, own)
+			continue
+		}
+		cfg.sets[name] = set
+	}
+	for name, spec := range defaults {
+		set, err := mapping.Compile(name, spec, lookup)
+		if err != nil {
+			l.add(Problem{File: l.file, Msg: fmt.Sprintf("default mapping of connector kind %s: %v", defaultOf[name], err)})
+			continue
+		}
+		cfg.sets[name] = set
+	}
+}
+
+// mappingErrors reports a file mapping's compile errors at the line of the
+// offending key. An error in a set that others extend comes back from each
+// of them naming that set; it is reported once, where that set is written.
+func (l *loader) mappingErrors(name string, err error, own map[string]mapping.Spec) {
+	for _, e := range leafErrors(err) {
+		var me *mapping.Error
+		if !errors.As(e, &me) {
+			l.problem("mappings."+name, "%v", e)
+			continue
+		}
+		owner := name
+		if _, ok := own[me.Mapping]; ok {
+			owner = me.Mapping
+		}
+		p := "mappings." + owner
+		if me.Path != "" {
+			p += "." + me.Path
+		}
+		l.problem(p, "%v", me.Err)
+	}
+}
+
+// leafErrors flattens errors.Join trees.
+func leafErrors(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, leafErrors(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// refs is what the checks of sources and pushes look names up in.
+type refs struct {
+	specs         map[string]connectors.Spec // by connection name, for connections of a registered kind
+	declaredConns map[string]bool            // connection names as written, decoded or not
+	sourceLine    map[string]int             // source name → line of its first use
+}
+
+func (l *loader) checkPrograms(cfg *Config, programs []Program, specs map[string]connectors.Spec) {
+	if len(programs) == 0 && !l.hasItems("programs") {
+		l.problem("programs", "at least one program is required")
+		return
+	}
+	r := &refs{specs: specs, declaredConns: l.declared("connections", "name"), sourceLine: map[string]int{}}
+	ids := map[string]int{}
+	paths := l.elementPaths("programs", len(programs))
+	for i, prog := range programs {
+		p := paths[i]
+		switch {
+		case prog.ID == "":
+			l.problem(p, "id is required")
+		case !validName(prog.ID):
+			l.problem(p+".id", "%q may only contain a-z, 0-9, _ and -", prog.ID)
+		case ids[prog.ID] != 0:
+			l.problem(p+".id", "%q is already used on line %d", prog.ID, ids[prog.ID])
+		default:
+			ids[prog.ID] = l.idx.line(p + ".id")
+		}
+		if prog.Name == "" {
+			prog.Name = prog.ID
+		}
+		start, startOK := l.date(p+".start", prog.Start)
+		end, endOK := l.date(p+".end", prog.End)
+		if startOK && endOK && start != "" && end != "" && !start.Before(end) {
+			l.problem(p+".end", "%s is not after start %s", end, start)
+		}
+		if b := prog.Budget.Planned; b != nil && *b < 0 {
+			l.problem(p+".budget.planned", "must not be negative")
+		}
+		if c := prog.Budget.Currency; c != "" && !isCurrency(c) {
+			l.problem(p+".budget.currency", "%q is not a three-letter code such as USD", c)
+		}
+		if prog.Rules != nil {
+			top := pmsync.DefaultRules()
+			cfg.Rules.apply(&top)
+			l.checkRules(p+".rules", *prog.Rules, top)
+		}
+		if len(prog.Sources) == 0 && !l.hasItems(p+".sources") {
+			l.problem(p, "at least one source is required")
+		}
+		spaths := l.elementPaths(p+".sources", len(prog.Sources))
+		for j, src := range prog.Sources {
+			prog.Sources[j] = l.checkSource(cfg, r, spaths[j], prog.ID, src)
+		}
+		cfg.Programs = append(cfg.Programs, prog)
+	}
+}
+
+// checkSource checks one source and fills in its defaults (name, mapping).
+func (l *loader) checkSource(cfg *Config, r *refs, p, program string, src Source) Source {
+	spec, connOK := r.specs[src.Connection]
+	switch {
+	case src.Connection == "":
+		l.problem(p, "connection is required")
+	case !connOK && !r.declaredConns[src.Connection]:
+		l.problem(p+".connection", "no connection named %q (connections: %s)", src.Connection, strings.Join(connNames(cfg), ", "))
+	}
+
+	namePath := p + ".name"
+	if src.Name == "" && src.Connection != "" {
+		src.Name = program + "/" + src.Connection
+		namePath = p
+	} else if src.Name != "" && !validSourceName(src.Name) {
+		l.problem(namePath, "%q may only contain a-z, 0-9, _, - and /", src.Name)
+	}
+	if src.Name != "" {
+		if first := r.sourceLine[src.Name]; first != 0 {
+			msg := fmt.Sprintf("source %q is already used on line %d", src.Name, first)
+			if namePath == p {
+				msg += "; give sources of one program on one connection their own name"
+			}
+			l.problem(namePath, "%s", msg)
+		} else {
+			r.sourceLine[src.Name] = l.idx.line(p)
+		}
+	}
+
+	if connOK && spec.CheckScope != nil {
+		if err := spec.CheckScope(connectors.Scope{Source: src.Name, JQL: src.Scope.JQL, Project: src.Scope.Project, Sheet: src.Scope.Sheet, Board: src.Scope.Board}); err != nil {
+			l.problem(p+".scope", "%v", err)
+		}
+	}
+
+	switch {
+	case src.Mapping != "":
+		if cfg.sets[src.Mapping] == nil && !l.declaredMapping(src.Mapping) {
+			l.problem(p+".mapping", "no mapping named %q (mappings: %s)", src.Mapping, strings.Join(mappingNames(cfg), ", "))
+		}
+	case connOK && spec.DefaultMapping == "":
+		l.problem(p, "connector kind %s has no default mapping; set mapping", spec.Kind)
+	case connOK:
+		src.Mapping = spec.DefaultMapping
+	}
+	return src
+}
+
+// declaredMapping reports whether the file defines a mapping of that name,
+// compiled or not (a broken one is reported where it is defined).
+func (l *loader) declaredMapping(name string) bool {
+	return l.idx.byPath["mappings."+name] != nil
+}
+
+func validSourceName(s string) bool {
+	for part := range strings.SplitSeq(s, "/") {
+		if !validName(part) {
+			return false
+		}
+	}
+	return true
+}
+
+func connNames(cfg *Config) []string {
+	var out []string
+	for _, c := range cfg.Connections {
+		if c.Name != "" {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+func mappingNames(cfg *Config) []string {
+	out := make([]string, 0, len(cfg.sets))
+	for name := range cfg.sets {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// date checks an ISO date; it reports false when the date is malformed.
+func (l *loader) date(path string, d pmsync.Date) (pmsync.Date, bool) {
+	if d == "" {
+		return "", true
+	}
+	if _, err := time.Parse(pmsync.DateLayout, string(d)); err != nil || len(d) != len(pmsync.DateLayout) {
+		l.problem(path, "%q is not a date in the form YYYY-MM-DD", string(d))
+		return "", false
+	}
+	return d, true
+}
+
+func isCurrency(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for _, r := range s {
+		if r < 'A' || r > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+func (l *loader) checkPush(cfg *Config, pushes []filePush, specs map[string]connectors.Spec) {
+	declaredConns := l.declared("connections", "name")
+	declaredProgs := l.declared("programs", "id")
+	var all []string
+	for _, p := range cfg.Programs {
+		if p.ID != "" && !slices.Contains(all, p.ID) {
+			all = append(all, p.ID)
+		}
+	}
+	paths := l.elementPaths("push", len(pushes))
+	for i, fp := range pushes {
+		p := paths[i]
+		spec, connOK := specs[fp.Connection]
+		switch {
+		case fp.Connection == "":
+			l.problem(p, "connection is required")
+		case !connOK && !declaredConns[fp.Connection]:
+			l.problem(p+".connection", "no connection named %q (connections: %s)", fp.Connection, strings.Join(connNames(cfg), ", "))
+		case connOK && spec.CheckTarget == nil:
+			l.problem(p+".connection", "connector kind %s cannot be pushed to", spec.Kind)
+		case connOK:
+			t := fp.Target
+			if err := spec.CheckTarget(connectors.Target{Project: t.Project, Sheet: t.Sheet, Issue: t.Issue, Board: t.Board, List: t.List, Card: t.Card, Options: t.Options}); err != nil {
+				l.problem(p+".target", "%v", err)
+			}
+		}
+		cfg.Push = append(cfg.Push, Push{
+			Connection: fp.Connection,
+			Target:     fp.Target,
+			Programs:   l.pushPrograms(p+".programs", &fp.Programs, all, declaredProgs),
+		})
+	}
+}
+
+// pushPrograms reads "programs: all" (the default) or a list of ids.
+func (l *loader) pushPrograms(path string, n *yaml.Node, all []string, declared map[string]bool) []string {
+	switch {
+	case n.Kind == 0 || n.Kind == yaml.ScalarNode && (n.Value == "all" || n.ShortTag() == "!!null"):
+		return slices.Clone(all)
+	case n.Kind == yaml.SequenceNode && len(n.Content) > 0:
+		var ids []string
+		for i, item := range n.Content {
+			ip := fmt.Sprintf("%s[%d]", path, i)
+			switch {
+			case item.Kind != yaml.ScalarNode:
+				l.problem(ip, "expected a program id, got %s", shown(item))
+			case !slices.Contains(all, item.Value) && !declared[item.Value]:
+				l.problem(ip, "no program named %q (programs: %s)", item.Value, strings.Join(all, ", "))
+			case slices.Contains(ids, item.Value):
+				l.problem(ip, "%q is listed twice", item.Value)
+			default:
+				ids = append(ids, item.Value)
+			}
+		}
+		return ids
+	}
+	l.problem(path, `must be "all" or a list of program ids`)
+	return nil
+}
