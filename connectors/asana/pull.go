@@ -1,0 +1,470 @@
+package asana
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pmsync/pmsync"
+	"github.com/pmsync/pmsync/connectors"
+)
+
+// cursorVersion is bumped when the cursor's meaning changes; an older
+// cursor is then invalid and the engine answers with a full pull.
+const cursorVersion = 1
+
+// cursor is the saved position in a project: the newest modification time
+// covered and the events sync token.
+type cursor struct {
+	V     int    `json:"v"`
+	Since string `json:"since"` // RFC 3339; "" before the first full walk
+	Sync  string `json:"sync"`
+}
+
+func parseCursor(c connectors.Cursor) (cursor, time.Time, error) {
+	if c == "" {
+		return cursor{V: cursorVersion}, time.Time{}, nil
+	}
+	var cur cursor
+	if err := json.Unmarshal([]byte(c), &cur); err != nil {
+		return cursor{}, time.Time{}, fmt.Errorf("asana: %w: %v", connectors.ErrCursorInvalid, err)
+	}
+	if cur.V != cursorVersion {
+		return cursor{}, time.Time{}, fmt.Errorf("asana: %w: version %d, want %d", connectors.ErrCursorInvalid, cur.V, cursorVersion)
+	}
+	var since time.Time
+	if cur.Since != "" {
+		t, err := time.Parse(time.RFC3339Nano, cur.Since)
+		if err != nil {
+			return cursor{}, time.Time{}, fmt.Errorf("asana: %w: since %q: %v", connectors.ErrCursorInvalid, cur.Since, err)
+		}
+		since = t
+	}
+	return cur, since, nil
+}
+
+func (c cursor) encode() connectors.Cursor {
+	b, _ := json.Marshal(c)
+	return connectors.Cursor(b)
+}
+
+// taskFields are the task properties a pull asks for: records are compact
+// (gid, name) unless opt_fields names more. Never notes or html_notes: task
+// descriptions are where patient details end up.
+const taskFields = "name,resource_subtype,completed,completed_at,due_on,due_at,start_on," +
+	"modified_at,assignee.name,permalink_url,parent.name," +
+	"memberships.project.name,memberships.section.name," +
+	"custom_fields.name,custom_fields.type,custom_fields.resource_subtype," +
+	"custom_fields.number_value,custom_fields.enum_value.name,custom_fields.multi_enum_values.name," +
+	"custom_fields.text_value,custom_fields.date_value.date,custom_fields.people_value.name," +
+	"custom_fields.display_value"
+
+// extraField reports whether a name in Scope.Fields is a further task
+// property to ask for. Other names there are custom field names, which
+// arrive anyway.
+func extraField(f string) bool {
+	switch f {
+	case "tags.name", "created_at", "created_by.name", "completed_by.name", "approval_status",
+		"num_subtasks", "projects.name", "start_at", "followers.name", "dependencies", "dependents",
+		"workspace.name", "custom_type.name", "custom_type_status_option.name", "actual_time_minutes":
+		return true
+	}
+	return false
+}
+
+func optFields(scope connectors.Scope) string {
+	fields := strings.Split(taskFields, ",")
+	for _, f := range scope.Fields {
+		if extraField(f) && !slices.Contains(fields, f) {
+			fields = append(fields, f)
+		}
+	}
+	return strings.Join(fields, ",")
+}
+
+type taskPage struct {
+	Data     []map[string]any `json:"data"`
+	NextPage *struct {
+		Offset string `json:"offset"`
+	} `json:"next_page"`
+}
+
+// Pull streams the tasks of scope.Project changed since cur.
+//
+// It first reads the project's events: with no sync token, Asana answers
+// 412 with one and the walk that follows covers the state; with a token,
+// deleted tasks and tasks removed from the project become Page.Deleted; an
+// expired token (412 again) means events were lost, so the walk becomes a
+// full re-list whose last page carries every live gid (Page.HasLive). Then
+// it walks the tasks modified since the cursor, less Overlap, following
+// next_page.offset; an expired offset restarts the walk once.
+func (c *Connector) Pull(ctx context.Context, scope connectors.Scope, cur connectors.Cursor, page func(connectors.Page) error) error {
+	if err := CheckScope(scope); err != nil {
+		return err
+	}
+	st, since, err := parseCursor(cur)
+	if err != nil {
+		return err
+	}
+	ev, err := c.events(ctx, scope.Project, st.Sync)
+	if err != nil {
+		return err
+	}
+	full := since.IsZero() || ev.lost
+	w := walk{project: scope.Project, full: full, fields: optFields(scope)}
+	if !full {
+		w.since = since.Add(-c.Overlap)
+	}
+	final := cursor{V: cursorVersion, Sync: ev.sync}
+	// Until the last page, a page's cursor is the one the pull started
+	// from: tasks come in project order, not by modified_at, so a task
+	// changed before the newest one seen may be on a page not read yet, and
+	// the new sync token must not be saved before the pages that cover the
+	// events it skips. A crash mid-walk thus repeats the walk, which
+	// idempotent upserts make harmless.
+	resume := cursor{V: cursorVersion, Since: st.Since, Sync: st.Sync}.encode()
+	pages := 0
+	records := 0
+	err = c.walk(ctx, &w, func(recs []pmsync.Record, last bool) error {
+		p := connectors.Page{Records: recs, Next: resume}
+		for i := range recs {
+			recs[i].Source = scope.Source
+		}
+		if last {
+			final.Since = w.newSince(since, c.now).Format(time.RFC3339Nano)
+			p.Next = final.encode()
+			p.Deleted = ev.deleted
+			if full {
+				p.Live, p.HasLive = w.live, true
+			}
+		}
+		pages++
+		records += len(recs)
+		c.log.Debug().Str("source", scope.Source).Int("records", len(recs)).Bool("last", last).Msg("page pulled")
+		if err := page(p); err != nil {
+			return fmt.Errorf("asana: project %s: handle page %d: %w", scope.Project, pages, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	c.log.Debug().Str("source", scope.Source).Int("records", records).Int("deleted", len(ev.deleted)).
+		Bool("full", full).Msg("pull done")
+	return nil
+}
+
+// ListIDs lists the gids of every task in scope.Project.
+func (c *Connector) ListIDs(ctx context.Context, scope connectors.Scope) ([]string, error) {
+	if err := CheckScope(scope); err != nil {
+		return nil, err
+	}
+	// resource_subtype is the smallest field there is to ask for: without
+	// opt_fields the compact record carries every task's name.
+	w := walk{project: scope.Project, full: true, idsOnly: true, fields: "resource_subtype"}
+	if err := c.walk(ctx, &w, func([]pmsync.Record, bool) error { return nil }); err != nil {
+		return nil, err
+	}
+	return w.live, nil
+}
+
+// walk is one pass over a project's tasks.
+type walk struct {
+	project string
+	since   time.Time // zero: every task
+	full    bool      // collect live gids
+	idsOnly bool      // only collect live gids: no records
+	fields  string
+
+	live   []string
+	newest time.Time // the newest modified_at seen
+	start  time.Time // the server's clock when the walk began
+}
+
+// newSince is the modification time the next pull starts from: the newest
+// modified_at seen, but no later than the moment the walk began, since a
+// task changed during the walk may sit on a page read before the change;
+// and never earlier than the previous cursor.
+func (w *walk) newSince(prev time.Time, now func() time.Time) time.Time {
+	start := w.start
+	if start.IsZero() {
+		start = now()
+	}
+	s := start
+	if !w.newest.IsZero() && w.newest.Before(start) {
+		s = w.newest
+	}
+	if s.Before(prev) {
+		s = prev
+	}
+	return s.UTC()
+}
+
+// walk pages through the project's tasks and hands each page to emit.
+func (c *Connector) walk(ctx context.Context, w *walk, emit func(recs []pmsync.Record, last bool) error) error {
+	q := url.Values{"project": {w.project}, "limit": {strconv.Itoa(pageSize)}, "opt_fields": {w.fields}}
+	if !w.since.IsZero() {
+		q.Set("modified_since", w.since.UTC().Format(time.RFC3339))
+	}
+	// After a restart the pages already handed over come again; records
+	// that did not change since are not handed over twice.
+	sent := map[string]string{}
+	restarted := false
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("asana: list tasks of project %s: %w", w.project, err)
+		}
+		var body taskPage
+		resp, err := c.get(ctx, "/tasks", q, &body)
+		if err != nil {
+			if q.Get("offset") != "" && !restarted && offsetExpired(err) {
+				c.log.Debug().Str("project", w.project).Msg("pagination offset expired; restarting the walk")
+				restarted = true
+				q.Del("offset")
+				w.live = nil
+				continue
+			}
+			return fmt.Errorf("asana: list tasks of project %s: %w", w.project, err)
+		}
+		if w.start.IsZero() {
+			if t, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+				w.start = t
+			}
+		}
+		recs := make([]pmsync.Record, 0, len(body.Data))
+		for _, raw := range body.Data {
+			if w.idsOnly {
+				gid, _ := raw["gid"].(string)
+				if gid == "" {
+					return fmt.Errorf("asana: list tasks of project %s: a task has no gid", w.project)
+				}
+				w.live = append(w.live, gid)
+				continue
+			}
+			rec, err := toRecord(w.project, raw)
+			if err != nil {
+				return fmt.Errorf("asana: list tasks of project %s: %w", w.project, err)
+			}
+			if w.full {
+				w.live = append(w.live, rec.ExternalID)
+			}
+			if rec.UpdatedAt.After(w.newest) {
+				w.newest = rec.UpdatedAt
+			}
+			stamp := rec.UpdatedAt.String()
+			if sent[rec.ExternalID] == stamp {
+				continue
+			}
+			sent[rec.ExternalID] = stamp
+			recs = append(recs, rec)
+		}
+		last := body.NextPage == nil || body.NextPage.Offset == ""
+		if err := emit(recs, last); err != nil {
+			return err
+		}
+		if last {
+			return nil
+		}
+		q.Set("offset", body.NextPage.Offset)
+	}
+}
+
+// offsetExpired recognises Asana's answer to a stale pagination offset:
+// 400 "offset: Your pagination token has expired."
+func offsetExpired(err error) bool {
+	var ae *connectors.APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusBadRequest &&
+		strings.HasPrefix(strings.ToLower(ae.Message), "offset:")
+}
+
+// toRecord turns one task into a record: the task JSON plus "custom" (its
+// custom fields by name, values normalized) and "section" (its section in
+// the project).
+func toRecord(project string, raw map[string]any) (pmsync.Record, error) {
+	gid, _ := raw["gid"].(string)
+	if gid == "" {
+		return pmsync.Record{}, errors.New("a task has no gid")
+	}
+	mod, _ := raw["modified_at"].(string)
+	updated, err := time.Parse(time.RFC3339Nano, mod)
+	if err != nil {
+		return pmsync.Record{}, fmt.Errorf("task %s: modified_at %q is not a time", gid, mod)
+	}
+	// Never asked for; dropped should a proxy or a future default add them.
+	delete(raw, "notes")
+	delete(raw, "html_notes")
+	custom := map[string]any{}
+	cfs, _ := raw["custom_fields"].([]any)
+	for _, x := range cfs {
+		cf, _ := x.(map[string]any)
+		if name, _ := cf["name"].(string); name != "" {
+			custom[name] = customValue(cf)
+		}
+	}
+	raw["custom"] = custom
+	raw["section"] = sectionIn(project, raw["memberships"])
+	url, _ := raw["permalink_url"].(string)
+	return pmsync.Record{ExternalID: gid, UpdatedAt: updated.UTC(), URL: url, Data: raw}, nil
+}
+
+// customValue normalizes a custom field's value by its type, so that
+// mappings read numbers, option names, text, ISO dates and people names
+// instead of Asana's per-type objects.
+func customValue(cf map[string]any) any {
+	typ, _ := cf["resource_subtype"].(string)
+	if typ == "" {
+		typ, _ = cf["type"].(string)
+	}
+	switch typ {
+	case "number":
+		if v, ok := cf["number_value"].(float64); ok {
+			return v
+		}
+		return nil
+	case "enum":
+		ev, _ := cf["enum_value"].(map[string]any)
+		if name, ok := ev["name"].(string); ok {
+			return name
+		}
+		return nil
+	case "multi_enum":
+		return names(cf["multi_enum_values"])
+	case "text":
+		if v, ok := cf["text_value"].(string); ok {
+			return v
+		}
+		return nil
+	case "date":
+		dv, _ := cf["date_value"].(map[string]any)
+		if d, ok := dv["date"].(string); ok && d != "" {
+			return d
+		}
+		if dt, ok := dv["date_time"].(string); ok && len(dt) >= 10 {
+			return dt[:10]
+		}
+		return nil
+	case "people":
+		return names(cf["people_value"])
+	}
+	// Formula, custom id and reference fields: what Asana shows.
+	return cf["display_value"]
+}
+
+func names(v any) []any {
+	list, _ := v.([]any)
+	out := make([]any, 0, len(list))
+	for _, x := range list {
+		m, _ := x.(map[string]any)
+		if n, ok := m["name"].(string); ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// sectionIn is the name of the task's section in project, or "".
+func sectionIn(project string, memberships any) string {
+	list, _ := memberships.([]any)
+	for _, x := range list {
+		m, _ := x.(map[string]any)
+		p, _ := m["project"].(map[string]any)
+		if gid, _ := p["gid"].(string); gid != project {
+			continue
+		}
+		s, _ := m["section"].(map[string]any)
+		name, _ := s["name"].(string)
+		return name
+	}
+	return ""
+}
+
+// eventResult is what the events feed says about a project since a token.
+type eventResult struct {
+	deleted []string // tasks deleted or removed from the project
+	sync    string   // the token for the next pull
+	lost    bool     // the token was missing or expired: events were lost
+}
+
+type eventPage struct {
+	Data []struct {
+		Action   string `json:"action"`
+		Resource *struct {
+			GID          string `json:"gid"`
+			ResourceType string `json:"resource_type"`
+		} `json:"resource"`
+		Parent *struct {
+			GID string `json:"gid"`
+		} `json:"parent"`
+	} `json:"data"`
+	Sync    string `json:"sync"`
+	HasMore bool   `json:"has_more"`
+}
+
+// events reads the project's events since token, following has_more.
+func (c *Connector) events(ctx context.Context, project, token string) (eventResult, error) {
+	var res eventResult
+	gone := map[string]bool{}
+	var order []string
+	mark := func(gid string, deleted bool) {
+		if _, seen := gone[gid]; !seen {
+			order = append(order, gid)
+		}
+		gone[gid] = deleted
+	}
+	for {
+		q := url.Values{"resource": {project}}
+		if token != "" {
+			q.Set("sync", token)
+		}
+		var body eventPage
+		resp, err := c.get(ctx, "/events", q, &body)
+		if connectors.StatusOf(err) == http.StatusPreconditionFailed && resp != nil {
+			var doc errorDoc
+			if json.Unmarshal(resp.Body, &doc) != nil || doc.Sync == "" {
+				return res, fmt.Errorf("asana: read events of project %s: 412 without a sync token: %w", project, err)
+			}
+			return eventResult{sync: doc.Sync, lost: true}, nil
+		}
+		if err != nil {
+			return res, fmt.Errorf("asana: read events of project %s: %w", project, err)
+		}
+		for _, e := range body.Data {
+			if e.Resource == nil || e.Resource.ResourceType != "task" || e.Resource.GID == "" {
+				continue
+			}
+			inProject := e.Parent != nil && e.Parent.GID == project
+			switch {
+			case e.Action == "deleted", e.Action == "removed" && inProject:
+				mark(e.Resource.GID, true)
+			case e.Action == "undeleted", e.Action == "added" && inProject:
+				// Back again: the walk brings it, since adding or restoring
+				// a task modifies it.
+				mark(e.Resource.GID, false)
+			}
+		}
+		if body.Sync == "" {
+			return res, fmt.Errorf("asana: read events of project %s: the answer has no sync token", project)
+		}
+		token = body.Sync
+		if !body.HasMore {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("asana: read events of project %s: %w", project, err)
+		}
+	}
+	for _, gid := range order {
+		if gone[gid] {
+			res.deleted = append(res.deleted, gid)
+		}
+	}
+	res.sync = token
+	return res, nil
+}
