@@ -1,0 +1,268 @@
+// Package jira is the Jira connector for Jira Cloud and Jira Data Center.
+//
+// It pulls issues through the JQL search API (Cloud: POST
+// /rest/api/3/search/jql paged by nextPageToken; Data Center: POST
+// /rest/api/2/search paged by startAt), resolves custom fields by name so
+// that mappings read custom["Planned Cost"] rather than a customfield id,
+// keeps an incremental cursor on the issues' updated time, lists live issue
+// ids for deletion detection and pushes rollups back as issue comments.
+package jira
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
+
+	"github.com/pmsync/pmsync/connectors"
+	"github.com/pmsync/pmsync/connectors/httpapi"
+)
+
+// Kind is the connector kind this package registers.
+const Kind = "jira"
+
+// DefaultMapping is the name of the embedded default mapping.
+const DefaultMapping = "jira-default"
+
+// DefaultOverlap is how far before the saved cursor an incremental pull
+// starts: Jira's JQL date literals have minute precision and search indexes
+// lag writes by a moment, so a small overlap (absorbed by idempotent upserts)
+// keeps an incremental pull from missing an issue.
+const DefaultOverlap = 5 * time.Minute
+
+//go:embed default.yaml
+var defaultMappingYAML []byte
+
+func init() {
+	connectors.Register(connectors.Spec{
+		Kind: Kind,
+		New: func(p connectors.Params) (connectors.Connector, error) {
+			c, err := New(p)
+			if err != nil {
+				// A typed nil inside the interface would not compare equal to nil.
+				return nil, err
+			}
+			return c, nil
+		},
+		CheckScope:         CheckScope,
+		CheckTarget:        CheckTarget,
+		CheckParams:        CheckParams,
+		AuthKeys:           []string{"email?", "token"},
+		DefaultMapping:     DefaultMapping,
+		DefaultMappingYAML: defaultMappingYAML,
+	})
+}
+
+// Flavor is the Jira deployment a connection talks to.
+type Flavor string
+
+// The Jira flavors.
+const (
+	Cloud      Flavor = "cloud"
+	DataCenter Flavor = "datacenter"
+)
+
+// FlavorOf returns the flavor of a connection: the configured one, else
+// cloud for *.atlassian.net hosts and datacenter for every other host.
+func FlavorOf(baseURL, configured string) (Flavor, error) {
+	switch Flavor(strings.ToLower(strings.TrimSpace(configured))) {
+	case Cloud:
+		return Cloud, nil
+	case DataCenter:
+		return DataCenter, nil
+	case "":
+	default:
+		return "", fmt.Errorf("jira flavor %q is not cloud or datacenter", configured)
+	}
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return "", fmt.Errorf("parse jira base url: %w", err)
+	}
+	if strings.HasSuffix(strings.ToLower(u.Hostname()), ".atlassian.net") {
+		return Cloud, nil
+	}
+	return DataCenter, nil
+}
+
+// CheckParams says what is wrong with a Jira connection's settings: the base
+// URL must be an absolute http(s) URL, the flavor cloud or datacenter, a
+// token is always needed and Cloud also needs the account's email.
+func CheckParams(p connectors.Params) error {
+	u, err := url.Parse(p.BaseURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("jira base url %q must be an absolute http(s) url like https://acme.atlassian.net", p.BaseURL)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("jira base url %q must not carry a query or fragment", p.BaseURL)
+	}
+	flavor, err := FlavorOf(p.BaseURL, p.Flavor)
+	if err != nil {
+		return err
+	}
+	if p.Credentials.Token == "" {
+		if flavor == Cloud {
+			return errors.New("jira cloud needs an API token (auth token_env or token_file)")
+		}
+		return errors.New("jira data center needs a personal access token (auth token_env or token_file)")
+	}
+	if flavor == Cloud && p.Credentials.Email == "" {
+		return errors.New("jira cloud needs the account email beside the API token (auth email_env or email_file)")
+	}
+	return nil
+}
+
+// CheckScope says what is wrong with a Jira scope: it takes exactly one of
+// jql or project.
+func CheckScope(s connectors.Scope) error {
+	jql, project := strings.TrimSpace(s.JQL), strings.TrimSpace(s.Project)
+	switch {
+	case jql == "" && project == "":
+		return errors.New("jira scope needs jql or project")
+	case jql != "" && project != "":
+		return errors.New("jira scope takes jql or project, not both")
+	case s.Sheet != "" || s.Board != "":
+		return errors.New("jira scope takes only jql or project (sheet and board belong to other kinds)")
+	}
+	return nil
+}
+
+// CheckTarget says what is wrong with a Jira push target: it names the issue
+// (key or id) the rollup comments go to.
+func CheckTarget(t connectors.Target) error {
+	issue := strings.TrimSpace(t.Issue)
+	switch {
+	case issue == "":
+		return errors.New("jira push target needs issue (the key of the issue to comment on)")
+	case strings.ContainsAny(issue, "/?# \t"):
+		return fmt.Errorf("jira push target issue %q is not an issue key", t.Issue)
+	}
+	return nil
+}
+
+// Connector talks to one Jira connection. It is safe for concurrent use;
+// set Overlap before the first Pull.
+type Connector struct {
+	// Overlap is how far before the saved cursor an incremental pull starts
+	// (DefaultOverlap unless changed).
+	Overlap time.Duration
+
+	name   string
+	base   string // no trailing slash
+	flavor Flavor
+	api    *httpapi.Client
+	log    zerolog.Logger
+
+	mu      sync.Mutex
+	catalog *fieldCatalog  // from GET /field, once per connector
+	zone    *time.Location // the user's time zone from GET /myself
+}
+
+// New builds a Jira connector from its Params.
+func New(p connectors.Params) (*Connector, error) {
+	if err := CheckParams(p); err != nil {
+		return nil, err
+	}
+	flavor, err := FlavorOf(p.BaseURL, p.Flavor)
+	if err != nil {
+		return nil, err
+	}
+	name := p.Name
+	if name == "" {
+		name = Kind
+	}
+	log := p.Log.With().Str("connector", Kind).Logger()
+
+	limit, burst := rate.Limit(10), 20
+	auth := httpapi.Basic(p.Credentials.Email.Reveal(), p.Credentials.Token.Reveal())
+	if flavor == DataCenter {
+		// Data Center has no published limit; 20/s keeps a shared server
+		// responsive while still pulling 100k issues in a few minutes.
+		limit = 20
+		auth = httpapi.Bearer(p.Credentials.Token.Reveal())
+	}
+	if p.RateLimit.PerMinute > 0 {
+		limit = rate.Limit(p.RateLimit.PerMinute / 60)
+	}
+	if p.RateLimit.Burst > 0 {
+		burst = p.RateLimit.Burst
+	}
+	base := strings.TrimRight(p.BaseURL, "/")
+	api, err := httpapi.New(httpapi.Config{
+		Vendor:     Kind,
+		BaseURL:    base,
+		Auth:       auth,
+		Rate:       limit,
+		Burst:      burst,
+		Limiters:   p.Limiters,
+		Timeout:    p.Timeout,
+		Transport:  p.Transport,
+		ParseError: ParseError,
+		Sleep:      p.Sleep,
+		Now:        p.Now,
+		Log:        p.Log, // the client adds the connector field itself
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build jira http client: %w", err)
+	}
+	return &Connector{
+		Overlap: DefaultOverlap,
+		name:    name,
+		base:    base,
+		flavor:  flavor,
+		api:     api,
+		log:     log,
+	}, nil
+}
+
+// Flavor returns the Jira deployment the connector talks to.
+func (c *Connector) Flavor() Flavor { return c.flavor }
+
+// Requests reports how many HTTP requests the connector has sent.
+func (c *Connector) Requests() int64 { return c.api.Requests() }
+
+// apiPath returns the REST path of an endpoint for the connector's flavor:
+// Cloud speaks v3 (ADF comments), Data Center only has v2.
+func (c *Connector) apiPath(endpoint string) string {
+	if c.flavor == Cloud {
+		return "/rest/api/3/" + endpoint
+	}
+	return "/rest/api/2/" + endpoint
+}
+
+// issueURL is the browser link of an issue.
+func (c *Connector) issueURL(key string) string {
+	return c.base + "/browse/" + url.PathEscape(key)
+}
+
+// Check verifies the credentials and reachability with GET /myself, and
+// remembers the user's time zone for incremental queries.
+func (c *Connector) Check(ctx context.Context) error {
+	if _, err := c.fetchZone(ctx); err != nil {
+		return c.fail("check the connection", err)
+	}
+	return nil
+}
+
+// fail wraps err with the connection name and what was attempted, and turns
+// an authentication failure into advice the operator can act on. The
+// APIError stays in the chain so connectors.StatusOf still finds the status.
+func (c *Connector) fail(what string, err error) error {
+	switch connectors.StatusOf(err) {
+	case 401:
+		hint := "check the email and API token"
+		if c.flavor == DataCenter {
+			hint = "check the personal access token"
+		}
+		return fmt.Errorf("jira connection %q: authentication failed (HTTP 401): %s: %w", c.name, hint, err)
+	case 403:
+		return fmt.Errorf("jira connection %q: %s: permission denied (HTTP 403): check the account's project permissions: %w", c.name, what, err)
+	}
+	return fmt.Errorf("jira connection %q: %s: %w", c.name, what, err)
+}
