@@ -1,0 +1,37 @@
+# syntax=docker/dockerfile:1
+# Build: docker build -t pmsync .
+# Run:   docker run -d --name pmsync -p 8080:8080 -v pmsync-data:/var/lib/pmsync \
+#          -v $PWD/pmsync.yaml:/etc/pmsync/pmsync.yaml:ro --env-file secrets.env pmsync
+# The container listens on 0.0.0.0:8080, so the config must set
+# http.auth_token_env (pmsync refuses a non-loopback listen without a token).
+
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+# go-sqlite3 needs cgo; the binary links glibc dynamically, so the runtime
+# image is Debian too.
+RUN CGO_ENABLED=1 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/pmsync ./cmd/pmsync
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates curl tzdata \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home /var/lib/pmsync --shell /usr/sbin/nologin pmsync \
+ && mkdir -p /var/lib/pmsync /etc/pmsync \
+ && chown pmsync:pmsync /var/lib/pmsync && chmod 0700 /var/lib/pmsync
+COPY --from=build /out/pmsync /usr/local/bin/pmsync
+COPY configs/example.yaml /etc/pmsync/example.yaml
+USER pmsync
+VOLUME ["/var/lib/pmsync"]
+ENV PMSYNC_CONFIG=/etc/pmsync/pmsync.yaml \
+    PMSYNC_DATABASE=/var/lib/pmsync/pmsync.db \
+    PMSYNC_HTTP_LISTEN=0.0.0.0:8080
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/pmsync"]
+CMD ["run"]

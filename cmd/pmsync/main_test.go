@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pmsync/pmsync/sandbox/jirasim"
+	"github.com/pmsync/pmsync/store"
+)
+
+// TestMain lets a test run this binary as the pmsync command: the crash
+// test starts it as a child process and kills it.
+func TestMain(m *testing.M) {
+	if os.Getenv("PMSYNC_TEST_AS_MAIN") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv))
+	}
+	os.Exit(m.Run())
+}
+
+const (
+	email = "pmo-bot@example.org"
+	token = "jira-token-Q9vLm2"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func startJira(t *testing.T, clk *clock) (*jirasim.Server, string) {
+	t.Helper()
+	sim := jirasim.New(jirasim.Options{Flavor: jirasim.Cloud, Email: email, Token: token, TimeZone: "Europe/Berlin", Now: clk.Now, MaxResults: 50})
+	srv := sim.Start()
+	t.Cleanup(srv.Close)
+	return sim, srv.URL
+}
+
+func writeConfig(t *testing.T, dir, url, db string) string {
+	t.Helper()
+	body := fmt.Sprintf(`database: %s
+timezone: UTC
+connections:
+  - name: jira
+    kind: jira
+    base_url: %s
+    auth: { email_env: JIRA_EMAIL, token_env: JIRA_TOKEN }
+programs:
+  - id: ehr
+    name: EHR Upgrade
+    start: 2026-01-05
+    end: 2026-12-18
+    sources:
+      - { name: ehr-jira, connection: jira, scope: { project: EHR } }
+`, db, url)
+	path := filepath.Join(dir, "pmsync.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func envOf(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestValidateReportsEveryMistakeWithFileAndLine(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bad.yaml")
+	body := `database: pmsync.db
+schedule: { sync: "every fifteen minutes" }
+connections:
+  - name: jira
+    kind: jira
+    base_url: http://jira.example.org
+    auth: { email_env: JIRA_EMAIL, token_env: JIRA_TOKEN }
+programs:
+  - id: ehr
+    name: EHR Upgrade
+    sources:
+      - { connection: jra, scope: { project: EHR } }
+`
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"validate", "--config", path}, &stdout, &stderr, envOf(map[string]string{"JIRA_EMAIL": email, "JIRA_TOKEN": token}))
+	if code != 1 {
+		t.Fatalf("exit code %d, want 1; stderr:\n%s", code, stderr.String())
+	}
+	// Three mistakes: the cron spec (line 2), plain http to a remote host
+	// (line 6) and a source naming an unknown connection (line 12).
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		if strings.HasPrefix(l, path+":") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 3 {
+		t.Fatalf("got %d problem lines, want 3:\n%s", len(lines), stderr.String())
+	}
+	for i, want := range []string{path + ":2:", path + ":6:", path + ":12:"} {
+		if !strings.HasPrefix(lines[i], want) {
+			t.Errorf("problem %d = %q, want it at %s", i+1, lines[i], want)
+		}
+	}
+}
+
+func TestWrongTokenIsOneClearLineAndNeverLeaks(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	sim, url := startJira(t, clk)
+	sim.Add(jirasim.Issue{Project: "EHR", Type: "Task", Summary: "Interface build", Status: "To Do", StatusCategory: "new"})
+	dir := t.TempDir()
+	db := filepath.Join(dir, "pmsync.db")
+	path := writeConfig(t, dir, url, db)
+	const wrong = "WRONG-token-7f3a9c1e"
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"sync", "--config", path}, &stdout, &stderr, envOf(map[string]string{"JIRA_EMAIL": email, "JIRA_TOKEN": wrong}))
+	if code == 0 {
+		t.Fatalf("sync with a wrong token exited 0")
+	}
+	var errLines []string
+	for _, l := range strings.Split(stderr.String(), "\n") {
+		if strings.HasPrefix(l, "pmsync sync:") {
+			errLines = append(errLines, l)
+		}
+	}
+	if len(errLines) != 1 || !strings.Contains(errLines[0], "connection jira") || !strings.Contains(errLines[0], "401") {
+		t.Errorf("want one line naming connection jira and HTTP 401, got:\n%s", stderr.String())
+	}
+	for name, text := range map[string]string{"stdout": stdout.String(), "stderr": stderr.String()} {
+		if strings.Contains(text, wrong) {
+			t.Errorf("%s contains the token", name)
+		}
+	}
+	for _, f := range []string{db, db + "-wal"} {
+		b, err := os.ReadFile(f)
+		if err == nil && bytes.Contains(b, []byte(wrong)) {
+			t.Errorf("%s contains the token", f)
+		}
+	}
+}
+
+// TestKillNineConverges kills a sync subprocess with SIGKILL at several
+// points of a full sync; after a final run the database must hold exactly
+// what a clean full sync produces.
+func TestKillNineConverges(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts subprocesses")
+	}
+	clk := &clock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	sim, url := startJira(t, clk)
+	sim.Add(jirasim.Generate("EHR", 600, 3, clk.Now())...)
+	// Slow every search page down so that kills land mid-run.
+	sim.Inject(jirasim.Fault{Path: "/rest/api/3/search/jql", Delay: 15 * time.Millisecond, Times: 1 << 20})
+
+	dir := t.TempDir()
+	crashed := writeConfig(t, dir, url, filepath.Join(dir, "crashed.db"))
+	vars := []string{"PMSYNC_TEST_AS_MAIN=1", "JIRA_EMAIL=" + email, "JIRA_TOKEN=" + token}
+
+	searches := func() int {
+		n := 0
+		for _, c := range sim.Calls() {
+			if strings.Contains(c.Path, "/search/jql") {
+				n++
+			}
+		}
+		return n
+	}
+	for i, killAfter := range []int{1, 3, 6, 2} {
+		if i == 2 { // the source changes between crashes too
+			clk.Advance(time.Hour)
+			for _, is := range sim.Issues()[10:20] {
+				_ = sim.Update(is.Key, func(x *jirasim.Issue) { x.Status, x.StatusCategory = "Done", "done" })
+			}
+		}
+		sim.ResetCalls()
+		cmd := exec.Command(os.Args[0], "sync", "--config", crashed)
+		cmd.Env = append(os.Environ(), vars...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for searches() < killAfter && time.Now().Before(deadline) {
+			time.Sleep(2 * time.Millisecond)
+		}
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+	}
+	// Final uninterrupted run, then a clean full sync into a fresh database.
+	for _, c := range []struct{ cfg string }{{crashed}, {writeConfig(t, t.TempDir(), url, filepath.Join(dir, "clean.db"))}} {
+		var out, errb bytes.Buffer
+		if code := run([]string{"sync", "--config", c.cfg}, &out, &errb, envOf(map[string]string{"JIRA_EMAIL": email, "JIRA_TOKEN": token})); code != 0 {
+			t.Fatalf("sync exit %d: %s", code, errb.String())
+		}
+	}
+	read := func(name string) any {
+		db, err := store.Open(context.Background(), filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		items, err := db.Items(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return items
+	}
+	if diff := cmp.Diff(read("clean.db"), read("crashed.db")); diff != "" {
+		t.Errorf("crashed-and-resumed database differs from a clean sync (-clean +crashed):\n%s", diff)
+	}
+}

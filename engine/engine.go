@@ -1,0 +1,118 @@
+// Package engine runs the pipeline pull → map → store → rollup → outbox →
+// push, once on demand or on a cron schedule.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/pmsync/pmsync"
+	"github.com/pmsync/pmsync/config"
+	"github.com/pmsync/pmsync/connectors"
+	"github.com/pmsync/pmsync/connectors/httpapi"
+	"github.com/pmsync/pmsync/store"
+)
+
+// Store is what the engine needs of the database. store.DB implements it;
+// another backend only has to implement this.
+type Store interface {
+	StartRun(ctx context.Context, source string, full bool, at time.Time) (int64, error)
+	FinishRun(ctx context.Context, id int64, res store.RunResult, at time.Time) error
+	LastSuccess(ctx context.Context, source string) (time.Time, string, error)
+	Cursor(ctx context.Context, source string) (string, error)
+	ResetCursor(ctx context.Context, source string) error
+	ApplyPage(ctx context.Context, w store.PageWrite) (store.PageResult, error)
+	Tombstone(ctx context.Context, source string, live []string, at time.Time) (int, error)
+	Items(ctx context.Context, sources ...string) ([]pmsync.Item, error)
+	SaveSnapshot(ctx context.Context, r pmsync.Rollup, at time.Time) (bool, error)
+	LatestSnapshot(ctx context.Context, program string) (store.Snapshot, bool, error)
+	Enqueue(ctx context.Context, target, program, version string, payload []byte, at time.Time) (bool, error)
+	PendingPushes(ctx context.Context, target string) ([]store.Push, error)
+	MarkSending(ctx context.Context, id int64, at time.Time) error
+	MarkDelivered(ctx context.Context, id int64, receipt string, at time.Time) error
+	MarkFailed(ctx context.Context, id int64, errText string, at time.Time) error
+}
+
+// Options tune an Engine. Zero values are fine for production.
+type Options struct {
+	Log       zerolog.Logger
+	Now       func() time.Time
+	Transport http.RoundTripper // nil: each connector clones the default transport
+	Sleep     func(ctx context.Context, d time.Duration) error
+	Metrics   *Metrics // nil: no metrics
+}
+
+// Engine owns the connectors of one configuration and drives them.
+type Engine struct {
+	cfg     *config.Config
+	db      Store
+	log     zerolog.Logger
+	now     func() time.Time
+	conns   map[string]connectors.Connector // by connection name
+	metrics *Metrics
+	// syncMu serializes syncs (two runs of one source would race on its
+	// cursor); pushMu serializes outbox deliveries.
+	syncMu, pushMu sync.Mutex
+}
+
+// New builds the connectors of cfg. It fails if any connection cannot be
+// built, naming it.
+func New(cfg *config.Config, db Store, opts Options) (*Engine, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	e := &Engine{cfg: cfg, db: db, log: opts.Log, now: opts.Now, conns: map[string]connectors.Connector{}, metrics: opts.Metrics}
+	limiters := httpapi.NewLimiters()
+	var errs []error
+	for _, c := range cfg.Connections {
+		p, err := cfg.Params(c.Name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		p.Transport = opts.Transport
+		p.Limiters = limiters
+		p.Log = opts.Log.With().Str("connector", c.Kind).Str("connection", c.Name).Logger()
+		p.Now = opts.Now
+		p.Sleep = opts.Sleep
+		conn, err := connectors.New(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		e.conns[c.Name] = conn
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Connector returns the connector of a connection, for callers such as
+// `validate --probe`.
+func (e *Engine) Connector(name string) (connectors.Connector, bool) {
+	c, ok := e.conns[name]
+	return c, ok
+}
+
+// Check asks every connection that can check itself whether its credentials
+// work, and returns one error per failing connection.
+func (e *Engine) Check(ctx context.Context) error {
+	var errs []error
+	for _, c := range e.cfg.Connections {
+		ch, ok := e.conns[c.Name].(connectors.Checker)
+		if !ok {
+			continue
+		}
+		if err := ch.Check(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("connection %s: %w", c.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}

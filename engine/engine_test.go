@@ -1,0 +1,396 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/pmsync/pmsync"
+	"github.com/pmsync/pmsync/config"
+	_ "github.com/pmsync/pmsync/connectors/jira"
+	"github.com/pmsync/pmsync/engine"
+	"github.com/pmsync/pmsync/sandbox/jirasim"
+	"github.com/pmsync/pmsync/store"
+)
+
+// clock is a settable time source shared by the fake and the engine.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type env struct {
+	sim   *jirasim.Server
+	clock *clock
+	cfg   *config.Config
+	db    *store.DB
+	eng   *engine.Engine
+	dir   string
+}
+
+const (
+	testEmail = "pmo-bot@example.org"
+	testToken = "jira-token-Zx81kQ"
+)
+
+func startSim(t *testing.T, flavor jirasim.Flavor, clk *clock, maxResults int) (*jirasim.Server, string) {
+	t.Helper()
+	sim := jirasim.New(jirasim.Options{Flavor: flavor, Email: testEmail, Token: testToken, TimeZone: "America/New_York", Now: clk.Now, MaxResults: maxResults})
+	srv := sim.Start()
+	t.Cleanup(srv.Close)
+	return sim, srv.URL
+}
+
+func writeConfig(t *testing.T, dir, baseURL string, flavor jirasim.Flavor) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`database: %s
+timezone: UTC
+connections:
+  - name: jira
+    kind: jira
+    base_url: %s
+    flavor: %s
+    auth: { email_env: JIRA_EMAIL, token_env: JIRA_TOKEN }
+programs:
+  - id: ehr
+    name: EHR Upgrade
+    start: 2026-01-05
+    end: 2026-12-18
+    budget: { planned: 100000, currency: USD }
+    sources:
+      - { name: ehr-jira, connection: jira, scope: { project: EHR } }
+`, filepath.Join(dir, "pmsync.db"), baseURL, flavor)
+	path := filepath.Join(dir, "pmsync.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func newEnv(t *testing.T, flavor jirasim.Flavor, maxResults int) *env {
+	t.Helper()
+	clk := &clock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	sim, url := startSim(t, flavor, clk, maxResults)
+	dir := t.TempDir()
+	path := writeConfig(t, dir, url, flavor)
+	e := &env{sim: sim, clock: clk, dir: dir}
+	e.open(t, path)
+	return e
+}
+
+func (e *env) open(t *testing.T, path string) {
+	t.Helper()
+	vars := map[string]string{"JIRA_EMAIL": testEmail, "JIRA_TOKEN": testToken}
+	cfg, err := config.Load(path, func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
+	if err != nil {
+		t.Fatalf("load config: %v", err)
+	}
+	db, err := store.Open(context.Background(), cfg.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	eng, err := engine.New(cfg, db, engine.Options{
+		Log: zerolog.Nop(), Now: e.clock.Now,
+		Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cfg, e.db, e.eng = cfg, db, eng
+}
+
+func (e *env) searchCalls() int {
+	n := 0
+	for _, c := range e.sim.Calls() {
+		if strings.Contains(c.Path, "/search") {
+			n++
+		}
+	}
+	return n
+}
+
+func seed(sim *jirasim.Server, n int) {
+	issues := make([]jirasim.Issue, n)
+	for i := range issues {
+		issues[i] = jirasim.Issue{Project: "EHR", Type: "Task", Summary: fmt.Sprintf("Build interface %d", i), Status: "To Do", StatusCategory: "new", Priority: "Medium"}
+	}
+	sim.Add(issues...)
+}
+
+func TestFullThenIncrementalSync(t *testing.T) {
+	for _, flavor := range []jirasim.Flavor{jirasim.Cloud, jirasim.DataCenter} {
+		t.Run(string(flavor), func(t *testing.T) {
+			ctx := context.Background()
+			e := newEnv(t, flavor, 100)
+			seed(e.sim, 1000)
+
+			res, err := e.eng.Sync(ctx, engine.SyncOptions{})
+			if err != nil {
+				t.Fatalf("full sync: %v", err)
+			}
+			if r := res[0]; r.Seen != 1000 || r.Changed != 1000 || r.Pages < 10 {
+				t.Fatalf("full sync saw %d records (%d changed) in %d pages; want 1000 in ≥ 10 pages", r.Seen, r.Changed, r.Pages)
+			}
+			items, err := e.db.Items(ctx, "ehr-jira")
+			if err != nil {
+				t.Fatal(err)
+			}
+			byID := map[string]int{}
+			for _, it := range items {
+				byID[it.ExternalID]++
+			}
+			for _, is := range e.sim.Issues() {
+				if byID[is.ID] != 1 {
+					t.Fatalf("issue %s (%s) stored %d times, want once", is.Key, is.ID, byID[is.ID])
+				}
+			}
+			if len(items) != 1000 {
+				t.Fatalf("stored %d items, want 1000", len(items))
+			}
+
+			// Five issues change ten minutes later; the next run must fetch
+			// only those: one search page.
+			e.clock.Advance(10 * time.Minute)
+			changed := map[string]bool{}
+			for _, is := range e.sim.Issues()[100:105] {
+				changed[is.ID] = true
+				if err := e.sim.Update(is.Key, func(i *jirasim.Issue) { i.Status, i.StatusCategory = "Done", "done" }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.sim.ResetCalls()
+			res, err = e.eng.Sync(ctx, engine.SyncOptions{})
+			if err != nil {
+				t.Fatalf("incremental sync: %v", err)
+			}
+			if r := res[0]; r.Seen != 5 || r.Changed != 5 {
+				t.Errorf("incremental sync saw %d records, changed %d; want 5 and 5", r.Seen, r.Changed)
+			}
+			if n := e.searchCalls(); n != 1 {
+				t.Errorf("incremental sync made %d search requests, want 1", n)
+			}
+			for id := range changed {
+				it, ok, err := e.db.Item(ctx, "ehr-jira", id)
+				if err != nil || !ok || it.State != pmsync.StateDone {
+					t.Errorf("item %s after incremental sync: %+v %v %v, want state done", id, it.State, ok, err)
+				}
+			}
+
+			// A deleted issue is tombstoned by the deletion check.
+			victim := e.sim.Issues()[7]
+			if err := e.sim.Delete(victim.Key); err != nil {
+				t.Fatal(err)
+			}
+			res, err = e.eng.Sync(ctx, engine.SyncOptions{Deletions: true})
+			if err != nil {
+				t.Fatalf("deletion sync: %v", err)
+			}
+			if res[0].Deleted != 1 {
+				t.Errorf("deletion check tombstoned %d items, want 1", res[0].Deleted)
+			}
+			it, ok, err := e.db.Item(ctx, "ehr-jira", victim.ID)
+			if err != nil || !ok || !it.Deleted() {
+				t.Errorf("deleted issue %s: found %v, tombstoned %v, err %v", victim.Key, ok, it.Deleted(), err)
+			}
+			live, deleted, err := e.db.CountItems(ctx, "ehr-jira")
+			if err != nil || live != 999 || deleted != 1 {
+				t.Errorf("counts live %d deleted %d (%v), want 999 and 1", live, deleted, err)
+			}
+		})
+	}
+}
+
+func TestMalformedPageKeepsStoredData(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, jirasim.Cloud, 100)
+	seed(e.sim, 250)
+	if _, err := e.eng.Sync(ctx, engine.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := e.db.Items(ctx)
+	cur, _ := e.db.Cursor(ctx, "ehr-jira")
+
+	e.clock.Advance(10 * time.Minute)
+	for _, is := range e.sim.Issues()[:3] {
+		_ = e.sim.Update(is.Key, func(i *jirasim.Issue) { i.Summary = "changed" })
+	}
+	e.sim.Inject(jirasim.Fault{Method: "POST", Path: "/rest/api/3/search/jql", Malformed: true, Times: 10})
+	res, err := e.eng.Sync(ctx, engine.SyncOptions{})
+	if err == nil {
+		t.Fatal("sync of a malformed page succeeded")
+	}
+	if !strings.Contains(err.Error(), "ehr-jira") || !strings.Contains(err.Error(), "search/jql") {
+		t.Errorf("error %q should name the source and the request", err)
+	}
+	if res[0].Status != "failed" {
+		t.Errorf("run status %q, want failed", res[0].Status)
+	}
+	after, _ := e.db.Items(ctx)
+	if len(after) != len(before) {
+		t.Fatalf("items %d → %d after a failed sync", len(before), len(after))
+	}
+	for i := range before {
+		if before[i].Title != after[i].Title || before[i].State != after[i].State {
+			t.Errorf("item %s changed by a failed sync", before[i].ExternalID)
+		}
+	}
+	if cur2, _ := e.db.Cursor(ctx, "ehr-jira"); cur2 != cur {
+		t.Errorf("cursor moved on a failed sync: %q → %q", cur, cur2)
+	}
+	// The next healthy run converges.
+	if _, err := e.eng.Sync(ctx, engine.SyncOptions{}); err != nil {
+		t.Fatalf("sync after the fault: %v", err)
+	}
+	for _, is := range e.sim.Issues()[:3] {
+		it, _, _ := e.db.Item(ctx, "ehr-jira", is.ID)
+		if it.Title != "changed" {
+			t.Errorf("item %s title %q after recovery, want changed", is.ID, it.Title)
+		}
+	}
+}
+
+// TestRollupMatchesFake derives the expected figures straight from the
+// fake's issues, following the documented template and rollup semantics,
+// without calling pmsync's mapping or rollup code.
+func TestRollupMatchesFake(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, jirasim.Cloud, 100)
+	e.sim.Add(jirasim.Generate("EHR", 400, 7, e.clock.Now())...)
+	if _, err := e.eng.Sync(ctx, engine.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.eng.Rollup(ctx, engine.RollupOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rep.Programs[0]
+
+	asOf := e.clock.Now().UTC().Format("2006-01-02")
+	soon := e.clock.Now().UTC().AddDate(0, 0, 14).Format("2006-01-02")
+	var want struct{ done, total, mTotal, mDone, late, dueSoon, open, red int }
+	var actual float64
+	for _, is := range e.sim.Issues() {
+		cancelled := is.Resolution == "Won't Do" || is.Resolution == "Cancelled"
+		if cancelled {
+			continue
+		}
+		done := is.StatusCategory == "done"
+		if is.ActualCost != nil {
+			actual += *is.ActualCost
+		}
+		switch is.Type {
+		case "Risk":
+			if !done {
+				want.open++
+				l, _ := strconv.Atoi(is.Likelihood)
+				i, _ := strconv.Atoi(is.Impact)
+				if l*i >= 15 {
+					want.red++
+				}
+			}
+			continue
+		case "Milestone":
+			want.mTotal++
+			if done {
+				want.mDone++
+			} else if is.Due != "" && is.Due < asOf {
+				want.late++
+			} else if is.Due != "" && is.Due <= soon {
+				want.dueSoon++
+			}
+		}
+		want.total++
+		if done {
+			want.done++
+		}
+	}
+	if want.mTotal == 0 || want.open == 0 || want.late == 0 {
+		t.Fatalf("generated data lacks milestones, risks or late milestones: %+v", want)
+	}
+	checks := []struct {
+		name      string
+		got, want int
+	}{
+		{"progress done", got.Progress.Done, want.done}, {"progress total", got.Progress.Total, want.total},
+		{"milestones", got.Milestones.Total, want.mTotal}, {"milestones done", got.Milestones.Done, want.mDone},
+		{"late", got.Milestones.Late, want.late}, {"due soon", got.Milestones.DueSoon, want.dueSoon},
+		{"open risks", got.Risks.Open, want.open}, {"red flags", got.Risks.RedFlags, want.red},
+		{"live items", got.Items.Live, len(e.sim.Issues())},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %d, want %d (from the fake's issues)", c.name, c.got, c.want)
+		}
+	}
+	if diff := got.Budget.Actual - actual; diff > 0.01 || diff < -0.01 {
+		t.Errorf("actual cost = %.2f, want %.2f", got.Budget.Actual, actual)
+	}
+	if got.Health.Status != pmsync.Red || len(got.Health.Reasons) == 0 {
+		t.Errorf("health %s %q: with %d late milestones it must be red", got.Health.Status, got.Health.Reasons, want.late)
+	}
+}
+
+func TestFailingSourceDoesNotStopOthers(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	good, goodURL := startSim(t, jirasim.Cloud, clk, 100)
+	seed(good, 120)
+	_, badURL := startSim(t, jirasim.Cloud, clk, 100)
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`database: %s
+timezone: UTC
+connections:
+  - { name: broken, kind: jira, base_url: %s, flavor: cloud, auth: { email_env: JIRA_EMAIL, token_env: WRONG_TOKEN } }
+  - { name: jira, kind: jira, base_url: %s, flavor: cloud, auth: { email_env: JIRA_EMAIL, token_env: JIRA_TOKEN } }
+programs:
+  - id: ehr
+    name: EHR Upgrade
+    sources:
+      - { name: first, connection: broken, scope: { project: EHR } }
+      - { name: second, connection: jira, scope: { project: EHR } }
+`, filepath.Join(dir, "db.sqlite"), badURL, goodURL)
+	path := filepath.Join(dir, "pmsync.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"JIRA_EMAIL": testEmail, "JIRA_TOKEN": testToken, "WRONG_TOKEN": "not-the-token-123"}
+	conf, err := config.Load(path, func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(ctx, conf.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	eng, err := engine.New(conf, db, engine.Options{Log: zerolog.Nop(), Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.Sync(ctx, engine.SyncOptions{})
+	if err == nil || !strings.Contains(err.Error(), "connection broken") || !strings.Contains(err.Error(), "401") {
+		t.Errorf("sync error %v should name the broken connection and HTTP 401", err)
+	}
+	if strings.Contains(fmt.Sprint(err), "not-the-token-123") {
+		t.Errorf("error text contains the token")
+	}
+	if len(res) != 2 || res[0].Status != "failed" || res[1].Status != "ok" || res[1].Seen != 120 {
+		t.Errorf("results %+v: want first failed, second ok with 120 records", res)
+	}
+}

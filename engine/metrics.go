@@ -1,0 +1,65 @@
+package engine
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the engine's Prometheus instruments.
+type Metrics struct {
+	runs     *prometheus.CounterVec
+	records  *prometheus.CounterVec
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	lastOK   *prometheus.GaugeVec
+	pushes   *prometheus.CounterVec
+}
+
+// NewMetrics registers the engine's metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pmsync_sync_runs_total", Help: "Sync runs by source and outcome.",
+		}, []string{"source", "status"}),
+		records: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pmsync_sync_records_total", Help: "Records pulled, by source and what became of them.",
+		}, []string{"source", "result"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pmsync_sync_requests_total", Help: "HTTP requests sent to vendors by sync runs.",
+		}, []string{"source"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "pmsync_sync_duration_seconds", Help: "Wall time of sync runs.",
+			Buckets: prometheus.ExponentialBuckets(0.1, 2, 14),
+		}, []string{"source"}),
+		lastOK: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pmsync_sync_last_success_timestamp_seconds", Help: "When each source last synced successfully.",
+		}, []string{"source"}),
+		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pmsync_pushes_total", Help: "Rollup deliveries by target and outcome.",
+		}, []string{"target", "status"}),
+	}
+	reg.MustRegister(m.runs, m.records, m.requests, m.duration, m.lastOK, m.pushes)
+	return m
+}
+
+func (m *Metrics) observeRun(r SourceResult) {
+	if m == nil {
+		return
+	}
+	m.runs.WithLabelValues(r.Source, r.Status).Inc()
+	m.records.WithLabelValues(r.Source, "seen").Add(float64(r.Seen))
+	m.records.WithLabelValues(r.Source, "changed").Add(float64(r.Changed))
+	m.records.WithLabelValues(r.Source, "quarantined").Add(float64(r.Quarantined))
+	m.records.WithLabelValues(r.Source, "deleted").Add(float64(r.Deleted))
+	m.requests.WithLabelValues(r.Source).Add(float64(r.Requests))
+	m.duration.WithLabelValues(r.Source).Observe(r.Duration.Seconds())
+	if r.Status == "ok" {
+		m.lastOK.WithLabelValues(r.Source).SetToCurrentTime()
+	}
+}
+
+func (m *Metrics) observePush(r PushResult) {
+	if m == nil {
+		return
+	}
+	m.pushes.WithLabelValues(r.Target, r.Status).Inc()
+}

@@ -1,0 +1,169 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/pmsync/pmsync"
+	"github.com/pmsync/pmsync/config"
+	"github.com/pmsync/pmsync/connectors"
+)
+
+// PushResult reports what happened to one rollup for one target.
+type PushResult struct {
+	Target   string
+	Program  string
+	Version  string
+	Status   string // delivered | existing | failed | dry-run | superseded
+	Receipt  string
+	Err      error
+	Rollup   pmsync.Rollup
+	Existing bool
+}
+
+// TargetKey names a push target stably: the connection and the target keys
+// that identify the place written to.
+func TargetKey(p config.Push) string {
+	t := p.Target
+	var parts []string
+	for _, kv := range [][2]string{{"project", t.Project}, {"sheet", t.Sheet}, {"issue", t.Issue}, {"board", t.Board}, {"list", t.List}, {"card", t.Card}} {
+		if kv[1] != "" {
+			parts = append(parts, kv[0]+"="+kv[1])
+		}
+	}
+	return p.Connection + ":" + strings.Join(parts, ",")
+}
+
+// Push computes the rollups, saves their snapshots, queues one delivery per
+// target, program and rollup version in the outbox, and delivers what is
+// pending. A version is delivered at most once per target; a newer version
+// supersedes an older one still pending. With dryRun nothing is written
+// anywhere and the results say what would be pushed.
+func (e *Engine) Push(ctx context.Context, dryRun bool) ([]PushResult, error) {
+	e.pushMu.Lock()
+	defer e.pushMu.Unlock()
+	rep, err := e.Rollup(ctx, RollupOptions{Save: !dryRun})
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]pmsync.Rollup{}
+	for _, r := range rep.Programs {
+		byID[r.ID] = r
+	}
+	var results []PushResult
+	var errs []error
+	for _, p := range e.cfg.Push {
+		key := TargetKey(p)
+		if dryRun {
+			for _, id := range p.Programs {
+				r := byID[id]
+				results = append(results, PushResult{Target: key, Program: id, Version: r.Version, Status: "dry-run", Rollup: r})
+			}
+			continue
+		}
+		for _, id := range p.Programs {
+			r := byID[id]
+			payload, err := json.Marshal(r)
+			if err != nil {
+				return results, fmt.Errorf("encode rollup %s: %w", id, err)
+			}
+			if _, err := e.db.Enqueue(ctx, key, id, r.Version, payload, e.now()); err != nil {
+				return results, fmt.Errorf("queue push of %s to %s: %w", id, key, err)
+			}
+		}
+		res, err := e.deliver(ctx, p, key)
+		results = append(results, res...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return results, errors.Join(errs...)
+}
+
+// deliver sends what the outbox holds for one target.
+func (e *Engine) deliver(ctx context.Context, p config.Push, key string) ([]PushResult, error) {
+	pusher, ok := e.conns[p.Connection].(connectors.Pusher)
+	if !ok {
+		return nil, fmt.Errorf("push to %s: connection %s cannot receive rollups", key, p.Connection)
+	}
+	pending, err := e.db.PendingPushes(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("read outbox of %s: %w", key, err)
+	}
+	// Only the newest pending version of each program is worth sending.
+	newest := map[string]int{}
+	for i, pp := range pending {
+		newest[pp.Program] = i
+	}
+	var results []PushResult
+	var batch []pmsync.Rollup
+	var ids []int64
+	for i, pp := range pending {
+		if newest[pp.Program] != i {
+			if err := e.db.MarkDelivered(ctx, pp.ID, "superseded by a newer rollup", e.now()); err != nil {
+				return results, fmt.Errorf("mark superseded push %d: %w", pp.ID, err)
+			}
+			results = append(results, PushResult{Target: key, Program: pp.Program, Version: pp.Version, Status: "superseded"})
+			continue
+		}
+		var r pmsync.Rollup
+		if err := json.Unmarshal(pp.Payload, &r); err != nil {
+			_ = e.db.MarkFailed(ctx, pp.ID, "stored rollup is unreadable: "+err.Error(), e.now())
+			results = append(results, PushResult{Target: key, Program: pp.Program, Version: pp.Version, Status: "failed", Err: err})
+			continue
+		}
+		if !slices.Contains(p.Programs, pp.Program) {
+			continue // the config no longer sends this program here
+		}
+		if err := e.db.MarkSending(ctx, pp.ID, e.now()); err != nil {
+			return results, fmt.Errorf("mark push %d sending: %w", pp.ID, err)
+		}
+		batch = append(batch, r)
+		ids = append(ids, pp.ID)
+	}
+	if len(batch) == 0 {
+		return results, nil
+	}
+	target := connectors.Target{Project: p.Target.Project, Sheet: p.Target.Sheet, Issue: p.Target.Issue, Board: p.Target.Board, List: p.Target.List, Card: p.Target.Card, Options: p.Target.Options}
+	receipts, pushErr := pusher.Push(ctx, target, batch)
+	got := map[string]connectors.Receipt{}
+	for _, rc := range receipts {
+		got[rc.Program] = rc
+	}
+	for i, r := range batch {
+		res := PushResult{Target: key, Program: r.ID, Version: r.Version, Rollup: r}
+		rc, ok := got[r.ID]
+		switch {
+		case ok:
+			res.Status, res.Receipt, res.Existing = "delivered", rc.ID, rc.Existing
+			if rc.Existing {
+				res.Status = "existing"
+			}
+			if rc.URL != "" {
+				res.Receipt = rc.URL
+			}
+			if err := e.db.MarkDelivered(ctx, ids[i], res.Receipt, e.now()); err != nil {
+				return results, fmt.Errorf("mark push %d delivered: %w", ids[i], err)
+			}
+		default:
+			res.Status = "failed"
+			res.Err = pushErr
+			if res.Err == nil {
+				res.Err = errors.New("the connector returned no receipt")
+			}
+			if err := e.db.MarkFailed(ctx, ids[i], res.Err.Error(), e.now()); err != nil {
+				return results, fmt.Errorf("mark push %d failed: %w", ids[i], err)
+			}
+		}
+		e.metrics.observePush(res)
+		results = append(results, res)
+	}
+	if pushErr != nil {
+		return results, fmt.Errorf("push to %s: %w", key, pushErr)
+	}
+	return results, nil
+}

@@ -1,0 +1,103 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"github.com/rs/zerolog"
+)
+
+// Run is the daemon loop: it syncs once at start, then syncs, checks for
+// deletions and rolls up + pushes on the configured cron schedules until ctx
+// is cancelled (hard stop) or stop is closed (graceful: the running sync
+// finishes its current page). It returns when every running job has ended.
+func (e *Engine) Run(ctx context.Context, stop <-chan struct{}) error {
+	runTimeout := e.cfg.Sync.RunTimeout
+	if runTimeout <= 0 {
+		runTimeout = 30 * time.Minute
+	}
+	jobCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	logger := cronLogger{e.log}
+	c := cron.New(
+		cron.WithLocation(e.cfg.Location()),
+		// The default chain is empty: without Recover a panicking job kills
+		// the daemon, and without SkipIfStillRunning a slow sync piles up.
+		cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)),
+	)
+	job := func(name string, fn func(ctx context.Context) error) cron.FuncJob {
+		return func() {
+			if stopped(stop) {
+				return
+			}
+			ctx, cancel := context.WithTimeout(jobCtx, runTimeout)
+			defer cancel()
+			if err := fn(ctx); err != nil {
+				e.log.Error().Str("job", name).Str("err", err.Error()).Msg("scheduled job failed")
+			}
+		}
+	}
+	syncJob := job("sync", func(ctx context.Context) error {
+		_, err := e.Sync(ctx, SyncOptions{Stop: stop})
+		return err
+	})
+	deletionJob := job("deletions", func(ctx context.Context) error {
+		_, err := e.Sync(ctx, SyncOptions{Stop: stop, Deletions: true})
+		return err
+	})
+	rollupJob := job("rollup", func(ctx context.Context) error {
+		_, err := e.Push(ctx, false)
+		return err
+	})
+	for _, j := range []struct {
+		name, spec string
+		job        cron.Job
+	}{
+		{"sync", e.cfg.Schedule.Sync, syncJob},
+		{"deletions", e.cfg.Schedule.Deletions, deletionJob},
+		{"rollup", e.cfg.Schedule.Rollup, rollupJob},
+	} {
+		if j.spec == "" {
+			continue
+		}
+		if _, err := c.AddJob(j.spec, j.job); err != nil {
+			return fmt.Errorf("schedule %s %q: %w", j.name, j.spec, err)
+		}
+	}
+
+	e.log.Info().Str("sync", e.cfg.Schedule.Sync).Str("rollup", e.cfg.Schedule.Rollup).Str("deletions", e.cfg.Schedule.Deletions).Msg("scheduler started")
+	job("startup", func(ctx context.Context) error {
+		if _, err := e.Sync(ctx, SyncOptions{Stop: stop}); err != nil {
+			e.log.Error().Str("err", err.Error()).Msg("startup sync had failures")
+		}
+		_, err := e.Rollup(ctx, RollupOptions{Save: true})
+		return err
+	})()
+	c.Start()
+	select {
+	case <-ctx.Done():
+	case <-stop:
+	}
+	done := c.Stop()
+	select {
+	case <-done.Done():
+	case <-ctx.Done():
+		cancel()
+		<-done.Done()
+	}
+	e.log.Info().Msg("scheduler stopped")
+	return nil
+}
+
+// cronLogger adapts zerolog to cron's logger.
+type cronLogger struct{ log zerolog.Logger }
+
+func (l cronLogger) Info(msg string, kv ...any) {
+	l.log.Debug().Fields(kv).Msg("cron " + msg)
+}
+
+func (l cronLogger) Error(err error, msg string, kv ...any) {
+	l.log.Error().Fields(kv).Str("err", err.Error()).Msg("cron " + msg)
+}

@@ -1,0 +1,275 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/pmsync/pmsync/config"
+	"github.com/pmsync/pmsync/connectors"
+	"github.com/pmsync/pmsync/store"
+)
+
+// SyncOptions select what a sync does.
+type SyncOptions struct {
+	// Sources limits the run to these source or connection names; empty
+	// means every source.
+	Sources []string
+	// Full ignores saved cursors and re-reads every record; items the source
+	// no longer has are tombstoned afterwards.
+	Full bool
+	// Deletions lists the live ids of sources that can list them and
+	// tombstones the rest (the periodic deletion check).
+	Deletions bool
+	// Stop, when closed, ends the run after the page being processed is
+	// committed: the graceful half of SIGTERM.
+	Stop <-chan struct{}
+	// Progress, if set, is called after each committed page.
+	Progress func(SourceResult)
+}
+
+// SourceResult is the outcome of syncing one source.
+type SourceResult struct {
+	Source      string
+	Connection  string
+	RunID       int64
+	Status      string // ok | failed | stopped
+	Pages       int
+	Seen        int
+	Changed     int
+	Quarantined int
+	Deleted     int
+	Requests    int64
+	Duration    time.Duration
+	Err         error
+}
+
+// ErrStopped is returned when a run ends early because Stop was closed.
+var ErrStopped = errors.New("sync stopped before it finished")
+
+// ErrNoSuchSource is returned when a requested source or connection name is
+// not in the configuration.
+var ErrNoSuchSource = errors.New("no such source or connection")
+
+// Sync pulls every selected source, one after the other. A failing source
+// never stops the others: its error is in its result, and Sync returns the
+// errors of all failed sources joined.
+func (e *Engine) Sync(ctx context.Context, opts SyncOptions) ([]SourceResult, error) {
+	srcs, err := e.selectSources(opts.Sources)
+	if err != nil {
+		return nil, err
+	}
+	e.syncMu.Lock()
+	defer e.syncMu.Unlock()
+	var results []SourceResult
+	var errs []error
+	for _, src := range srcs {
+		if stopped(opts.Stop) || ctx.Err() != nil {
+			break
+		}
+		r := e.syncSource(ctx, src, opts)
+		results = append(results, r)
+		if r.Err != nil && !errors.Is(r.Err, ErrStopped) {
+			errs = append(errs, fmt.Errorf("sync %s (connection %s): %w", r.Source, r.Connection, r.Err))
+		}
+	}
+	if ctx.Err() != nil {
+		errs = append(errs, ctx.Err())
+	}
+	return results, errors.Join(errs...)
+}
+
+func (e *Engine) selectSources(names []string) ([]config.SourceRef, error) {
+	all := e.cfg.Sources()
+	if len(names) == 0 {
+		return all, nil
+	}
+	var out []config.SourceRef
+	for _, n := range names {
+		found := false
+		for _, s := range all {
+			if s.Name == n || s.Connection.Name == n {
+				found = true
+				if !slices.ContainsFunc(out, func(o config.SourceRef) bool { return o.Name == s.Name }) {
+					out = append(out, s)
+				}
+			}
+		}
+		if !found {
+			var known []string
+			for _, s := range all {
+				known = append(known, s.Name)
+			}
+			return nil, fmt.Errorf("%w %q (sources: %v)", ErrNoSuchSource, n, known)
+		}
+	}
+	return out, nil
+}
+
+func stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
+}
+
+func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts SyncOptions) (res SourceResult) {
+	start := e.now()
+	res = SourceResult{Source: src.Name, Connection: src.Connection.Name}
+	log := e.log.With().Str("source", src.Name).Str("connection", src.Connection.Name).Logger()
+	conn := e.conns[src.Connection.Name]
+	counter, _ := conn.(connectors.RequestCounter)
+	var reqBefore int64
+	if counter != nil {
+		reqBefore = counter.Requests()
+	}
+
+	runID, err := e.db.StartRun(ctx, src.Name, opts.Full, start)
+	if err != nil {
+		res.Status, res.Err = "failed", fmt.Errorf("record run start: %w", err)
+		return res
+	}
+	res.RunID = runID
+	defer func() {
+		if counter != nil {
+			res.Requests = counter.Requests() - reqBefore
+		}
+		res.Duration = e.now().Sub(start)
+		rr := store.RunResult{Status: res.Status, Requests: res.Requests, Seen: res.Seen, Changed: res.Changed, Quarantined: res.Quarantined, Deleted: res.Deleted}
+		if res.Err != nil {
+			rr.Error = res.Err.Error()
+		}
+		// The run row must be closed even when ctx is done.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := e.db.FinishRun(fctx, runID, rr, e.now()); err != nil && res.Err == nil {
+			res.Status, res.Err = "failed", fmt.Errorf("record run end: %w", err)
+		}
+		e.metrics.observeRun(res)
+		ev := log.Info()
+		if res.Err != nil && res.Status == "failed" {
+			ev = log.Error().Str("err", res.Err.Error())
+		}
+		ev.Int64("run_id", runID).Str("status", res.Status).Int("pages", res.Pages).Int("records", res.Seen).
+			Int("changed", res.Changed).Int("quarantined", res.Quarantined).Int("deleted", res.Deleted).
+			Int64("requests", res.Requests).Dur("duration", res.Duration).Msg("sync run")
+	}()
+
+	cur := ""
+	if !opts.Full {
+		if cur, err = e.db.Cursor(ctx, src.Name); err != nil {
+			res.Status, res.Err = "failed", fmt.Errorf("read cursor: %w", err)
+			return res
+		}
+	}
+	seen, err := e.pull(ctx, src, conn, cur, opts, runID, &res)
+	if errors.Is(err, connectors.ErrCursorInvalid) && cur != "" {
+		log.Warn().Str("err", err.Error()).Msg("saved cursor unusable, pulling in full")
+		seen, err = e.pull(ctx, src, conn, "", opts, runID, &res)
+	}
+	if err == nil && !stopped(opts.Stop) {
+		err = e.deletions(ctx, src, conn, seen, opts.Deletions, &res)
+	}
+	switch {
+	case errors.Is(err, ErrStopped):
+		res.Status, res.Err = "stopped", err
+	case err != nil:
+		res.Status, res.Err = "failed", err
+	default:
+		res.Status = "ok"
+	}
+	return res
+}
+
+// pull runs one Pull and writes each page with its cursor in one
+// transaction. When cur is empty it returns every id it saw, so that a
+// complete full pull can tombstone what the source no longer has.
+func (e *Engine) pull(ctx context.Context, src config.SourceRef, conn connectors.Connector, cur string, opts SyncOptions, runID int64, res *SourceResult) (map[string]struct{}, error) {
+	set := e.cfg.Mapping(src.Mapping)
+	if set == nil {
+		return nil, fmt.Errorf("mapping %q is not defined", src.Mapping)
+	}
+	var seen map[string]struct{}
+	if cur == "" {
+		seen = map[string]struct{}{}
+	}
+	err := conn.Pull(ctx, src.Scope, connectors.Cursor(cur), func(p connectors.Page) error {
+		now := e.now()
+		w := store.PageWrite{Source: src.Name, RunID: runID, Cursor: string(p.Next), At: now, Deleted: p.Deleted, Live: p.Live, HasLive: p.HasLive}
+		index := make(map[string]int, len(p.Records))
+		for _, rec := range p.Records {
+			rec.Source = src.Name
+			if seen != nil {
+				seen[rec.ExternalID] = struct{}{}
+			}
+			it, err := set.Map(rec)
+			if err != nil {
+				w.Quarantine = append(w.Quarantine, store.Quarantined{Source: src.Name, ExternalID: rec.ExternalID, Reason: fmt.Sprintf("mapping %s: %v", src.Mapping, err), At: now})
+				continue
+			}
+			if i, dup := index[it.ExternalID]; dup { // a record moved between pages: keep the newest
+				w.Items[i] = it
+				continue
+			}
+			index[it.ExternalID] = len(w.Items)
+			w.Items = append(w.Items, it)
+		}
+		pr, err := e.db.ApplyPage(ctx, w)
+		if err != nil {
+			return fmt.Errorf("store page: %w", err)
+		}
+		res.Pages++
+		res.Seen += len(p.Records)
+		res.Changed += pr.Changed
+		res.Quarantined += pr.Quarantined
+		res.Deleted += pr.Deleted
+		e.log.Debug().Str("source", src.Name).Int("records", len(p.Records)).Int("changed", pr.Changed).Msg("page stored")
+		if opts.Progress != nil {
+			opts.Progress(*res)
+		}
+		if stopped(opts.Stop) {
+			return ErrStopped
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return seen, nil
+}
+
+// deletions tombstones what the source no longer has: after a complete full
+// pull, everything not seen; on a deletion check, everything the connector's
+// id listing lacks.
+func (e *Engine) deletions(ctx context.Context, src config.SourceRef, conn connectors.Connector, seen map[string]struct{}, check bool, res *SourceResult) error {
+	var live []string
+	switch {
+	case seen != nil:
+		live = make([]string, 0, len(seen))
+		for id := range seen {
+			live = append(live, id)
+		}
+	case check:
+		l, ok := conn.(connectors.Lister)
+		if !ok {
+			return nil
+		}
+		ids, err := l.ListIDs(ctx, src.Scope)
+		if err != nil {
+			return fmt.Errorf("list ids for deletion check: %w", err)
+		}
+		live = ids
+	default:
+		return nil
+	}
+	n, err := e.db.Tombstone(ctx, src.Name, live, e.now())
+	if err != nil {
+		return fmt.Errorf("tombstone deleted items: %w", err)
+	}
+	res.Deleted += n
+	return nil
+}

@@ -1,0 +1,227 @@
+// Package web serves the dashboard (server-rendered, no scripts), the JSON
+// API, Prometheus metrics and health endpoints.
+package web
+
+import (
+	"context"
+	"crypto/subtle"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/pmsync/pmsync"
+	"github.com/pmsync/pmsync/engine"
+	"github.com/pmsync/pmsync/store"
+)
+
+//go:embed templates/*.html
+var templates embed.FS
+
+// Roller computes rollups (the engine).
+type Roller interface {
+	Rollup(ctx context.Context, opts engine.RollupOptions) (pmsync.Report, error)
+}
+
+// History reads rollup snapshots (the store).
+type History interface {
+	Snapshots(ctx context.Context, program string, limit int) ([]store.Snapshot, error)
+}
+
+// Server is the HTTP face of the daemon.
+type Server struct {
+	roll    Roller
+	hist    History
+	token   pmsync.Secret
+	gather  prometheus.Gatherer
+	log     zerolog.Logger
+	page    *template.Template
+	ready   func(ctx context.Context) error
+	mux     *http.ServeMux
+	Version string
+}
+
+// Options configure a Server.
+type Options struct {
+	Token    pmsync.Secret // required bearer token; empty means none (loopback only, enforced by config)
+	Gatherer prometheus.Gatherer
+	Log      zerolog.Logger
+	// Ready reports whether the service can serve (database reachable).
+	Ready   func(ctx context.Context) error
+	Version string
+}
+
+// New builds the handler tree.
+func New(roll Roller, hist History, o Options) (*Server, error) {
+	funcs := template.FuncMap{
+		"pct":     func(p *float64) string { return fmtPct(p) },
+		"upper":   strings.ToUpper,
+		"spark":   sparkline,
+		"bar":     bar,
+		"money":   money,
+		"colour":  func(h pmsync.HealthStatus) string { return string(h) },
+		"when":    func(t time.Time) string { return t.Format("2006-01-02 15:04 MST") },
+		"hasTime": func(t time.Time) bool { return !t.IsZero() },
+	}
+	page, err := template.New("dashboard.html").Funcs(funcs).ParseFS(templates, "templates/dashboard.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse dashboard template: %w", err)
+	}
+	if o.Gatherer == nil {
+		o.Gatherer = prometheus.NewRegistry()
+	}
+	if o.Ready == nil {
+		o.Ready = func(context.Context) error { return nil }
+	}
+	s := &Server{roll: roll, hist: hist, token: o.Token, gather: o.Gatherer, log: o.Log, page: page, ready: o.Ready, Version: o.Version}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.auth(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
+	mux.Handle("GET /api/v1/rollup", s.auth(http.HandlerFunc(s.apiRollup)))
+	mux.Handle("GET /{$}", s.auth(http.HandlerFunc(s.dashboard)))
+	s.mux = mux
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) auth(next http.Handler) http.Handler {
+	if s.token == "" {
+		return next
+	}
+	want := []byte("Bearer " + s.token.Reveal())
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="pmsync"`)
+			http.Error(w, "a bearer token is required", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := s.ready(r.Context()); err != nil {
+		http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+func (s *Server) programs(r *http.Request) []string {
+	return r.URL.Query()["program"]
+}
+
+func (s *Server) apiRollup(w http.ResponseWriter, r *http.Request) {
+	rep, err := s.roll.Rollup(r.Context(), engine.RollupOptions{Programs: s.programs(r)})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(rep)
+}
+
+type programView struct {
+	pmsync.Rollup
+	Trend []float64 // progress % of past snapshots, oldest first, then now
+}
+
+func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
+	rep, err := s.roll.Rollup(r.Context(), engine.RollupOptions{Programs: s.programs(r)})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	views := make([]programView, 0, len(rep.Programs))
+	for _, p := range rep.Programs {
+		v := programView{Rollup: p}
+		if s.hist != nil {
+			snaps, err := s.hist.Snapshots(r.Context(), p.ID, 30)
+			if err != nil {
+				s.fail(w, err)
+				return
+			}
+			for i := len(snaps) - 1; i >= 0; i-- {
+				v.Trend = append(v.Trend, snaps[i].Rollup.Progress.Percent)
+			}
+		}
+		v.Trend = append(v.Trend, p.Progress.Percent)
+		views = append(views, v)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	data := struct {
+		Report   pmsync.Report
+		Programs []programView
+		Version  string
+	}{rep, views, s.Version}
+	if err := s.page.Execute(w, data); err != nil {
+		s.log.Error().Str("err", err.Error()).Msg("render dashboard")
+	}
+}
+
+func (s *Server) fail(w http.ResponseWriter, err error) {
+	s.log.Error().Str("err", err.Error()).Msg("http request failed")
+	http.Error(w, "internal error: "+err.Error(), http.StatusInternalServerError)
+}
+
+func fmtPct(p *float64) string {
+	if p == nil {
+		return "—"
+	}
+	return fmt.Sprintf("%.1f%%", *p)
+}
+
+func money(f float64) string {
+	s := fmt.Sprintf("%.0f", math.Abs(f))
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if f < 0 {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// bar renders a horizontal percent bar as inline SVG.
+func bar(percent float64) template.HTML {
+	w := math.Max(0, math.Min(100, percent)) * 2
+	return template.HTML(fmt.Sprintf(`<svg width="200" height="12" role="img" aria-label="%.1f%%"><rect width="200" height="12" fill="#e5e7eb"/><rect width="%.1f" height="12" fill="#2563eb"/></svg>`, percent, w))
+}
+
+// sparkline renders a progress history as an inline SVG polyline.
+func sparkline(points []float64) template.HTML {
+	if len(points) < 2 {
+		return ""
+	}
+	const wdt, hgt = 120.0, 24.0
+	var b strings.Builder
+	for i, p := range points {
+		x := wdt * float64(i) / float64(len(points)-1)
+		y := hgt - hgt*math.Max(0, math.Min(100, p))/100
+		fmt.Fprintf(&b, "%.1f,%.1f ", x, y)
+	}
+	return template.HTML(fmt.Sprintf(`<svg width="120" height="24" role="img" aria-label="progress trend"><polyline fill="none" stroke="#2563eb" stroke-width="1.5" points="%s"/></svg>`, strings.TrimSpace(b.String())))
+}
