@@ -1,0 +1,97 @@
+package smartsheet
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/pmsync/pmsync/connectors/httpapi"
+)
+
+// maxErrorText caps how much of a vendor's error text reaches an error
+// string.
+const maxErrorText = 300
+
+// codeRateLimited is Smartsheet's errorCode for "Rate limit exceeded."
+const codeRateLimited = 4003
+
+// errorBody is Smartsheet's error object.
+type errorBody struct {
+	ErrorCode json.Number `json:"errorCode"`
+	Message   string      `json:"message"`
+	RefID     string      `json:"refId"`
+}
+
+// ParseError reads a Smartsheet error answer for the shared HTTP client:
+// {"errorCode": 1002, "message": "...", "refId": "..."}. errorCode 4003 (or
+// a bare 429) asks for the minute's wait Smartsheet recommends. HTML pages
+// from proxies carry no useful text and are dropped.
+func ParseError(status int, h http.Header, body []byte) httpapi.ErrorInfo {
+	var info httpapi.ErrorInfo
+	if status == http.StatusTooManyRequests {
+		info.RetryAfter = RateLimitWait
+	}
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return info
+	}
+	if body[0] == '{' {
+		var e errorBody
+		if err := json.Unmarshal(body, &e); err == nil {
+			info.Code = e.ErrorCode.String()
+			info.Message = clip(strings.TrimSpace(e.Message))
+			info.RefID = e.RefID
+			if code, err := e.ErrorCode.Int64(); err == nil && code == codeRateLimited {
+				info.RetryAfter = RateLimitWait
+			}
+			return info
+		}
+	}
+	if body[0] == '<' || strings.Contains(strings.ToLower(h.Get("Content-Type")), "html") {
+		return info
+	}
+	line, _, _ := strings.Cut(string(body), "\n")
+	info.Message = clip(strings.TrimSpace(line))
+	return info
+}
+
+// describe renders the error of one failed item of a bulk write: the
+// message, then the code and refId support asks for.
+func (e errorBody) describe() string {
+	var b strings.Builder
+	b.WriteString(clip(strings.TrimSpace(e.Message)))
+	if e.ErrorCode != "" {
+		b.WriteString(" (code " + e.ErrorCode.String())
+		if e.RefID != "" {
+			b.WriteString(", refId " + e.RefID)
+		}
+		b.WriteString(")")
+	} else if e.RefID != "" {
+		b.WriteString(" (refId " + e.RefID + ")")
+	}
+	return b.String()
+}
+
+// clip shortens s to maxErrorText bytes without splitting a UTF-8 sequence.
+func clip(s string) string {
+	if len(s) <= maxErrorText {
+		return s
+	}
+	cut := maxErrorText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// quoteList renders titles for an error message: "A", "B".
+func quoteList(titles []string) string {
+	q := make([]string, len(titles))
+	for i, t := range titles {
+		q[i] = strconv.Quote(t)
+	}
+	return strings.Join(q, ", ")
+}

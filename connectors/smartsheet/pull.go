@@ -1,0 +1,460 @@
+package smartsheet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pmsync/pmsync"
+	"github.com/pmsync/pmsync/connectors"
+)
+
+// ErrMissingColumn is wrapped by the error of a pull whose sheet lacks a
+// column the mapping reads (Scope.Fields), typically after a rename.
+var ErrMissingColumn = errors.New("column missing from the sheet")
+
+// ErrDuplicateColumn is wrapped by the error of a pull whose sheet has two
+// columns with the same title.
+var ErrDuplicateColumn = errors.New("duplicate column title")
+
+// errSheetMoved says the sheet version changed between the pages of one
+// read, so the pages do not add up to one snapshot.
+var errSheetMoved = errors.New("sheet changed while its pages were read")
+
+// snapshotTries bounds how often a read is restarted because the sheet kept
+// changing under it.
+const snapshotTries = 3
+
+// cursorVersion is the version of the cursor format.
+const cursorVersion = 1
+
+// cursor is the connector's position in a sheet: the sheet version last
+// read and the newest row modifiedAt seen.
+type cursor struct {
+	V       int    `json:"v"`
+	Version int64  `json:"version"`
+	Since   string `json:"since,omitempty"`
+}
+
+func (c cursor) encode() connectors.Cursor {
+	b, _ := json.Marshal(c) // a struct of ints and a string always marshals
+	return connectors.Cursor(b)
+}
+
+// parseCursor reads a saved cursor; the empty cursor is the zero position.
+func parseCursor(raw connectors.Cursor) (cursor, error) {
+	var c cursor
+	if raw == "" {
+		return c, nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return cursor{}, fmt.Errorf("%w: %v", connectors.ErrCursorInvalid, err)
+	}
+	if c.V != cursorVersion || c.Version <= 0 {
+		return cursor{}, fmt.Errorf("%w: smartsheet cursor format %d, version %d", connectors.ErrCursorInvalid, c.V, c.Version)
+	}
+	if c.Since != "" {
+		if _, err := time.Parse(time.RFC3339, c.Since); err != nil {
+			return cursor{}, fmt.Errorf("%w: since %q is not RFC 3339", connectors.ErrCursorInvalid, c.Since)
+		}
+	}
+	return c, nil
+}
+
+// recordKeys are the Data keys the connector sets besides the cells; a
+// Scope.Fields entry naming one of them is not a column.
+func recordKeys() []string {
+	return []string{"id", "rowNumber", "parentId", "parent", "parent_type", "modifiedAt", "primary",
+		"cells", "cells_display", "cells_email", "sheet"}
+}
+
+// Pull streams the rows of the scope's sheet changed since cur. The empty
+// cursor reads the whole sheet. A saved cursor first asks whether the sheet
+// moved past its version (ifVersionAfter: one small request when nothing
+// changed, which ends the pull without a page); when it did, it reads the
+// rows modified since the cursor (less Overlap) and lists every row id, so
+// that the last page carries the complete live list. Records come in pages
+// of at most PageRecords; only the last page carries the new cursor.
+//
+// Before any page, the sheet's columns are checked: a column the mapping
+// reads (Scope.Fields) that the sheet lacks — typically renamed — or a
+// duplicated column title fails the pull, so nothing stored changes.
+func (c *Connector) Pull(ctx context.Context, scope connectors.Scope, cur connectors.Cursor, page func(connectors.Page) error) error {
+	if err := CheckScope(scope); err != nil {
+		return fmt.Errorf("smartsheet connection %q: %w", c.name, err)
+	}
+	pos, err := parseCursor(cur)
+	if err != nil {
+		return err
+	}
+	id, _ := sheetID(scope.Sheet) // CheckScope vouched for it
+	var last error
+	for range snapshotTries {
+		if pos.Version == 0 {
+			last = c.pullAll(ctx, scope, id, page)
+		} else {
+			last = c.pullChanges(ctx, scope, id, pos, cur, page)
+		}
+		if !errors.Is(last, errSheetMoved) {
+			return last
+		}
+		c.log.Debug().Str("source", scope.Source).Msg("sheet changed while read, reading again")
+	}
+	return fmt.Errorf("smartsheet connection %q: read sheet %d: %w %d times in a row; try again when editing calms down", c.name, id, errSheetMoved, snapshotTries)
+}
+
+// emitter batches records into pages of at most PageRecords, holding the
+// last batch back so that it leaves with the cursor and live list.
+type emitter struct {
+	ctx     context.Context
+	page    func(connectors.Page) error
+	keep    connectors.Cursor // the cursor intermediate pages carry
+	pending []pmsync.Record
+}
+
+func (e *emitter) add(r pmsync.Record) error {
+	if len(e.pending) == PageRecords {
+		if err := e.send(connectors.Page{Records: e.pending, Next: e.keep}); err != nil {
+			return err
+		}
+		e.pending = make([]pmsync.Record, 0, PageRecords)
+	}
+	e.pending = append(e.pending, r)
+	return nil
+}
+
+func (e *emitter) send(p connectors.Page) error {
+	if err := e.ctx.Err(); err != nil {
+		return err
+	}
+	return e.page(p)
+}
+
+func (e *emitter) finish(live []string, next connectors.Cursor) error {
+	return e.send(connectors.Page{Records: e.pending, Live: live, HasLive: true, Next: next})
+}
+
+// dataQuery asks for cells with contacts' emails and multi-value columns as
+// lists, without the never-filled cells.
+func dataQuery() url.Values {
+	return url.Values{
+		"include": {"objectValue"},
+		"level":   {"2"},
+		"exclude": {"nonexistentCells"},
+	}
+}
+
+// readSheet reads every page of GET /sheets/{id} with query q, calling each
+// with the page's document. It fails with errSheetMoved when the version
+// moves between pages. A first answer for an unchanged sheet (ifVersionAfter)
+// is passed on alone.
+func (c *Connector) readSheet(ctx context.Context, id int64, q url.Values, each func(*sheetDoc) error) error {
+	size := c.RowPageSize
+	if size <= 0 {
+		size = DefaultRowPageSize
+	}
+	path := "/sheets/" + strconv.FormatInt(id, 10)
+	var version int64
+	seen := 0
+	var lastFirst int64
+	for n := 1; ; n++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		pq := url.Values{}
+		for k, v := range q {
+			pq[k] = v
+		}
+		pq.Set("pageSize", strconv.Itoa(size))
+		pq.Set("page", strconv.Itoa(n))
+		var doc sheetDoc
+		if err := c.api.GetJSON(ctx, path, pq, &doc); err != nil {
+			return fmt.Errorf("get sheet %d page %d: %w", id, n, err)
+		}
+		switch {
+		case n == 1 && doc.unchanged() && q.Get("ifVersionAfter") != "":
+			return each(&doc)
+		case doc.ID != id:
+			return fmt.Errorf("get sheet %d page %d: the answer is not that sheet (id %d, %d columns)", id, n, doc.ID, len(doc.Columns))
+		case n == 1:
+			version = doc.Version
+		case doc.Version != version:
+			return errSheetMoved
+		}
+		// Past the last page Smartsheet may repeat the last one rather than
+		// answer empty; a repeated first row ends the read either way.
+		if len(doc.Rows) > 0 && n > 1 && doc.Rows[0].ID == lastFirst {
+			return nil
+		}
+		if len(doc.Rows) > 0 {
+			lastFirst = doc.Rows[0].ID
+		}
+		seen += len(doc.Rows)
+		if err := each(&doc); err != nil {
+			return err
+		}
+		if len(doc.Rows) < size || (q.Get("rowsModifiedSince") == "" && q.Get("rowIds") == "" && seen >= doc.TotalRowCount) {
+			return nil
+		}
+	}
+}
+
+// checkColumns indexes the columns and checks that every column the
+// mapping reads is there.
+func (c *Connector) checkColumns(doc *sheetDoc, scope connectors.Scope) (*columns, error) {
+	cols, err := newColumns(doc.Columns)
+	if err != nil {
+		return nil, fmt.Errorf("smartsheet connection %q: sheet %d (%q): %w", c.name, doc.ID, doc.Name, err)
+	}
+	var missing []string
+	keys := recordKeys()
+	for _, f := range scope.Fields {
+		f = strings.TrimSpace(f)
+		if f == "" || cols.has(f) || slices.Contains(keys, f) || slices.Contains(missing, f) {
+			continue
+		}
+		missing = append(missing, f)
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("smartsheet connection %q: sheet %d (%q): %w: the mapping reads %s but the sheet's columns are %s; was a column renamed? nothing from this pull was stored",
+			c.name, doc.ID, doc.Name, ErrMissingColumn, quoteList(missing), quoteList(cols.titles()))
+	}
+	return cols, nil
+}
+
+// pullAll reads the whole sheet, streaming records as the pages arrive;
+// parents precede their children in sheet order, so every parent's Type is
+// known by the time a child needs it.
+func (c *Connector) pullAll(ctx context.Context, scope connectors.Scope, id int64, page func(connectors.Page) error) error {
+	out := &emitter{ctx: ctx, page: page}
+	var (
+		first *sheetDoc
+		cols  *columns
+		types = map[int64]any{}
+		live  []string
+		since time.Time
+	)
+	err := c.readSheet(ctx, id, dataQuery(), func(doc *sheetDoc) error {
+		if first == nil {
+			var err error
+			if cols, err = c.checkColumns(doc, scope); err != nil {
+				return err
+			}
+			first = doc
+		}
+		for i := range doc.Rows {
+			r := &doc.Rows[i]
+			rec, typ := c.record(scope, first, cols, r, types[r.ParentID])
+			types[r.ID] = typ
+			live = append(live, rec.ExternalID)
+			if r.ModifiedAt.After(since) {
+				since = r.ModifiedAt.Time
+			}
+			if err := out.add(rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return c.readFail(id, err)
+	}
+	next := cursor{V: cursorVersion, Version: first.Version}
+	if !since.IsZero() {
+		next.Since = since.Format(time.RFC3339)
+	}
+	c.log.Debug().Str("source", scope.Source).Int("records", len(live)).Msg("sheet read in full")
+	return out.finish(live, next.encode())
+}
+
+// readFail wraps a read error, leaving the sentinels and ctx errors
+// findable.
+func (c *Connector) readFail(id int64, err error) error {
+	switch {
+	case errors.Is(err, errSheetMoved), errors.Is(err, ErrMissingColumn), errors.Is(err, ErrDuplicateColumn):
+		return err
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	}
+	return c.fail(fmt.Sprintf("read sheet %d", id), err)
+}
+
+// pullChanges is the incremental pull: one ifVersionAfter request when the
+// sheet did not move; else the rows modified since the cursor and the list
+// of every row id (one cell each) for deletions and parent types.
+func (c *Connector) pullChanges(ctx context.Context, scope connectors.Scope, id int64, pos cursor, cur connectors.Cursor, page func(connectors.Page) error) error {
+	q := dataQuery()
+	q.Set("ifVersionAfter", strconv.FormatInt(pos.Version, 10))
+	since, _ := time.Parse(time.RFC3339, pos.Since) // parseCursor vouched for it
+	if !since.IsZero() {
+		q.Set("rowsModifiedSince", since.Add(-c.Overlap).UTC().Format(time.RFC3339))
+	}
+	var (
+		first   *sheetDoc
+		cols    *columns
+		changed []rowDoc
+	)
+	err := c.readSheet(ctx, id, q, func(doc *sheetDoc) error {
+		if doc.unchanged() {
+			return nil
+		}
+		if first == nil {
+			var err error
+			if cols, err = c.checkColumns(doc, scope); err != nil {
+				return err
+			}
+			first = doc
+		}
+		changed = append(changed, doc.Rows...)
+		return nil
+	})
+	if err != nil {
+		return c.readFail(id, err)
+	}
+	if first == nil {
+		c.log.Debug().Str("source", scope.Source).Int64("version", pos.Version).Msg("sheet unchanged")
+		return nil
+	}
+
+	live, types, err := c.listRows(ctx, id, cols)
+	if err != nil {
+		return c.readFail(id, err)
+	}
+	out := &emitter{ctx: ctx, page: page, keep: cur}
+	newest := since
+	for i := range changed {
+		r := &changed[i]
+		rec, _ := c.record(scope, first, cols, r, types[r.ParentID])
+		if r.ModifiedAt.After(newest) {
+			newest = r.ModifiedAt.Time
+		}
+		if err := out.add(rec); err != nil {
+			return err
+		}
+	}
+	next := cursor{V: cursorVersion, Version: first.Version}
+	if !newest.IsZero() {
+		next.Since = newest.Format(time.RFC3339)
+	}
+	c.log.Debug().Str("source", scope.Source).Int("records", len(changed)).Int("live", len(live)).Msg("sheet changes read")
+	return out.finish(live, next.encode())
+}
+
+// listRows lists every row id of the sheet with its Type cell, fetching that one column only (the primary column when the sheet
+// has no Type column): the cheapest honest way to learn which rows still
+// exist, since rowsModifiedSince leaves unchanged rows out.
+func (c *Connector) listRows(ctx context.Context, id int64, cols *columns) (live []string, types map[int64]any, err error) {
+	col := cols.typ
+	if col == nil {
+		col = cols.primary
+	}
+	if col == nil && len(cols.list) > 0 {
+		col = &cols.list[0]
+	}
+	q := url.Values{"exclude": {"nonexistentCells"}}
+	if col != nil {
+		q.Set("columnIds", strconv.FormatInt(col.ID, 10))
+	}
+	types = map[int64]any{}
+	err = c.readSheet(ctx, id, q, func(doc *sheetDoc) error {
+		for _, r := range doc.Rows {
+			live = append(live, strconv.FormatInt(r.ID, 10))
+			if cols.typ == nil {
+				continue
+			}
+			for i := range r.Cells {
+				if r.Cells[i].ColumnID == cols.typ.ID {
+					types[r.ID] = normalize(cols.typ, &r.Cells[i]).value
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if live == nil {
+		live = []string{}
+	}
+	return live, types, nil
+}
+
+// record builds the record of one row and returns the row's Type value for
+// its children.
+func (c *Connector) record(scope connectors.Scope, sheet *sheetDoc, cols *columns, r *rowDoc, parentType any) (pmsync.Record, any) {
+	byCol := make(map[int64]*cellDoc, len(r.Cells))
+	for i := range r.Cells {
+		byCol[r.Cells[i].ColumnID] = &r.Cells[i]
+	}
+	cells := make(map[string]any, len(cols.list))
+	display := make(map[string]any, len(cols.list))
+	emails := map[string]any{}
+	var primary, typ any
+	for i := range cols.list {
+		col := &cols.list[i]
+		n := normalize(col, byCol[col.ID])
+		cells[col.Title] = n.value
+		display[col.Title] = n.display
+		if n.email != nil {
+			emails[col.Title] = n.email
+		}
+		if col == cols.primary {
+			primary = n.value
+			if primary != nil {
+				primary = text(primary)
+			}
+		}
+		if col == cols.typ {
+			typ = n.value
+		}
+	}
+	ext := strconv.FormatInt(r.ID, 10)
+	data := map[string]any{
+		"id":            r.ID,
+		"rowNumber":     r.RowNumber,
+		"parentId":      nil,
+		"parent":        nil,
+		"parent_type":   parentType,
+		"modifiedAt":    nil,
+		"primary":       primary,
+		"cells":         cells,
+		"cells_display": display,
+		"cells_email":   emails,
+		"sheet":         map[string]any{"id": sheet.ID, "name": sheet.Name, "version": sheet.Version},
+	}
+	if r.ParentID != 0 {
+		data["parentId"] = r.ParentID
+		data["parent"] = strconv.FormatInt(r.ParentID, 10)
+	}
+	if !r.ModifiedAt.IsZero() {
+		data["modifiedAt"] = r.ModifiedAt.Format(time.RFC3339)
+	}
+	return pmsync.Record{
+		Source:     scope.Source,
+		ExternalID: ext,
+		UpdatedAt:  r.ModifiedAt.Time,
+		URL:        rowURL(sheet.Permalink, ext),
+		Data:       data,
+	}, typ
+}
+
+// rowURL links a row: the sheet permalink with the rowId Smartsheet's own
+// row links carry.
+func rowURL(permalink, rowID string) string {
+	if permalink == "" || rowID == "" {
+		return permalink
+	}
+	sep := "?"
+	if strings.Contains(permalink, "?") {
+		sep = "&"
+	}
+	return permalink + sep + "rowId=" + rowID
+}

@@ -1,0 +1,358 @@
+package smartsheet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"maps"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pmsync/pmsync"
+	"github.com/pmsync/pmsync/connectors"
+	"github.com/pmsync/pmsync/connectors/connectortest"
+	"github.com/pmsync/pmsync/sandbox/smartsheetsim"
+)
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// contractFake drives the fake Smartsheet for the shared contract test.
+type contractFake struct {
+	e     *env
+	sheet int64
+}
+
+func (f *contractFake) Change(t *testing.T, k int) []string {
+	t.Helper()
+	// Past the overlap window, so that only the changed rows are read again.
+	f.e.clk.set(t0.Add(time.Hour))
+	rows, err := f.e.sim.Rows(f.sheet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := 0; len(ids) < k; i += 7 {
+		r := rows[i]
+		if err := f.e.sim.UpdateRow(f.sheet, r.ID, map[string]any{"Status": "Blocked"}); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, itoa(r.ID))
+	}
+	return ids
+}
+
+func (f *contractFake) Delete(t *testing.T) string {
+	t.Helper()
+	rows, err := f.e.sim.Rows(f.sheet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A task row: deleting a milestone would take its tasks along.
+	for _, r := range rows {
+		if r.Cells["Type"] == "Task" {
+			if err := f.e.sim.DeleteRow(f.sheet, r.ID); err != nil {
+				t.Fatal(err)
+			}
+			return itoa(r.ID)
+		}
+	}
+	t.Fatal("the generated sheet has no task row")
+	return ""
+}
+
+func (f *contractFake) Fail(t *testing.T, status, times int) {
+	fault := smartsheetsim.Fault{Method: "GET", Path: "/sheets", Status: status, Times: times}
+	if status == 429 {
+		fault.ErrorCode, fault.Message = 4003, "Rate limit exceeded."
+	}
+	f.e.sim.Inject(fault)
+}
+
+func (f *contractFake) Malformed(t *testing.T) {
+	fault := smartsheetsim.Malformed()
+	fault.Method, fault.Path = "GET", "/sheets"
+	f.e.sim.Inject(fault)
+}
+
+func (f *contractFake) Secret() string { return secret }
+
+func TestContract(t *testing.T) {
+	connectortest.Run(t, connectortest.Harness{
+		Records: 1234,
+		New: func(t *testing.T, badAuth bool) (connectors.Connector, connectors.Scope, connectortest.Fake) {
+			p := connectors.Params{}
+			e := newEnv(t, p)
+			if badAuth {
+				bad, err := New(connectors.Params{Name: "pmo-sheets", Kind: Kind, BaseURL: smartsheetsim.BaseURL(e.ts),
+					Credentials: connectors.Credentials{Token: "not-the-token"}, Sleep: e.sleeps.sleep})
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.conn = bad
+			}
+			id := e.sim.Generate("PACS Viewer Integration", 1234, 11, t0)
+			return e.conn, scopeOf(id), &contractFake{e: e, sheet: id}
+		},
+	})
+}
+
+func TestFullPullLandsEveryRowOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		pageSize int
+		requests int
+	}{
+		{"whole sheet in one request", 0, 1},
+		{"pages of 1000 rows", 1000, 5},
+		{"pages of 4999 rows", 4999, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, connectors.Params{})
+			if tc.pageSize > 0 {
+				e.conn.RowPageSize = tc.pageSize
+			}
+			id := e.sim.Generate("PACS Viewer Integration", 5000, 3, t0)
+			st := newStore()
+			pages := st.pull(t, e.conn, scopeOf(id))
+
+			if len(st.items) != 5000 {
+				t.Fatalf("%d items stored, want 5000", len(st.items))
+			}
+			for ext, n := range st.upserts {
+				if n != 1 {
+					t.Errorf("row %s stored %d times", ext, n)
+				}
+			}
+			if len(pages) != 10 {
+				t.Errorf("%d pages, want 10 of 500", len(pages))
+			}
+			for i, p := range pages {
+				last := i == len(pages)-1
+				if len(p.Records) > PageRecords || (p.Next != "") != last || p.HasLive != last {
+					t.Errorf("page %d: %d records, cursor %q, live %v; only the last page carries the cursor and live list", i, len(p.Records), p.Next, p.HasLive)
+				}
+			}
+			if live := pages[len(pages)-1].Live; len(live) != 5000 {
+				t.Errorf("live list has %d ids, want 5000", len(live))
+			}
+			if got := e.conn.Requests(); got != int64(tc.requests) {
+				t.Errorf("%d requests, want %d", got, tc.requests)
+			}
+			if len(st.tombstoned) != 0 {
+				t.Errorf("%d rows tombstoned by a full pull", len(st.tombstoned))
+			}
+
+			// Nothing changed: one small request, no page, same cursor.
+			e.sim.ResetCalls()
+			before, cur := e.conn.Requests(), st.cursor
+			if pages := st.pull(t, e.conn, scopeOf(id)); len(pages) != 0 {
+				t.Errorf("an unchanged sheet gave %d pages", len(pages))
+			}
+			calls := e.sim.Calls()
+			if got := e.conn.Requests() - before; got != 1 || len(calls) != 1 {
+				t.Fatalf("no-change pull sent %d requests (fake saw %+v), want exactly 1", got, calls)
+			}
+			q, _ := url.ParseQuery(calls[0].Query)
+			if q.Get("ifVersionAfter") != itoa(e.sim.Version(id)) || calls[0].Bytes > 32 {
+				t.Errorf("no-change request %+v: want ifVersionAfter=%d answered in a few bytes", calls[0], e.sim.Version(id))
+			}
+			if st.cursor != cur {
+				t.Errorf("cursor moved from %s to %s without a change", cur, st.cursor)
+			}
+		})
+	}
+}
+
+func TestIncrementalPicksUpModifiedRows(t *testing.T) {
+	e := newEnv(t, connectors.Params{})
+	id := e.sim.Generate("PACS Viewer Integration", 300, 5, t0)
+	scope := scopeOf(id)
+	st := newStore()
+	st.pull(t, e.conn, scope)
+	var first cursor
+	if err := json.Unmarshal([]byte(st.cursor), &first); err != nil {
+		t.Fatal(err)
+	}
+
+	e.clk.set(t0.Add(90 * time.Minute))
+	rows, _ := e.sim.Rows(id)
+	changed := map[string]string{}
+	for i, status := range map[int]string{10: "Blocked", 57: "Complete", 181: "Cancelled"} {
+		if err := e.sim.UpdateRow(id, rows[i].ID, map[string]any{"Status": status}); err != nil {
+			t.Fatal(err)
+		}
+		changed[itoa(rows[i].ID)] = status
+	}
+	// The overlap also re-reads rows saved up to 5 minutes before the
+	// newest one of the last pull; the fake's data says which.
+	since, _ := time.Parse(time.RFC3339, first.Since)
+	want := map[string]bool{}
+	rows, _ = e.sim.Rows(id)
+	for _, r := range rows {
+		if !r.ModifiedAt.Before(since.Add(-DefaultOverlap)) {
+			want[itoa(r.ID)] = true
+		}
+	}
+
+	e.sim.ResetCalls()
+	pages := st.pull(t, e.conn, scope)
+	got := map[string]bool{}
+	for _, p := range pages {
+		for _, r := range p.Records {
+			got[r.ExternalID] = true
+		}
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("rows read again (-want +got):\n%s", d)
+	}
+	for ext, status := range changed {
+		if s := st.items[ext].Data["cells"].(map[string]any)["Status"]; s != status {
+			t.Errorf("row %s has Status %v, want %s", ext, s, status)
+		}
+	}
+	if n := len(e.sim.Calls()); n != 2 {
+		t.Errorf("%d requests, want 2 (changed rows, row id listing)", n)
+	}
+	var next cursor
+	if err := json.Unmarshal([]byte(st.cursor), &next); err != nil {
+		t.Fatal(err)
+	}
+	if next.Version != e.sim.Version(id) || next.Since != "2026-01-05T11:30:00Z" {
+		t.Errorf("cursor %+v, want version %d since 2026-01-05T11:30:00Z", next, e.sim.Version(id))
+	}
+}
+
+func TestDeletedRowIsTombstoned(t *testing.T) {
+	e := newEnv(t, connectors.Params{})
+	e.conn.RowPageSize = 100 // the id listing then spans pages too
+	id := e.sim.Generate("PACS Viewer Integration", 300, 5, t0)
+	scope := scopeOf(id)
+	st := newStore()
+	st.pull(t, e.conn, scope)
+
+	rows, _ := e.sim.Rows(id)
+	var task, milestone smartsheetsim.Row
+	children := map[string]bool{}
+	for _, r := range rows {
+		switch {
+		case r.Cells["Type"] == "Task" && task.ID == 0:
+			task = r
+		case r.Cells["Type"] == "Milestone" && milestone.ID == 0 && r.ID != task.ParentID:
+			milestone = r
+		}
+	}
+	for _, r := range rows {
+		if r.ParentID == milestone.ID {
+			children[itoa(r.ID)] = true
+		}
+	}
+	e.clk.set(t0.Add(time.Hour))
+	if err := e.sim.DeleteRow(id, task.ID); err != nil {
+		t.Fatal(err)
+	}
+	pages := st.pull(t, e.conn, scope)
+	last := pages[len(pages)-1]
+	if !last.HasLive || len(last.Live) != 299 || slices.Contains(last.Live, itoa(task.ID)) {
+		t.Fatalf("last page: live %v with %d ids; want 299 without %d", last.HasLive, len(last.Live), task.ID)
+	}
+	if d := cmp.Diff(map[string]bool{itoa(task.ID): true}, st.tombstoned); d != "" {
+		t.Errorf("tombstones (-want +got):\n%s", d)
+	}
+
+	// Deleting a milestone row takes its tasks along.
+	e.clk.set(t0.Add(2 * time.Hour))
+	if err := e.sim.DeleteRow(id, milestone.ID); err != nil {
+		t.Fatal(err)
+	}
+	st.pull(t, e.conn, scope)
+	want := maps.Clone(children)
+	want[itoa(task.ID)], want[itoa(milestone.ID)] = true, true
+	if d := cmp.Diff(want, st.tombstoned); d != "" {
+		t.Errorf("tombstones after deleting a milestone (-want +got):\n%s", d)
+	}
+}
+
+func TestRenamedColumnFailsBeforeAnyPage(t *testing.T) {
+	e := newEnv(t, connectors.Params{})
+	id := e.sim.Generate("PACS Viewer Integration", 300, 5, t0)
+	scope := scopeOf(id)
+	scope.Fields = []string{"Type", "Status", "Start Date", "End Date", "% Complete", "parent_type", "primary"}
+	st := newStore()
+	st.pull(t, e.conn, scope)
+	items, cur := maps.Clone(st.items), st.cursor
+
+	e.clk.set(t0.Add(time.Hour))
+	if err := e.sim.RenameColumn(id, "End Date", "Finish"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		cursor connectors.Cursor
+	}{{"incremental", cur}, {"full", ""}} {
+		t.Run(tc.name, func(t *testing.T) {
+			pages := 0
+			err := e.conn.Pull(context.Background(), scope, tc.cursor, func(connectors.Page) error { pages++; return nil })
+			if !errors.Is(err, ErrMissingColumn) {
+				t.Fatalf("Pull after the rename returned %v, want ErrMissingColumn", err)
+			}
+			for _, part := range []string{`"End Date"`, `"PACS Viewer Integration"`, `"Finish"`, itoa(id)} {
+				if !strings.Contains(err.Error(), part) {
+					t.Errorf("error %q does not mention %s", err, part)
+				}
+			}
+			if pages != 0 {
+				t.Errorf("%d pages emitted before the error", pages)
+			}
+		})
+	}
+	if !maps.EqualFunc(items, st.items, func(a, b pmsync.Record) bool { return cmp.Equal(a, b) }) || st.cursor != cur {
+		t.Errorf("stored items or cursor changed")
+	}
+}
+
+func TestDuplicateColumnTitles(t *testing.T) {
+	e := newEnv(t, connectors.Params{})
+	id, err := e.sim.CreateSheet("Risks", []smartsheetsim.ColumnSpec{{Title: "Risk"}, {Title: "Owner"}, {Title: "Owner"}, {Title: "Status"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := 0
+	err = e.conn.Pull(context.Background(), scopeOf(id), "", func(connectors.Page) error { pages++; return nil })
+	if !errors.Is(err, ErrDuplicateColumn) || !strings.Contains(err.Error(), `"Owner"`) || pages != 0 {
+		t.Errorf("Pull of a sheet with two Owner columns: %v after %d pages; want ErrDuplicateColumn naming \"Owner\" and no page", err, pages)
+	}
+}
+
+func TestCursor(t *testing.T) {
+	for _, tc := range []struct {
+		raw     connectors.Cursor
+		want    cursor
+		invalid bool
+	}{
+		{raw: "", want: cursor{}},
+		{raw: `{"v":1,"version":42,"since":"2026-01-05T10:00:00Z"}`, want: cursor{V: 1, Version: 42, Since: "2026-01-05T10:00:00Z"}},
+		{raw: `{"v":1,"version":42}`, want: cursor{V: 1, Version: 42}},
+		{raw: `{"v":2,"version":42}`, invalid: true},
+		{raw: `{"v":1,"version":0}`, invalid: true},
+		{raw: `{"v":1,"version":3,"since":"yesterday"}`, invalid: true},
+		{raw: `{"v":1,"version":3,"page":2}`, invalid: true},
+		{raw: "2026-01-05T10:00:00Z", invalid: true},
+	} {
+		got, err := parseCursor(tc.raw)
+		if tc.invalid {
+			if !errors.Is(err, connectors.ErrCursorInvalid) {
+				t.Errorf("parseCursor(%s) = %v, want ErrCursorInvalid", tc.raw, err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("parseCursor(%s) = %+v, %v; want %+v", tc.raw, got, err, tc.want)
+		}
+	}
+}
