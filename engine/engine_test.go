@@ -125,10 +125,13 @@ func (e *env) searchCalls() int {
 	return n
 }
 
-func seed(sim *jirasim.Server, n int) {
+// seed adds n tasks last updated ten minutes apart, the newest ten minutes
+// before now.
+func seed(sim *jirasim.Server, n int, now time.Time) {
 	issues := make([]jirasim.Issue, n)
 	for i := range issues {
-		issues[i] = jirasim.Issue{Project: "EHR", Type: "Task", Summary: fmt.Sprintf("Build interface %d", i), Status: "To Do", StatusCategory: "new", Priority: "Medium"}
+		at := now.Add(-time.Duration(n-i) * 10 * time.Minute)
+		issues[i] = jirasim.Issue{Project: "EHR", Type: "Task", Summary: fmt.Sprintf("Build interface %d", i), Status: "To Do", StatusCategory: "new", Priority: "Medium", Created: at, Updated: at}
 	}
 	sim.Add(issues...)
 }
@@ -138,7 +141,7 @@ func TestFullThenIncrementalSync(t *testing.T) {
 		t.Run(string(flavor), func(t *testing.T) {
 			ctx := context.Background()
 			e := newEnv(t, flavor, 100)
-			seed(e.sim, 1000)
+			seed(e.sim, 1000, e.clock.Now())
 
 			res, err := e.eng.Sync(ctx, engine.SyncOptions{})
 			if err != nil {
@@ -165,7 +168,20 @@ func TestFullThenIncrementalSync(t *testing.T) {
 			}
 
 			// Five issues change ten minutes later; the next run must fetch
-			// only those: one search page.
+			// only those, plus what the connector's 5-minute overlap before
+			// its cursor re-reads: one search page.
+			var newest time.Time
+			for _, is := range e.sim.Issues() {
+				if is.Updated.After(newest) {
+					newest = is.Updated
+				}
+			}
+			overlap := 0
+			for _, is := range e.sim.Issues() {
+				if !is.Updated.Before(newest.Add(-5 * time.Minute)) {
+					overlap++
+				}
+			}
 			e.clock.Advance(10 * time.Minute)
 			changed := map[string]bool{}
 			for _, is := range e.sim.Issues()[100:105] {
@@ -179,8 +195,8 @@ func TestFullThenIncrementalSync(t *testing.T) {
 			if err != nil {
 				t.Fatalf("incremental sync: %v", err)
 			}
-			if r := res[0]; r.Seen != 5 || r.Changed != 5 {
-				t.Errorf("incremental sync saw %d records, changed %d; want 5 and 5", r.Seen, r.Changed)
+			if r := res[0]; r.Seen != 5+overlap || r.Changed != 5 {
+				t.Errorf("incremental sync saw %d records, changed %d; want %d (5 + %d in the overlap) and 5", r.Seen, r.Changed, 5+overlap, overlap)
 			}
 			if n := e.searchCalls(); n != 1 {
 				t.Errorf("incremental sync made %d search requests, want 1", n)
@@ -219,7 +235,7 @@ func TestFullThenIncrementalSync(t *testing.T) {
 func TestMalformedPageKeepsStoredData(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, jirasim.Cloud, 100)
-	seed(e.sim, 250)
+	seed(e.sim, 250, e.clock.Now())
 	if _, err := e.eng.Sync(ctx, engine.SyncOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +246,7 @@ func TestMalformedPageKeepsStoredData(t *testing.T) {
 	for _, is := range e.sim.Issues()[:3] {
 		_ = e.sim.Update(is.Key, func(i *jirasim.Issue) { i.Summary = "changed" })
 	}
-	e.sim.Inject(jirasim.Fault{Method: "POST", Path: "/rest/api/3/search/jql", Malformed: true, Times: 10})
+	e.sim.Inject(jirasim.Fault{Method: "POST", Path: "/rest/api/3/search/jql", Malformed: true, Times: 1})
 	res, err := e.eng.Sync(ctx, engine.SyncOptions{})
 	if err == nil {
 		t.Fatal("sync of a malformed page succeeded")
@@ -350,7 +366,7 @@ func TestFailingSourceDoesNotStopOthers(t *testing.T) {
 	ctx := context.Background()
 	clk := &clock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
 	good, goodURL := startSim(t, jirasim.Cloud, clk, 100)
-	seed(good, 120)
+	seed(good, 120, clk.Now())
 	_, badURL := startSim(t, jirasim.Cloud, clk, 100)
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`database: %s
