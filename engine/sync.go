@@ -197,7 +197,11 @@ func (e *Engine) pull(ctx context.Context, src config.SourceRef, conn connectors
 	if cur == "" {
 		seen = map[string]struct{}{}
 	}
-	err := conn.Pull(ctx, src.Scope, connectors.Cursor(cur), func(p connectors.Page) error {
+	// The connector fetches the vendor fields the mapping reads, and can
+	// say so when one of them no longer exists.
+	scope := src.Scope
+	scope.Fields = set.References("custom", "cells")
+	err := conn.Pull(ctx, scope, connectors.Cursor(cur), func(p connectors.Page) error {
 		now := e.now()
 		w := store.PageWrite{Source: src.Name, RunID: runID, Cursor: string(p.Next), At: now, Deleted: p.Deleted, Live: p.Live, HasLive: p.HasLive}
 		index := make(map[string]int, len(p.Records))

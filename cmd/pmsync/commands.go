@@ -265,7 +265,9 @@ func probeSources(ctx context.Context, cfg *config.Config, eng *engine.Engine, w
 		var records, mapped int
 		failures := map[string]int{}
 		misses := map[string]int{}
-		err := conn.Pull(ctx, src.Scope, "", func(p connectors.Page) error {
+		scope := src.Scope
+		scope.Fields = set.References("custom", "cells")
+		err := conn.Pull(ctx, scope, "", func(p connectors.Page) error {
 			for _, rec := range p.Records {
 				records++
 				rec.Source = src.Name
