@@ -132,8 +132,7 @@ type Call struct {
 	Body   []byte
 }
 
-// Calls returns every request received so far, in the order they
-// completed.
+// Calls returns every request received so far, in the order they arrived.
 func (s *Server) Calls() []Call {
 	s.cmu.Lock()
 	defer s.cmu.Unlock()

@@ -38,7 +38,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "read request body: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	defer s.recordCall(r, body)
+	// Recorded on arrival, so that a client that has its answer always finds
+	// its request in Calls.
+	s.recordCall(r, body)
 	if s.applyFault(w, r, body) {
 		return
 	}
