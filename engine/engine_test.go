@@ -410,3 +410,13 @@ programs:
 		t.Errorf("results %+v: want first failed, second ok with 120 records", res)
 	}
 }
+
+func openStore(t *testing.T, path string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}

@@ -18,7 +18,7 @@ type PushResult struct {
 	Target   string
 	Program  string
 	Version  string
-	Status   string // delivered | existing | failed | dry-run | superseded
+	Status   string // delivered | existing | unchanged | failed | dry-run | superseded
 	Receipt  string
 	Err      error
 	Rollup   pmsync.Rollup
@@ -79,6 +79,11 @@ func (e *Engine) Push(ctx context.Context, dryRun bool) ([]PushResult, error) {
 		results = append(results, res...)
 		if err != nil {
 			errs = append(errs, err)
+		}
+		for _, id := range p.Programs {
+			if !slices.ContainsFunc(res, func(r PushResult) bool { return r.Program == id && r.Version == byID[id].Version }) {
+				results = append(results, PushResult{Target: key, Program: id, Version: byID[id].Version, Status: "unchanged", Rollup: byID[id]})
+			}
 		}
 	}
 	return results, errors.Join(errs...)

@@ -270,6 +270,19 @@ func (e *Engine) deletions(ctx context.Context, src config.SourceRef, conn conne
 	default:
 		return nil
 	}
+	if len(live) == 0 {
+		// A scope that suddenly matches nothing is far more often a broken
+		// filter or permission than a project emptied overnight: keep the
+		// items and say so rather than tombstone everything.
+		stored, _, err := e.db.CountItems(ctx, src.Name)
+		if err != nil {
+			return fmt.Errorf("count stored items: %w", err)
+		}
+		if stored > 0 {
+			e.log.Warn().Str("source", src.Name).Int("records", stored).Msg("source lists no items; not tombstoning the stored ones")
+			return nil
+		}
+	}
 	n, err := e.db.Tombstone(ctx, src.Name, live, e.now())
 	if err != nil {
 		return fmt.Errorf("tombstone deleted items: %w", err)

@@ -1,0 +1,256 @@
+package engine_test
+
+import (
+	"context"
+
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/pmsync/pmsync/config"
+	"github.com/pmsync/pmsync/configs"
+	_ "github.com/pmsync/pmsync/connectors/all"
+	"github.com/pmsync/pmsync/engine"
+	"github.com/pmsync/pmsync/sandbox"
+	"github.com/pmsync/pmsync/sandbox/asanasim"
+	"github.com/pmsync/pmsync/sandbox/jirasim"
+)
+
+// counts are the figures a rollup must show, derived here from a fake's own
+// records by the documented PMO template, without pmsync's mapping or
+// rollup code.
+type counts struct{ done, total, milestones, mDone, late, open, red, live int }
+
+type plain struct {
+	kind      string // task | milestone | risk
+	done      bool
+	cancelled bool
+	due       string
+	score     int
+}
+
+func tally(items []plain, asOf string) counts {
+	var c counts
+	for _, it := range items {
+		c.live++
+		if it.cancelled {
+			continue
+		}
+		if it.kind == "risk" {
+			if !it.done {
+				c.open++
+				if it.score >= 15 {
+					c.red++
+				}
+			}
+			continue
+		}
+		c.total++
+		if it.done {
+			c.done++
+		}
+		if it.kind == "milestone" {
+			c.milestones++
+			if it.done {
+				c.mDone++
+			} else if it.due != "" && it.due < asOf {
+				c.late++
+			}
+		}
+	}
+	return c
+}
+
+func num(v any) int {
+	switch x := v.(type) {
+	case float64:
+		return int(x)
+	case string:
+		n, _ := strconv.Atoi(x)
+		return n
+	}
+	return 0
+}
+
+func TestDemoPortfolioRollsUpEveryTool(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	demo, err := sandbox.Start(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer demo.Close()
+	text, err := demo.Config(configs.Demo, filepath.Join(t.TempDir(), "demo.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse("demo.yaml", text, demo.Lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Timezone = "UTC"
+	db := openStore(t, cfg.Database)
+	eng, err := engine.New(cfg, db, engine.Options{Log: zerolog.Nop(), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Sync(ctx, engine.SyncOptions{}); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	rep, err := eng.Rollup(ctx, engine.RollupOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	asOf := "2026-11-26"
+
+	var jira []plain
+	for _, is := range demo.Jira.Issues() {
+		if is.Project != "EHR" {
+			continue
+		}
+		p := plain{kind: "task", done: is.StatusCategory == "done", cancelled: is.Resolution == "Won't Do" || is.Resolution == "Cancelled", due: is.Due}
+		switch is.Type {
+		case "Milestone":
+			p.kind = "milestone"
+		case "Risk":
+			p.kind = "risk"
+			p.score = num(is.Likelihood) * num(is.Impact)
+		}
+		jira = append(jira, p)
+	}
+	var asana []plain
+	for _, tk := range demo.Asana.Tasks(demo.Vars["asana_project"]) {
+		status, _ := tk.Custom["Status"].(string)
+		p := plain{kind: "task", cancelled: status == "Cancelled", due: tk.DueOn}
+		p.done = !p.cancelled && (tk.Completed || status == "Done")
+		if p.due == "" && !tk.DueAt.IsZero() {
+			p.due = tk.DueAt.UTC().Format("2006-01-02")
+		}
+		switch {
+		case tk.Subtype == "milestone":
+			p.kind = "milestone"
+		case tk.Section == "Risks":
+			p.kind = "risk"
+			p.score = num(tk.Custom["Likelihood"]) * num(tk.Custom["Impact"])
+		}
+		asana = append(asana, p)
+	}
+	sheet, _ := strconv.ParseInt(demo.Vars["pacs_sheet"], 10, 64)
+	rows, err := demo.Smartsheet.Rows(sheet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var smart []plain
+	for _, r := range rows {
+		typ, _ := r.Cells["Type"].(string)
+		status, _ := r.Cells["Status"].(string)
+		due, _ := r.Cells["End Date"].(string)
+		if len(due) > 10 {
+			due = due[:10]
+		}
+		p := plain{kind: "task", done: status == "Complete", cancelled: status == "Cancelled", due: due}
+		switch typ {
+		case "Milestone":
+			p.kind = "milestone"
+		case "Risk":
+			p.kind = "risk"
+			p.score = num(r.Cells["Likelihood"]) * num(r.Cells["Impact"])
+		}
+		smart = append(smart, p)
+	}
+
+	want := map[string]counts{"ehr-upgrade": tally(jira, asOf), "telehealth-launch": tally(asana, asOf), "pacs-viewer": tally(smart, asOf)}
+	if len(rep.Programs) != 3 {
+		t.Fatalf("rollup has %d programs, want 3", len(rep.Programs))
+	}
+	for _, r := range rep.Programs {
+		w := want[r.ID]
+		got := counts{r.Progress.Done, r.Progress.Total, r.Milestones.Total, r.Milestones.Done, r.Milestones.Late, r.Risks.Open, r.Risks.RedFlags, r.Items.Live}
+		if got != w {
+			t.Errorf("%s: rollup %+v, from the fake %+v", r.ID, got, w)
+		}
+		if w.milestones == 0 || w.open == 0 {
+			t.Errorf("%s: the generated plan has no milestones or risks: %+v", r.ID, w)
+		}
+	}
+}
+
+func TestPushDeliversOncePerVersion(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	demo, err := sandbox.Start(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer demo.Close()
+	text, _ := demo.Config(configs.Demo, filepath.Join(t.TempDir(), "demo.db"))
+	cfg, err := config.Parse("demo.yaml", text, demo.Lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := now
+	db := openStore(t, cfg.Database)
+	eng, err := engine.New(cfg, db, engine.Options{Log: zerolog.Nop(), Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sheet, _ := strconv.ParseInt(demo.Vars["rollup_sheet"], 10, 64)
+	observe := func() (updates, comments, rows int) {
+		r, err := demo.Smartsheet.Rows(sheet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(demo.Asana.StatusUpdates(demo.Vars["asana_project"])), len(demo.Jira.Comments(demo.Vars["jira_status_issue"])), len(r)
+	}
+	if _, err := eng.Sync(ctx, engine.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for round := 1; round <= 2; round++ {
+		res, err := eng.Push(ctx, false)
+		if err != nil {
+			t.Fatalf("push round %d: %v", round, err)
+		}
+		want := map[int]string{1: "delivered", 2: "unchanged"}[round]
+		if len(res) != 5 {
+			t.Errorf("round %d: %d push results, want 5 (3 sheet rows, 1 status update, 1 comment)", round, len(res))
+		}
+		for _, r := range res {
+			if r.Status != want {
+				t.Errorf("round %d: %s %s is %s, want %s", round, r.Target, r.Program, r.Status, want)
+			}
+		}
+		u, c, r := observe()
+		if u != 1 || c != 1 || r != 3 {
+			t.Errorf("after round %d: %d Asana status updates, %d Jira comments, %d rollup rows; want 1, 1, 3", round, u, c, r)
+		}
+	}
+	// A milestone finished at the vendor changes the rollup: one more
+	// status update and comment, and the sheet rows are updated in place.
+	for _, is := range demo.Jira.Issues() {
+		if is.Type == "Milestone" && is.StatusCategory != "done" {
+			_ = demo.Jira.Update(is.Key, func(i *jirasim.Issue) { i.Status, i.StatusCategory = "Done", "done" })
+			break
+		}
+	}
+	for _, tk := range demo.Asana.Tasks(demo.Vars["asana_project"]) {
+		if tk.Subtype == "milestone" && !tk.Completed {
+			_ = demo.Asana.UpdateTask(tk.GID, func(x *asanasim.Task) { x.Completed = true; x.Custom["Status"] = "Done" })
+			break
+		}
+	}
+	clock = clock.Add(time.Hour)
+	if _, err := eng.Sync(ctx, engine.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Push(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	u, c, r := observe()
+	if u != 2 || c != 2 || r != 3 {
+		t.Errorf("after a new version: %d Asana status updates, %d Jira comments, %d rollup rows; want 2, 2, 3", u, c, r)
+	}
+
+}
