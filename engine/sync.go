@@ -200,7 +200,7 @@ func (e *Engine) pull(ctx context.Context, src config.SourceRef, conn connectors
 	// The connector fetches the vendor fields the mapping reads, and can
 	// say so when one of them no longer exists.
 	scope := src.Scope
-	scope.Fields = set.References("custom", "cells")
+	scope.Fields = set.References(MappedFieldKeys()...)
 	err := conn.Pull(ctx, scope, connectors.Cursor(cur), func(p connectors.Page) error {
 		now := e.now()
 		w := store.PageWrite{Source: src.Name, RunID: runID, Cursor: string(p.Next), At: now, Deleted: p.Deleted, Live: p.Live, HasLive: p.HasLive}
@@ -289,4 +289,11 @@ func (e *Engine) deletions(ctx context.Context, src config.SourceRef, conn conne
 	}
 	res.Deleted += n
 	return nil
+}
+
+// MappedFieldKeys are the record keys under which a mapping names vendor
+// fields (Jira system fields, custom fields by name, Smartsheet columns by
+// title). What a mapping reads under them is what the connector fetches.
+func MappedFieldKeys() []string {
+	return []string{"fields", "custom", "cells", "cells_display", "cells_email"}
 }

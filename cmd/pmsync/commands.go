@@ -266,7 +266,7 @@ func probeSources(ctx context.Context, cfg *config.Config, eng *engine.Engine, w
 		failures := map[string]int{}
 		misses := map[string]int{}
 		scope := src.Scope
-		scope.Fields = set.References("custom", "cells")
+		scope.Fields = set.References(engine.MappedFieldKeys()...)
 		err := conn.Pull(ctx, scope, "", func(p connectors.Page) error {
 			for _, rec := range p.Records {
 				records++
