@@ -320,3 +320,12 @@ const inChunk = 500
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
+
+// Ping checks that the database answers a read, for readiness probes.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.read.QueryRowContext(ctx, "SELECT 1 FROM schema_migrations LIMIT 1").Scan(&one); err != nil {
+		return fmt.Errorf("ping store %s: %w", db.path, err)
+	}
+	return nil
+}
