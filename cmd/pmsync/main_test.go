@@ -251,3 +251,62 @@ func countItems(t *testing.T, path string) (int, int) {
 	}
 	return live, deleted
 }
+
+// TestSIGTERMFinishesThePageAndExitsZero stops a sync with SIGTERM while a
+// page is in flight: that page is stored, no further page is requested, the
+// run is recorded as stopped and the process exits 0.
+func TestSIGTERMFinishesThePageAndExitsZero(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a subprocess")
+	}
+	clk := &clock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	sim, url := startJira(t, clk)
+	sim.Add(jirasim.Generate("EHR", 600, 5, clk.Now())...)
+	// Each page takes 300ms to answer, so the signal lands while one is in flight.
+	sim.Inject(jirasim.Fault{Path: "/rest/api/3/search/jql", Delay: 300 * time.Millisecond, Times: 1 << 20})
+	dir := t.TempDir()
+	path := writeConfig(t, dir, url, filepath.Join(dir, "pmsync.db"))
+	cmd := exec.Command(os.Args[0], "sync", "--config", path)
+	cmd.Env = append(os.Environ(), "PMSYNC_TEST_AS_MAIN=1", "JIRA_EMAIL="+email, "JIRA_TOKEN="+token)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	searches := func() int {
+		n := 0
+		for _, c := range sim.Calls() {
+			if strings.Contains(c.Path, "/search/jql") {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for searches() < 3 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // the third page is now in flight
+	inFlight := searches()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	err := cmd.Wait()
+	if err != nil {
+		t.Fatalf("sync after SIGTERM: %v\n%s", err, out.String())
+	}
+	if after := searches(); after != inFlight {
+		t.Errorf("%d search requests after SIGTERM; the sync should stop after the page in flight", after-inFlight)
+	}
+	live, _ := countItems(t, filepath.Join(dir, "pmsync.db"))
+	if live != 50*inFlight {
+		t.Errorf("%d items stored, want %d: every requested page (50 issues each) including the one in flight", live, 50*inFlight)
+	}
+	db, err := store.Open(context.Background(), filepath.Join(dir, "pmsync.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	runs, err := db.Runs(context.Background(), "ehr-jira", 1)
+	if err != nil || len(runs) != 1 || runs[0].Status != "stopped" {
+		t.Errorf("last run %+v (%v), want status stopped", runs, err)
+	}
+}
