@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -308,5 +311,71 @@ func TestSIGTERMFinishesThePageAndExitsZero(t *testing.T) {
 	runs, err := db.Runs(context.Background(), "ehr-jira", 1)
 	if err != nil || len(runs) != 1 || runs[0].Status != "stopped" {
 		t.Errorf("last run %+v (%v), want status stopped", runs, err)
+	}
+}
+
+// TestRunServesAndStopsOnSIGTERM runs the daemon: it syncs at start, serves
+// the rollup over HTTP and exits 0 on SIGTERM.
+func TestRunServesAndStopsOnSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a subprocess")
+	}
+	clk := &clock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	sim, url := startJira(t, clk)
+	sim.Add(jirasim.Generate("EHR", 120, 9, clk.Now())...)
+	dir := t.TempDir()
+	path := writeConfig(t, dir, url, filepath.Join(dir, "pmsync.db"))
+	cmd := exec.Command(os.Args[0], "run", "--config", path)
+	cmd.Env = append(os.Environ(), "PMSYNC_TEST_AS_MAIN=1", "JIRA_EMAIL="+email, "JIRA_TOKEN="+token, "PMSYNC_HTTP_LISTEN=127.0.0.1:0")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "dashboard on http://") {
+		t.Fatalf("first line %q (%v); logs:\n%s", line, err, logs.String())
+	}
+	base := strings.TrimSuffix(strings.Fields(line)[2], "/")
+	get := func(p string) (int, string) {
+		resp, err := http.Get(base + p)
+		if err != nil {
+			t.Fatalf("GET %s: %v", p, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Errorf("/healthz = %d", code)
+	}
+	if code, _ := get("/readyz"); code != 200 {
+		t.Errorf("/readyz = %d", code)
+	}
+	// The dashboard answers at once; the startup sync fills it.
+	var code int
+	var body string
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if code, body = get("/api/v1/rollup"); strings.Contains(body, `"live": 120`) {
+			break
+		}
+	}
+	if code != 200 || !strings.Contains(body, `"schema": "pmsync.rollup/v1"`) || !strings.Contains(body, `"live": 120`) {
+		t.Errorf("/api/v1/rollup = %d:\n%.600s", code, body)
+	}
+	if code, body := get("/"); code != 200 || !strings.Contains(body, "EHR Upgrade") {
+		t.Errorf("dashboard = %d:\n%.300s", code, body)
+	}
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, `pmsync_sync_runs_total{source="ehr-jira",status="ok"} 1`) {
+		t.Errorf("/metrics = %d, missing the startup run", code)
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("run after SIGTERM: %v\n%s", err, logs.String())
 	}
 }
