@@ -3,10 +3,11 @@
 package web
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"math"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/pmsync/pmsync"
 	"github.com/pmsync/pmsync/engine"
+	"github.com/pmsync/pmsync/report"
 	"github.com/pmsync/pmsync/store"
 )
 
@@ -94,9 +96,15 @@ func New(roll Roller, hist History, o Options) (*Server, error) {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:")
-	w.Header().Set("Referrer-Policy", "no-referrer")
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	// default-src does not cover framing; frame-ancestors (and X-Frame-Options
+	// for older browsers) keep the dashboard out of other sites' frames.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	// Rollups are portfolio data behind a token: no shared cache may keep them.
+	h.Set("Cache-Control", "no-store")
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -104,10 +112,14 @@ func (s *Server) auth(next http.Handler) http.Handler {
 	if s.token == "" {
 		return next
 	}
-	want := []byte("Bearer " + s.token.Reveal())
+	// Comparing digests keeps the comparison constant-time in the token's
+	// length too (ConstantTimeCompare returns early on a length mismatch).
+	want := sha256.Sum256([]byte(s.token.Reveal()))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
+		scheme, cred, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		got := sha256.Sum256([]byte(strings.TrimSpace(cred)))
+		// The auth scheme is case-insensitive (RFC 9110 §11.1).
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 || !strings.EqualFold(scheme, "Bearer") {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="pmsync"`)
 			http.Error(w, "a bearer token is required", http.StatusUnauthorized)
 			return
@@ -118,14 +130,24 @@ func (s *Server) auth(next http.Handler) http.Handler {
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := s.ready(r.Context()); err != nil {
-		http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+		// /readyz answers without a token, so the cause goes to the log only.
+		s.log.Warn().Str("err", err.Error()).Msg("not ready")
+		http.Error(w, "not ready", http.StatusServiceUnavailable)
 		return
 	}
 	fmt.Fprintln(w, "ready")
 }
 
+// programs returns the ?program= filter; an empty value (a form submitted
+// with nothing chosen) means no filter rather than a program named "".
 func (s *Server) programs(r *http.Request) []string {
-	return r.URL.Query()["program"]
+	var ids []string
+	for _, id := range r.URL.Query()["program"] {
+		if id = strings.TrimSpace(id); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 func (s *Server) apiRollup(w http.ResponseWriter, r *http.Request) {
@@ -134,10 +156,15 @@ func (s *Server) apiRollup(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
+	// Rendered whole before the status line so that a failure is a 500, not a
+	// truncated 200; report.JSON is the same document `pmsync rollup` prints.
+	var buf bytes.Buffer
+	if err := report.JSON(&buf, rep); err != nil {
+		s.fail(w, err)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(rep)
+	_, _ = w.Write(buf.Bytes())
 }
 
 type programView struct {
@@ -167,15 +194,18 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 		v.Trend = append(v.Trend, p.Progress.Percent)
 		views = append(views, v)
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	data := struct {
 		Report   pmsync.Report
 		Programs []programView
 		Version  string
 	}{rep, views, s.Version}
-	if err := s.page.Execute(w, data); err != nil {
-		s.log.Error().Str("err", err.Error()).Msg("render dashboard")
+	var buf bytes.Buffer
+	if err := s.page.Execute(&buf, data); err != nil {
+		s.fail(w, fmt.Errorf("render dashboard: %w", err))
+		return
 	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write(buf.Bytes())
 }
 
 func (s *Server) fail(w http.ResponseWriter, err error) {
@@ -199,7 +229,7 @@ func money(f float64) string {
 		}
 		b.WriteRune(c)
 	}
-	if f < 0 {
+	if f < 0 && s != "0" {
 		return "-" + b.String()
 	}
 	return b.String()
