@@ -1,6 +1,9 @@
 package pmsync
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Program is the executive unit declared in the config: dates, budget and
 // the sources that feed it.
@@ -43,4 +46,20 @@ type SourceStatus struct {
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
 	Stale       bool      `json:"stale"`
+}
+
+// MarshalJSON keeps last_success in the document as null for a source that
+// never synced, since it is a core key of the rollup schema.
+func (s SourceStatus) MarshalJSON() ([]byte, error) {
+	var last *time.Time
+	if !s.LastSuccess.IsZero() {
+		last = &s.LastSuccess
+	}
+	return json.Marshal(struct {
+		Source      string     `json:"source"`
+		Connection  string     `json:"connection"`
+		LastSuccess *time.Time `json:"last_success"`
+		LastError   string     `json:"last_error,omitempty"`
+		Stale       bool       `json:"stale"`
+	}{s.Source, s.Connection, last, s.LastError, s.Stale})
 }

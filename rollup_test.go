@@ -1,6 +1,7 @@
 package pmsync
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -175,5 +176,20 @@ func TestSecretNeverPrints(t *testing.T) {
 	b, _ := s.MarshalText()
 	if string(b) != "<secret>" {
 		t.Errorf("MarshalText = %s", b)
+	}
+}
+
+func TestSourceStatusKeepsLastSuccessKey(t *testing.T) {
+	b, err := json.Marshal([]SourceStatus{{Source: "a"}, {Source: "b", LastSuccess: time.Date(2026, 11, 26, 6, 55, 0, 0, time.UTC)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `[{"source":"a","connection":"","last_success":null,"stale":false},{"source":"b","connection":"","last_success":"2026-11-26T06:55:00Z","stale":false}]`
+	if string(b) != want {
+		t.Errorf("got  %s\nwant %s", b, want)
+	}
+	var back []SourceStatus
+	if err := json.Unmarshal(b, &back); err != nil || !back[0].LastSuccess.IsZero() || back[1].LastSuccess.Hour() != 6 {
+		t.Errorf("round trip: %+v %v", back, err)
 	}
 }

@@ -2,11 +2,15 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/pmsync/pmsync"
 )
+
+// ErrNoSuchProgram is returned for a program id the configuration lacks.
+var ErrNoSuchProgram = errors.New("no such program")
 
 // RollupOptions select what a rollup covers.
 type RollupOptions struct {
@@ -24,7 +28,11 @@ func (e *Engine) Rollup(ctx context.Context, opts RollupOptions) (pmsync.Report,
 	programs := e.cfg.ProgramList()
 	for _, id := range opts.Programs {
 		if !slices.ContainsFunc(programs, func(p pmsync.Program) bool { return p.ID == id }) {
-			return rep, fmt.Errorf("no program %q in the configuration", id)
+			var known []string
+			for _, p := range programs {
+				known = append(known, p.ID)
+			}
+			return rep, fmt.Errorf("%w %q (programs: %v)", ErrNoSuchProgram, id, known)
 		}
 	}
 	for _, p := range programs {

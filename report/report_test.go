@@ -278,8 +278,8 @@ func TestJSONCoreKeys(t *testing.T) {
 			if kind(src["stale"]) != "bool" {
 				t.Errorf("programs[%d].sources[%d].stale is %s, want bool", i, j, kind(src["stale"]))
 			}
-			if ls, ok := src["last_success"]; ok && kind(ls) != "string" {
-				t.Errorf("programs[%d].sources[%d].last_success is %s, want string", i, j, kind(ls))
+			if ls, ok := src["last_success"]; !ok || (kind(ls) != "string" && kind(ls) != "null") {
+				t.Errorf("programs[%d].sources[%d].last_success is %s, want a string or null", i, j, kind(ls))
 			}
 		}
 	}
@@ -316,7 +316,7 @@ func TestJSONCoreKeys(t *testing.T) {
 		map[string]any{"source": "jira-ehr", "connection": "jira", "last_success": "2026-11-26T06:55:00Z", "stale": false},
 		map[string]any{"source": "smartsheet-budget", "connection": "smartsheet", "last_success": "2026-11-25T22:10:00Z", "stale": true,
 			"last_error": "smartsheet: 429 rate limited (errorCode 4003)"},
-		map[string]any{"source": "trello-training", "connection": "trello", "stale": true},
+		map[string]any{"source": "trello-training", "connection": "trello", "last_success": nil, "stale": true},
 	}
 	gotSources := programs[0].(map[string]any)["sources"]
 	if diff := cmp.Diff(wantSources, gotSources); diff != "" {

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"math"
@@ -209,6 +210,10 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) fail(w http.ResponseWriter, err error) {
+	if errors.Is(err, engine.ErrNoSuchProgram) {
+		http.Error(w, err.Error(), http.StatusNotFound)
+		return
+	}
 	s.log.Error().Str("err", err.Error()).Msg("http request failed")
 	http.Error(w, "internal error: "+err.Error(), http.StatusInternalServerError)
 }

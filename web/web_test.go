@@ -518,3 +518,25 @@ func TestFormatting(t *testing.T) {
 		}
 	}
 }
+
+func TestUnknownProgramIs404(t *testing.T) {
+	srv, err := New(rollerFunc(func(ctx context.Context, o engine.RollupOptions) (pmsync.Report, error) {
+		return pmsync.Report{}, fmt.Errorf("rollup: %w %q", engine.ErrNoSuchProgram, o.Programs[0])
+	}), nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/api/v1/rollup?program=nope", "/?program=nope"} {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != 404 || !strings.Contains(rec.Body.String(), `"nope"`) {
+			t.Errorf("GET %s = %d %q, want 404 naming the program", path, rec.Code, rec.Body.String())
+		}
+	}
+}
+
+type rollerFunc func(ctx context.Context, o engine.RollupOptions) (pmsync.Report, error)
+
+func (f rollerFunc) Rollup(ctx context.Context, o engine.RollupOptions) (pmsync.Report, error) {
+	return f(ctx, o)
+}
