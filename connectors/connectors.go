@@ -93,6 +93,13 @@ type Checker interface {
 	Check(ctx context.Context) error
 }
 
+// DeletionReporter is implemented by connectors whose pages already carry
+// deletions (Page.Deleted or Page.Live); the engine then skips the costly
+// periodic id listing for them.
+type DeletionReporter interface {
+	ReportsDeletions() bool
+}
+
 // RequestCounter reports how many HTTP requests a connector has sent.
 type RequestCounter interface {
 	Requests() int64
@@ -130,6 +137,10 @@ type Params struct {
 	Credentials Credentials
 	RateLimit   RateLimit
 	Timeout     time.Duration     // per request; 0 keeps the default
+	// Overlap is how far before its cursor an incremental pull re-reads, to
+	// absorb clock skew and eventually consistent search; 0 keeps the
+	// connector's default.
+	Overlap time.Duration
 	Transport   http.RoundTripper // nil uses a private clone of the default transport
 	Limiters    RateLimiters      // nil gives the connection its own buckets
 	Log         zerolog.Logger
