@@ -136,15 +136,15 @@ type Params struct {
 	Region      string // smartsheet: us | eu | au | gov
 	Credentials Credentials
 	RateLimit   RateLimit
-	Timeout     time.Duration     // per request; 0 keeps the default
+	Timeout     time.Duration // per request; 0 keeps the default
 	// Overlap is how far before its cursor an incremental pull re-reads, to
 	// absorb clock skew and eventually consistent search; 0 keeps the
 	// connector's default.
-	Overlap time.Duration
-	Transport   http.RoundTripper // nil uses a private clone of the default transport
-	Limiters    RateLimiters      // nil gives the connection its own buckets
-	Log         zerolog.Logger
-	Now         func() time.Time
+	Overlap   time.Duration
+	Transport http.RoundTripper // nil uses a private clone of the default transport
+	Limiters  RateLimiters      // nil gives the connection its own buckets
+	Log       zerolog.Logger
+	Now       func() time.Time
 	// Sleep waits between retries; nil sleeps for real. Tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
 }
