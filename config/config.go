@@ -311,7 +311,9 @@ func (c *Config) Params(connection string) (connectors.Params, error) {
 			if c.secrets != nil {
 				creds = c.secrets.creds[conn.Name]
 			}
-			return conn.params(creds), nil
+			p := conn.params(creds)
+			p.Overlap = c.Sync.Overlap
+			return p, nil
 		}
 	}
 	return connectors.Params{}, fmt.Errorf("connector params: no connection named %q", connection)

@@ -308,14 +308,15 @@ func TestFull(t *testing.T) {
 			Name: "jira", Kind: "jira", BaseURL: "https://acme.atlassian.net", Flavor: "cloud",
 			Credentials: connectors.Credentials{Email: "pmo@example-hospital.org", Token: "jira-secret-7f3a"},
 			RateLimit:   connectors.RateLimit{PerMinute: 120, Burst: 5}, Timeout: 45 * time.Second,
+			Overlap: 2 * time.Minute, // sync.overlap
 		}},
 		{"jira-dc", connectors.Params{
 			Name: "jira-dc", Kind: "jira", BaseURL: "https://jira.example-hospital.org", Flavor: "datacenter",
-			Credentials: connectors.Credentials{Token: "dc-pat-value"},
+			Credentials: connectors.Credentials{Token: "dc-pat-value"}, Overlap: 2 * time.Minute,
 		}},
 		{"sheets", connectors.Params{
 			Name: "sheets", Kind: "smartsheet", Region: "eu",
-			Credentials: connectors.Credentials{Token: "sheet-secret-55de"},
+			Credentials: connectors.Credentials{Token: "sheet-secret-55de"}, Overlap: 2 * time.Minute,
 		}},
 	}
 	for _, p := range params {

@@ -38,6 +38,8 @@ type Store interface {
 	MarkSending(ctx context.Context, id int64, at time.Time) error
 	MarkDelivered(ctx context.Context, id int64, receipt string, at time.Time) error
 	MarkFailed(ctx context.Context, id int64, errText string, at time.Time) error
+	Meta(ctx context.Context, key string) (string, bool, error)
+	SetMeta(ctx context.Context, key, value string) error
 }
 
 // Options tune an Engine. Zero values are fine for production.

@@ -420,3 +420,53 @@ func openStore(t *testing.T, path string) *store.DB {
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+func TestMappingChangePullsInFull(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, jirasim.Cloud, 100)
+	seed(e.sim, 300, e.clock.Now())
+	if _, err := e.eng.Sync(ctx, engine.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Same config again: incremental, only the overlap is re-read.
+	res, err := e.eng.Sync(ctx, engine.SyncOptions{})
+	if err != nil || res[0].Seen >= 300 {
+		t.Fatalf("unchanged config re-read %d records (%v); want an incremental pull", res[0].Seen, err)
+	}
+	// A new mapping for the source: every record must be mapped again.
+	path := filepath.Join(e.dir, "pmsync.yaml")
+	body, _ := os.ReadFile(path)
+	changed := strings.Replace(string(body), "scope: { project: EHR } }", "scope: { project: EHR }, mapping: mine }", 1) +
+		"mappings:\n  mine: { extends: jira-default, priority: { value: P1 } }\n"
+	if err := os.WriteFile(path, []byte(changed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.open(t, path)
+	res, err = e.eng.Sync(ctx, engine.SyncOptions{})
+	if err != nil || res[0].Seen != 300 || res[0].Changed != 300 {
+		t.Fatalf("after a mapping change the sync saw %d, changed %d (%v); want a full pull of 300", res[0].Seen, res[0].Changed, err)
+	}
+	it, _, _ := e.db.Item(ctx, "ehr-jira", e.sim.Issues()[0].ID)
+	if it.Priority != "P1" {
+		t.Errorf("priority %q, want P1 from the new mapping", it.Priority)
+	}
+}
+
+func TestEmptyListingKeepsItems(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, jirasim.Cloud, 100)
+	seed(e.sim, 30, e.clock.Now())
+	if _, err := e.eng.Sync(ctx, engine.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, is := range e.sim.Issues() {
+		_ = e.sim.Delete(is.Key)
+	}
+	res, err := e.eng.Sync(ctx, engine.SyncOptions{Deletions: true})
+	if err != nil || res[0].Deleted != 0 {
+		t.Fatalf("deletion check on an empty listing tombstoned %d (%v), want 0", res[0].Deleted, err)
+	}
+	if live, _, _ := e.db.CountItems(ctx, "ehr-jira"); live != 30 {
+		t.Errorf("%d live items, want the 30 kept", live)
+	}
+}

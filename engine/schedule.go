@@ -27,12 +27,18 @@ func (e *Engine) Run(ctx context.Context, stop <-chan struct{}) error {
 		// the daemon, and without SkipIfStillRunning a slow sync piles up.
 		cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)),
 	)
+	// Syncs are bounded per source (SourceTimeout), so that a job waiting
+	// for another to release the sync lock does not eat its own budget;
+	// other jobs are bounded as a whole.
 	job := func(name string, fn func(ctx context.Context) error) cron.FuncJob {
 		return func() {
 			if stopped(stop) {
 				return
 			}
-			ctx, cancel := context.WithTimeout(jobCtx, runTimeout)
+			ctx, cancel := jobCtx, context.CancelFunc(func() {})
+			if name == "rollup" {
+				ctx, cancel = context.WithTimeout(jobCtx, runTimeout)
+			}
 			defer cancel()
 			if err := fn(ctx); err != nil {
 				e.log.Error().Str("job", name).Str("err", err.Error()).Msg("scheduled job failed")
@@ -40,11 +46,11 @@ func (e *Engine) Run(ctx context.Context, stop <-chan struct{}) error {
 		}
 	}
 	syncJob := job("sync", func(ctx context.Context) error {
-		_, err := e.Sync(ctx, SyncOptions{Stop: stop})
+		_, err := e.Sync(ctx, SyncOptions{Stop: stop, SourceTimeout: runTimeout})
 		return err
 	})
 	deletionJob := job("deletions", func(ctx context.Context) error {
-		_, err := e.Sync(ctx, SyncOptions{Stop: stop, Deletions: true})
+		_, err := e.Sync(ctx, SyncOptions{Stop: stop, Deletions: true, SourceTimeout: runTimeout})
 		return err
 	})
 	rollupJob := job("rollup", func(ctx context.Context) error {
@@ -69,7 +75,7 @@ func (e *Engine) Run(ctx context.Context, stop <-chan struct{}) error {
 
 	e.log.Info().Str("sync", e.cfg.Schedule.Sync).Str("rollup", e.cfg.Schedule.Rollup).Str("deletions", e.cfg.Schedule.Deletions).Msg("scheduler started")
 	job("startup", func(ctx context.Context) error {
-		if _, err := e.Sync(ctx, SyncOptions{Stop: stop}); err != nil {
+		if _, err := e.Sync(ctx, SyncOptions{Stop: stop, SourceTimeout: runTimeout}); err != nil {
 			e.log.Error().Str("err", err.Error()).Msg("startup sync had failures")
 		}
 		_, err := e.Rollup(ctx, RollupOptions{Save: true})

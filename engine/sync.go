@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -28,6 +31,8 @@ type SyncOptions struct {
 	Stop <-chan struct{}
 	// Progress, if set, is called after each committed page.
 	Progress func(SourceResult)
+	// SourceTimeout bounds the sync of each source; 0 means no bound.
+	SourceTimeout time.Duration
 }
 
 // SourceResult is the outcome of syncing one source.
@@ -118,6 +123,11 @@ func stopped(stop <-chan struct{}) bool {
 }
 
 func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts SyncOptions) (res SourceResult) {
+	if opts.SourceTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.SourceTimeout)
+		defer cancel()
+	}
 	start := e.now()
 	res = SourceResult{Source: src.Name, Connection: src.Connection.Name}
 	log := e.log.With().Str("source", src.Name).Str("connection", src.Connection.Name).Logger()
@@ -166,6 +176,23 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 			return res
 		}
 	}
+	// A cursor only means something for the scope and mapping it was made
+	// with: after either changes, records the old ones skipped (or mapped
+	// differently) must be read again, so the source is pulled in full.
+	fp, err := e.fingerprint(src)
+	if err != nil {
+		res.Status, res.Err = "failed", err
+		return res
+	}
+	if cur != "" {
+		if old, ok, err := e.db.Meta(ctx, fingerprintKey(src.Name)); err != nil {
+			res.Status, res.Err = "failed", fmt.Errorf("read source fingerprint: %w", err)
+			return res
+		} else if ok && old != fp {
+			log.Info().Msg("scope or mapping changed, pulling in full")
+			cur = ""
+		}
+	}
 	seen, err := e.pull(ctx, src, conn, cur, opts, runID, &res)
 	if errors.Is(err, connectors.ErrCursorInvalid) && cur != "" {
 		log.Warn().Str("err", err.Error()).Msg("saved cursor unusable, pulling in full")
@@ -173,6 +200,11 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 	}
 	if err == nil && !stopped(opts.Stop) {
 		err = e.deletions(ctx, src, conn, seen, opts.Deletions, &res)
+	}
+	if err == nil && !stopped(opts.Stop) {
+		if serr := e.db.SetMeta(ctx, fingerprintKey(src.Name), fp); serr != nil {
+			err = fmt.Errorf("save source fingerprint: %w", serr)
+		}
 	}
 	switch {
 	case errors.Is(err, ErrStopped):
@@ -204,6 +236,13 @@ func (e *Engine) pull(ctx context.Context, src config.SourceRef, conn connectors
 	err := conn.Pull(ctx, scope, connectors.Cursor(cur), func(p connectors.Page) error {
 		now := e.now()
 		w := store.PageWrite{Source: src.Name, RunID: runID, Cursor: string(p.Next), At: now, Deleted: p.Deleted, Live: p.Live, HasLive: p.HasLive}
+		if w.HasLive && len(w.Live) == 0 {
+			if keep, err := e.keepOnEmptyListing(ctx, src.Name); err != nil {
+				return err
+			} else if keep {
+				w.HasLive = false
+			}
+		}
 		index := make(map[string]int, len(p.Records))
 		for _, rec := range p.Records {
 			rec.Source = src.Name
@@ -262,6 +301,9 @@ func (e *Engine) deletions(ctx context.Context, src config.SourceRef, conn conne
 		if !ok {
 			return nil
 		}
+		if r, ok := conn.(connectors.DeletionReporter); ok && r.ReportsDeletions() {
+			return nil // its pages already carried the deletions
+		}
 		ids, err := l.ListIDs(ctx, src.Scope)
 		if err != nil {
 			return fmt.Errorf("list ids for deletion check: %w", err)
@@ -271,16 +313,8 @@ func (e *Engine) deletions(ctx context.Context, src config.SourceRef, conn conne
 		return nil
 	}
 	if len(live) == 0 {
-		// A scope that suddenly matches nothing is far more often a broken
-		// filter or permission than a project emptied overnight: keep the
-		// items and say so rather than tombstone everything.
-		stored, _, err := e.db.CountItems(ctx, src.Name)
-		if err != nil {
-			return fmt.Errorf("count stored items: %w", err)
-		}
-		if stored > 0 {
-			e.log.Warn().Str("source", src.Name).Int("records", stored).Msg("source lists no items; not tombstoning the stored ones")
-			return nil
+		if keep, err := e.keepOnEmptyListing(ctx, src.Name); err != nil || keep {
+			return err
 		}
 	}
 	n, err := e.db.Tombstone(ctx, src.Name, live, e.now())
@@ -296,4 +330,41 @@ func (e *Engine) deletions(ctx context.Context, src config.SourceRef, conn conne
 // title). What a mapping reads under them is what the connector fetches.
 func MappedFieldKeys() []string {
 	return []string{"fields", "custom", "cells", "cells_display", "cells_email"}
+}
+
+// keepOnEmptyListing reports whether an empty live listing of a source that
+// holds items should be ignored. A scope that suddenly matches nothing is
+// far more often a broken filter or a revoked permission than a project
+// emptied overnight: the items are kept and a warning says so.
+func (e *Engine) keepOnEmptyListing(ctx context.Context, source string) (bool, error) {
+	stored, _, err := e.db.CountItems(ctx, source)
+	if err != nil {
+		return false, fmt.Errorf("count stored items: %w", err)
+	}
+	if stored > 0 {
+		e.log.Warn().Str("source", source).Int("records", stored).Msg("source lists no items; not tombstoning the stored ones")
+		return true, nil
+	}
+	return false, nil
+}
+
+func fingerprintKey(source string) string { return "source-fingerprint:" + source }
+
+// fingerprint identifies what a source's cursor was made for: its
+// connection, scope and mapping.
+func (e *Engine) fingerprint(src config.SourceRef) (string, error) {
+	set := e.cfg.Mapping(src.Mapping)
+	if set == nil {
+		return "", fmt.Errorf("mapping %q is not defined", src.Mapping)
+	}
+	b, err := json.Marshal(struct {
+		Kind, BaseURL string
+		Scope         connectors.Scope
+		Mapping       string
+	}{src.Connection.Kind, src.Connection.BaseURL, src.Scope, set.Fingerprint()})
+	if err != nil {
+		return "", fmt.Errorf("fingerprint source %s: %w", src.Name, err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12]), nil
 }

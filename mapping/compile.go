@@ -1,6 +1,9 @@
 package mapping
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -53,8 +56,9 @@ type Set struct {
 	fields []*rule // `fields` entries, by name
 	// exprRecord says that some expression reads `record`; when none does,
 	// the record's data serves as the env as it is, with no copy.
-	exprRecord bool
-	scratch    sync.Pool // *evaluation
+	exprRecord  bool
+	scratch     sync.Pool // *evaluation
+	fingerprint string
 }
 
 // Name returns the name the set was compiled under.
@@ -134,8 +138,28 @@ func Compile(name string, spec Spec, lookup func(name string) (Spec, bool)) (*Se
 		}
 	}
 	s.scratch.New = func() any { return &evaluation{set: s} }
+	s.fingerprint = fingerprint(chain)
 	return s, nil
 }
+
+// fingerprint hashes the specs of an extends chain: two sets with the same
+// fingerprint map every record alike.
+func fingerprint(chain []link) string {
+	h := sha256.New()
+	for _, l := range chain {
+		b, err := json.Marshal(l.spec)
+		if err != nil { // a Value that JSON cannot hold: fall back to its printed form
+			b = fmt.Appendf(nil, "%#v", l.spec)
+		}
+		h.Write(b)
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// Fingerprint identifies what the set does (its rules, including those it
+// extends), so that a change of mapping can be noticed between runs.
+func (s *Set) Fingerprint() string { return s.fingerprint }
 
 // link is one set in an extends chain.
 type link struct {

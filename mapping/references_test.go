@@ -32,3 +32,29 @@ fields:
 		t.Errorf("custom (-want +got):\n%s", diff)
 	}
 }
+
+func TestFingerprintFollowsTheRules(t *testing.T) {
+	compile := func(text string) string {
+		t.Helper()
+		base, err := Parse("base", []byte("kind: { value: task }\ntitle: { path: name }\nstate: { value: todo }\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec, err := Parse("mine", []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		set, err := Compile("mine", spec, func(n string) (Spec, bool) { return base, n == "base" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return set.Fingerprint()
+	}
+	a := compile("extends: base\nowner: { path: assignee }\n")
+	if b := compile("extends: base\nowner: { path: assignee }\n"); a != b {
+		t.Errorf("the same rules gave fingerprints %s and %s", a, b)
+	}
+	if c := compile("extends: base\nowner: { path: reporter }\n"); a == c {
+		t.Errorf("a changed rule kept fingerprint %s", a)
+	}
+}
