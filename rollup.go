@@ -239,7 +239,8 @@ func Compute(p Program, items []Item, sources []SourceStatus, rules Rules, asOf 
 // milestoneBehind reports whether a due-soon milestone's progress trails the
 // time elapsed between its start (or the program's) and its due date.
 // Progress is the done share of the tasks that count toward it, else its own
-// percent complete, else 0.
+// percent complete; a milestone with neither has no known progress and is
+// not called behind (it is still counted as due soon).
 func milestoneBehind(m Item, linked [2]int, p Program, asOf Date) bool {
 	var progress float64
 	switch {
@@ -247,6 +248,8 @@ func milestoneBehind(m Item, linked [2]int, p Program, asOf Date) bool {
 		progress = 100 * float64(linked[0]) / float64(linked[1])
 	case m.PercentComplete != nil:
 		progress = *m.PercentComplete
+	default:
+		return false
 	}
 	start := m.Start
 	if start.IsZero() || !start.Before(m.Due) {
@@ -291,6 +294,20 @@ func health(r Rollup, behind []ItemRef, rules Rules) Health {
 	}
 	if len(behind) > 0 {
 		amber = append(amber, fmt.Sprintf("%s due within %d days and behind: %s", plural(len(behind), "milestone"), rules.DueSoonDays, names(behind)))
+	}
+	// Figures from a source that stopped syncing look healthy for the wrong
+	// reason: say so rather than report green on old data.
+	for _, s := range r.Sources {
+		switch {
+		case s.LastSuccess.IsZero():
+			amber = append(amber, fmt.Sprintf("source %s has never synced: its items are missing", s.Source))
+		case s.Stale:
+			msg := fmt.Sprintf("source %s is stale: last synced %s", s.Source, s.LastSuccess.UTC().Format("2006-01-02 15:04 MST"))
+			if s.LastError != "" {
+				msg += " (last error: " + s.LastError + ")"
+			}
+			amber = append(amber, msg)
+		}
 	}
 	switch {
 	case len(red) > 0:

@@ -193,3 +193,37 @@ func TestSourceStatusKeepsLastSuccessKey(t *testing.T) {
 		t.Errorf("round trip: %+v %v", back, err)
 	}
 }
+
+func TestDueSoonMilestoneWithUnknownProgressIsNotBehind(t *testing.T) {
+	p := Program{ID: "p", Start: "2026-01-01", End: "2026-12-31"}
+	m := Item{Source: "s", ExternalID: "m", Kind: KindMilestone, State: StateInProgress, Due: "2026-07-05", Title: "Go-live"}
+	got := Compute(p, []Item{m}, nil, DefaultRules(), "2026-07-02")
+	if got.Milestones.DueSoon != 1 || got.Health.Status != Green {
+		t.Errorf("due soon %d, health %s %q; want 1 and green: nothing says it is behind", got.Milestones.DueSoon, got.Health.Status, got.Health.Reasons)
+	}
+	m.PercentComplete = new(float64) // 0 % done with 3 days left of a window that began on the program start
+	got = Compute(p, []Item{m}, nil, DefaultRules(), "2026-07-02")
+	if got.Health.Status != Amber {
+		t.Errorf("health %s, want amber for a due-soon milestone at 0 %%", got.Health.Status)
+	}
+}
+
+func TestStaleOrMissingSourcesAreAmber(t *testing.T) {
+	p := Program{ID: "p"}
+	last := time.Date(2026, 7, 1, 22, 10, 0, 0, time.UTC)
+	tests := []struct {
+		src  SourceStatus
+		want HealthStatus
+		why  string
+	}{
+		{SourceStatus{Source: "a", LastSuccess: last}, Green, "no late milestones"},
+		{SourceStatus{Source: "a"}, Amber, "source a has never synced: its items are missing"},
+		{SourceStatus{Source: "a", LastSuccess: last, Stale: true, LastError: "HTTP 401"}, Amber, "source a is stale: last synced 2026-07-01 22:10 UTC (last error: HTTP 401)"},
+	}
+	for _, tc := range tests {
+		got := Compute(p, nil, []SourceStatus{tc.src}, DefaultRules(), "2026-07-02")
+		if got.Health.Status != tc.want || !strings.HasPrefix(got.Health.Reasons[0], tc.why) {
+			t.Errorf("%+v: health %s %q, want %s %q", tc.src, got.Health.Status, got.Health.Reasons, tc.want, tc.why)
+		}
+	}
+}
