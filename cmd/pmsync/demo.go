@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
@@ -30,6 +31,9 @@ func cmdDemo(ctx context.Context, stop *stopper, args []string, stdout, stderr i
 	format := fs.String("format", "table", "rollup output format: table, json, csv, md")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if host, _, err := net.SplitHostPort(*listen); err != nil || !isLoopback(host) {
+		return fmt.Errorf("%w: --listen %q: the demo serves only on loopback (127.0.0.1, ::1, localhost)", errUsage, *listen)
 	}
 	if !validFormat(*format) {
 		return fmt.Errorf("%w: --format %q is not one of table, json, csv, md", errUsage, *format)
@@ -105,4 +109,12 @@ func cmdDemo(ctx context.Context, stop *stopper, args []string, stdout, stderr i
 	}
 	a := &app{cfg: cfg, db: db, eng: eng, log: log}
 	return serve(ctx, stop, a, reg, stdout)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
