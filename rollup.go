@@ -330,7 +330,10 @@ func names(refs []ItemRef) string {
 			b.WriteString(", ")
 		}
 		b.WriteString(r.Title)
-		if !r.Due.IsZero() {
+		switch {
+		case r.Score > 0:
+			fmt.Fprintf(&b, " (%d)", r.Score)
+		case !r.Due.IsZero():
 			fmt.Fprintf(&b, " (due %s)", r.Due)
 		}
 	}
