@@ -5,9 +5,11 @@ import (
 
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/rs/zerolog"
 
 	"github.com/pmsync/pmsync/config"
@@ -253,4 +255,80 @@ func TestPushDeliversOncePerVersion(t *testing.T) {
 		t.Errorf("after a new version: %d Asana status updates, %d Jira comments, %d rollup rows; want 2, 2, 3", u, c, r)
 	}
 
+}
+
+func TestAsanaAndSmartsheetDeletionsAndRenamedColumn(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	demo, err := sandbox.Start(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer demo.Close()
+	text, _ := demo.Config(configs.Demo, filepath.Join(t.TempDir(), "demo.db"))
+	cfg, err := config.Parse("demo.yaml", text, demo.Lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := now
+	db := openStore(t, cfg.Database)
+	eng, err := engine.New(cfg, db, engine.Options{Log: zerolog.Nop(), Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Sync(ctx, engine.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A task deleted in Asana and a row deleted in Smartsheet are
+	// tombstoned by the next ordinary sync (events; the sheet's row ids).
+	task := demo.Asana.Tasks(demo.Vars["asana_project"])[3]
+	if err := demo.Asana.DeleteTask(task.GID); err != nil {
+		t.Fatal(err)
+	}
+	sheet, _ := strconv.ParseInt(demo.Vars["pacs_sheet"], 10, 64)
+	rows, _ := demo.Smartsheet.Rows(sheet)
+	var row int64
+	for _, r := range rows {
+		if r.Cells["Type"] == "Risk" { // a leaf row: deleting it takes no children
+			row = r.ID
+			break
+		}
+	}
+	if err := demo.Smartsheet.DeleteRow(sheet, row); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(time.Hour)
+	res, err := eng.Sync(ctx, engine.SyncOptions{Sources: []string{"telehealth-asana", "pacs-smartsheet"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Deleted != 1 {
+			t.Errorf("%s tombstoned %d items, want 1", r.Source, r.Deleted)
+		}
+	}
+	for src, id := range map[string]string{"telehealth-asana": task.GID, "pacs-smartsheet": strconv.FormatInt(row, 10)} {
+		it, ok, err := db.Item(ctx, src, id)
+		if err != nil || !ok || !it.Deleted() {
+			t.Errorf("%s item %s: found %v, tombstoned %v, err %v", src, id, ok, it.Deleted(), err)
+		}
+	}
+
+	// A column the mapping reads is renamed in the sheet: the sync names it
+	// and nothing stored changes.
+	before, _ := db.Items(ctx, "pacs-smartsheet")
+	if err := demo.Smartsheet.RenameColumn(sheet, "End Date", "Finish"); err != nil {
+		t.Fatal(err)
+	}
+	_ = demo.Smartsheet.UpdateRow(sheet, rows[0].ID, map[string]any{"Status": "Complete"})
+	clock = clock.Add(time.Hour)
+	_, err = eng.Sync(ctx, engine.SyncOptions{Sources: []string{"pacs-smartsheet"}})
+	if err == nil || !strings.Contains(err.Error(), "End Date") {
+		t.Fatalf("sync after the rename: %v; want an error naming the column End Date", err)
+	}
+	after, _ := db.Items(ctx, "pacs-smartsheet")
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Errorf("stored items changed after the failed sync (-before +after):\n%s", diff)
+	}
 }
