@@ -46,6 +46,9 @@ type SourceStatus struct {
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
 	Stale       bool      `json:"stale"`
+	// Quarantined counts records that failed to map and wait for a fix
+	// (`pmsync quarantine` lists them with the reason).
+	Quarantined int `json:"quarantined"`
 }
 
 // MarshalJSON keeps last_success in the document as null for a source that
@@ -61,5 +64,6 @@ func (s SourceStatus) MarshalJSON() ([]byte, error) {
 		LastSuccess *time.Time `json:"last_success"`
 		LastError   string     `json:"last_error,omitempty"`
 		Stale       bool       `json:"stale"`
-	}{s.Source, s.Connection, last, s.LastError, s.Stale})
+		Quarantined int        `json:"quarantined"`
+	}{s.Source, s.Connection, last, s.LastError, s.Stale, s.Quarantined})
 }

@@ -184,7 +184,7 @@ func TestSourceStatusKeepsLastSuccessKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `[{"source":"a","connection":"","last_success":null,"stale":false},{"source":"b","connection":"","last_success":"2026-11-26T06:55:00Z","stale":false}]`
+	want := `[{"source":"a","connection":"","last_success":null,"stale":false,"quarantined":0},{"source":"b","connection":"","last_success":"2026-11-26T06:55:00Z","stale":false,"quarantined":0}]`
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)
 	}

@@ -31,6 +31,7 @@ type Store interface {
 	Tombstone(ctx context.Context, source string, live []string, at time.Time) (int, error)
 	Items(ctx context.Context, sources ...string) ([]pmsync.Item, error)
 	CountItems(ctx context.Context, source string) (live, deleted int, err error)
+	Quarantine(ctx context.Context, source string) ([]store.Quarantined, error)
 	SaveSnapshot(ctx context.Context, r pmsync.Rollup, at time.Time) (bool, error)
 	LatestSnapshot(ctx context.Context, program string) (store.Snapshot, bool, error)
 	Enqueue(ctx context.Context, target, program, version string, payload []byte, at time.Time) (bool, error)

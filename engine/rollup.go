@@ -64,9 +64,13 @@ func (e *Engine) rollupProgram(ctx context.Context, p pmsync.Program, asOf pmsyn
 		if err != nil {
 			return pmsync.Rollup{}, fmt.Errorf("read sync status of %s: %w", s.Name, err)
 		}
+		q, err := e.db.Quarantine(ctx, s.Name)
+		if err != nil {
+			return pmsync.Rollup{}, fmt.Errorf("read quarantine of %s: %w", s.Name, err)
+		}
 		statuses = append(statuses, pmsync.SourceStatus{
 			Source: s.Name, Connection: s.Connection.Name, LastSuccess: last.UTC(), LastError: lastErr,
-			Stale: last.IsZero() || now.Sub(last) > rules.StaleAfter,
+			Stale: last.IsZero() || now.Sub(last) > rules.StaleAfter, Quarantined: len(q),
 		})
 	}
 	r := pmsync.Compute(p, items, statuses, rules, asOf)

@@ -160,6 +160,9 @@ func sourceLine(s pmsync.SourceStatus) string {
 	if s.LastError != "" {
 		line += ", last error: " + s.LastError
 	}
+	if s.Quarantined > 0 {
+		line += fmt.Sprintf(", %d quarantined (pmsync quarantine --source %s)", s.Quarantined, s.Source)
+	}
 	return line
 }
 

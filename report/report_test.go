@@ -52,7 +52,7 @@ func fixture() pmsync.Report {
 				},
 				Items: pmsync.ItemCounts{Live: 320, Deleted: 2},
 				Sources: []pmsync.SourceStatus{
-					{Source: "jira-ehr", Connection: "jira", LastSuccess: time.Date(2026, 11, 26, 6, 55, 0, 0, time.UTC)},
+					{Source: "jira-ehr", Connection: "jira", LastSuccess: time.Date(2026, 11, 26, 6, 55, 0, 0, time.UTC), Quarantined: 3},
 					{Source: "smartsheet-budget", Connection: "smartsheet", LastSuccess: time.Date(2026, 11, 25, 22, 10, 0, 0, time.UTC),
 						Stale: true, LastError: "smartsheet: 429 rate limited (errorCode 4003)"},
 					{Source: "trello-training", Connection: "trello", Stale: true},
@@ -313,10 +313,10 @@ func TestJSONCoreKeys(t *testing.T) {
 		}
 	}
 	wantSources := []any{
-		map[string]any{"source": "jira-ehr", "connection": "jira", "last_success": "2026-11-26T06:55:00Z", "stale": false},
+		map[string]any{"source": "jira-ehr", "connection": "jira", "last_success": "2026-11-26T06:55:00Z", "stale": false, "quarantined": 3.0},
 		map[string]any{"source": "smartsheet-budget", "connection": "smartsheet", "last_success": "2026-11-25T22:10:00Z", "stale": true,
-			"last_error": "smartsheet: 429 rate limited (errorCode 4003)"},
-		map[string]any{"source": "trello-training", "connection": "trello", "last_success": nil, "stale": true},
+			"last_error": "smartsheet: 429 rate limited (errorCode 4003)", "quarantined": 0.0},
+		map[string]any{"source": "trello-training", "connection": "trello", "last_success": nil, "stale": true, "quarantined": 0.0},
 	}
 	gotSources := programs[0].(map[string]any)["sources"]
 	if diff := cmp.Diff(wantSources, gotSources); diff != "" {

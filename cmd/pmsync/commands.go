@@ -297,3 +297,36 @@ func probeSources(ctx context.Context, cfg *config.Config, eng *engine.Engine, w
 	}
 	return errors.Join(errs...)
 }
+
+func cmdQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) (string, bool)) error {
+	fs, path := flags("quarantine", stderr, env)
+	var sources multi
+	fs.Var(&sources, "source", "list only this source (repeatable)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	a, err := setup(ctx, *path, env, stderr, setupOptions{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if len(sources) == 0 {
+		sources = multi{""}
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SOURCE\tEXTERNAL ID\tFIRST SEEN\tLAST SEEN\tREASON")
+	n := 0
+	for _, s := range sources {
+		q, err := a.db.Quarantine(ctx, s)
+		if err != nil {
+			return err
+		}
+		for _, r := range q {
+			n++
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Source, r.ExternalID, r.FirstSeen.Format(time.DateTime), r.At.Format(time.DateTime), r.Reason)
+		}
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(stdout, "%d record(s) quarantined; they are retried on every sync and leave quarantine once they map\n", n)
+	return nil
+}

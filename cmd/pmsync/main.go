@@ -34,6 +34,7 @@ Commands:
   rollup     print the rollup       [--program ID]... [--format table|json|csv|md]
   push       roll up and deliver    [--dry-run]
   validate   check the config       [--probe]
+  quarantine list records that failed to map, with the reason   [--source NAME]...
   demo       run on built-in simulated vendors and print the rollup   [--serve]
   version    print the version
 
@@ -68,6 +69,8 @@ func run(args []string, stdout, stderr io.Writer, env func(string) (string, bool
 		err = cmdPush(ctx, rest, stdout, stderr, env)
 	case "validate":
 		err = cmdValidate(ctx, rest, stdout, stderr, env)
+	case "quarantine":
+		err = cmdQuarantine(ctx, rest, stdout, stderr, env)
 	case "demo":
 		err = cmdDemo(ctx, stop, rest, stdout, stderr)
 	case "version", "--version", "-version":

@@ -379,3 +379,50 @@ func TestRunServesAndStopsOnSIGTERM(t *testing.T) {
 		t.Errorf("run after SIGTERM: %v\n%s", err, logs.String())
 	}
 }
+
+// TestQuarantineKeepsTheStoredItemAndIsListed: an issue that stops mapping
+// is quarantined with its reason, its stored item stays as it was, and both
+// `pmsync quarantine` and the rollup show it.
+func TestQuarantineKeepsTheStoredItemAndIsListed(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	sim, url := startJira(t, clk)
+	keys := sim.Add(jirasim.Issue{Project: "EHR", Type: "Task", Summary: "Order sets build", Status: "In Progress", StatusCategory: "indeterminate",
+		Created: clk.Now().Add(-time.Hour), Updated: clk.Now().Add(-time.Hour)})
+	dir := t.TempDir()
+	path := writeConfig(t, dir, url, filepath.Join(dir, "pmsync.db"))
+	env := envOf(map[string]string{"JIRA_EMAIL": email, "JIRA_TOKEN": token})
+	do := func(args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if code := run(append(args, "--config", path), &out, &errb, env); code != 0 {
+			t.Fatalf("pmsync %v: exit %d\n%s", args, code, errb.String())
+		}
+		return out.String()
+	}
+	do("sync")
+	clk.Advance(time.Hour)
+	if err := sim.Update(keys[0], func(i *jirasim.Issue) { i.Summary = "" }); err != nil {
+		t.Fatal(err)
+	}
+	if out := do("sync"); !strings.Contains(out, "ehr-jira") {
+		t.Fatalf("sync output:\n%s", out)
+	}
+	out := do("quarantine")
+	if !strings.Contains(out, "title") || !strings.Contains(out, "1 record(s) quarantined") {
+		t.Errorf("quarantine listing lacks the record or its reason:\n%s", out)
+	}
+	rollup := do("rollup", "--format", "json")
+	if !strings.Contains(rollup, `"quarantined": 1`) || !strings.Contains(rollup, `"live": 1`) {
+		t.Errorf("rollup should still count the stored item and show 1 quarantined:\n%s", rollup)
+	}
+	db, err := store.Open(context.Background(), filepath.Join(dir, "pmsync.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	issue, _ := sim.Issue(keys[0])
+	it, ok, err := db.Item(context.Background(), "ehr-jira", issue.ID)
+	if err != nil || !ok || it.Title != "Order sets build" {
+		t.Errorf("stored item %+v (%v, %v): the last good version must stay", it, ok, err)
+	}
+}
