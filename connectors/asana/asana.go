@@ -158,7 +158,7 @@ func isGID(s string) bool {
 // set Overlap before the first Pull.
 type Connector struct {
 	// Overlap is how far before the saved cursor an incremental pull
-	// starts (DefaultOverlap unless changed).
+	// starts (Params.Overlap when set, else DefaultOverlap).
 	Overlap time.Duration
 
 	api   *httpapi.Client
@@ -217,6 +217,9 @@ func New(p connectors.Params) (*Connector, error) {
 		reads:   make(chan struct{}, MaxConcurrentReads),
 		writes:  make(chan struct{}, MaxConcurrentWrites),
 	}
+	if p.Overlap > 0 {
+		c.Overlap = p.Overlap
+	}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -255,6 +258,11 @@ func (c *Connector) Check(ctx context.Context) error {
 
 // Requests reports how many HTTP requests the connector has sent.
 func (c *Connector) Requests() int64 { return c.api.Requests() }
+
+// ReportsDeletions reports that pulls carry deletions: every incremental
+// pull reads the project's events (Page.Deleted), and a pull that lost them
+// re-lists the project (Page.Live), so the engine need not list task ids.
+func (c *Connector) ReportsDeletions() bool { return true }
 
 // get sends a GET within the concurrent-read limit.
 func (c *Connector) get(ctx context.Context, path string, q url.Values, out any) (*httpapi.Response, error) {

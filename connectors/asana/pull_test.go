@@ -451,3 +451,38 @@ func TestNewSince(t *testing.T) {
 		})
 	}
 }
+
+// TestOverlapParam checks that Params.Overlap replaces the default overlap:
+// from since 06:00:00Z an incremental pull asks for tasks modified since
+// 05:55:00Z by default and since 05:30:00Z with a 30-minute overlap.
+func TestOverlapParam(t *testing.T) {
+	for _, tc := range []struct {
+		overlap time.Duration
+		want    string
+	}{
+		{0, "2026-11-26T05:55:00Z"},
+		{30 * time.Minute, "2026-11-26T05:30:00Z"},
+	} {
+		f := newFixture(t, fixtureOpts{tasks: 20, params: func(p *connectors.Params) { p.Overlap = tc.overlap }})
+		pages := f.pull(t, "")
+		// The sync token must be a live one, or the pull re-lists in full.
+		cur := decodeCursor(t, pages[len(pages)-1].Next)
+		cur.Since = "2026-11-26T06:00:00Z"
+		f.sim.ResetCalls()
+		f.pull(t, cur.encode())
+		calls := f.calls("GET", "/tasks")
+		if len(calls) != 1 || calls[0].Query.Get("modified_since") != tc.want {
+			t.Errorf("overlap %v: task requests %v, want one with modified_since %s", tc.overlap, calls, tc.want)
+		}
+	}
+}
+
+// TestReportsDeletions checks that the engine can skip listing task ids:
+// the events feed already brings deletions.
+func TestReportsDeletions(t *testing.T) {
+	f := newFixture(t, fixtureOpts{})
+	r, ok := any(f.c).(connectors.DeletionReporter)
+	if !ok || !r.ReportsDeletions() {
+		t.Errorf("the Asana connector does not report that its pages carry deletions")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -69,14 +70,23 @@ func (fc *fieldCatalog) resolve(name string) []gojira.Field {
 	return nil
 }
 
+// catalogTTL is how long a fetched field catalog is trusted: a field an
+// administrator adds or renames is seen by the first pull an hour later,
+// without a restart.
+const catalogTTL = time.Hour
+
 // selection is what a search asks for and how custom values are read back.
 type selection struct {
-	fields []string                  // field ids for the search request
-	custom map[string][]gojira.Field // name as the mapping writes it → its custom fields
+	fields  []string                  // field ids for the search request
+	custom  map[string][]gojira.Field // name as the mapping writes it → its custom fields
+	missing []string                  // names the mapping reads that the instance lacks
 }
 
 // selection resolves the template's custom fields and the scope's extra
-// field names into the field list of a search.
+// field names into the field list of a search. A name the mapping reads
+// (extra; the template's names when extra is empty) that the instance
+// lacks is listed in missing: its mapped values will be empty. A template
+// name the mapping does not read is only skipped.
 func (c *Connector) selection(ctx context.Context, extra []string) (selection, error) {
 	fc, err := c.fieldCatalog(ctx)
 	if err != nil {
@@ -87,13 +97,24 @@ func (c *Connector) selection(ctx context.Context, extra []string) (selection, e
 	for _, id := range sel.fields {
 		requested[id] = true
 	}
+	read := map[string]bool{}
+	for _, name := range extra {
+		read[name] = true
+	}
+	if len(extra) == 0 {
+		for _, name := range templateFields() {
+			read[name] = true
+		}
+	}
 	for _, name := range append(templateFields(), extra...) {
-		if _, done := sel.custom[name]; done || strings.TrimSpace(name) == "" {
+		if _, done := sel.custom[name]; done || requested[name] || strings.TrimSpace(name) == "" {
 			continue
 		}
 		fs := fc.resolve(name)
 		if len(fs) == 0 {
-			c.log.Debug().Str("field", name).Msg("jira field not found; skipped")
+			if read[name] && !slices.Contains(sel.missing, name) {
+				sel.missing = append(sel.missing, name)
+			}
 			continue
 		}
 		for _, f := range fs {
@@ -109,13 +130,15 @@ func (c *Connector) selection(ctx context.Context, extra []string) (selection, e
 	return sel, nil
 }
 
-// fieldCatalog returns the instance's fields, fetched once per connector. A
-// failed fetch is not cached, so the next pull tries again.
+// fieldCatalog returns the instance's fields, fetched again once the last
+// fetch is older than catalogTTL. A failed fetch is not cached, so the next
+// pull tries again.
 func (c *Connector) fieldCatalog(ctx context.Context) (*fieldCatalog, error) {
+	now := c.now()
 	c.mu.Lock()
-	fc := c.catalog
+	fc, at := c.catalog, c.catalogAt
 	c.mu.Unlock()
-	if fc != nil {
+	if fc != nil && now.Sub(at) < catalogTTL {
 		return fc, nil
 	}
 	var fields []gojira.Field
@@ -124,7 +147,7 @@ func (c *Connector) fieldCatalog(ctx context.Context) (*fieldCatalog, error) {
 	}
 	fc = newFieldCatalog(fields)
 	c.mu.Lock()
-	c.catalog = fc
+	c.catalog, c.catalogAt = fc, now
 	c.mu.Unlock()
 	return fc, nil
 }

@@ -2,10 +2,11 @@
 //
 // It pulls issues through the JQL search API (Cloud: POST
 // /rest/api/3/search/jql paged by nextPageToken; Data Center: POST
-// /rest/api/2/search paged by startAt), resolves custom fields by name so
-// that mappings read custom["Planned Cost"] rather than a customfield id,
-// keeps an incremental cursor on the issues' updated time, lists live issue
-// ids for deletion detection and pushes rollups back as issue comments.
+// /rest/api/2/search in id order, each page asking for the ids after the
+// last one read), resolves custom fields by name so that mappings read
+// custom["Planned Cost"] rather than a customfield id, keeps an incremental
+// cursor on the issues' updated time, lists live issue ids for deletion
+// detection and pushes rollups back as issue comments.
 package jira
 
 import (
@@ -150,7 +151,7 @@ func CheckTarget(t connectors.Target) error {
 // set Overlap before the first Pull.
 type Connector struct {
 	// Overlap is how far before the saved cursor an incremental pull starts
-	// (DefaultOverlap unless changed).
+	// (Params.Overlap when set, else DefaultOverlap).
 	Overlap time.Duration
 
 	name   string
@@ -158,10 +159,12 @@ type Connector struct {
 	flavor Flavor
 	api    *httpapi.Client
 	log    zerolog.Logger
+	now    func() time.Time
 
-	mu      sync.Mutex
-	catalog *fieldCatalog  // from GET /field, once per connector
-	zone    *time.Location // the user's time zone from GET /myself
+	mu        sync.Mutex
+	catalog   *fieldCatalog  // from GET /field, refreshed after catalogTTL
+	catalogAt time.Time      // when catalog was fetched
+	zone      *time.Location // the user's time zone from GET /myself
 }
 
 // New builds a Jira connector from its Params.
@@ -211,14 +214,22 @@ func New(p connectors.Params) (*Connector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build jira http client: %w", err)
 	}
-	return &Connector{
+	c := &Connector{
 		Overlap: DefaultOverlap,
 		name:    name,
 		base:    base,
 		flavor:  flavor,
 		api:     api,
 		log:     log,
-	}, nil
+		now:     p.Now,
+	}
+	if p.Overlap > 0 {
+		c.Overlap = p.Overlap
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	return c, nil
 }
 
 // Flavor returns the Jira deployment the connector talks to.

@@ -39,6 +39,9 @@ func TestDefaultMapping(t *testing.T) {
 				jirasim.Issue{ID: "20004", Key: "EHR-4", Type: "Story", Summary: "Old report", Status: "Done",
 					Resolution: "Won't Do", Updated: at(11)},
 				jirasim.Issue{ID: "20005", Key: "EHR-5", Type: "Bug", Summary: "Login banner", Updated: at(12)},
+				// A sub-task's parent is a task, not a milestone.
+				jirasim.Issue{ID: "20006", Key: "EHR-6", Type: "Sub-task", Summary: "Map lab codes", Status: "In Progress",
+					Parent: "EHR-3", Updated: at(13)},
 			)
 			want := map[string]pmsync.Item{
 				"20001": {Kind: pmsync.KindRisk, Title: "Vendor delay", Owner: "Ana Lima", Priority: "High",
@@ -47,9 +50,11 @@ func TestDefaultMapping(t *testing.T) {
 				"20002": {Kind: pmsync.KindMilestone, Title: "Go-live", Status: "Done", State: pmsync.StateDone,
 					Start: "2026-01-05", Due: "2026-06-30", PlannedCost: &planned, ActualCost: &actual, UpdatedAt: at(9)},
 				"20003": {Kind: pmsync.KindTask, Title: "Interface build", Status: "Blocked", State: pmsync.StateBlocked,
-					Due: "2026-05-01", Parent: "20002", UpdatedAt: at(10)},
+					Due: "2026-05-01", Parent: "20002", Milestone: "20002", UpdatedAt: at(10)},
 				"20004": {Kind: pmsync.KindTask, Title: "Old report", Status: "Done", State: pmsync.StateCancelled, UpdatedAt: at(11)},
 				"20005": {Kind: pmsync.KindTask, Title: "Login banner", Status: "To Do", State: pmsync.StateTodo, UpdatedAt: at(12)},
+				"20006": {Kind: pmsync.KindTask, Title: "Map lab codes", Status: "In Progress", State: pmsync.StateInProgress,
+					Parent: "20003", UpdatedAt: at(13)},
 			}
 			got := 0
 			for _, p := range e.pull(t, projectScope, "") {

@@ -105,11 +105,11 @@ func stripOrderBy(jql string) string {
 
 func isJQLSpace(ch byte) bool { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' }
 
-// pullJQL builds the query of a pull: the scope's JQL, restricted to issues
-// updated from since − overlap on when since is set, ordered so that the
-// updated time only grows from page to page. The literal is written in the user's zone because Jira
-// reads it there; truncating to the minute only widens the overlap.
-func pullJQL(scope connectors.Scope, since time.Time, overlap time.Duration, zone *time.Location) string {
+// pullFilter is the condition of a pull, without an order: the scope's
+// JQL, restricted to issues updated from since − overlap on when since is
+// set. The literal is written in the user's zone because Jira reads it
+// there; truncating to the minute only widens the overlap.
+func pullFilter(scope connectors.Scope, since time.Time, overlap time.Duration, zone *time.Location) string {
 	var parts []string
 	if base := scopeJQL(scope); base != "" {
 		parts = append(parts, "("+base+")")
@@ -117,16 +117,52 @@ func pullJQL(scope connectors.Scope, since time.Time, overlap time.Duration, zon
 	if !since.IsZero() {
 		parts = append(parts, `updated >= "`+since.Add(-overlap).In(zone).Format(jqlTimeLayout)+`"`)
 	}
-	jql := strings.Join(parts, " AND ")
-	if jql != "" {
-		jql += " "
-	}
-	return jql + "ORDER BY updated ASC, id ASC"
+	return strings.Join(parts, " AND ")
 }
 
-// Pull streams the issues of a scope updated since the cursor, 100 per page,
-// oldest update first. Each page's cursor holds the greatest updated time
-// seen so far, so a pull that stops half way resumes where it stopped.
+// ordered appends an ORDER BY clause to a filter that may be empty.
+func ordered(filter, order string) string {
+	if filter == "" {
+		return "ORDER BY " + order
+	}
+	return filter + " ORDER BY " + order
+}
+
+// pullJQL is the query of a Cloud pull: ordered so that the updated time
+// only grows from page to page.
+func pullJQL(scope connectors.Scope, since time.Time, overlap time.Duration, zone *time.Location) string {
+	return ordered(pullFilter(scope, since, overlap, zone), "updated ASC, id ASC")
+}
+
+// afterIDJQL is the query of one Data Center page: the issues of filter
+// whose id is greater than after (every issue when after is negative), in
+// id order.
+func afterIDJQL(filter string, after int64) string {
+	if after >= 0 {
+		cond := "id > " + strconv.FormatInt(after, 10)
+		if filter == "" {
+			filter = cond
+		} else {
+			filter += " AND " + cond
+		}
+	}
+	return ordered(filter, "id ASC")
+}
+
+// Pull streams the issues of a scope updated since the cursor, 100 per page.
+//
+// Cloud pages in updated order by nextPageToken, which names the position
+// after the last issue served: an issue edited mid-walk moves ahead of the
+// position and is read again, so each page's cursor can hold the greatest
+// updated time seen so far.
+//
+// Data Center only pages by offset, and an offset over an order that
+// changes mid-walk skips issues: an issue edited (moved to the end of an
+// updated order) or deleted behind the offset shifts every later issue one
+// place back. So Data Center pages in id order, which edits do not change,
+// each page asking for the ids after the last one read from offset 0: a
+// deleted issue leaves no gap and every issue that exists throughout is
+// read exactly once. See pullByID for its cursor.
 func (c *Connector) Pull(ctx context.Context, scope connectors.Scope, cur connectors.Cursor, page func(connectors.Page) error) error {
 	if err := CheckScope(scope); err != nil {
 		return fmt.Errorf("jira connection %q: %w", c.name, err)
@@ -139,37 +175,111 @@ func (c *Connector) Pull(ctx context.Context, scope connectors.Scope, cur connec
 	if err != nil {
 		return err
 	}
+	if len(sel.missing) > 0 {
+		c.log.Warn().Str("source", scope.Source).Strs("fields", sel.missing).Msg("jira fields not found; mapped values will be empty")
+	}
 	zone := time.UTC
 	if !since.IsZero() {
 		if zone, err = c.fetchZone(ctx); err != nil {
 			return c.fail("read the user's time zone", err)
 		}
 	}
-	jql := pullJQL(scope, since, c.Overlap, zone)
-
+	if c.flavor == DataCenter {
+		return c.pullByID(ctx, scope, cur, since, pullFilter(scope, since, c.Overlap, zone), sel, page)
+	}
 	latest, next, pages := since, cur, 0
-	return c.search(ctx, jql, sel.fields, pullPageSize, func(issues []map[string]any, _ int) error {
+	return c.search(ctx, pullJQL(scope, since, c.Overlap, zone), sel.fields, pullPageSize, func(sp searchPage) error {
 		pages++
-		recs := make([]pmsync.Record, 0, len(issues))
-		for _, issue := range issues {
-			rec, err := c.record(scope.Source, issue, sel)
-			if err != nil {
-				return fmt.Errorf("jira connection %q: read issue on page %d: %w", c.name, pages, err)
-			}
-			if rec.UpdatedAt.After(latest) {
-				latest = rec.UpdatedAt
-			}
-			recs = append(recs, rec)
+		recs, newest, err := c.records(scope.Source, sp.issues, sel, pages)
+		if err != nil {
+			return err
+		}
+		if newest.After(latest) {
+			latest = newest
 		}
 		if !latest.IsZero() {
 			next = encodeCursor(latest)
 		}
-		c.log.Debug().Str("source", scope.Source).Int("records", len(recs)).Msg("jira page pulled")
-		if err := page(connectors.Page{Records: recs, Next: next}); err != nil {
-			return fmt.Errorf("jira connection %q: handle page %d of source %q: %w", c.name, pages, scope.Source, err)
-		}
-		return nil
+		return c.emit(scope.Source, pages, connectors.Page{Records: recs, Next: next}, page)
 	})
+}
+
+// pullByID is the Data Center pull, paged by id. Its pages carry the cursor
+// the pull started from, and only the last page moves it: ids say nothing
+// about update times, so before the last page an issue updated after since
+// may still be unread. A pull interrupted half way thus starts again from
+// the old since; the pages it re-reads are upserted again, which is
+// idempotent, so a crash or a stop loses nothing and double-counts nothing.
+//
+// The last page moves since to the newest updated time read, but never
+// past the moment the walk began (the server's clock, from the first
+// answer's Date header): an issue edited during the walk after its id was
+// passed carries a later updated time than the walk's start, and the next
+// pull, reading from there less the overlap, picks it up.
+func (c *Connector) pullByID(ctx context.Context, scope connectors.Scope, cur connectors.Cursor, since time.Time, filter string, sel selection, page func(connectors.Page) error) error {
+	started := c.now()
+	newest, pages := time.Time{}, 0
+	return c.searchByID(ctx, filter, sel.fields, pullPageSize, func(sp searchPage) error {
+		pages++
+		if pages == 1 && !sp.date.IsZero() {
+			started = sp.date
+		}
+		recs, latest, err := c.records(scope.Source, sp.issues, sel, pages)
+		if err != nil {
+			return err
+		}
+		if latest.After(newest) {
+			newest = latest
+		}
+		p := connectors.Page{Records: recs, Next: cur}
+		if sp.last {
+			if s := walkSince(since, newest, started); !s.IsZero() {
+				p.Next = encodeCursor(s)
+			}
+		}
+		return c.emit(scope.Source, pages, p, page)
+	})
+}
+
+// walkSince is the since a complete id-ordered walk leaves behind: the
+// newest updated time read, capped at the walk's start, and never earlier
+// than the since the walk began from.
+func walkSince(since, newest, started time.Time) time.Time {
+	s := newest
+	if !started.IsZero() && started.Before(s) {
+		s = started
+	}
+	if s.Before(since) {
+		s = since
+	}
+	return s.UTC()
+}
+
+// records turns the issues of one search page into records and returns the
+// greatest updated time among them.
+func (c *Connector) records(source string, issues []map[string]any, sel selection, pageNo int) ([]pmsync.Record, time.Time, error) {
+	recs := make([]pmsync.Record, 0, len(issues))
+	var newest time.Time
+	for _, issue := range issues {
+		rec, err := c.record(source, issue, sel)
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("jira connection %q: read issue on page %d: %w", c.name, pageNo, err)
+		}
+		if rec.UpdatedAt.After(newest) {
+			newest = rec.UpdatedAt
+		}
+		recs = append(recs, rec)
+	}
+	return recs, newest, nil
+}
+
+// emit hands one page to the caller's callback.
+func (c *Connector) emit(source string, pageNo int, p connectors.Page, page func(connectors.Page) error) error {
+	c.log.Debug().Str("source", source).Int("records", len(p.Records)).Msg("jira page pulled")
+	if err := page(p); err != nil {
+		return fmt.Errorf("jira connection %q: handle page %d of source %q: %w", c.name, pageNo, source, err)
+	}
+	return nil
 }
 
 // record turns one issue of a search into a Record: the issue JSON as
@@ -227,40 +337,37 @@ func idOf(v any) string {
 }
 
 // ListIDs returns the id of every issue of a scope, for deletion detection,
-// with the largest pages the API allows.
+// with the largest pages the API allows. Both flavors page by position
+// (Cloud's token, Data Center's last id), never by offset: an offset walk
+// that sees an issue deleted behind it skips a live one, which would then
+// be tombstoned.
 func (c *Connector) ListIDs(ctx context.Context, scope connectors.Scope) ([]string, error) {
 	if err := CheckScope(scope); err != nil {
 		return nil, fmt.Errorf("jira connection %q: %w", c.name, err)
 	}
-	jql := "ORDER BY id ASC"
+	filter := ""
 	if base := scopeJQL(scope); base != "" {
-		jql = "(" + base + ") " + jql
-	}
-	size := cloudIDPageSize
-	if c.flavor == DataCenter {
-		size = dcIDPageSize
+		filter = "(" + base + ")"
 	}
 	var ids []string
 	seen := map[string]bool{}
-	total := -1
-	err := c.search(ctx, jql, []string{"id"}, size, func(issues []map[string]any, t int) error {
-		total = t
-		for _, issue := range issues {
+	collect := func(sp searchPage) error {
+		for _, issue := range sp.issues {
 			if id := idOf(issue["id"]); id != "" && !seen[id] {
 				seen[id] = true
 				ids = append(ids, id)
 			}
 		}
 		return nil
-	})
+	}
+	var err error
+	if c.flavor == DataCenter {
+		err = c.searchByID(ctx, filter, []string{"id"}, dcIDPageSize, collect)
+	} else {
+		err = c.search(ctx, ordered(filter, "id ASC"), []string{"id"}, cloudIDPageSize, collect)
+	}
 	if err != nil {
 		return nil, err
-	}
-	// Offset paging skips an issue when another is deleted mid-walk, and a
-	// skipped id would be tombstoned: refuse an inconsistent list.
-	if total >= 0 && len(ids) != total {
-		return nil, fmt.Errorf("jira connection %q: list issue ids of source %q: got %d ids but the search reported %d; the scope changed while listing, try again",
-			c.name, scope.Source, len(ids), total)
 	}
 	return ids, nil
 }
@@ -285,49 +392,109 @@ type searchResponse struct {
 	Total         int              `json:"total"`
 }
 
-// search walks every page of a JQL search and hands each page's issues to
-// each, with the total the server reports (-1 on Cloud, which has none).
-// The context is checked before every page, so a cancelled pull stops
-// within one page.
-func (c *Connector) search(ctx context.Context, jql string, fields []string, size int, each func(issues []map[string]any, total int) error) error {
+// searchPage is one page of a search walk.
+type searchPage struct {
+	issues []map[string]any
+	last   bool      // no page follows
+	date   time.Time // the server's clock when it answered; zero when unknown
+}
+
+// searchOnce sends the n-th search request of a walk.
+func (c *Connector) searchOnce(ctx context.Context, n int, req searchRequest) (searchResponse, time.Time, error) {
+	var resp searchResponse
+	if err := ctx.Err(); err != nil {
+		return resp, time.Time{}, fmt.Errorf("jira connection %q: search page %d: %w", c.name, n, err)
+	}
 	path := "/rest/api/3/search/jql"
 	if c.flavor == DataCenter {
 		path = "/rest/api/2/search"
 	}
+	// Search is a read: repeating a POST that may have reached Jira is
+	// harmless, so the shared client may retry it.
+	r, err := c.api.DoJSON(ctx, httpapi.Request{Method: http.MethodPost, Path: path, JSON: req, Idempotent: true}, &resp)
+	if err != nil {
+		return resp, time.Time{}, c.fail(fmt.Sprintf("search issues (page %d)", n), err)
+	}
+	var date time.Time
+	if r != nil {
+		if t, err := http.ParseTime(r.Header.Get("Date")); err == nil {
+			date = t.UTC()
+		}
+	}
+	return resp, date, nil
+}
+
+// search walks every page of a Cloud JQL search by nextPageToken and hands
+// each to each. The context is checked before every page, so a cancelled
+// pull stops within one page.
+func (c *Connector) search(ctx context.Context, jql string, fields []string, size int, each func(searchPage) error) error {
 	req := searchRequest{JQL: jql, MaxResults: size, Fields: fields}
-	start := 0
 	for n := 1; ; n++ {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("jira connection %q: search page %d: %w", c.name, n, err)
-		}
-		if c.flavor == DataCenter {
-			req.StartAt = &start
-		}
-		var resp searchResponse
-		// Search is a read: repeating a POST that may have reached Jira is
-		// harmless, so the shared client may retry it.
-		if err := c.doJSON(ctx, httpapi.Request{Method: http.MethodPost, Path: path, JSON: req, Idempotent: true}, &resp); err != nil {
-			return c.fail(fmt.Sprintf("search issues (page %d)", n), err)
-		}
-		total := -1
-		if c.flavor == DataCenter {
-			total = resp.Total
-		}
-		if err := each(resp.Issues, total); err != nil {
+		resp, date, err := c.searchOnce(ctx, n, req)
+		if err != nil {
 			return err
 		}
-		if c.flavor == Cloud {
-			if resp.IsLast || resp.NextPageToken == "" {
-				return nil
+		last := resp.IsLast || resp.NextPageToken == ""
+		if err := each(searchPage{issues: resp.Issues, last: last, date: date}); err != nil {
+			return err
+		}
+		if last {
+			return nil
+		}
+		if resp.NextPageToken == req.NextPageToken {
+			return fmt.Errorf("jira connection %q: search page %d: the server repeated nextPageToken", c.name, n)
+		}
+		req.NextPageToken = resp.NextPageToken
+	}
+}
+
+// searchByID walks a Data Center search in id order: every page starts at
+// offset 0 and asks for the ids after the last one read, so issues edited,
+// deleted or created meanwhile never shift the walk. filter is the query
+// without an order (it may be empty). The context is checked before every
+// page, so a cancelled pull stops within one page.
+func (c *Connector) searchByID(ctx context.Context, filter string, fields []string, size int, each func(searchPage) error) error {
+	start := 0
+	req := searchRequest{StartAt: &start, MaxResults: size, Fields: fields}
+	after := int64(-1)
+	// Jira validates the issue an id range names: when the last issue of a
+	// page is deleted before the next request, `id > N` is a 400. Step back
+	// to the previous issue of that page (re-reading a few is harmless).
+	var earlier []int64
+	for n := 1; ; n++ {
+		req.JQL = afterIDJQL(filter, after)
+		resp, date, err := c.searchOnce(ctx, n, req)
+		if err != nil && after >= 0 && isMissingIssue(err) {
+			if len(earlier) == 0 {
+				return fmt.Errorf("jira connection %q: search page %d: every issue of the previous page was deleted during the walk; the next pull starts again: %w", c.name, n, err)
 			}
-			if resp.NextPageToken == req.NextPageToken {
-				return fmt.Errorf("jira connection %q: search page %d: the server repeated nextPageToken", c.name, n)
-			}
-			req.NextPageToken = resp.NextPageToken
+			after, earlier = earlier[len(earlier)-1], earlier[:len(earlier)-1]
+			n--
 			continue
 		}
-		start = resp.StartAt + len(resp.Issues)
-		if len(resp.Issues) == 0 || start >= resp.Total {
+		if err != nil {
+			return err
+		}
+		// total counts the issues after the last id, this page included.
+		last := len(resp.Issues) == 0 || len(resp.Issues) >= resp.Total
+		if !last {
+			id := idOf(resp.Issues[len(resp.Issues)-1]["id"])
+			next, err := strconv.ParseInt(id, 10, 64)
+			if err != nil || next <= after {
+				return fmt.Errorf("jira connection %q: search page %d: the last issue's id %q does not follow id %d; the server did not order by id", c.name, n, id, after)
+			}
+			earlier = earlier[:0]
+			for _, is := range resp.Issues[:len(resp.Issues)-1] {
+				if v, err := strconv.ParseInt(idOf(is["id"]), 10, 64); err == nil && v > after {
+					earlier = append(earlier, v)
+				}
+			}
+			after = next
+		}
+		if err := each(searchPage{issues: resp.Issues, last: last, date: date}); err != nil {
+			return err
+		}
+		if last {
 			return nil
 		}
 		// Data Center caps maxResults (jira.search.views.default.max); ask
@@ -336,4 +503,11 @@ func (c *Connector) search(ctx context.Context, jql string, fields []string, siz
 			req.MaxResults = resp.MaxResults
 		}
 	}
+}
+
+// isMissingIssue reports whether err is Jira's 400 for a JQL clause naming
+// an issue that does not exist (any more).
+func isMissingIssue(err error) bool {
+	var ae *connectors.APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusBadRequest && strings.Contains(ae.Message, "does not exist for field")
 }

@@ -356,3 +356,57 @@ func TestCursor(t *testing.T) {
 		}
 	}
 }
+
+// TestOverlapParam checks that Params.Overlap replaces the default overlap:
+// from since 10:00:00Z an incremental read asks for rows modified since
+// 09:55:00Z by default and since 09:30:00Z with a 30-minute overlap.
+func TestOverlapParam(t *testing.T) {
+	for _, tc := range []struct {
+		overlap time.Duration
+		want    string
+	}{
+		{0, "2026-01-05T09:55:00Z"},
+		{30 * time.Minute, "2026-01-05T09:30:00Z"},
+	} {
+		e := newEnv(t, connectors.Params{Overlap: tc.overlap})
+		id := e.sim.Generate("PACS Viewer Integration", 30, 5, t0)
+		st := newStore()
+		st.pull(t, e.conn, scopeOf(id))
+		var first cursor
+		if err := json.Unmarshal([]byte(st.cursor), &first); err != nil {
+			t.Fatal(err)
+		}
+		// The sheet must have moved, or the pull ends at ifVersionAfter.
+		e.clk.set(t0.Add(time.Hour))
+		rows, _ := e.sim.Rows(id)
+		if err := e.sim.UpdateRow(id, rows[3].ID, map[string]any{"Status": "Blocked"}); err != nil {
+			t.Fatal(err)
+		}
+		st.cursor = cursor{V: cursorVersion, Version: first.Version, Since: "2026-01-05T10:00:00Z"}.encode()
+		e.sim.ResetCalls()
+		st.pull(t, e.conn, scopeOf(id))
+		var got []string
+		for _, c := range e.sim.Calls() {
+			q, err := url.ParseQuery(c.Query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if q.Has("rowsModifiedSince") {
+				got = append(got, q.Get("rowsModifiedSince"))
+			}
+		}
+		if !slices.Equal(got, []string{tc.want}) {
+			t.Errorf("overlap %v: rowsModifiedSince %v, want [%s]", tc.overlap, got, tc.want)
+		}
+	}
+}
+
+// TestReportsDeletions checks that the engine can skip listing row ids:
+// every pull of a changed sheet ends with the live list.
+func TestReportsDeletions(t *testing.T) {
+	e := newEnv(t, connectors.Params{})
+	r, ok := any(e.conn).(connectors.DeletionReporter)
+	if !ok || !r.ReportsDeletions() {
+		t.Errorf("the Smartsheet connector does not report that its pages carry deletions")
+	}
+}

@@ -219,7 +219,7 @@ func CheckTarget(t connectors.Target) error {
 // use; set Overlap and RowPageSize before the first Pull.
 type Connector struct {
 	// Overlap is how far before the newest modifiedAt seen an incremental
-	// pull starts (DefaultOverlap unless changed).
+	// pull starts (Params.Overlap when set, else DefaultOverlap).
 	Overlap time.Duration
 	// RowPageSize is how many rows one GET /sheets/{id} asks for
 	// (DefaultRowPageSize unless changed).
@@ -274,17 +274,26 @@ func New(p connectors.Params) (*Connector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build smartsheet http client: %w", err)
 	}
-	return &Connector{
+	c := &Connector{
 		Overlap:     DefaultOverlap,
 		RowPageSize: DefaultRowPageSize,
 		name:        name,
 		api:         api,
 		log:         log,
-	}, nil
+	}
+	if p.Overlap > 0 {
+		c.Overlap = p.Overlap
+	}
+	return c, nil
 }
 
 // Requests reports how many HTTP requests the connector has sent.
 func (c *Connector) Requests() int64 { return c.api.Requests() }
+
+// ReportsDeletions reports that pulls carry deletions: a pull that finds the
+// sheet changed (deleting a row changes its version) ends with the complete
+// list of live row ids (Page.Live), and an unchanged sheet has lost no row.
+func (c *Connector) ReportsDeletions() bool { return true }
 
 // Check verifies the access token and reachability with GET /users/me.
 func (c *Connector) Check(ctx context.Context) error {

@@ -41,6 +41,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Recorded on arrival, so that a client that has its answer always finds
 	// its request in Calls.
 	s.recordCall(r, body)
+	// Jira stamps every answer with its own clock; a client that needs the
+	// server's time (where a walk began) reads it here, so it must follow
+	// the simulated clock rather than the host's.
+	w.Header().Set("Date", s.opts.Now().UTC().Format(http.TimeFormat))
 	if s.applyFault(w, r, body) {
 		return
 	}

@@ -796,6 +796,11 @@ func (c *compiler) keyClause(f jqlField, cl *clause, op string) pred {
 	case "<", "<=", ">", ">=":
 		v := cl.vals[0]
 		if n, err := strconv.ParseInt(v.text, 10, 64); err == nil {
+			// Jira validates the issue a range names, as it does for =: a
+			// range from a deleted issue's id is an error, not an empty set.
+			if _, ok := resolve(v); !ok {
+				return never
+			}
 			return func(r *record) bool { return cmpOp(op, compareInt(r.num, n)) }
 		}
 		proj, n, ok := splitKey(strings.ToUpper(v.text))

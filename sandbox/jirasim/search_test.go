@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -373,6 +374,66 @@ func TestDataCenterPostAndPaths(t *testing.T) {
 	for _, path := range []string{"/rest/api/3/myself", "/rest/api/2/search/jql", "/rest/api/3/search"} {
 		if r := c.get(path, nil); r.status != http.StatusNotFound {
 			t.Errorf("GET %s: status %d, want 404", path, r.status)
+		}
+	}
+}
+
+// TestDataCenterPagesAfterAnID walks a Data Center search the way a client
+// that pages by id does: startAt 0 and "id > last" every time. Issue ids
+// start at 10000 in Add order, so the hand-computed pages follow from that;
+// deleting the last issue read must not disturb the next page.
+func TestDataCenterPagesAfterAnID(t *testing.T) {
+	s, c := start(t, Options{Flavor: DataCenter})
+	addN(s, 30) // ids 10000 … 10029
+	page := func(jql string) dcPage {
+		t.Helper()
+		r := c.post("/rest/api/2/search", map[string]any{"jql": jql, "startAt": 0, "maxResults": 10, "fields": []string{"summary"}})
+		if r.status != http.StatusOK {
+			t.Fatalf("%s: status %d: %s", jql, r.status, r.body)
+		}
+		return decode[dcPage](t, r)
+	}
+	for _, tc := range []struct {
+		jql          string
+		total, n     int
+		first, final string
+	}{
+		{"project = EHR ORDER BY id ASC", 30, 10, "10000", "10009"},
+		{"project = EHR AND id > 10009 ORDER BY id ASC", 20, 10, "10010", "10019"},
+		{"project = EHR AND id > 10025 ORDER BY id ASC", 4, 4, "10026", "10029"},
+		{"project = EHR AND id > 10029 ORDER BY id ASC", 0, 0, "", ""},
+	} {
+		p := page(tc.jql)
+		if p.Total != tc.total || len(p.Issues) != tc.n {
+			t.Errorf("%s: total %d, %d issues; want %d, %d", tc.jql, p.Total, len(p.Issues), tc.total, tc.n)
+			continue
+		}
+		if tc.n > 0 && (p.Issues[0].ID != tc.first || p.Issues[tc.n-1].ID != tc.final) {
+			t.Errorf("%s: ids %s … %s, want %s … %s", tc.jql, p.Issues[0].ID, p.Issues[tc.n-1].ID, tc.first, tc.final)
+		}
+	}
+	if err := s.Delete("EHR-10"); err != nil { // id 10009
+		t.Fatal(err)
+	}
+	// Like =, a range names an issue that must exist.
+	r := c.post("/rest/api/2/search", map[string]any{"jql": "project = EHR AND id > 10009 ORDER BY id ASC", "startAt": 0, "maxResults": 10})
+	if want := `{"errorMessages":["An issue with key '10009' does not exist for field 'id'."],"errors":{}}`; r.status != http.StatusBadRequest || strings.TrimSpace(string(r.body)) != want {
+		t.Errorf("after deleting id 10009: %d %s; want 400 %s", r.status, r.body, want)
+	}
+}
+
+// TestDateHeaderFollowsTheClock checks that answers, errors included, carry
+// the simulated clock in their Date header, as Jira stamps its own time.
+func TestDateHeaderFollowsTheClock(t *testing.T) {
+	for _, flavor := range []Flavor{Cloud, DataCenter} {
+		_, c := start(t, Options{Flavor: flavor})
+		want := "Sat, 10 Jan 2026 12:00:00 GMT" // testNowText
+		if got := c.get("/rest/api/2/myself", nil).header.Get("Date"); got != want {
+			t.Errorf("%s: Date %q, want %q", flavor, got, want)
+		}
+		c.auth = nil
+		if r := c.get("/rest/api/2/myself", nil); r.status != http.StatusUnauthorized || r.header.Get("Date") != want {
+			t.Errorf("%s unauthenticated: status %d, Date %q; want 401 and %q", flavor, r.status, r.header.Get("Date"), want)
 		}
 	}
 }
