@@ -94,3 +94,16 @@ func Kinds() []string {
 	slices.Sort(out)
 	return out
 }
+
+// Adapt turns a constructor that returns a concrete connector into the one
+// a Spec holds. It keeps a failed construction's typed nil out of the
+// interface, where it would not compare equal to nil.
+func Adapt[C Connector](newConn func(Params) (C, error)) func(Params) (Connector, error) {
+	return func(p Params) (Connector, error) {
+		c, err := newConn(p)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+}

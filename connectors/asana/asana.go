@@ -62,15 +62,8 @@ var defaultMappingYAML []byte
 
 func init() {
 	connectors.Register(connectors.Spec{
-		Kind: Kind,
-		New: func(p connectors.Params) (connectors.Connector, error) {
-			c, err := New(p)
-			if err != nil {
-				// A typed nil inside the interface would not compare equal to nil.
-				return nil, err
-			}
-			return c, nil
-		},
+		Kind:               Kind,
+		New:                connectors.Adapt(New),
 		CheckScope:         CheckScope,
 		CheckTarget:        CheckTarget,
 		CheckParams:        CheckParams,
