@@ -426,3 +426,39 @@ func TestQuarantineKeepsTheStoredItemAndIsListed(t *testing.T) {
 		t.Errorf("stored item %+v (%v, %v): the last good version must stay", it, ok, err)
 	}
 }
+
+// TestValidateProbeReportsUnmappedValues: --probe checks the credentials,
+// maps a sample and names the values no rule covers.
+func TestValidateProbeReportsUnmappedValues(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	sim, url := startJira(t, clk)
+	sim.Add(
+		jirasim.Issue{Project: "EHR", Type: "Task", Summary: "Interface testing", Status: "QA Review", StatusCategory: "indeterminate"},
+		jirasim.Issue{Project: "EHR", Type: "Milestone", Summary: "Go-live", Status: "To Do", StatusCategory: "new"},
+	)
+	dir := t.TempDir()
+	path := writeConfig(t, dir, url, filepath.Join(dir, "pmsync.db"))
+	body, _ := os.ReadFile(path)
+	custom := strings.Replace(string(body), "scope: { project: EHR } }", "scope: { project: EHR }, mapping: strict }", 1) +
+		"mappings:\n  strict:\n    extends: jira-default\n    state: { path: fields.status.name, map: { To Do: todo, In Progress: in_progress, Done: done }, default: todo }\n"
+	if err := os.WriteFile(path, []byte(custom), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run([]string{"validate", "--probe", "--config", path}, &out, &errb, envOf(map[string]string{"JIRA_EMAIL": email, "JIRA_TOKEN": token}))
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	for _, want := range []string{"source ehr-jira: 2 sample records, 2 mapped with strict", `unmapped value state "QA Review" (1 records)`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	// A wrong token fails the probe with the connection and the status.
+	out.Reset()
+	errb.Reset()
+	code = run([]string{"validate", "--probe", "--config", path}, &out, &errb, envOf(map[string]string{"JIRA_EMAIL": email, "JIRA_TOKEN": "nope-123456"}))
+	if code != 1 || !strings.Contains(errb.String(), "jira") || !strings.Contains(errb.String(), "401") {
+		t.Errorf("probe with a wrong token: exit %d\n%s", code, errb.String())
+	}
+}
