@@ -27,6 +27,7 @@ COPY configs/example.yaml /etc/pmsync/example.yaml
 USER pmsync
 VOLUME ["/var/lib/pmsync"]
 ENV PMSYNC_CONFIG=/etc/pmsync/pmsync.yaml \
+    MALLOC_ARENA_MAX=2 \
     PMSYNC_DATABASE=/var/lib/pmsync/pmsync.db \
     PMSYNC_HTTP_LISTEN=0.0.0.0:8080
 EXPOSE 8080
