@@ -26,8 +26,10 @@ COPY --from=build /out/pmsync /usr/local/bin/pmsync
 COPY configs/example.yaml /etc/pmsync/example.yaml
 USER pmsync
 VOLUME ["/var/lib/pmsync"]
+# MALLOC_ARENA_MAX=1: SQLite's page writes through cgo suffer from glibc
+# returning memory from many arenas; see BENCHMARKS.md for the measurement.
 ENV PMSYNC_CONFIG=/etc/pmsync/pmsync.yaml \
-    MALLOC_ARENA_MAX=2 \
+    MALLOC_ARENA_MAX=1 \
     PMSYNC_DATABASE=/var/lib/pmsync/pmsync.db \
     PMSYNC_HTTP_LISTEN=0.0.0.0:8080
 EXPOSE 8080
