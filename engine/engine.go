@@ -36,7 +36,7 @@ type Store interface {
 	LatestSnapshot(ctx context.Context, program string) (store.Snapshot, bool, error)
 	Enqueue(ctx context.Context, target, program, version string, payload []byte, at time.Time) (bool, error)
 	PendingPushes(ctx context.Context, target string) ([]store.Push, error)
-	MarkSending(ctx context.Context, id int64, at time.Time) error
+	ClaimPush(ctx context.Context, id int64, at time.Time, lease time.Duration) (bool, error)
 	MarkDelivered(ctx context.Context, id int64, receipt string, at time.Time) error
 	MarkFailed(ctx context.Context, id int64, errText string, at time.Time) error
 	Meta(ctx context.Context, key string) (string, bool, error)

@@ -7,18 +7,23 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/pmsync/pmsync"
 	"github.com/pmsync/pmsync/config"
 	"github.com/pmsync/pmsync/connectors"
 )
 
+// pushLease is how long a push being sent by one process is left alone by
+// others before they take it over (its sender is presumed dead).
+const pushLease = 10 * time.Minute
+
 // PushResult reports what happened to one rollup for one target.
 type PushResult struct {
 	Target   string
 	Program  string
 	Version  string
-	Status   string // delivered | existing | unchanged | failed | dry-run | superseded
+	Status   string // delivered | existing | unchanged | in-progress | failed | dry-run | superseded
 	Receipt  string
 	Err      error
 	Rollup   pmsync.Rollup
@@ -124,8 +129,13 @@ func (e *Engine) deliver(ctx context.Context, p config.Push, key string) ([]Push
 		if !slices.Contains(p.Programs, pp.Program) {
 			continue // the config no longer sends this program here
 		}
-		if err := e.db.MarkSending(ctx, pp.ID, e.now()); err != nil {
-			return results, fmt.Errorf("mark push %d sending: %w", pp.ID, err)
+		claimed, err := e.db.ClaimPush(ctx, pp.ID, e.now(), pushLease)
+		if err != nil {
+			return results, err
+		}
+		if !claimed {
+			results = append(results, PushResult{Target: key, Program: pp.Program, Version: pp.Version, Status: "in-progress", Rollup: r})
+			continue
 		}
 		batch = append(batch, r)
 		ids = append(ids, pp.ID)

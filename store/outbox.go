@@ -162,3 +162,27 @@ func toAny(ss []string) []any {
 	}
 	return out
 }
+
+// ClaimPush starts an attempt to deliver push id, counting it, unless
+// another process is already at it: a push is claimed when it is pending or
+// failed, or when it has been sending for longer than lease (its sender
+// died). It reports whether this caller holds the claim, so that a CLI push
+// beside the daemon never sends the same rollup twice at once.
+func (db *DB) ClaimPush(ctx context.Context, id int64, at time.Time, lease time.Duration) (bool, error) {
+	var claimed bool
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = ?, attempts = attempts + 1, updated = ?
+			WHERE id = ? AND (status IN (?, ?) OR (status = ? AND updated < ?))`,
+			PushSending, formatTime(at), id, PushPending, PushFailed, PushSending, formatTime(at.Add(-lease)))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		claimed = n == 1
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("claim push %d: %w", id, err)
+	}
+	return claimed, nil
+}

@@ -185,3 +185,34 @@ func TestPushPayloadRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestClaimPush(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	t0 := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
+	if _, err := db.Enqueue(ctx, "asana:project=1", "ehr", "v1", []byte("{}"), t0); err != nil {
+		t.Fatal(err)
+	}
+	pending, _ := db.PendingPushes(ctx, "")
+	id := pending[0].ID
+	steps := []struct {
+		at   time.Time
+		want bool
+	}{
+		{t0, true},                       // pending: claimed
+		{t0.Add(time.Minute), false},     // another sender within the lease: refused
+		{t0.Add(11 * time.Minute), true}, // the first sender died: the lease ran out
+	}
+	for i, s := range steps {
+		got, err := db.ClaimPush(ctx, id, s.at, 10*time.Minute)
+		if err != nil || got != s.want {
+			t.Fatalf("claim %d at %s = %v, %v; want %v", i, s.at, got, err, s.want)
+		}
+	}
+	if err := db.MarkDelivered(ctx, id, "r", t0.Add(12*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.ClaimPush(ctx, id, t0.Add(time.Hour), time.Minute); err != nil || got {
+		t.Errorf("a delivered push was claimed again: %v, %v", got, err)
+	}
+}
