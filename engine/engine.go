@@ -4,10 +4,15 @@ package engine
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -39,6 +44,10 @@ type Store interface {
 	ClaimPush(ctx context.Context, id int64, at time.Time, lease time.Duration) (bool, error)
 	MarkDelivered(ctx context.Context, id int64, receipt string, at time.Time) error
 	MarkFailed(ctx context.Context, id int64, errText string, at time.Time) error
+	AcquireLease(ctx context.Context, name, holder string, at time.Time, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, name, holder string) error
+	LeaseHolder(ctx context.Context, name string) (string, bool, error)
+	TakeOverLease(ctx context.Context, name, from, holder string, at time.Time, ttl time.Duration) (bool, error)
 	Meta(ctx context.Context, key string) (string, bool, error)
 	SetMeta(ctx context.Context, key, value string) error
 }
@@ -63,6 +72,9 @@ type Engine struct {
 	// syncMu serializes syncs (two runs of one source would race on its
 	// cursor); pushMu serializes outbox deliveries.
 	syncMu, pushMu sync.Mutex
+	// holder names this process in the leases that keep two processes from
+	// syncing one source at once.
+	holder string
 }
 
 // New builds the connectors of cfg. It fails if any connection cannot be
@@ -71,7 +83,7 @@ func New(cfg *config.Config, db Store, opts Options) (*Engine, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &Engine{cfg: cfg, db: db, log: opts.Log, now: opts.Now, conns: map[string]connectors.Connector{}, metrics: opts.Metrics}
+	e := &Engine{cfg: cfg, db: db, log: opts.Log, now: opts.Now, conns: map[string]connectors.Connector{}, metrics: opts.Metrics, holder: holderName()}
 	limiters := httpapi.NewLimiters()
 	var errs []error
 	for _, c := range cfg.Connections {
@@ -119,4 +131,32 @@ func (e *Engine) Check(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// holderName identifies this process in leases: host, pid and a random
+// suffix (pids repeat, across restarts and containers).
+func holderName() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s/%d/%x", host, os.Getpid(), b)
+}
+
+// deadHolder reports whether a lease holder is a process of this host that
+// no longer runs (killed without releasing its lease), so that a restart
+// after kill -9 need not wait for the lease to run out.
+func deadHolder(holder, self string) bool {
+	parts := strings.Split(holder, "/")
+	mine := strings.Split(self, "/")
+	if len(parts) != 3 || len(mine) != 3 || parts[0] != mine[0] || holder == self {
+		return false
+	}
+	pid, err := strconv.Atoi(parts[1])
+	if err != nil || pid <= 0 {
+		return false
+	}
+	if pid == os.Getpid() {
+		return true // an earlier incarnation that had our pid
+	}
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -468,5 +469,31 @@ func TestEmptyListingKeepsItems(t *testing.T) {
 	}
 	if live, _, _ := e.db.CountItems(ctx, "ehr-jira"); live != 30 {
 		t.Errorf("%d live items, want the 30 kept", live)
+	}
+}
+
+func TestSourceBusyInAnotherProcess(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, jirasim.Cloud, 100)
+	seed(e.sim, 10, e.clock.Now())
+	// Another live process (on another host) holds the source's lease.
+	if got, err := e.db.AcquireLease(ctx, "sync:ehr-jira", "other-host/4242/beef", e.clock.Now(), time.Hour); err != nil || !got {
+		t.Fatal(got, err)
+	}
+	res, err := e.eng.Sync(ctx, engine.SyncOptions{})
+	if !errors.Is(err, engine.ErrBusy) || res[0].Status != "busy" {
+		t.Errorf("sync of a busy source: %v, status %q; want ErrBusy and busy", err, res[0].Status)
+	}
+	if _, err := e.eng.Sync(ctx, engine.SyncOptions{SkipBusy: true}); err != nil {
+		t.Errorf("with SkipBusy the busy source is no error: %v", err)
+	}
+	if live, _, _ := e.db.CountItems(ctx, "ehr-jira"); live != 0 {
+		t.Errorf("a busy source was synced anyway: %d items", live)
+	}
+	if err := e.db.ReleaseLease(ctx, "sync:ehr-jira", "other-host/4242/beef"); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := e.eng.Sync(ctx, engine.SyncOptions{}); err != nil || res[0].Seen != 10 {
+		t.Errorf("after the release: %v, %+v", err, res)
 	}
 }

@@ -46,11 +46,11 @@ func (e *Engine) Run(ctx context.Context, stop <-chan struct{}) error {
 		}
 	}
 	syncJob := job("sync", func(ctx context.Context) error {
-		_, err := e.Sync(ctx, SyncOptions{Stop: stop, SourceTimeout: runTimeout})
+		_, err := e.Sync(ctx, SyncOptions{Stop: stop, SourceTimeout: runTimeout, SkipBusy: true})
 		return err
 	})
 	deletionJob := job("deletions", func(ctx context.Context) error {
-		_, err := e.Sync(ctx, SyncOptions{Stop: stop, Deletions: true, SourceTimeout: runTimeout})
+		_, err := e.Sync(ctx, SyncOptions{Stop: stop, Deletions: true, SourceTimeout: runTimeout, SkipBusy: true})
 		return err
 	})
 	rollupJob := job("rollup", func(ctx context.Context) error {
@@ -75,7 +75,7 @@ func (e *Engine) Run(ctx context.Context, stop <-chan struct{}) error {
 
 	e.log.Info().Str("sync", e.cfg.Schedule.Sync).Str("rollup", e.cfg.Schedule.Rollup).Str("deletions", e.cfg.Schedule.Deletions).Msg("scheduler started")
 	job("startup", func(ctx context.Context) error {
-		if _, err := e.Sync(ctx, SyncOptions{Stop: stop, SourceTimeout: runTimeout}); err != nil {
+		if _, err := e.Sync(ctx, SyncOptions{Stop: stop, SourceTimeout: runTimeout, SkipBusy: true}); err != nil {
 			e.log.Error().Str("err", err.Error()).Msg("startup sync had failures")
 		}
 		_, err := e.Rollup(ctx, RollupOptions{Save: true})

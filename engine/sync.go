@@ -33,6 +33,9 @@ type SyncOptions struct {
 	Progress func(SourceResult)
 	// SourceTimeout bounds the sync of each source; 0 means no bound.
 	SourceTimeout time.Duration
+	// SkipBusy leaves out of the returned error the sources another
+	// process is syncing (the daemon's schedule simply tries again later).
+	SkipBusy bool
 }
 
 // SourceResult is the outcome of syncing one source.
@@ -53,6 +56,13 @@ type SourceResult struct {
 
 // ErrStopped is returned when a run ends early because Stop was closed.
 var ErrStopped = errors.New("sync stopped before it finished")
+
+// ErrBusy is returned for a source another pmsync process is syncing.
+var ErrBusy = errors.New("another pmsync process is syncing this source")
+
+// syncLease is how long a source's sync lease lasts without renewal; it is
+// renewed with every page.
+const syncLease = 5 * time.Minute
 
 // ErrNoSuchSource is returned when a requested source or connection name is
 // not in the configuration.
@@ -76,7 +86,7 @@ func (e *Engine) Sync(ctx context.Context, opts SyncOptions) ([]SourceResult, er
 		}
 		r := e.syncSource(ctx, src, opts)
 		results = append(results, r)
-		if r.Err != nil && !errors.Is(r.Err, ErrStopped) {
+		if r.Err != nil && !errors.Is(r.Err, ErrStopped) && !(errors.Is(r.Err, ErrBusy) && opts.SkipBusy) {
 			errs = append(errs, fmt.Errorf("sync %s (connection %s): %w", r.Source, r.Connection, r.Err))
 		}
 	}
@@ -137,6 +147,23 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 	if counter != nil {
 		reqBefore = counter.Requests()
 	}
+
+	lease := "sync:" + src.Name
+	got, err := e.acquire(ctx, lease, start)
+	if err != nil {
+		res.Status, res.Err = "failed", err
+		return res
+	}
+	if !got {
+		log.Info().Msg("source busy in another process, skipped")
+		res.Status, res.Err = "busy", ErrBusy
+		return res
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = e.db.ReleaseLease(rctx, lease, e.holder)
+	}()
 
 	runID, err := e.db.StartRun(ctx, src.Name, opts.Full, start)
 	if err != nil {
@@ -265,6 +292,11 @@ func (e *Engine) pull(ctx context.Context, src config.SourceRef, conn connectors
 		if err != nil {
 			return fmt.Errorf("store page: %w", err)
 		}
+		if got, err := e.db.AcquireLease(ctx, "sync:"+src.Name, e.holder, e.now(), syncLease); err != nil {
+			return err
+		} else if !got {
+			return fmt.Errorf("%w: the lease was taken over after a page took longer than %s", ErrBusy, syncLease)
+		}
 		res.Pages++
 		res.Seen += len(p.Records)
 		res.Changed += pr.Changed
@@ -367,4 +399,22 @@ func (e *Engine) fingerprint(src config.SourceRef) (string, error) {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:12]), nil
+}
+
+// acquire takes the lease of a source, or takes it over from a process of
+// this host that died holding it.
+func (e *Engine) acquire(ctx context.Context, lease string, at time.Time) (bool, error) {
+	got, err := e.db.AcquireLease(ctx, lease, e.holder, at, syncLease)
+	if err != nil || got {
+		return got, err
+	}
+	holder, ok, err := e.db.LeaseHolder(ctx, lease)
+	if err != nil || !ok {
+		return false, err
+	}
+	if !deadHolder(holder, e.holder) {
+		return false, nil
+	}
+	e.log.Warn().Str("lease", lease).Str("holder", holder).Msg("taking over the lease of a process that is gone")
+	return e.db.TakeOverLease(ctx, lease, holder, e.holder, at, syncLease)
 }
