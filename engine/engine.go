@@ -46,6 +46,7 @@ type Store interface {
 	MarkFailed(ctx context.Context, id int64, errText string, at time.Time) error
 	AcquireLease(ctx context.Context, name, holder string, at time.Time, ttl time.Duration) (bool, error)
 	ReleaseLease(ctx context.Context, name, holder string) error
+	AbandonRuns(ctx context.Context, source string, at time.Time) (int, error)
 	LeaseHolder(ctx context.Context, name string) (string, bool, error)
 	TakeOverLease(ctx context.Context, name, from, holder string, at time.Time, ttl time.Duration) (bool, error)
 	Meta(ctx context.Context, key string) (string, bool, error)

@@ -165,6 +165,15 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 		_ = e.db.ReleaseLease(rctx, lease, e.holder)
 	}()
 
+	// Holding the lease, any run of this source still marked running
+	// belongs to a process that died.
+	if n, err := e.db.AbandonRuns(ctx, src.Name, start); err != nil {
+		res.Status, res.Err = "failed", err
+		return res
+	} else if n > 0 {
+		log.Warn().Int("runs", n).Msg("closed runs left unfinished by a process that died")
+	}
+
 	runID, err := e.db.StartRun(ctx, src.Name, opts.Full, start)
 	if err != nil {
 		res.Status, res.Err = "failed", fmt.Errorf("record run start: %w", err)

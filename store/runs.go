@@ -18,6 +18,9 @@ const (
 	// RunStopped is a run ended early on request (SIGTERM) after a complete
 	// page; its data is consistent but it did not reach the end.
 	RunStopped = "stopped"
+	// RunAbandoned is a run whose process died before finishing it (kill -9,
+	// power loss); AbandonRuns closes such runs.
+	RunAbandoned = "abandoned"
 )
 
 // Run is one sync of one source.
@@ -212,4 +215,21 @@ func (db *DB) SetMeta(ctx context.Context, key, value string) error {
 		return fmt.Errorf("set meta %q: %w", key, err)
 	}
 	return nil
+}
+
+// AbandonRuns closes the runs of source still marked running, as
+// abandoned, and returns how many it closed. Call it only while holding the
+// source's sync lease: then no other process can be running them.
+func (db *DB) AbandonRuns(ctx context.Context, source string, at time.Time) (int, error) {
+	res, err := db.write.ExecContext(ctx, `UPDATE sync_runs SET status = ?, finished = ?,
+		error = 'the process running it ended without finishing it' WHERE source = ? AND status = ?`,
+		RunAbandoned, formatTime(at), source, RunRunning)
+	if err != nil {
+		return 0, fmt.Errorf("abandon runs of source %q: %w", source, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("abandon runs of source %q: %w", source, err)
+	}
+	return int(n), nil
 }

@@ -224,6 +224,30 @@ func TestKillNineConverges(t *testing.T) {
 			t.Fatalf("sync exit %d: %s", code, errb.String())
 		}
 	}
+	// The killed runs are closed as abandoned by the run after them.
+	{
+		db, err := store.Open(context.Background(), filepath.Join(dir, "crashed.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs, err := db.Runs(context.Background(), "ehr-jira", 0)
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		abandoned := 0
+		for _, r := range runs {
+			switch r.Status {
+			case store.RunAbandoned:
+				abandoned++
+			case store.RunRunning:
+				t.Errorf("run %d is still marked running", r.ID)
+			}
+		}
+		if abandoned != 4 {
+			t.Errorf("%d runs abandoned, want the 4 killed ones", abandoned)
+		}
+	}
 	read := func(name string) any {
 		db, err := store.Open(context.Background(), filepath.Join(dir, name))
 		if err != nil {
