@@ -74,11 +74,12 @@ func (e *Engine) Run(ctx context.Context, stop <-chan struct{}) error {
 	}
 
 	e.log.Info().Str("sync", e.cfg.Schedule.Sync).Str("rollup", e.cfg.Schedule.Rollup).Str("deletions", e.cfg.Schedule.Deletions).Msg("scheduler started")
+	// Sync at once so the dashboard is current. No snapshot is saved here:
+	// snapshots come only from the rollup schedule, so that "what changed"
+	// in a pushed update means since the previous scheduled update, not
+	// since the daemon last restarted.
 	job("startup", func(ctx context.Context) error {
-		if _, err := e.Sync(ctx, SyncOptions{Stop: stop, SourceTimeout: runTimeout, SkipBusy: true}); err != nil {
-			e.log.Error().Str("err", err.Error()).Msg("startup sync had failures")
-		}
-		_, err := e.Rollup(ctx, RollupOptions{Save: true})
+		_, err := e.Sync(ctx, SyncOptions{Stop: stop, SourceTimeout: runTimeout, SkipBusy: true})
 		return err
 	})()
 	c.Start()
