@@ -19,6 +19,7 @@ import (
 	"github.com/pmsync/pmsync/sandbox"
 	"github.com/pmsync/pmsync/sandbox/asanasim"
 	"github.com/pmsync/pmsync/sandbox/jirasim"
+	"github.com/pmsync/pmsync/store"
 )
 
 // counts are the figures a rollup must show, derived here from a fake's own
@@ -77,14 +78,23 @@ func num(v any) int {
 	return 0
 }
 
-func TestDemoPortfolioRollsUpEveryTool(t *testing.T) {
-	ctx := context.Background()
-	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
-	demo, err := sandbox.Start(now)
+// portfolio is the demo's simulators with an engine over them, on a clock
+// the test moves.
+type portfolio struct {
+	demo  *sandbox.Demo
+	db    *store.DB
+	eng   *engine.Engine
+	clock *clock
+}
+
+func startPortfolio(t *testing.T) *portfolio {
+	t.Helper()
+	clk := &clock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
+	demo, err := sandbox.Start(clk.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer demo.Close()
+	t.Cleanup(demo.Close)
 	text, err := demo.Config(configs.Demo, filepath.Join(t.TempDir(), "demo.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -95,10 +105,17 @@ func TestDemoPortfolioRollsUpEveryTool(t *testing.T) {
 	}
 	cfg.Timezone = "UTC"
 	db := openStore(t, cfg.Database)
-	eng, err := engine.New(cfg, db, engine.Options{Log: zerolog.Nop(), Now: func() time.Time { return now }})
+	eng, err := engine.New(cfg, db, engine.Options{Log: zerolog.Nop(), Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &portfolio{demo: demo, db: db, eng: eng, clock: clk}
+}
+
+func TestDemoPortfolioRollsUpEveryTool(t *testing.T) {
+	ctx := context.Background()
+	p := startPortfolio(t)
+	demo, eng := p.demo, p.eng
 	if _, err := eng.Sync(ctx, engine.SyncOptions{}); err != nil {
 		t.Fatalf("sync: %v", err)
 	}
@@ -182,23 +199,8 @@ func TestDemoPortfolioRollsUpEveryTool(t *testing.T) {
 
 func TestPushDeliversOncePerVersion(t *testing.T) {
 	ctx := context.Background()
-	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
-	demo, err := sandbox.Start(now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer demo.Close()
-	text, _ := demo.Config(configs.Demo, filepath.Join(t.TempDir(), "demo.db"))
-	cfg, err := config.Parse("demo.yaml", text, demo.Lookup)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := now
-	db := openStore(t, cfg.Database)
-	eng, err := engine.New(cfg, db, engine.Options{Log: zerolog.Nop(), Now: func() time.Time { return clock }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := startPortfolio(t)
+	demo, eng := p.demo, p.eng
 	sheet, _ := strconv.ParseInt(demo.Vars["rollup_sheet"], 10, 64)
 	observe := func() (updates, comments, rows int) {
 		r, err := demo.Smartsheet.Rows(sheet)
@@ -243,7 +245,7 @@ func TestPushDeliversOncePerVersion(t *testing.T) {
 			break
 		}
 	}
-	clock = clock.Add(time.Hour)
+	p.clock.Advance(time.Hour)
 	if _, err := eng.Sync(ctx, engine.SyncOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -259,23 +261,8 @@ func TestPushDeliversOncePerVersion(t *testing.T) {
 
 func TestAsanaAndSmartsheetDeletionsAndRenamedColumn(t *testing.T) {
 	ctx := context.Background()
-	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
-	demo, err := sandbox.Start(now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer demo.Close()
-	text, _ := demo.Config(configs.Demo, filepath.Join(t.TempDir(), "demo.db"))
-	cfg, err := config.Parse("demo.yaml", text, demo.Lookup)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := now
-	db := openStore(t, cfg.Database)
-	eng, err := engine.New(cfg, db, engine.Options{Log: zerolog.Nop(), Now: func() time.Time { return clock }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := startPortfolio(t)
+	demo, db, eng := p.demo, p.db, p.eng
 	if _, err := eng.Sync(ctx, engine.SyncOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +285,7 @@ func TestAsanaAndSmartsheetDeletionsAndRenamedColumn(t *testing.T) {
 	if err := demo.Smartsheet.DeleteRow(sheet, row); err != nil {
 		t.Fatal(err)
 	}
-	clock = clock.Add(time.Hour)
+	p.clock.Advance(time.Hour)
 	res, err := eng.Sync(ctx, engine.SyncOptions{Sources: []string{"telehealth-asana", "pacs-smartsheet"}})
 	if err != nil {
 		t.Fatal(err)
@@ -322,7 +309,7 @@ func TestAsanaAndSmartsheetDeletionsAndRenamedColumn(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = demo.Smartsheet.UpdateRow(sheet, rows[0].ID, map[string]any{"Status": "Complete"})
-	clock = clock.Add(time.Hour)
+	p.clock.Advance(time.Hour)
 	_, err = eng.Sync(ctx, engine.SyncOptions{Sources: []string{"pacs-smartsheet"}})
 	if err == nil || !strings.Contains(err.Error(), "End Date") {
 		t.Fatalf("sync after the rename: %v; want an error naming the column End Date", err)

@@ -179,15 +179,7 @@ func TestKillNineConverges(t *testing.T) {
 	crashed := writeConfig(t, dir, url, filepath.Join(dir, "crashed.db"))
 	vars := []string{"PMSYNC_TEST_AS_MAIN=1", "JIRA_EMAIL=" + email, "JIRA_TOKEN=" + token}
 
-	searches := func() int {
-		n := 0
-		for _, c := range sim.Calls() {
-			if strings.Contains(c.Path, "/search/jql") {
-				n++
-			}
-		}
-		return n
-	}
+	searches := func() int { return searchCalls(sim) }
 	partial := 0
 	for i, killAfter := range []int{2, 4, 7, 3} {
 		if i == 2 { // the source changes between crashes too
@@ -300,15 +292,7 @@ func TestSIGTERMFinishesThePageAndExitsZero(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	searches := func() int {
-		n := 0
-		for _, c := range sim.Calls() {
-			if strings.Contains(c.Path, "/search/jql") {
-				n++
-			}
-		}
-		return n
-	}
+	searches := func() int { return searchCalls(sim) }
 	deadline := time.Now().Add(20 * time.Second)
 	for searches() < 3 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
@@ -485,4 +469,15 @@ func TestValidateProbeReportsUnmappedValues(t *testing.T) {
 	if code != 1 || !strings.Contains(errb.String(), "jira") || !strings.Contains(errb.String(), "401") {
 		t.Errorf("probe with a wrong token: exit %d\n%s", code, errb.String())
 	}
+}
+
+// searchCalls counts the search requests the fake Jira received.
+func searchCalls(sim *jirasim.Server) int {
+	n := 0
+	for _, c := range sim.Calls() {
+		if strings.Contains(c.Path, "/search/jql") {
+			n++
+		}
+	}
+	return n
 }
