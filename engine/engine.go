@@ -42,6 +42,7 @@ type Store interface {
 	Enqueue(ctx context.Context, target, program, version string, payload []byte, at time.Time) (bool, error)
 	PendingPushes(ctx context.Context, target string) ([]store.Push, error)
 	ClaimPush(ctx context.Context, id int64, at time.Time, lease time.Duration) (bool, error)
+	SupersedePush(ctx context.Context, id int64, receipt string, at time.Time, lease time.Duration) (bool, error)
 	MarkDelivered(ctx context.Context, id int64, receipt string, at time.Time) error
 	MarkFailed(ctx context.Context, id int64, errText string, at time.Time) error
 	AcquireLease(ctx context.Context, name, holder string, at time.Time, ttl time.Duration) (bool, error)

@@ -112,28 +112,42 @@ func (e *Engine) deliver(ctx context.Context, p config.Push, key string) ([]Push
 	var results []PushResult
 	var batch []pmsync.Rollup
 	var ids []int64
+	// Outcomes are recorded even when ctx ends (SIGTERM, a timeout), or
+	// the rows would sit claimed until their lease ran out.
+	rec := context.WithoutCancel(ctx)
+	var errs []error
+	waiting := map[string]bool{} // programs whose older version another process is sending
 	for i, pp := range pending {
 		if newest[pp.Program] != i {
-			if err := e.db.MarkDelivered(ctx, pp.ID, "superseded by a newer rollup", e.now()); err != nil {
-				return results, fmt.Errorf("mark superseded push %d: %w", pp.ID, err)
+			ok, err := e.db.SupersedePush(rec, pp.ID, "superseded by a newer rollup", e.now(), pushLease)
+			if err != nil {
+				return results, err
+			}
+			if !ok {
+				waiting[pp.Program] = true
+				continue
 			}
 			results = append(results, PushResult{Target: key, Program: pp.Program, Version: pp.Version, Status: "superseded"})
 			continue
 		}
 		var r pmsync.Rollup
 		if err := json.Unmarshal(pp.Payload, &r); err != nil {
-			_ = e.db.MarkFailed(ctx, pp.ID, "stored rollup is unreadable: "+err.Error(), e.now())
+			_ = e.db.MarkFailed(rec, pp.ID, "stored rollup is unreadable: "+err.Error(), e.now())
 			results = append(results, PushResult{Target: key, Program: pp.Program, Version: pp.Version, Status: "failed", Err: err})
 			continue
 		}
 		if !slices.Contains(p.Programs, pp.Program) {
 			continue // the config no longer sends this program here
 		}
-		claimed, err := e.db.ClaimPush(ctx, pp.ID, e.now(), pushLease)
-		if err != nil {
-			return results, err
+		claimed := false
+		if !waiting[pp.Program] {
+			var err error
+			if claimed, err = e.db.ClaimPush(ctx, pp.ID, e.now(), pushLease); err != nil {
+				return results, err
+			}
 		}
 		if !claimed {
+			// Sending it now could land before the older one in flight.
 			results = append(results, PushResult{Target: key, Program: pp.Program, Version: pp.Version, Status: "in-progress", Rollup: r})
 			continue
 		}
@@ -161,8 +175,8 @@ func (e *Engine) deliver(ctx context.Context, p config.Push, key string) ([]Push
 			if rc.URL != "" {
 				res.Receipt = rc.URL
 			}
-			if err := e.db.MarkDelivered(ctx, ids[i], res.Receipt, e.now()); err != nil {
-				return results, fmt.Errorf("mark push %d delivered: %w", ids[i], err)
+			if err := e.db.MarkDelivered(rec, ids[i], res.Receipt, e.now()); err != nil {
+				errs = append(errs, fmt.Errorf("mark push %d delivered: %w", ids[i], err))
 			}
 		default:
 			res.Status = "failed"
@@ -170,15 +184,15 @@ func (e *Engine) deliver(ctx context.Context, p config.Push, key string) ([]Push
 			if res.Err == nil {
 				res.Err = errors.New("the connector returned no receipt")
 			}
-			if err := e.db.MarkFailed(ctx, ids[i], res.Err.Error(), e.now()); err != nil {
-				return results, fmt.Errorf("mark push %d failed: %w", ids[i], err)
+			if err := e.db.MarkFailed(rec, ids[i], res.Err.Error(), e.now()); err != nil {
+				errs = append(errs, fmt.Errorf("mark push %d failed: %w", ids[i], err))
 			}
 		}
 		e.metrics.observePush(res)
 		results = append(results, res)
 	}
 	if pushErr != nil {
-		return results, fmt.Errorf("push to %s: %w", key, pushErr)
+		errs = append(errs, fmt.Errorf("push to %s: %w", key, pushErr))
 	}
-	return results, nil
+	return results, errors.Join(errs...)
 }

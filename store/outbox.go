@@ -186,3 +186,20 @@ func (db *DB) ClaimPush(ctx context.Context, id int64, at time.Time, lease time.
 	}
 	return claimed, nil
 }
+
+// SupersedePush closes push id unsent because a newer rollup replaces it,
+// unless another process is sending it right now (a claim younger than
+// lease). It reports whether the push was closed.
+func (db *DB) SupersedePush(ctx context.Context, id int64, receipt string, at time.Time, lease time.Duration) (bool, error) {
+	res, err := db.write.ExecContext(ctx, `UPDATE outbox SET status = ?, receipt = ?, last_error = '', updated = ?
+		WHERE id = ? AND (status IN (?, ?) OR (status = ? AND updated < ?))`,
+		PushDelivered, receipt, formatTime(at), id, PushPending, PushFailed, PushSending, formatTime(at.Add(-lease)))
+	if err != nil {
+		return false, fmt.Errorf("supersede push %d: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("supersede push %d: %w", id, err)
+	}
+	return n == 1, nil
+}

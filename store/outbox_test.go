@@ -216,3 +216,28 @@ func TestClaimPush(t *testing.T) {
 		t.Errorf("a delivered push was claimed again: %v, %v", got, err)
 	}
 }
+
+func TestSupersedePushLeavesAClaimedPushAlone(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	t0 := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
+	for _, v := range []string{"v1", "v2"} {
+		if _, err := db.Enqueue(ctx, "jira:issue=PMO-1", "ehr", v, []byte("{}"), t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pending, _ := db.PendingPushes(ctx, "")
+	v1, v2 := pending[0].ID, pending[1].ID
+	if ok, _ := db.ClaimPush(ctx, v1, t0, 10*time.Minute); !ok {
+		t.Fatal("could not claim v1")
+	}
+	if ok, err := db.SupersedePush(ctx, v1, "superseded", t0.Add(time.Minute), 10*time.Minute); err != nil || ok {
+		t.Errorf("superseded a push another process is sending: %v %v", ok, err)
+	}
+	if ok, err := db.SupersedePush(ctx, v1, "superseded", t0.Add(11*time.Minute), 10*time.Minute); err != nil || !ok {
+		t.Errorf("could not supersede a push whose sender died: %v %v", ok, err)
+	}
+	if ok, err := db.SupersedePush(ctx, v2, "superseded", t0, 10*time.Minute); err != nil || !ok {
+		t.Errorf("could not supersede a pending push: %v %v", ok, err)
+	}
+}
