@@ -351,6 +351,10 @@ func (db *DB) ApplyPage(ctx context.Context, w PageWrite) (PageResult, error) {
 			return err
 		}
 		res.Deleted += n
+		// A record that is gone at the source has nothing left to fix.
+		if err := unquarantine(ctx, tx, w.Source, w.Deleted); err != nil {
+			return err
+		}
 		if w.HasLive {
 			gone, err := liveExcept(ctx, tx, w.Source, w.Live)
 			if err != nil {
@@ -361,6 +365,9 @@ func (db *DB) ApplyPage(ctx context.Context, w PageWrite) (PageResult, error) {
 				return err
 			}
 			res.Deleted += n
+			if err := pruneQuarantine(ctx, tx, w.Source, w.Live); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.ExecContext(ctx, setCursorSQL, w.Source, w.Cursor, at); err != nil {
 			return fmt.Errorf("save cursor: %w", err)
@@ -443,6 +450,37 @@ func unquarantine(ctx context.Context, tx *sql.Tx, source string, ids []string) 
 	return nil
 }
 
+// pruneQuarantine removes the quarantine rows of source whose records are
+// not in live: deleted at the source or moved out of its scope.
+func pruneQuarantine(ctx context.Context, tx *sql.Tx, source string, live []string) error {
+	keep := make(map[string]struct{}, len(live))
+	for _, id := range live {
+		keep[id] = struct{}{}
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT external_id FROM quarantine WHERE source = ?", source)
+	if err != nil {
+		return fmt.Errorf("list quarantine: %w", err)
+	}
+	var gone []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("list quarantine: %w", err)
+		}
+		if _, ok := keep[id]; !ok {
+			gone = append(gone, id)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("list quarantine: %w", err)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("list quarantine: %w", err)
+	}
+	return unquarantine(ctx, tx, source, gone)
+}
+
 // liveExcept returns the live external ids of source that are not in live.
 func liveExcept(ctx context.Context, tx *sql.Tx, source string, live []string) ([]string, error) {
 	keep := make(map[string]struct{}, len(live))
@@ -519,8 +557,10 @@ func (db *DB) Tombstone(ctx context.Context, source string, live []string, at ti
 		if err != nil {
 			return err
 		}
-		n, err = tombstone(ctx, tx, source, gone, 0, at)
-		return err
+		if n, err = tombstone(ctx, tx, source, gone, 0, at); err != nil {
+			return err
+		}
+		return pruneQuarantine(ctx, tx, source, live)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("tombstone items of source %q: %w", source, err)

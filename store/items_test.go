@@ -523,3 +523,34 @@ func TestApplyPageCancelled(t *testing.T) {
 		t.Errorf("CountItems = %d, %v; want 0", live, err)
 	}
 }
+
+func TestQuarantineLeavesWithItsRecord(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	at := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
+	q := func(ids ...string) []Quarantined {
+		var out []Quarantined
+		for _, id := range ids {
+			out = append(out, Quarantined{Source: "s", ExternalID: id, Reason: `due: "soon" is not a date`})
+		}
+		return out
+	}
+	if _, err := db.ApplyPage(ctx, PageWrite{Source: "s", Quarantine: q("a", "b", "c"), At: at}); err != nil {
+		t.Fatal(err)
+	}
+	// a is reported deleted; b is missing from the complete live list.
+	if _, err := db.ApplyPage(ctx, PageWrite{Source: "s", Deleted: []string{"a"}, Live: []string{"c"}, HasLive: true, At: at}); err != nil {
+		t.Fatal(err)
+	}
+	left, err := db.Quarantine(ctx, "s")
+	if err != nil || len(left) != 1 || left[0].ExternalID != "c" {
+		t.Fatalf("quarantine after deletions: %+v (%v), want only c", left, err)
+	}
+	// A deletion check that no longer lists c clears it too.
+	if _, err := db.Tombstone(ctx, "s", []string{"zzz"}, at); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := db.Quarantine(ctx, "s"); len(left) != 0 {
+		t.Errorf("quarantine after the deletion check: %+v, want none", left)
+	}
+}

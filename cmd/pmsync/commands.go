@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -310,6 +311,11 @@ func cmdQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer,
 		return err
 	}
 	defer a.Close()
+	for _, s := range sources {
+		if !slices.ContainsFunc(a.cfg.Sources(), func(r config.SourceRef) bool { return r.Name == s }) {
+			return fmt.Errorf("%w: no source named %q", errUsage, s)
+		}
+	}
 	if len(sources) == 0 {
 		sources = multi{""}
 	}
@@ -327,6 +333,6 @@ func cmdQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer,
 		}
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(stdout, "%d record(s) quarantined; they are retried on every sync and leave quarantine once they map\n", n)
+	fmt.Fprintf(stdout, "%d record(s) quarantined; a record leaves quarantine once it maps (fix the mapping: the next sync re-reads everything) or is deleted at the source\n", n)
 	return nil
 }
