@@ -302,11 +302,9 @@ func health(r Rollup, behind []ItemRef, rules Rules) Health {
 		case s.LastSuccess.IsZero():
 			amber = append(amber, fmt.Sprintf("source %s has never synced: its items are missing", s.Source))
 		case s.Stale:
-			msg := fmt.Sprintf("source %s is stale: last synced %s", s.Source, s.LastSuccess.UTC().Format("2006-01-02 15:04 MST"))
-			if s.LastError != "" {
-				msg += " (last error: " + s.LastError + ")"
-			}
-			amber = append(amber, msg)
+			// The error stays in sources[].last_error: its text varies from
+			// run to run and would make every rollup a new version.
+			amber = append(amber, fmt.Sprintf("source %s is stale: last synced %s", s.Source, s.LastSuccess.UTC().Format("2006-01-02 15:04 MST")))
 		}
 	}
 	switch {

@@ -218,12 +218,21 @@ func TestStaleOrMissingSourcesAreAmber(t *testing.T) {
 	}{
 		{SourceStatus{Source: "a", LastSuccess: last}, Green, "no late milestones"},
 		{SourceStatus{Source: "a"}, Amber, "source a has never synced: its items are missing"},
-		{SourceStatus{Source: "a", LastSuccess: last, Stale: true, LastError: "HTTP 401"}, Amber, "source a is stale: last synced 2026-07-01 22:10 UTC (last error: HTTP 401)"},
+		{SourceStatus{Source: "a", LastSuccess: last, Stale: true, LastError: "HTTP 401"}, Amber, "source a is stale: last synced 2026-07-01 22:10 UTC"},
 	}
 	for _, tc := range tests {
 		got := Compute(p, nil, []SourceStatus{tc.src}, DefaultRules(), "2026-07-02")
 		if got.Health.Status != tc.want || !strings.HasPrefix(got.Health.Reasons[0], tc.why) {
 			t.Errorf("%+v: health %s %q, want %s %q", tc.src, got.Health.Status, got.Health.Reasons, tc.want, tc.why)
 		}
+	}
+}
+
+func TestStaleSourceErrorTextDoesNotChangeTheVersion(t *testing.T) {
+	last := time.Date(2026, 7, 1, 22, 10, 0, 0, time.UTC)
+	a := Compute(Program{ID: "p"}, nil, []SourceStatus{{Source: "a", LastSuccess: last, Stale: true, LastError: "refId 1"}}, DefaultRules(), "2026-07-02")
+	b := Compute(Program{ID: "p"}, nil, []SourceStatus{{Source: "a", LastSuccess: last, Stale: true, LastError: "refId 2"}}, DefaultRules(), "2026-07-02")
+	if a.Version != b.Version {
+		t.Errorf("a new error text made a new version: %s vs %s", a.Version, b.Version)
 	}
 }

@@ -135,25 +135,39 @@ func (e *Engine) Check(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// holderName identifies this process in leases: host, pid and a random
-// suffix (pids repeat, across restarts and containers).
+// holderName identifies this process in leases: host, PID namespace, pid
+// and a random suffix (pids repeat, across restarts and containers).
 func holderName() string {
 	host, _ := os.Hostname()
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("%s/%d/%x", host, os.Getpid(), b)
+	return fmt.Sprintf("%s/%s/%d/%x", host, pidNamespace(), os.Getpid(), b)
 }
 
-// deadHolder reports whether a lease holder is a process of this host that
-// no longer runs (killed without releasing its lease), so that a restart
-// after kill -9 need not wait for the lease to run out.
+// pidNamespace names this process's PID namespace ("" where unknown): two
+// containers may share a host name and both run as pid 1.
+func pidNamespace() string {
+	link, err := os.Readlink("/proc/self/ns/pid")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(link, "pid:["), "]")
+}
+
+// deadHolder reports whether a lease holder is a process that no longer
+// runs (killed without releasing its lease), so that a restart after kill -9
+// need not wait for the lease to run out. Only a holder of this host and PID
+// namespace can be judged; any other is presumed alive.
 func deadHolder(holder, self string) bool {
 	parts := strings.Split(holder, "/")
 	mine := strings.Split(self, "/")
-	if len(parts) != 3 || len(mine) != 3 || parts[0] != mine[0] || holder == self {
+	if len(parts) != 4 || len(mine) != 4 || holder == self {
 		return false
 	}
-	pid, err := strconv.Atoi(parts[1])
+	if parts[0] != mine[0] || parts[1] != mine[1] || parts[1] == "" {
+		return false
+	}
+	pid, err := strconv.Atoi(parts[2])
 	if err != nil || pid <= 0 {
 		return false
 	}

@@ -164,6 +164,11 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 		defer cancel()
 		_ = e.db.ReleaseLease(rctx, lease, e.holder)
 	}()
+	// Keep the lease while working, however long one request takes; should
+	// another process take it over all the same, stop before writing more.
+	ctx, lost := context.WithCancelCause(ctx)
+	defer lost(nil)
+	go e.heartbeat(ctx, lease, lost)
 
 	// Holding the lease, any run of this source still marked running
 	// belongs to a process that died.
@@ -242,6 +247,9 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 			err = fmt.Errorf("save source fingerprint: %w", serr)
 		}
 	}
+	if cause := context.Cause(ctx); err != nil && errors.Is(cause, ErrBusy) {
+		err = cause
+	}
 	switch {
 	case errors.Is(err, ErrStopped):
 		res.Status, res.Err = "stopped", err
@@ -300,11 +308,6 @@ func (e *Engine) pull(ctx context.Context, src config.SourceRef, conn connectors
 		pr, err := e.db.ApplyPage(ctx, w)
 		if err != nil {
 			return fmt.Errorf("store page: %w", err)
-		}
-		if got, err := e.db.AcquireLease(ctx, "sync:"+src.Name, e.holder, e.now(), syncLease); err != nil {
-			return err
-		} else if !got {
-			return fmt.Errorf("%w: the lease was taken over after a page took longer than %s", ErrBusy, syncLease)
 		}
 		res.Pages++
 		res.Seen += len(p.Records)
@@ -426,4 +429,29 @@ func (e *Engine) acquire(ctx context.Context, lease string, at time.Time) (bool,
 	}
 	e.log.Warn().Str("lease", lease).Str("holder", holder).Msg("taking over the lease of a process that is gone")
 	return e.db.TakeOverLease(ctx, lease, holder, e.holder, at, syncLease)
+}
+
+// heartbeat renews a source's lease every third of its term until ctx ends,
+// and cancels the sync (through lost) if the lease went to someone else.
+func (e *Engine) heartbeat(ctx context.Context, lease string, lost context.CancelCauseFunc) {
+	t := time.NewTicker(syncLease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			got, err := e.db.AcquireLease(ctx, lease, e.holder, e.now(), syncLease)
+			if ctx.Err() != nil {
+				return
+			}
+			if err == nil && !got {
+				lost(fmt.Errorf("%w: its lease was taken over", ErrBusy))
+				return
+			}
+			if err != nil {
+				e.log.Warn().Str("lease", lease).Str("err", err.Error()).Msg("lease renewal failed")
+			}
+		}
+	}
 }
