@@ -3,7 +3,6 @@ package mapping
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -17,6 +16,7 @@ import (
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 	"github.com/pmsync/pmsync"
+	"go.yaml.in/yaml/v3"
 )
 
 // source says where a compiled rule's raw value comes from.
@@ -147,9 +147,11 @@ func Compile(name string, spec Spec, lookup func(name string) (Spec, bool)) (*Se
 func fingerprint(chain []link) string {
 	h := sha256.New()
 	for _, l := range chain {
-		b, err := json.Marshal(l.spec)
-		if err != nil { // a Value that JSON cannot hold: fall back to its printed form
-			b = fmt.Appendf(nil, "%#v", l.spec)
+		// YAML holds whatever the spec was decoded from (JSON cannot hold a
+		// map with non-string keys or a NaN), and prints no addresses.
+		b, err := yaml.Marshal(l.spec)
+		if err != nil {
+			b = []byte(err.Error())
 		}
 		h.Write(b)
 		h.Write([]byte{0})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -459,16 +460,17 @@ func (c *Connector) searchByID(ctx context.Context, filter string, fields []stri
 	after := int64(-1)
 	// Jira validates the issue an id range names: when the last issue of a
 	// page is deleted before the next request, `id > N` is a 400. Step back
-	// to the previous issue of that page (re-reading a few is harmless).
+	// through the ids already read, newest first, down to the start of the
+	// walk if need be (re-reading a few issues is harmless).
 	var earlier []int64
 	for n := 1; ; n++ {
 		req.JQL = afterIDJQL(filter, after)
 		resp, date, err := c.searchOnce(ctx, n, req)
 		if err != nil && after >= 0 && isMissingIssue(err) {
-			if len(earlier) == 0 {
-				return fmt.Errorf("jira connection %q: search page %d: every issue of the previous page was deleted during the walk; the next pull starts again: %w", c.name, n, err)
+			after = -1
+			if len(earlier) > 0 {
+				after, earlier = earlier[len(earlier)-1], earlier[:len(earlier)-1]
 			}
-			after, earlier = earlier[len(earlier)-1], earlier[:len(earlier)-1]
 			n--
 			continue
 		}
@@ -483,11 +485,17 @@ func (c *Connector) searchByID(ctx context.Context, filter string, fields []stri
 			if err != nil || next <= after {
 				return fmt.Errorf("jira connection %q: search page %d: the last issue's id %q does not follow id %d; the server did not order by id", c.name, n, id, after)
 			}
-			earlier = earlier[:0]
+			// Ids ascend: the page's own boundary, then its issues but the last.
+			if after >= 0 {
+				earlier = append(earlier, after)
+			}
 			for _, is := range resp.Issues[:len(resp.Issues)-1] {
 				if v, err := strconv.ParseInt(idOf(is["id"]), 10, 64); err == nil && v > after {
 					earlier = append(earlier, v)
 				}
+			}
+			if len(earlier) > maxStepBack { // enough to step over a bulk delete of several pages
+				earlier = slices.Clone(earlier[len(earlier)-maxStepBack:])
 			}
 			after = next
 		}
@@ -504,6 +512,10 @@ func (c *Connector) searchByID(ctx context.Context, filter string, fields []stri
 		}
 	}
 }
+
+// maxStepBack bounds the ids a Data Center walk remembers for stepping back
+// over deleted boundaries; past them it starts the walk again.
+const maxStepBack = 5000
 
 // isMissingIssue reports whether err is Jira's 400 for a JQL clause naming
 // an issue that does not exist (any more).

@@ -460,3 +460,36 @@ func TestDataCenterWalkSurvivesDeletingThePageBoundary(t *testing.T) {
 		t.Fatalf("the simulator holds %d issues, want 249", len(e.sim.Issues()))
 	}
 }
+
+// TestDataCenterWalkSurvivesABulkDelete deletes the whole page just read:
+// the walk steps back past all of it to the previous page's boundary.
+func TestDataCenterWalkSurvivesABulkDelete(t *testing.T) {
+	e := newEnv(t, envOpts{flavor: jirasim.DataCenter, issues: 350})
+	seen := map[string]int{}
+	pages := 0
+	err := e.conn.Pull(context.Background(), projectScope, "", func(p connectors.Page) error {
+		pages++
+		for _, r := range p.Records {
+			seen[r.ExternalID]++
+		}
+		if pages == 2 {
+			for _, r := range p.Records {
+				if err := e.sim.Delete(issueByID(t, e, r.ExternalID).Key); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Pull: %v", err)
+	}
+	if n := len(e.sim.Issues()); n != 250 {
+		t.Fatalf("the simulator holds %d issues, want 250", n)
+	}
+	for _, is := range e.sim.Issues() {
+		if seen[is.ID] == 0 {
+			t.Errorf("issue %s (%s) was never read", is.Key, is.ID)
+		}
+	}
+}
