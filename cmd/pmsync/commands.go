@@ -129,7 +129,7 @@ func cmdSync(ctx context.Context, stop *stopper, args []string, stdout, stderr i
 	fs.Var(&sources, "source", "sync only this source or connection (repeatable)")
 	full := fs.Bool("full", false, "ignore saved cursors: re-read everything and tombstone what is gone")
 	deletions := fs.Bool("deletions", false, "also list live ids and tombstone deleted items")
-	fs.Bool("once", true, "sync once and exit (the only mode; the daemon is `pmsync run`)")
+	fs.Bool("once", true, "sync once and exit (the only mode; the daemon is pmsync run)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
