@@ -185,23 +185,35 @@ type SourceRef struct {
 
 // Load reads and parses a config file. env looks up environment variables
 // (overrides and secrets); nil reads the process environment.
-func Load(path string, env func(string) (string, bool)) (*Config, error) {
+func Load(path string, env func(string) (string, bool), opts ...Option) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(path, data, env)
+	return Parse(path, data, env, opts...)
 }
+
+// Option changes how a config is loaded.
+type Option func(*loader)
+
+// WithoutSecrets loads a config without reading or checking its secrets,
+// for commands that only read the database (rollup, quarantine): they can
+// run where the vendor credentials are not available. Connections of such a
+// config have empty credentials.
+func WithoutSecrets() Option { return func(l *loader) { l.noSecrets = true } }
 
 // Parse parses config data. file names the data in problems and is the base
 // of relative paths. env looks up environment variables (overrides and
 // secrets); nil reads the process environment. When anything is wrong the
 // error is a Problems listing all of it.
-func Parse(file string, data []byte, env func(string) (string, bool)) (*Config, error) {
+func Parse(file string, data []byte, env func(string) (string, bool), opts ...Option) (*Config, error) {
 	if env == nil {
 		env = os.LookupEnv
 	}
 	l := &loader{file: file, env: env}
+	for _, o := range opts {
+		o(l)
+	}
 	cfg := l.load(data)
 	if len(l.problems) > 0 {
 		return nil, l.problems.sorted()

@@ -844,3 +844,23 @@ func TestDistance(t *testing.T) {
 		}
 	}
 }
+
+func TestWithoutSecretsNeedsNoEnvironment(t *testing.T) {
+	data := []byte(`connections:
+  - { name: jira, kind: jira, base_url: https://acme.atlassian.net, auth: { email_env: JIRA_EMAIL, token_env: JIRA_TOKEN } }
+programs:
+  - id: ehr
+    sources: [ { connection: jira, scope: { project: EHR } } ]
+`)
+	none := func(string) (string, bool) { return "", false }
+	if _, err := Parse("p.yaml", data, none); err == nil {
+		t.Fatal("a config whose secrets are unset loaded without WithoutSecrets")
+	}
+	cfg, err := Parse("p.yaml", data, none, WithoutSecrets())
+	if err != nil {
+		t.Fatalf("WithoutSecrets: %v", err)
+	}
+	if p, _ := cfg.Params("jira"); p.Credentials.Token != "" {
+		t.Errorf("credentials read despite WithoutSecrets")
+	}
+}

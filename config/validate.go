@@ -36,6 +36,9 @@ type loader struct {
 	decodeErrs []string          // key paths the decoder complained about
 	problems   Problems
 	found      int // validation problems found, including those left out
+	// noSecrets leaves secrets unread (and unchecked), for commands that
+	// only read the database.
+	noSecrets bool
 }
 
 func (l *loader) load(data []byte) *Config {
@@ -244,6 +247,8 @@ func (l *loader) secret(path, envVar, file string) (pmsync.Secret, bool) {
 	switch {
 	case envVar == "" && file == "":
 		return "", false
+	case l.noSecrets:
+		return "", true
 	case envVar != "" && file != "":
 		l.problem(path+"_file", "set %s_env or %s_file, not both", lastKey(path), lastKey(path))
 		return "", true
@@ -387,7 +392,7 @@ func (l *loader) checkConnections(cfg *Config, conns []Connection) map[string]co
 		if known {
 			creds = l.credentials(p+".auth", conn, spec.AuthKeys)
 		}
-		if known && l.found == before && !l.decodeErrorWithin(p) && spec.CheckParams != nil {
+		if known && !l.noSecrets && l.found == before && !l.decodeErrorWithin(p) && spec.CheckParams != nil {
 			// Only a connection that is otherwise sound is shown to the
 			// connector, so that its complaint is not an echo of ours.
 			if err := spec.CheckParams(conn.params(creds)); err != nil {

@@ -61,6 +61,9 @@ type Options struct {
 	Transport http.RoundTripper // nil: each connector clones the default transport
 	Sleep     func(ctx context.Context, d time.Duration) error
 	Metrics   *Metrics // nil: no metrics
+	// ReadOnly builds no connectors: the engine can roll up what is stored
+	// but not sync or push (a config loaded without secrets).
+	ReadOnly bool
 }
 
 // Engine owns the connectors of one configuration and drives them.
@@ -76,7 +79,8 @@ type Engine struct {
 	syncMu, pushMu sync.Mutex
 	// holder names this process in the leases that keep two processes from
 	// syncing one source at once.
-	holder string
+	holder   string
+	readOnly bool
 }
 
 // New builds the connectors of cfg. It fails if any connection cannot be
@@ -85,10 +89,13 @@ func New(cfg *config.Config, db Store, opts Options) (*Engine, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &Engine{cfg: cfg, db: db, log: opts.Log, now: opts.Now, conns: map[string]connectors.Connector{}, metrics: opts.Metrics, holder: holderName()}
+	e := &Engine{cfg: cfg, db: db, log: opts.Log, now: opts.Now, conns: map[string]connectors.Connector{}, metrics: opts.Metrics, holder: holderName(), readOnly: opts.ReadOnly}
 	limiters := httpapi.NewLimiters()
 	var errs []error
 	for _, c := range cfg.Connections {
+		if opts.ReadOnly {
+			break
+		}
 		p, err := cfg.Params(c.Name)
 		if err != nil {
 			errs = append(errs, err)
@@ -111,6 +118,9 @@ func New(cfg *config.Config, db Store, opts Options) (*Engine, error) {
 	}
 	return e, nil
 }
+
+// ErrReadOnly is returned by Sync and Push of an engine built ReadOnly.
+var ErrReadOnly = errors.New("this engine was built without connectors (read-only)")
 
 // Connector returns the connector of a connection, for callers such as
 // `validate --probe`.

@@ -49,6 +49,9 @@ func TargetKey(p config.Push) string {
 // supersedes an older one still pending. With dryRun nothing is written
 // anywhere and the results say what would be pushed.
 func (e *Engine) Push(ctx context.Context, dryRun bool) ([]PushResult, error) {
+	if e.readOnly {
+		return nil, ErrReadOnly
+	}
 	e.pushMu.Lock()
 	defer e.pushMu.Unlock()
 	rep, err := e.Rollup(ctx, RollupOptions{Save: !dryRun})

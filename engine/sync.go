@@ -72,6 +72,9 @@ var ErrNoSuchSource = errors.New("no such source or connection")
 // never stops the others: its error is in its result, and Sync returns the
 // errors of all failed sources joined.
 func (e *Engine) Sync(ctx context.Context, opts SyncOptions) ([]SourceResult, error) {
+	if e.readOnly {
+		return nil, ErrReadOnly
+	}
 	srcs, err := e.selectSources(opts.Sources)
 	if err != nil {
 		return nil, err

@@ -102,10 +102,18 @@ func (a *app) Close() {
 type setupOptions struct {
 	engine engine.Options
 	daemon bool
+	// readOnly loads the config without secrets and builds no connectors,
+	// for commands that only read the database.
+	readOnly bool
 }
 
 func setup(ctx context.Context, path string, env func(string) (string, bool), stderr io.Writer, o setupOptions) (*app, error) {
-	cfg, err := config.Load(path, env)
+	var opts []config.Option
+	if o.readOnly {
+		opts = append(opts, config.WithoutSecrets())
+		o.engine.ReadOnly = true
+	}
+	cfg, err := config.Load(path, env, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +189,7 @@ func cmdRollup(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	if !validFormat(*format) {
 		return fmt.Errorf("%w: --format %q is not one of %s", errUsage, *format, strings.Join(report.Formats, ", "))
 	}
-	a, err := setup(ctx, *path, env, stderr, setupOptions{})
+	a, err := setup(ctx, *path, env, stderr, setupOptions{readOnly: true})
 	if err != nil {
 		return err
 	}
@@ -306,7 +314,7 @@ func cmdQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer,
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	a, err := setup(ctx, *path, env, stderr, setupOptions{})
+	a, err := setup(ctx, *path, env, stderr, setupOptions{readOnly: true})
 	if err != nil {
 		return err
 	}

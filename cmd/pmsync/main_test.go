@@ -419,6 +419,14 @@ func TestQuarantineKeepsTheStoredItemAndIsListed(t *testing.T) {
 	if !strings.Contains(out, "title") || !strings.Contains(out, "1 record(s) quarantined") {
 		t.Errorf("quarantine listing lacks the record or its reason:\n%s", out)
 	}
+	// Read-only commands need no vendor credentials.
+	var out2, errb2 bytes.Buffer
+	if code := run([]string{"rollup", "--config", path}, &out2, &errb2, envOf(nil)); code != 0 || !strings.Contains(out2.String(), "EHR Upgrade") {
+		t.Errorf("rollup without credentials: exit %d\n%s%s", code, out2.String(), errb2.String())
+	}
+	if code := run([]string{"sync", "--config", path}, &out2, &errb2, envOf(nil)); code != 1 {
+		t.Errorf("sync without credentials: exit %d, want 1", code)
+	}
 	rollup := do("rollup", "--format", "json")
 	if !strings.Contains(rollup, `"quarantined": 1`) || !strings.Contains(rollup, `"live": 1`) {
 		t.Errorf("rollup should still count the stored item and show 1 quarantined:\n%s", rollup)
