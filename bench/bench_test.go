@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/pmsync/pmsync"
 	"os"
 	"path/filepath"
 	"slices"
@@ -115,11 +116,11 @@ func TestEndpoint(t *testing.T) {
 
 func TestFormatting(t *testing.T) {
 	for _, tc := range []struct{ got, want string }{
-		{thousands(0), "0"},
-		{thousands(999), "999"},
-		{thousands(1000), "1,000"},
-		{thousands(100000), "100,000"},
-		{thousands(-1234567), "-1,234,567"},
+		{pmsync.Money(float64(0), 0), "0"},
+		{pmsync.Money(float64(999), 0), "999"},
+		{pmsync.Money(float64(1000), 0), "1,000"},
+		{pmsync.Money(float64(100000), 0), "100,000"},
+		{pmsync.Money(float64(-1234567), 0), "-1,234,567"},
 		{duration(850 * time.Millisecond), "850 ms"},
 		{duration(12345 * time.Millisecond), "12.35 s"},
 		{withRange(2*time.Second, 0, 0), "2.00 s"},

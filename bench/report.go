@@ -3,8 +3,10 @@ package main
 import (
 	"cmp"
 	"fmt"
+	"github.com/pmsync/pmsync"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -122,7 +124,7 @@ func medians(runs []runResults) ([]syncResult, []rollupResult) {
 // writeMarkdown renders the results as the tables BENCHMARKS.md shows.
 func writeMarkdown(w io.Writer, r results) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "`%s`: %s items per vendor, seed %d, %s, %s in all", r.Command, thousands(int64(r.Items)), r.Seed, plural(r.Runs, "run"), seconds(r.Total))
+	fmt.Fprintf(&b, "`%s`: %s items per vendor, seed %d, %s, %s in all", r.Command, pmsync.Money(float64(int64(r.Items)), 0), r.Seed, plural(r.Runs, "run"), seconds(r.Total))
 	if r.Revision != "" {
 		fmt.Fprintf(&b, ", at revision %s", r.Revision)
 	}
@@ -146,9 +148,9 @@ func writeMarkdown(w io.Writer, r results) error {
 			ratio = times(s.Sync.Wall, s.Floor.Wall)
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s (%s) | %s | %s / %s | %s | %s | %s | %s |\n",
-			s.Vendor, scenarioLabel(s), thousands(int64(s.Sync.Records)), withRange(s.Sync.Wall, s.WallMin, s.WallMax),
+			s.Vendor, scenarioLabel(s), pmsync.Money(float64(int64(s.Sync.Records)), 0), withRange(s.Sync.Wall, s.WallMin, s.WallMax),
 			duration(s.Sync.Store), rate(s.Sync.Records, s.Sync.Wall),
-			thousands(int64(s.Requests)), thousands(int64(s.MinRequests)), mib(s.Sync.HWMKiB),
+			pmsync.Money(float64(int64(s.Requests)), 0), pmsync.Money(float64(int64(s.MinRequests)), 0), mib(s.Sync.HWMKiB),
 			seconds(s.Sync.CPU), seconds(s.Sync.FakeCPU), floorWall, floorRSS, ratio, atRate(s.AtVendorRate))
 	}
 	if len(r.Rollups) > 0 {
@@ -156,7 +158,7 @@ func writeMarkdown(w io.Writer, r results) error {
 		b.WriteString("|---|--:|--:|--:|--:|--:|--:|---|\n")
 		for _, ro := range r.Rollups {
 			fmt.Fprintf(&b, "| %s store | %s | %s | %s | %s | %s | %s | %s |\n",
-				ro.Vendor, thousands(int64(ro.Run.Records)), withRange(ro.Run.Wall, ro.WallMin, ro.WallMax), duration(ro.Run.ReadItems),
+				ro.Vendor, pmsync.Money(float64(int64(ro.Run.Records)), 0), withRange(ro.Run.Wall, ro.WallMin, ro.WallMax), duration(ro.Run.ReadItems),
 				duration(ro.Run.Compute), mib(ro.Run.HWMKiB), seconds(ro.Run.CPU), ro.Run.Health)
 		}
 	}
@@ -207,7 +209,7 @@ func envNote(env map[string]string) string {
 
 func scenarioLabel(s syncResult) string {
 	if s.Scenario == scenarioIncremental {
-		return fmt.Sprintf("incremental (%s changed)", thousands(int64(s.Modified)))
+		return fmt.Sprintf("incremental (%s changed)", pmsync.Money(float64(int64(s.Modified)), 0))
 	}
 	return s.Scenario
 }
@@ -231,24 +233,6 @@ func endpointList(m map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// thousands writes n with comma separators: 100000 → "100,000".
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
-
 // duration shows a wall time: milliseconds below a second, else seconds
 // with two decimals.
 func duration(d time.Duration) string {
@@ -265,7 +249,7 @@ func rate(n int, d time.Duration) string {
 	if d <= 0 {
 		return "–"
 	}
-	return thousands(int64(float64(n)/d.Seconds() + 0.5))
+	return pmsync.Money(math.Round(float64(n)/d.Seconds()), 0)
 }
 
 // mib shows KiB as MiB, rounded.

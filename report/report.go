@@ -122,12 +122,12 @@ func Table(w io.Writer, rep pmsync.Report) error {
 			fmt.Fprintf(sw, "  • %s\n", reason)
 		}
 		if r.Budget.Planned > 0 {
-			fmt.Fprintf(sw, "  budget: %s of %s spent", money(r.Budget.Actual), withCurrency(money(r.Budget.Planned), r.Budget.Currency))
+			fmt.Fprintf(sw, "  budget: %s of %s spent", pmsync.Money(r.Budget.Actual, 0), withCurrency(pmsync.Money(r.Budget.Planned, 0), r.Budget.Currency))
 		} else {
-			fmt.Fprintf(sw, "  budget: %s spent, no planned budget", withCurrency(money(r.Budget.Actual), r.Budget.Currency))
+			fmt.Fprintf(sw, "  budget: %s spent, no planned budget", withCurrency(pmsync.Money(r.Budget.Actual, 0), r.Budget.Currency))
 		}
 		if r.Budget.Forecast != nil {
-			fmt.Fprintf(sw, "; forecast at completion %s", money(*r.Budget.Forecast))
+			fmt.Fprintf(sw, "; forecast at completion %s", pmsync.Money(*r.Budget.Forecast, 0))
 		}
 		fmt.Fprintln(sw)
 		for _, c := range r.Changes {
@@ -164,23 +164,6 @@ func sourceLine(s pmsync.SourceStatus) string {
 		line += fmt.Sprintf(", %d quarantined (pmsync quarantine --source %s)", s.Quarantined, s.Source)
 	}
 	return line
-}
-
-func money(f float64) string {
-	s := strconv.FormatFloat(f, 'f', 0, 64)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg && s != "0" {
-		return "-" + b.String()
-	}
-	return b.String()
 }
 
 func withCurrency(amount, currency string) string {

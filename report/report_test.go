@@ -416,7 +416,7 @@ func TestMoney(t *testing.T) {
 		{-0.4, "0"},
 	}
 	for _, tt := range tests {
-		if got := money(tt.in); got != tt.want {
+		if got := pmsync.Money(tt.in, 0); got != tt.want {
 			t.Errorf("money(%v) = %q, want %q", tt.in, got, tt.want)
 		}
 	}

@@ -69,7 +69,7 @@ func New(roll Roller, hist History, o Options) (*Server, error) {
 		"upper":   strings.ToUpper,
 		"spark":   sparkline,
 		"bar":     bar,
-		"money":   money,
+		"money":   func(f float64) string { return pmsync.Money(f, 0) },
 		"colour":  func(h pmsync.HealthStatus) string { return string(h) },
 		"when":    func(t time.Time) string { return t.Format("2006-01-02 15:04 MST") },
 		"hasTime": func(t time.Time) bool { return !t.IsZero() },
@@ -223,21 +223,6 @@ func fmtPct(p *float64) string {
 		return "—"
 	}
 	return fmt.Sprintf("%.1f%%", *p)
-}
-
-func money(f float64) string {
-	s := fmt.Sprintf("%.0f", math.Abs(f))
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if f < 0 && s != "0" {
-		return "-" + b.String()
-	}
-	return b.String()
 }
 
 // bar renders a horizontal percent bar as inline SVG.

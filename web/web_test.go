@@ -474,7 +474,7 @@ func TestFormatting(t *testing.T) {
 		{-1234.6, "-1,235"}, {-0.4, "0"},
 	}
 	for _, tt := range moneys {
-		if got := money(tt.in); got != tt.want {
+		if got := pmsync.Money(tt.in, 0); got != tt.want {
 			t.Errorf("money(%v) = %q, want %q", tt.in, got, tt.want)
 		}
 	}

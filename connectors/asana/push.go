@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -229,10 +228,10 @@ func budget(b pmsync.Budget) string {
 	if b.Currency != "" {
 		cur = " " + b.Currency
 	}
-	spent := fmt.Sprintf("%s of %s%s spent", money(b.Actual), money(b.Planned), cur)
+	spent := fmt.Sprintf("%s of %s%s spent", pmsync.Money(b.Actual, 2), pmsync.Money(b.Planned, 2), cur)
 	switch {
 	case b.BurnPercent == nil:
-		return fmt.Sprintf("%s%s spent, no planned budget", money(b.Actual), cur)
+		return fmt.Sprintf("%s%s spent, no planned budget", pmsync.Money(b.Actual, 2), cur)
 	case b.ElapsedPercent == nil || b.VariancePoints == nil:
 		return fmt.Sprintf("%s%% burned (%s)", num(*b.BurnPercent, 1), spent)
 	}
@@ -248,24 +247,4 @@ func signed(f float64) string {
 		s = "+" + s
 	}
 	return s
-}
-
-// money writes an amount with thousands separators and cents, the way a
-// budget reads in a report ("98,000.50"); strconv has no grouping.
-func money(f float64) string {
-	neg := f < 0
-	cents := int64(math.Round(math.Abs(f) * 100))
-	whole := strconv.FormatInt(cents/100, 10)
-	var b strings.Builder
-	if neg {
-		b.WriteByte('-')
-	}
-	for i, r := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	fmt.Fprintf(&b, ".%02d", cents%100)
-	return b.String()
 }

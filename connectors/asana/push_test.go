@@ -236,7 +236,7 @@ func TestMoney(t *testing.T) {
 		{0, "0.00"}, {5.5, "5.50"}, {999.999, "1,000.00"}, {1234567.891, "1,234,567.89"}, {-98000.5, "-98,000.50"},
 	}
 	for _, tt := range tests {
-		if got := money(tt.f); got != tt.want {
+		if got := pmsync.Money(tt.f, 2); got != tt.want {
 			t.Errorf("money(%v) = %q, want %q", tt.f, got, tt.want)
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -232,7 +231,7 @@ func budgetText(b pmsync.Budget) string {
 	if b.Currency != "" {
 		cur = " " + b.Currency
 	}
-	text := fmt.Sprintf("Budget: %s of %s%s spent", money(b.Actual), money(b.Planned), cur)
+	text := fmt.Sprintf("Budget: %s of %s%s spent", pmsync.Money(b.Actual, 2), pmsync.Money(b.Planned, 2), cur)
 	if b.BurnPercent != nil {
 		text += fmt.Sprintf(" (%.1f%%)", *b.BurnPercent)
 	}
@@ -243,26 +242,9 @@ func budgetText(b pmsync.Budget) string {
 		text += fmt.Sprintf(", variance %+.1f points", *b.VariancePoints)
 	}
 	if b.Forecast != nil {
-		text += fmt.Sprintf(", forecast at completion %s", money(*b.Forecast))
+		text += fmt.Sprintf(", forecast at completion %s", pmsync.Money(*b.Forecast, 2))
 	}
 	return text
-}
-
-// money writes an amount with two decimals and thousands separators.
-func money(f float64) string {
-	s := strconv.FormatFloat(math.Abs(f), 'f', 2, 64)
-	whole, frac, _ := strings.Cut(s, ".")
-	var b strings.Builder
-	if f < 0 {
-		b.WriteByte('-')
-	}
-	for i, d := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(d)
-	}
-	return b.String() + "." + frac
 }
 
 // renderWiki writes the comment in Jira wiki markup (Data Center bodies).

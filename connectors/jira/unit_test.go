@@ -317,7 +317,7 @@ func TestMoney(t *testing.T) {
 		in   float64
 		want string
 	}{{0, "0.00"}, {100, "100.00"}, {999.5, "999.50"}, {1234567.891, "1,234,567.89"}, {-1500, "-1,500.00"}, {250000, "250,000.00"}} {
-		if got := money(tc.in); got != tc.want {
+		if got := pmsync.Money(tc.in, 2); got != tc.want {
 			t.Errorf("money(%v) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
