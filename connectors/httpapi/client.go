@@ -173,7 +173,7 @@ func New(cfg Config) (*Client, error) {
 		c.maxRetries = 0
 	}
 	if c.sleep == nil {
-		c.sleep = sleep
+		c.sleep = Sleep
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -244,8 +244,9 @@ func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits d or until ctx ends, whichever comes first; it is the
+// default Config.Sleep, and connectors that wait on their own use it too.
+func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
@@ -423,7 +424,7 @@ func (c *Client) decodeError(path string, resp *Response, err error) error {
 	msg := fmt.Sprintf("decode %s %s: %v", c.vendor, pathOnly(c.base, path), err)
 	var syn *json.SyntaxError
 	if errors.As(err, &syn) || len(bytes.TrimSpace(resp.Body)) == 0 {
-		msg += fmt.Sprintf(" (Content-Type %q, body starts %q)", resp.Header.Get("Content-Type"), snippet(c.scrub.text(string(resp.Body)), snippetLen))
+		msg += fmt.Sprintf(" (Content-Type %q, body starts %q)", resp.Header.Get("Content-Type"), Shorten(c.scrub.text(string(resp.Body)), snippetLen))
 	}
 	return &decodeError{msg: c.scrub.text(msg), err: err}
 }
@@ -609,10 +610,10 @@ func (c *Client) apiError(op *operation, resp *Response) *connectors.APIError {
 		Method:     op.method,
 		Path:       op.path,
 		Status:     resp.Status,
-		Code:       snippet(c.scrub.text(info.Code), snippetLen),
-		RefID:      snippet(c.scrub.text(info.RefID), snippetLen),
+		Code:       Shorten(c.scrub.text(info.Code), snippetLen),
+		RefID:      Shorten(c.scrub.text(info.RefID), snippetLen),
 		RetryAfter: max(parseRetryAfter(resp.Header.Get("Retry-After"), c.now()), info.RetryAfter),
-		Message:    snippet(c.scrub.text(info.Message), maxMessageLen),
+		Message:    Shorten(c.scrub.text(info.Message), maxMessageLen),
 	}
 }
 

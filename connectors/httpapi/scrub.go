@@ -60,10 +60,10 @@ func (s *scrubber) text(t string) string {
 	return s.params.ReplaceAllString(t, "${1}${2}="+redacted)
 }
 
-// snippet collapses whitespace and cuts t to at most n bytes on a rune
+// Shorten collapses whitespace and cuts t to at most n bytes on a rune
 // boundary. Callers scrub before cutting, so no secret is cut in half and
 // left partly readable.
-func snippet(t string, n int) string {
+func Shorten(t string, n int) string {
 	t = strings.Join(strings.Fields(t), " ")
 	if len(t) <= n {
 		return t
@@ -84,12 +84,12 @@ func snippet(t string, n int) string {
 func ParseGenericError(status int, header http.Header, body []byte) ErrorInfo {
 	var doc map[string]any
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return ErrorInfo{Message: snippet(string(body), snippetLen)}
+		return ErrorInfo{Message: Shorten(string(body), snippetLen)}
 	}
 	info := ErrorInfo{
 		Code:    scalar(doc["errorCode"]),
 		RefID:   scalar(doc["refId"]),
-		Message: snippet(strings.Join(messages(doc), "; "), snippetLen),
+		Message: Shorten(strings.Join(messages(doc), "; "), snippetLen),
 	}
 	if info.Code == "" {
 		info.Code = scalar(doc["code"])

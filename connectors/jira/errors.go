@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/pmsync/pmsync/connectors/httpapi"
 )
@@ -48,24 +47,12 @@ func ParseError(status int, h http.Header, body []byte) httpapi.ErrorInfo {
 			if len(parts) == 0 && e.Message != "" {
 				parts = append(parts, e.Message)
 			}
-			return httpapi.ErrorInfo{Message: clip(strings.Join(parts, "; "))}
+			return httpapi.ErrorInfo{Message: httpapi.Shorten(strings.Join(parts, "; "), maxErrorText)}
 		}
 	}
 	if body[0] == '<' || strings.Contains(strings.ToLower(h.Get("Content-Type")), "html") {
 		return httpapi.ErrorInfo{}
 	}
 	line, _, _ := strings.Cut(string(body), "\n")
-	return httpapi.ErrorInfo{Message: clip(strings.TrimSpace(line))}
-}
-
-// clip shortens s to maxErrorText bytes without splitting a UTF-8 sequence.
-func clip(s string) string {
-	if len(s) <= maxErrorText {
-		return s
-	}
-	cut := maxErrorText
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
+	return httpapi.ErrorInfo{Message: httpapi.Shorten(strings.TrimSpace(line), maxErrorText)}
 }

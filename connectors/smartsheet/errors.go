@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/pmsync/pmsync/connectors/httpapi"
 )
@@ -42,7 +41,7 @@ func ParseError(status int, h http.Header, body []byte) httpapi.ErrorInfo {
 		var e errorBody
 		if err := json.Unmarshal(body, &e); err == nil {
 			info.Code = e.ErrorCode.String()
-			info.Message = clip(strings.TrimSpace(e.Message))
+			info.Message = httpapi.Shorten(strings.TrimSpace(e.Message), maxErrorText)
 			info.RefID = e.RefID
 			if code, err := e.ErrorCode.Int64(); err == nil && code == codeRateLimited {
 				info.RetryAfter = RateLimitWait
@@ -54,7 +53,7 @@ func ParseError(status int, h http.Header, body []byte) httpapi.ErrorInfo {
 		return info
 	}
 	line, _, _ := strings.Cut(string(body), "\n")
-	info.Message = clip(strings.TrimSpace(line))
+	info.Message = httpapi.Shorten(strings.TrimSpace(line), maxErrorText)
 	return info
 }
 
@@ -62,7 +61,7 @@ func ParseError(status int, h http.Header, body []byte) httpapi.ErrorInfo {
 // message, then the code and refId support asks for.
 func (e errorBody) describe() string {
 	var b strings.Builder
-	b.WriteString(clip(strings.TrimSpace(e.Message)))
+	b.WriteString(httpapi.Shorten(strings.TrimSpace(e.Message), maxErrorText))
 	if e.ErrorCode != "" {
 		b.WriteString(" (code " + e.ErrorCode.String())
 		if e.RefID != "" {
@@ -73,18 +72,6 @@ func (e errorBody) describe() string {
 		b.WriteString(" (refId " + e.RefID + ")")
 	}
 	return b.String()
-}
-
-// clip shortens s to maxErrorText bytes without splitting a UTF-8 sequence.
-func clip(s string) string {
-	if len(s) <= maxErrorText {
-		return s
-	}
-	cut := maxErrorText
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }
 
 // quoteList renders titles for an error message: "A", "B".

@@ -416,7 +416,7 @@ func (c *Connector) write(ctx context.Context, rs *rollupSheet, batch []pending,
 		failed[fi.Index] = true
 		p := batch[fi.Index]
 		f := RowFailure{Program: p.d.rollup.ID, Name: p.d.name, Code: fi.Error.ErrorCode.String(),
-			Message: clip(strings.TrimSpace(fi.Error.Message)), RefID: fi.Error.RefID}
+			Message: httpapi.Shorten(strings.TrimSpace(fi.Error.Message), maxErrorText), RefID: fi.Error.RefID}
 		if p.rowID != 0 {
 			f.RowID = strconv.FormatInt(p.rowID, 10)
 		}
