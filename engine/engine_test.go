@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pmsync/pmsync/sandbox"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,22 +22,9 @@ import (
 	"github.com/pmsync/pmsync/store"
 )
 
-// clock is a settable time source shared by the fake and the engine.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type env struct {
 	sim   *jirasim.Server
-	clock *clock
+	clock *sandbox.Clock
 	cfg   *config.Config
 	db    *store.DB
 	eng   *engine.Engine
@@ -49,7 +36,7 @@ const (
 	testToken = "jira-token-Zx81kQ"
 )
 
-func startSim(t *testing.T, flavor jirasim.Flavor, clk *clock, maxResults int) (*jirasim.Server, string) {
+func startSim(t *testing.T, flavor jirasim.Flavor, clk *sandbox.Clock, maxResults int) (*jirasim.Server, string) {
 	t.Helper()
 	sim := jirasim.New(jirasim.Options{Flavor: flavor, Email: testEmail, Token: testToken, TimeZone: "America/New_York", Now: clk.Now, MaxResults: maxResults})
 	srv := sim.Start()
@@ -85,7 +72,7 @@ programs:
 
 func newEnv(t *testing.T, flavor jirasim.Flavor, maxResults int) *env {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	clk := sandbox.NewClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	sim, url := startSim(t, flavor, clk, maxResults)
 	dir := t.TempDir()
 	path := writeConfig(t, dir, url, flavor)
@@ -365,7 +352,7 @@ func TestRollupMatchesFake(t *testing.T) {
 
 func TestFailingSourceDoesNotStopOthers(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	clk := sandbox.NewClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	good, goodURL := startSim(t, jirasim.Cloud, clk, 100)
 	seed(good, 120, clk.Now())
 	_, badURL := startSim(t, jirasim.Cloud, clk, 100)

@@ -84,12 +84,12 @@ type portfolio struct {
 	demo  *sandbox.Demo
 	db    *store.DB
 	eng   *engine.Engine
-	clock *clock
+	clock *sandbox.Clock
 }
 
 func startPortfolio(t *testing.T) *portfolio {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)}
+	clk := sandbox.NewClock(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
 	demo, err := sandbox.Start(clk.Now())
 	if err != nil {
 		t.Fatal(err)

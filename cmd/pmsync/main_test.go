@@ -5,13 +5,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/pmsync/pmsync/sandbox"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,19 +36,7 @@ const (
 	token = "jira-token-Q9vLm2"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func startJira(t *testing.T, clk *clock) (*jirasim.Server, string) {
+func startJira(t *testing.T, clk *sandbox.Clock) (*jirasim.Server, string) {
 	t.Helper()
 	sim := jirasim.New(jirasim.Options{Flavor: jirasim.Cloud, Email: email, Token: token, TimeZone: "Europe/Berlin", Now: clk.Now, MaxResults: 50})
 	srv := sim.Start()
@@ -128,7 +116,7 @@ programs:
 }
 
 func TestWrongTokenIsOneClearLineAndNeverLeaks(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	clk := sandbox.NewClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	sim, url := startJira(t, clk)
 	sim.Add(jirasim.Issue{Project: "EHR", Type: "Task", Summary: "Interface build", Status: "To Do", StatusCategory: "new"})
 	dir := t.TempDir()
@@ -169,7 +157,7 @@ func TestKillNineConverges(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts subprocesses")
 	}
-	clk := &clock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	clk := sandbox.NewClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	sim, url := startJira(t, clk)
 	sim.Add(jirasim.Generate("EHR", 600, 3, clk.Now())...)
 	// Slow every search page down so that kills land mid-run.
@@ -278,7 +266,7 @@ func TestSIGTERMFinishesThePageAndExitsZero(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a subprocess")
 	}
-	clk := &clock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	clk := sandbox.NewClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	sim, url := startJira(t, clk)
 	sim.Add(jirasim.Generate("EHR", 600, 5, clk.Now())...)
 	// Each page takes 300ms to answer, so the signal lands while one is in flight.
@@ -328,7 +316,7 @@ func TestRunServesAndStopsOnSIGTERM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a subprocess")
 	}
-	clk := &clock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	clk := sandbox.NewClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	sim, url := startJira(t, clk)
 	sim.Add(jirasim.Generate("EHR", 120, 9, clk.Now())...)
 	dir := t.TempDir()
@@ -392,7 +380,7 @@ func TestRunServesAndStopsOnSIGTERM(t *testing.T) {
 // is quarantined with its reason, its stored item stays as it was, and both
 // `pmsync quarantine` and the rollup show it.
 func TestQuarantineKeepsTheStoredItemAndIsListed(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	clk := sandbox.NewClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	sim, url := startJira(t, clk)
 	keys := sim.Add(jirasim.Issue{Project: "EHR", Type: "Task", Summary: "Order sets build", Status: "In Progress", StatusCategory: "indeterminate",
 		Created: clk.Now().Add(-time.Hour), Updated: clk.Now().Add(-time.Hour)})
@@ -446,7 +434,7 @@ func TestQuarantineKeepsTheStoredItemAndIsListed(t *testing.T) {
 // TestValidateProbeReportsUnmappedValues: --probe checks the credentials,
 // maps a sample and names the values no rule covers.
 func TestValidateProbeReportsUnmappedValues(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	clk := sandbox.NewClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	sim, url := startJira(t, clk)
 	sim.Add(
 		jirasim.Issue{Project: "EHR", Type: "Task", Summary: "Interface testing", Status: "QA Review", StatusCategory: "indeterminate"},

@@ -19,7 +19,7 @@ func (cf *contractFake) Change(t *testing.T, k int) []string {
 	t.Helper()
 	// Past the overlap, so that only the changed tasks are newer than the
 	// incremental pull's modified_since.
-	cf.f.clock.Add(DefaultOverlap + time.Hour)
+	cf.f.clock.Advance(DefaultOverlap + time.Hour)
 	var ids []string
 	for _, tk := range cf.f.sim.Tasks(cf.f.project)[:k] {
 		if err := cf.f.sim.UpdateTask(tk.GID, func(t *asanasim.Task) { t.Name += " (rescheduled)" }); err != nil {

@@ -2,9 +2,8 @@ package asana
 
 import (
 	"context"
+	"github.com/pmsync/pmsync/sandbox"
 	"net/http/httptest"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,49 +17,12 @@ const token = "asana-pat-1/1205000000000000:0123456789abcdef"
 // t0 is "now" for every test: the fake's clock starts here.
 var t0 = time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
 
-// clock is a settable fake clock shared by the fake and the connector.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// sleeper records the waits it is asked for instead of waiting.
-type sleeper struct {
-	mu    sync.Mutex
-	waits []time.Duration
-}
-
-func (s *sleeper) Sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	s.waits = append(s.waits, d)
-	s.mu.Unlock()
-	return ctx.Err()
-}
-
-func (s *sleeper) Waits() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.waits)
-}
-
 // fixture is a fake Asana with one generated project and a connector on it.
 type fixture struct {
 	sim     *asanasim.Server
 	ts      *httptest.Server
-	clock   *clock
-	sleep   *sleeper
+	clock   *sandbox.Clock
+	sleep   *sandbox.Sleeps
 	project string
 	c       *Connector
 	scope   connectors.Scope
@@ -74,7 +36,7 @@ type fixtureOpts struct {
 
 func newFixture(t *testing.T, o fixtureOpts) *fixture {
 	t.Helper()
-	f := &fixture{clock: &clock{t: t0}, sleep: &sleeper{}}
+	f := &fixture{clock: sandbox.NewClock(t0), sleep: &sandbox.Sleeps{}}
 	f.sim = asanasim.New(asanasim.Options{Token: token, Now: f.clock.Now})
 	f.project = f.sim.Generate("Telehealth Launch", o.tasks, 7, t0)
 	f.ts = f.sim.Start()

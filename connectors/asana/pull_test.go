@@ -94,7 +94,7 @@ func TestIncrementalFetchesOnlyChanges(t *testing.T) {
 	cur := pages[len(pages)-1].Next
 	prev := decodeCursor(t, cur)
 
-	f.clock.Add(2 * time.Hour)
+	f.clock.Advance(2 * time.Hour)
 	tasks := f.sim.Tasks(f.project)
 	changed := []string{tasks[5].GID, tasks[450].GID, tasks[999].GID}
 	for _, g := range changed {
@@ -186,7 +186,7 @@ func TestExpiredSyncTokenRelists(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A day without syncing: Asana drops the token and its events.
-	f.clock.Add(25 * time.Hour)
+	f.clock.Advance(25 * time.Hour)
 	f.sim.ResetCalls()
 
 	pages = f.pull(t, cur)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pmsync/pmsync/sandbox"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -28,49 +29,12 @@ const (
 	testToken = "tok-8Qz1-secret-api-token"
 )
 
-// clock is a settable time source shared by the simulator and the test.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// sleeps records the waits the connector asks for instead of sleeping.
-type sleeps struct {
-	mu    sync.Mutex
-	waits []time.Duration
-}
-
-func (s *sleeps) Sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	s.waits = append(s.waits, d)
-	s.mu.Unlock()
-	return ctx.Err()
-}
-
-func (s *sleeps) saw(d time.Duration) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Contains(s.waits, d)
-}
-
 // env is a simulator on loopback and a connector pointed at it.
 type env struct {
 	sim    *jirasim.Server
 	url    string
-	clock  *clock
-	sleeps *sleeps
+	clock  *sandbox.Clock
+	sleeps *sandbox.Sleeps
 	conn   *Connector
 	flavor jirasim.Flavor
 	opts   envOpts
@@ -95,7 +59,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if o.flavor == "" {
 		o.flavor = jirasim.Cloud
 	}
-	clk := &clock{now: t0}
+	clk := sandbox.NewClock(t0)
 	sim := jirasim.New(jirasim.Options{
 		Flavor: o.flavor, Email: testEmail, Token: testToken,
 		TimeZone: o.zone, Now: clk.Now, MaxResults: o.maxPage,
@@ -110,7 +74,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if o.issues > 0 {
 		sim.Add(jirasim.Generate("EHR", o.issues, 7, t0)...)
 	}
-	e := &env{sim: sim, url: ts.URL, clock: clk, sleeps: &sleeps{}, flavor: o.flavor, opts: o}
+	e := &env{sim: sim, url: ts.URL, clock: clk, sleeps: &sandbox.Sleeps{}, flavor: o.flavor, opts: o}
 	token := testToken
 	if o.badToken {
 		token = "wrong-" + testToken
@@ -530,8 +494,8 @@ func TestRetriesAndErrors(t *testing.T) {
 		if got := len(idsOf(t, e.pull(t, projectScope, ""))); got != 250 {
 			t.Errorf("pulled %d issues, want 250", got)
 		}
-		if !e.sleeps.saw(2 * time.Second) {
-			t.Errorf("no 2s wait recorded; waits: %v", e.sleeps.waits)
+		if !slices.Contains(e.sleeps.Waits(), 2*time.Second) {
+			t.Errorf("no 2s wait recorded; waits: %v", e.sleeps.Waits())
 		}
 		if n := countCalls(e.calls(t))["POST "+e.searchPath()]; n != 4 {
 			t.Errorf("%d search requests, want 3 pages + 1 retry", n)

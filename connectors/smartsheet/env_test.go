@@ -2,8 +2,8 @@ package smartsheet
 
 import (
 	"context"
+	"github.com/pmsync/pmsync/sandbox"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,55 +16,18 @@ const secret = "tok-3x4mpl3-s3cr3t"
 
 var t0 = time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
 
-// clock is a settable test clock shared by the fake and the connector.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
-// sleeps records the waits the HTTP client asks for instead of sleeping.
-type sleeps struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
-
-func (s *sleeps) sleep(ctx context.Context, d time.Duration) error {
-	s.mu.Lock()
-	s.d = append(s.d, d)
-	s.mu.Unlock()
-	return ctx.Err()
-}
-
-func (s *sleeps) all() []time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]time.Duration(nil), s.d...)
-}
-
 // env is a fake Smartsheet and a connector talking to it.
 type env struct {
 	sim    *smartsheetsim.Server
 	ts     *httptest.Server
-	clk    *clock
+	clk    *sandbox.Clock
 	conn   *Connector
-	sleeps *sleeps
+	sleeps *sandbox.Sleeps
 }
 
 func newEnv(t *testing.T, p connectors.Params) *env {
 	t.Helper()
-	e := &env{clk: &clock{now: t0}, sleeps: &sleeps{}}
+	e := &env{clk: sandbox.NewClock(t0), sleeps: &sandbox.Sleeps{}}
 	e.sim = smartsheetsim.New(smartsheetsim.Options{Token: secret, Now: e.clk.Now})
 	e.ts = e.sim.Start()
 	t.Cleanup(e.ts.Close)
@@ -76,7 +39,7 @@ func newEnv(t *testing.T, p connectors.Params) *env {
 	if p.Credentials.Token == "" {
 		p.Credentials.Token = secret
 	}
-	p.Sleep = e.sleeps.sleep
+	p.Sleep = e.sleeps.Sleep
 	p.Now = e.clk.Now
 	c, err := New(p)
 	if err != nil {

@@ -31,7 +31,7 @@ type contractFake struct {
 func (f *contractFake) Change(t *testing.T, k int) []string {
 	t.Helper()
 	// Past the overlap window, so that only the changed rows are read again.
-	f.e.clk.set(t0.Add(time.Hour))
+	f.e.clk.Set(t0.Add(time.Hour))
 	rows, err := f.e.sim.Rows(f.sheet)
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +90,7 @@ func TestContract(t *testing.T) {
 			e := newEnv(t, p)
 			if badAuth {
 				bad, err := New(connectors.Params{Name: "pmo-sheets", Kind: Kind, BaseURL: smartsheetsim.BaseURL(e.ts),
-					Credentials: connectors.Credentials{Token: "not-the-token"}, Sleep: e.sleeps.sleep})
+					Credentials: connectors.Credentials{Token: "not-the-token"}, Sleep: e.sleeps.Sleep})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -180,7 +180,7 @@ func TestIncrementalPicksUpModifiedRows(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	e.clk.set(t0.Add(90 * time.Minute))
+	e.clk.Set(t0.Add(90 * time.Minute))
 	rows, _ := e.sim.Rows(id)
 	changed := map[string]string{}
 	for i, status := range map[int]string{10: "Blocked", 57: "Complete", 181: "Cancelled"} {
@@ -252,7 +252,7 @@ func TestDeletedRowIsTombstoned(t *testing.T) {
 			children[itoa(r.ID)] = true
 		}
 	}
-	e.clk.set(t0.Add(time.Hour))
+	e.clk.Set(t0.Add(time.Hour))
 	if err := e.sim.DeleteRow(id, task.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func TestDeletedRowIsTombstoned(t *testing.T) {
 	}
 
 	// Deleting a milestone row takes its tasks along.
-	e.clk.set(t0.Add(2 * time.Hour))
+	e.clk.Set(t0.Add(2 * time.Hour))
 	if err := e.sim.DeleteRow(id, milestone.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,7 @@ func TestRenamedColumnFailsBeforeAnyPage(t *testing.T) {
 	st.pull(t, e.conn, scope)
 	items, cur := maps.Clone(st.items), st.cursor
 
-	e.clk.set(t0.Add(time.Hour))
+	e.clk.Set(t0.Add(time.Hour))
 	if err := e.sim.RenameColumn(id, "End Date", "Finish"); err != nil {
 		t.Fatal(err)
 	}
@@ -377,7 +377,7 @@ func TestOverlapParam(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The sheet must have moved, or the pull ends at ifVersionAfter.
-		e.clk.set(t0.Add(time.Hour))
+		e.clk.Set(t0.Add(time.Hour))
 		rows, _ := e.sim.Rows(id)
 		if err := e.sim.UpdateRow(id, rows[3].ID, map[string]any{"Status": "Blocked"}); err != nil {
 			t.Fatal(err)

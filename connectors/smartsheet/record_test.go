@@ -58,7 +58,7 @@ func planSheet(t *testing.T, e *env) (int64, map[string]int64) {
 
 func TestRecordData(t *testing.T) {
 	e := newEnv(t, connectors.Params{})
-	e.clk.set(t0.Add(2 * time.Hour))
+	e.clk.Set(t0.Add(2 * time.Hour))
 	id, ids := planSheet(t, e)
 	st := newStore()
 	st.pull(t, e.conn, scopeOf(id))

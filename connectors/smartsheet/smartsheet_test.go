@@ -151,7 +151,7 @@ func TestRateLimitedPullWaitsAMinute(t *testing.T) {
 	if len(st.items) != 20 {
 		t.Errorf("%d items after the 429, want 20", len(st.items))
 	}
-	if waits := e.sleeps.all(); len(waits) == 0 || waits[0] != RateLimitWait {
+	if waits := e.sleeps.Waits(); len(waits) == 0 || waits[0] != RateLimitWait {
 		t.Errorf("waits %v, want the first to be Smartsheet's minute", waits)
 	}
 }
@@ -175,7 +175,7 @@ func TestRateLimits(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			waits := e.sleeps.all()
+			waits := e.sleeps.Waits()
 			if len(waits) != tc.waits {
 				t.Fatalf("waits %v, want %d", waits, tc.waits)
 			}
