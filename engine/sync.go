@@ -204,9 +204,11 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 			res.Status, res.Err = "failed", fmt.Errorf("record run end: %w", err)
 		}
 		e.metrics.observeRun(res)
+		// One line per run at info, failed or not: the error is also
+		// returned, and the daemon logs failed jobs at error level once.
 		ev := log.Info()
-		if res.Err != nil && res.Status == "failed" {
-			ev = log.Error().Str("err", res.Err.Error())
+		if res.Err != nil {
+			ev = ev.Str("err", res.Err.Error())
 		}
 		ev.Int64("run_id", runID).Str("status", res.Status).Int("pages", res.Pages).Int("records", res.Seen).
 			Int("changed", res.Changed).Int("quarantined", res.Quarantined).Int("deleted", res.Deleted).
