@@ -21,17 +21,16 @@ import (
 // "from the beginning".
 type Cursor string
 
-// Scope is the part of a connection one source reads. Which keys apply
-// depends on the connector kind.
+// Scope is the part of a connection one source reads.
 type Scope struct {
-	Source  string // the source name records are stamped with
-	JQL     string // jira
-	Project string // jira project key, asana project gid
-	Sheet   string // smartsheet sheet id
-	Board   string // trello board id
+	Source string // the source name records are stamped with
 	// Fields names extra vendor fields (custom fields by name) that the
 	// mapping reads, so a connector fetches them and nothing else it need not.
 	Fields []string
+	// Config is the source's scope block as the kind's Spec.Scope decoded
+	// it; only that connector reads it. It must marshal to JSON: a changed
+	// scope is recognised by its JSON form.
+	Config any
 }
 
 // Page is one page of records and the cursor to save with it. The engine
@@ -60,15 +59,15 @@ type Lister interface {
 	ListIDs(ctx context.Context, scope Scope) ([]string, error)
 }
 
-// Target is where a rollup is pushed. Which keys apply depends on the kind.
+// Target is where a rollup is pushed.
 type Target struct {
-	Project string            // asana project gid
-	Sheet   string            // smartsheet rollup sheet id
-	Issue   string            // jira issue key to comment on
-	Board   string            // trello board id
-	List    string            // trello list name for rollup cards
-	Card    string            // trello card id to update
-	Options map[string]string // kind-specific extras (column titles, …)
+	// Key names the place written to, stably across releases ("sheet=123",
+	// "issue=PMO-1"): deliveries are recorded under it, so a changed key
+	// would deliver every rollup version again.
+	Key string
+	// Config is the push target block as the kind's Spec.Target decoded it;
+	// only that connector reads it.
+	Config any
 }
 
 // Receipt says what a push left behind.
@@ -129,11 +128,12 @@ type RateLimiters interface {
 // Params is everything a connector factory gets. A connector reads nothing
 // else: no environment, no globals, no default HTTP client.
 type Params struct {
-	Name        string // connection name
-	Kind        string
-	BaseURL     string
-	Flavor      string // jira: cloud | datacenter
-	Region      string // smartsheet: us | eu | au | gov
+	Name    string // connection name
+	Kind    string
+	BaseURL string
+	// Options are the kind's own connection keys as its Spec.Options
+	// decoded them; nil when the kind has none.
+	Options     any
 	Credentials Credentials
 	RateLimit   RateLimit
 	Timeout     time.Duration // per request; 0 keeps the default

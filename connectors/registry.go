@@ -3,23 +3,34 @@ package connectors
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
+
+	"github.com/pmsync/pmsync/config/yamlnode"
 )
 
-// Spec is a connector kind: its name, its constructor and what it knows about
-// its own configuration.
+// Spec is a connector kind: its name, its constructor and everything it
+// knows about its own configuration. config decodes the keys every
+// connection shares and hands each block that belongs to the kind to these
+// functions, so that it never names a vendor.
 type Spec struct {
 	Kind string
 	// New builds a connector for one connection.
 	New func(Params) (Connector, error)
-	// CheckScope says what is wrong with a scope, or nil.
-	CheckScope func(Scope) error
-	// CheckTarget says what is wrong with a push target, or nil. A kind
-	// without it cannot be pushed to.
-	CheckTarget func(Target) error
-	// CheckParams says what is wrong with a connection's settings, or nil.
+	// Options decodes the kind's own keys of a connection entry: the block
+	// holds every key of the entry besides the common ones (name, kind,
+	// base_url, timeout, rate_limit, auth), and is nil-noded when there are
+	// none. What it returns reaches New as Params.Options. Nil: the kind
+	// has no keys of its own and any other key is unknown.
+	Options func(b *yamlnode.Block) any
+	// Scope decodes and checks a source's scope block; what it returns is
+	// Scope.Config.
+	Scope func(b *yamlnode.Block) any
+	// Target decodes and checks a push target block. A kind without it
+	// cannot be pushed to.
+	Target func(b *yamlnode.Block) Target
+	// CheckParams says what is wrong with a connection once its secrets are
+	// read (a credential the chosen options need), or nil.
 	CheckParams func(Params) error
 	// AuthKeys names the credentials the kind needs ("email", "token", "key"),
 	// for the config validator. Optional keys end in "?".
@@ -30,44 +41,53 @@ type Spec struct {
 	DefaultMappingYAML []byte
 }
 
-var registry = struct {
-	sync.RWMutex
+// Registry holds connector kinds by name. Connectors join Default from
+// their init functions; config and engine are handed a registry, so tests
+// build their own with the kinds they need.
+type Registry struct {
+	mu    sync.RWMutex
 	specs map[string]Spec
-}{specs: map[string]Spec{}}
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{specs: map[string]Spec{}} }
+
+// Default is the registry the connector packages register into. Only cmd/
+// (and tests about the real kinds) should reach for it.
+var Default = NewRegistry()
+
+// Register adds a kind to Default; connector packages call it from init.
+func Register(s Spec) { Default.Register(s) }
 
 // Register adds a connector kind. It panics on an empty kind, a missing
-// constructor or a duplicate: those are programming errors.
-func Register(s Spec) {
-	if s.Kind == "" || s.New == nil {
-		panic("connectors: Register needs a kind and a constructor")
+// constructor or scope decoder, or a duplicate: those are programming
+// errors.
+func (r *Registry) Register(s Spec) {
+	if s.Kind == "" || s.New == nil || s.Scope == nil {
+		panic("connectors: Register needs a kind, a constructor and a scope decoder")
 	}
-	registry.Lock()
-	defer registry.Unlock()
-	if _, dup := registry.specs[s.Kind]; dup {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.specs[s.Kind]; dup {
 		panic("connectors: Register called twice for kind " + s.Kind)
 	}
-	registry.specs[s.Kind] = s
+	r.specs[s.Kind] = s
 }
 
 // Lookup returns the spec of a registered kind.
-func Lookup(kind string) (Spec, error) {
-	registry.RLock()
-	defer registry.RUnlock()
-	s, ok := registry.specs[kind]
+func (r *Registry) Lookup(kind string) (Spec, error) {
+	r.mu.RLock()
+	s, ok := r.specs[kind]
+	r.mu.RUnlock()
 	if !ok {
-		known := make([]string, 0, len(registry.specs))
-		for k := range registry.specs {
-			known = append(known, k)
-		}
-		sort.Strings(known)
-		return Spec{}, fmt.Errorf("%w %q (known: %s)", ErrUnknownKind, kind, strings.Join(known, ", "))
+		return Spec{}, fmt.Errorf("%w %q (known: %s)", ErrUnknownKind, kind, strings.Join(r.Kinds(), ", "))
 	}
 	return s, nil
 }
 
 // New builds a connector of a registered kind.
-func New(p Params) (Connector, error) {
-	s, err := Lookup(p.Kind)
+func (r *Registry) New(p Params) (Connector, error) {
+	s, err := r.Lookup(p.Kind)
 	if err != nil {
 		return nil, err
 	}
@@ -84,11 +104,11 @@ func New(p Params) (Connector, error) {
 }
 
 // Kinds lists the registered kinds, sorted.
-func Kinds() []string {
-	registry.RLock()
-	defer registry.RUnlock()
-	out := make([]string, 0, len(registry.specs))
-	for k := range registry.specs {
+func (r *Registry) Kinds() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]string, 0, len(r.specs))
+	for k := range r.specs {
 		out = append(out, k)
 	}
 	slices.Sort(out)
@@ -106,4 +126,14 @@ func Adapt[C Connector](newConn func(Params) (C, error)) func(Params) (Connector
 		}
 		return c, nil
 	}
+}
+
+// Options returns the options a Spec.Options decoded for p, or their zero
+// value when the connection was built without them (tests, the benchmark).
+func Options[T any](p Params) T {
+	if o, ok := p.Options.(T); ok {
+		return o
+	}
+	var zero T
+	return zero
 }

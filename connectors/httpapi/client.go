@@ -155,7 +155,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	base, err := parseBase(cfg.BaseURL)
 	if err != nil {
-		return nil, fmt.Errorf("new %s http client: %s", cfg.Vendor, c.scrub.text(err.Error()))
+		return nil, fmt.Errorf("new %s http client: base URL %w", cfg.Vendor, err)
 	}
 	c.base = base
 	switch {
@@ -205,30 +205,6 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.http = &http.Client{Transport: transport, CheckRedirect: c.checkRedirect}
 	return c, nil
-}
-
-// parseBase checks the base URL without echoing it whole: a URL can carry
-// credentials, which belong in Auth.
-func parseBase(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("base URL is not a URL: %w", err)
-	}
-	switch {
-	case u.Scheme != "http" && u.Scheme != "https", u.Host == "":
-		return nil, errors.New("base URL must be an absolute http or https URL")
-	case u.User != nil:
-		return nil, errors.New("base URL must not contain credentials; use Auth")
-	case u.RawQuery != "" || u.Fragment != "":
-		return nil, errors.New("base URL must not have a query or fragment")
-	}
-	u.Path = strings.TrimRight(u.Path, "/")
-	u.RawPath = strings.TrimRight(u.RawPath, "/")
-	return u, nil
 }
 
 // checkRedirect follows redirects on the base URL's own scheme and host
