@@ -7,6 +7,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -42,6 +43,7 @@ type Config struct {
 	Mappings    map[string]mapping.Spec // the file's own mappings (connector defaults are not listed)
 	Push        []Push
 
+	reg  *connectors.Registry
 	loc  *time.Location
 	sets map[string]*mapping.Set
 	// secrets sits behind a pointer so that printing a Config with %v shows
@@ -93,17 +95,23 @@ type Rules struct {
 	StaleAfter          *time.Duration `yaml:"stale_after"`
 }
 
-// Connection is one account of one vendor tool.
+// Connection is one account of one vendor tool: the keys every connection
+// has, and the kind's own options as its connector decoded them.
 type Connection struct {
-	Name      string        `yaml:"name"`
-	Kind      string        `yaml:"kind"`
-	BaseURL   string        `yaml:"base_url"`
-	Flavor    string        `yaml:"flavor"` // jira: cloud | datacenter
-	Region    string        `yaml:"region"` // smartsheet: us | eu | au | gov
-	Timeout   time.Duration `yaml:"timeout"`
-	RateLimit RateLimit     `yaml:"rate_limit"`
-	Auth      Auth          `yaml:"auth"`
+	Name      string
+	Kind      string
+	BaseURL   string
+	Timeout   time.Duration
+	RateLimit RateLimit
+	Auth      Auth
+	// Options are the kind's own keys (connectors.Spec.Options); nil when
+	// the kind has none.
+	Options any
 }
+
+// commonConnectionKeys are the keys of a connection entry config decodes;
+// every other key belongs to the connection's kind.
+var commonConnectionKeys = []string{"name", "kind", "base_url", "timeout", "rate_limit", "auth"}
 
 // RateLimit overrides the vendor's default request rate; zero keeps it.
 type RateLimit struct {
@@ -124,13 +132,13 @@ type Auth struct {
 
 // Program is one executive unit and the sources that feed it.
 type Program struct {
-	ID      string      `yaml:"id"`
-	Name    string      `yaml:"name"` // defaults to ID
-	Start   pmsync.Date `yaml:"start"`
-	End     pmsync.Date `yaml:"end"`
-	Budget  Budget      `yaml:"budget"`
-	Rules   *Rules      `yaml:"rules"`
-	Sources []Source    `yaml:"sources"`
+	ID      string
+	Name    string // defaults to ID
+	Start   pmsync.Date
+	End     pmsync.Date
+	Budget  Budget
+	Rules   *Rules
+	Sources []Source
 }
 
 // Budget is a program's planned budget. A nil Planned means the sum of the
@@ -142,36 +150,19 @@ type Budget struct {
 
 // Source is one scope of one connection feeding a program.
 type Source struct {
-	Name       string `yaml:"name"` // defaults to "<program id>/<connection>"
-	Connection string `yaml:"connection"`
-	Scope      Scope  `yaml:"scope"`
-	Mapping    string `yaml:"mapping"` // defaults to the connector kind's default mapping
-}
-
-// Scope selects what a source reads; which keys apply depends on the kind.
-type Scope struct {
-	JQL     string `yaml:"jql"`
-	Project string `yaml:"project"`
-	Sheet   string `yaml:"sheet"`
-	Board   string `yaml:"board"`
+	Name       string // defaults to "<program id>/<connection>"
+	Connection string
+	// Scope is the scope block as the connection kind's Spec.Scope decoded
+	// it.
+	Scope   any
+	Mapping string // defaults to the connector kind's default mapping
 }
 
 // Push sends the rollups of some programs to one target of a connection.
 type Push struct {
 	Connection string
-	Target     Target
-	Programs   []string // program ids; "all" in the file is expanded to every program
-}
-
-// Target is where a push writes; which keys apply depends on the kind.
-type Target struct {
-	Project string            `yaml:"project"`
-	Sheet   string            `yaml:"sheet"`
-	Issue   string            `yaml:"issue"`
-	Board   string            `yaml:"board"`
-	List    string            `yaml:"list"`
-	Card    string            `yaml:"card"`
-	Options map[string]string `yaml:"options"`
+	Target     connectors.Target // as the connection kind's Spec.Target decoded it
+	Programs   []string          // program ids; "all" in the file is expanded to every program
 }
 
 // SourceRef is one source with everything the engine needs to pull it.
@@ -183,14 +174,15 @@ type SourceRef struct {
 	Scope      connectors.Scope // Scope.Source is Name
 }
 
-// Load reads and parses a config file. env looks up environment variables
-// (overrides and secrets); nil reads the process environment.
-func Load(path string, env func(string) (string, bool), opts ...Option) (*Config, error) {
+// Load reads and parses a config file. reg holds the connector kinds the
+// file may use. env looks up environment variables (overrides and
+// secrets); nil reads the process environment.
+func Load(path string, reg *connectors.Registry, env func(string) (string, bool), opts ...Option) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(path, data, env, opts...)
+	return Parse(path, data, reg, env, opts...)
 }
 
 // Option changes how a config is loaded.
@@ -206,11 +198,14 @@ func WithoutSecrets() Option { return func(l *loader) { l.noSecrets = true } }
 // of relative paths. env looks up environment variables (overrides and
 // secrets); nil reads the process environment. When anything is wrong the
 // error is a Problems listing all of it.
-func Parse(file string, data []byte, env func(string) (string, bool), opts ...Option) (*Config, error) {
+func Parse(file string, data []byte, reg *connectors.Registry, env func(string) (string, bool), opts ...Option) (*Config, error) {
+	if reg == nil {
+		return nil, errors.New("parse config: no connector registry")
+	}
 	if env == nil {
 		env = os.LookupEnv
 	}
-	l := &loader{file: file, env: env}
+	l := &loader{file: file, env: env, reg: reg}
 	for _, o := range opts {
 		o(l)
 	}
@@ -220,6 +215,9 @@ func Parse(file string, data []byte, env func(string) (string, bool), opts ...Op
 	}
 	return cfg, nil
 }
+
+// Registry returns the connector kinds the config was loaded with.
+func (c *Config) Registry() *connectors.Registry { return c.reg }
 
 // Location returns the config's time zone (the system zone by default).
 func (c *Config) Location() *time.Location {
@@ -295,13 +293,7 @@ func (c *Config) Sources() []SourceRef {
 				Program:    p.ID,
 				Mapping:    s.Mapping,
 				Connection: byName[s.Connection],
-				Scope: connectors.Scope{
-					Source:  s.Name,
-					JQL:     s.Scope.JQL,
-					Project: s.Scope.Project,
-					Sheet:   s.Scope.Sheet,
-					Board:   s.Scope.Board,
-				},
+				Scope:      connectors.Scope{Source: s.Name, Config: s.Scope},
 			})
 		}
 	}
@@ -336,8 +328,7 @@ func (conn Connection) params(creds connectors.Credentials) connectors.Params {
 		Name:        conn.Name,
 		Kind:        conn.Kind,
 		BaseURL:     conn.BaseURL,
-		Flavor:      conn.Flavor,
-		Region:      conn.Region,
+		Options:     conn.Options,
 		Credentials: creds,
 		RateLimit:   connectors.RateLimit{PerMinute: conn.RateLimit.PerMinute, Burst: conn.RateLimit.Burst},
 		Timeout:     conn.Timeout,

@@ -2,23 +2,23 @@ package config
 
 import (
 	"errors"
-	"os"
 	"strings"
-	"testing"
 	_ "time/tzdata" // zone lookups must not depend on the test machine
 
+	"github.com/pmsync/pmsync/config/yamlnode"
 	"github.com/pmsync/pmsync/connectors"
 )
 
-// TestMain registers connector kinds that stand in for the real ones, with
-// checks simple enough to state in the test tables: the cfgtest-* kinds for
-// most tests, and kinds named like the real vendors for the tests that need
-// those names (Jira flavor, Smartsheet region, configs/example.yaml).
-func TestMain(m *testing.M) {
+// testRegistry holds connector kinds that stand in for real ones, with
+// checks simple enough to state in the test tables. cfgtest-jira and
+// cfgtest-sheet have options of their own (flavor, region), as real kinds
+// do.
+func testRegistry() *connectors.Registry {
+	reg := connectors.NewRegistry()
 	for _, s := range testKinds() {
-		connectors.Register(s)
+		reg.Register(s)
 	}
-	os.Exit(m.Run())
+	return reg
 }
 
 // testMapping is a default mapping every test kind ships.
@@ -28,75 +28,116 @@ title: { path: title, required: true }
 state: { path: state, map: { open: todo, closed: done }, default: todo }
 `
 
+// Blocks of the test kinds.
+type (
+	jiraOptions  struct{ Flavor string `yaml:"flavor"` }
+	sheetOptions struct{ Region string `yaml:"region"` }
+	jiraScope    struct{ JQL, Project string }
+	projectScope struct{ Project string }
+	sheetScope   struct{ Sheet string }
+	boardScope   struct{ Board string }
+	issueTarget  struct{ Issue string }
+	sheetTarget  struct {
+		Sheet   string
+		Options map[string]string
+	}
+)
+
 func testKinds() []connectors.Spec {
 	newConn := func(connectors.Params) (connectors.Connector, error) {
 		return nil, errors.New("test kinds only take part in config validation")
 	}
-	jiraScope := func(s connectors.Scope) error {
-		if (s.JQL == "") == (s.Project == "") {
-			return errors.New("give exactly one of jql or project")
+	jiraOpts := func(b *yamlnode.Block) any {
+		var o jiraOptions
+		if b.Decode(&o) && o.Flavor != "" && o.Flavor != "cloud" && o.Flavor != "datacenter" {
+			b.Errorf("flavor", "%q is not one of cloud, datacenter", o.Flavor)
 		}
-		return nil
+		return o
 	}
-	jiraTarget := func(t connectors.Target) error {
-		if t.Issue == "" {
-			return errors.New("issue is required")
+	sheetOpts := func(b *yamlnode.Block) any {
+		var o sheetOptions
+		if b.Decode(&o) && o.Region != "" && o.Region != "us" && o.Region != "eu" {
+			b.Errorf("region", "%q is not one of us, eu", o.Region)
 		}
-		return nil
+		return o
+	}
+	jiraScopeOf := func(b *yamlnode.Block) any {
+		var s jiraScope
+		if b.Decode(&s) && (s.JQL == "") == (s.Project == "") {
+			b.Errorf("", "give exactly one of jql or project")
+		}
+		return s
+	}
+	jiraTarget := func(b *yamlnode.Block) connectors.Target {
+		var t issueTarget
+		if b.Decode(&t) && t.Issue == "" {
+			b.Errorf("", "issue is required")
+		}
+		return connectors.Target{Key: "issue=" + t.Issue, Config: t}
 	}
 	jiraParams := func(p connectors.Params) error {
 		if p.BaseURL == "" {
 			return errors.New("base_url is required")
 		}
-		if p.Flavor == "cloud" && p.Credentials.Email == "" {
+		if connectors.Options[jiraOptions](p).Flavor == "cloud" && p.Credentials.Email == "" {
 			return errors.New("jira cloud needs email_env or email_file")
 		}
 		return nil
 	}
-	project := func(s connectors.Scope) error {
-		if s.Project == "" {
-			return errors.New("project is required")
+	project := func(b *yamlnode.Block) any {
+		var s projectScope
+		if b.Decode(&s) && s.Project == "" {
+			b.Errorf("", "project is required")
 		}
-		return nil
+		return s
 	}
-	projectTarget := func(t connectors.Target) error {
-		if t.Project == "" {
-			return errors.New("project is required")
+	projectTarget := func(b *yamlnode.Block) connectors.Target {
+		var t projectScope
+		if b.Decode(&t) && t.Project == "" {
+			b.Errorf("", "project is required")
 		}
-		return nil
+		return connectors.Target{Key: "project=" + t.Project, Config: t}
 	}
-	sheet := func(s connectors.Scope) error { return numeric("sheet", s.Sheet) }
-	sheetTarget := func(t connectors.Target) error { return numeric("sheet", t.Sheet) }
-	board := func(s connectors.Scope) error {
-		if s.Board == "" {
-			return errors.New("board is required")
+	sheet := func(b *yamlnode.Block) any {
+		var s sheetScope
+		if b.Decode(&s) {
+			numeric(b, "sheet", s.Sheet)
 		}
-		return nil
+		return s
 	}
-	spec := func(kind string, scope func(connectors.Scope) error, target func(connectors.Target) error, params func(connectors.Params) error, auth ...string) connectors.Spec {
+	sheetTargetOf := func(b *yamlnode.Block) connectors.Target {
+		var t sheetTarget
+		if b.Decode(&t) {
+			numeric(b, "sheet", t.Sheet)
+		}
+		return connectors.Target{Key: "sheet=" + t.Sheet, Config: t}
+	}
+	board := func(b *yamlnode.Block) any {
+		var s boardScope
+		if b.Decode(&s) && s.Board == "" {
+			b.Errorf("", "board is required")
+		}
+		return s
+	}
+	spec := func(kind string, scope func(*yamlnode.Block) any, target func(*yamlnode.Block) connectors.Target, params func(connectors.Params) error, auth ...string) connectors.Spec {
 		return connectors.Spec{
-			Kind: kind, New: newConn, CheckScope: scope, CheckTarget: target, CheckParams: params, AuthKeys: auth,
+			Kind: kind, New: newConn, Scope: scope, Target: target, CheckParams: params, AuthKeys: auth,
 			DefaultMapping: kind + "-default", DefaultMappingYAML: []byte(testMapping),
 		}
 	}
 	pullOnly := spec("cfgtest-pullonly", board, nil, nil, "key", "token")
 	pullOnly.DefaultMapping, pullOnly.DefaultMappingYAML = "", nil
-	return []connectors.Spec{
-		spec("cfgtest-jira", jiraScope, jiraTarget, jiraParams, "email?", "token"),
-		spec("cfgtest-asana", project, projectTarget, nil, "token"),
-		spec("cfgtest-sheet", sheet, sheetTarget, nil, "token"),
-		pullOnly,
-		spec("jira", jiraScope, jiraTarget, jiraParams, "email?", "token"),
-		spec("asana", project, projectTarget, nil, "token"),
-		spec("smartsheet", sheet, sheetTarget, nil, "token"),
-	}
+	jira := spec("cfgtest-jira", jiraScopeOf, jiraTarget, jiraParams, "email?", "token")
+	jira.Options = jiraOpts
+	sheets := spec("cfgtest-sheet", sheet, sheetTargetOf, nil, "token")
+	sheets.Options = sheetOpts
+	return []connectors.Spec{jira, spec("cfgtest-asana", project, projectTarget, nil, "token"), sheets, pullOnly}
 }
 
-func numeric(key, v string) error {
+func numeric(b *yamlnode.Block, key, v string) {
 	if v == "" || strings.Trim(v, "0123456789") != "" {
-		return errors.New(key + " must be a numeric id")
+		b.Errorf(key, "%s must be a numeric id", key)
 	}
-	return nil
 }
 
 // testEnv is the environment most tests load with: every secret the test

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,14 +15,10 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/pmsync/pmsync"
+	"github.com/pmsync/pmsync/config/yamlnode"
 	"github.com/pmsync/pmsync/connectors"
+	"github.com/pmsync/pmsync/connectors/httpapi"
 	"github.com/pmsync/pmsync/mapping"
-)
-
-// Connector kinds with options of their own.
-const (
-	kindJira       = "jira"
-	kindSmartsheet = "smartsheet"
 )
 
 // loader carries one load of one file: where problems are reported and
@@ -31,6 +26,7 @@ const (
 type loader struct {
 	file       string
 	env        func(string) (string, bool)
+	reg        *connectors.Registry
 	idx        *index
 	fromEnv    map[string]string // key path → environment variable that set it
 	decodeErrs []string          // key paths the decoder complained about
@@ -49,6 +45,7 @@ func (l *loader) load(data []byte) *Config {
 	l.applyEnv(&doc)
 
 	cfg := &Config{
+		reg:      l.reg,
 		File:     l.file,
 		Timezone: doc.Timezone,
 		Log:      doc.Log,
@@ -93,7 +90,8 @@ func (l *loader) problem(path, format string, args ...any) {
 
 // followsDecodeError reports whether a problem at path may be a consequence
 // of a decode error: one at path or above it, a misspelled key inside path,
-// or a misspelled sibling when path itself is missing from the file.
+// or a misspelled sibling (a key near its name) when path itself is missing
+// from the file.
 func (l *loader) followsDecodeError(path string) bool {
 	missing := l.idx.byPath[path] == nil
 	for _, d := range l.decodeErrs {
@@ -101,7 +99,7 @@ func (l *loader) followsDecodeError(path string) bool {
 		case d == "":
 		case d == path, within(path, d), parentPath(d) == path:
 			return true
-		case missing && parentPath(d) == parentPath(path):
+		case missing && parentPath(d) == parentPath(path) && yamlnode.Distance(lastKey(d), lastKey(path)) <= 2:
 			return true
 		}
 	}
@@ -224,19 +222,9 @@ func (l *loader) checkHTTP(cfg *Config) {
 		l.problem("http.listen", "%q has no valid port number", h.Listen)
 		return
 	}
-	if !isLoopback(host) && !hasToken {
+	if !httpapi.IsLoopback(host) && !hasToken {
 		l.problem("http.listen", "%q is not a loopback address: set auth_token_env or auth_token_file", h.Listen)
 	}
-}
-
-// isLoopback reports whether host only reaches this machine. An empty host
-// (":8080") listens on every interface.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // secret reads the secret configured by the keys <path>_env and
@@ -310,24 +298,12 @@ func (l *loader) declared(path, key string) map[string]bool {
 	return out
 }
 
-// elementPaths returns the key paths of the n decoded elements of the list
-// at path, and reports its empty elements.
-func (l *loader) elementPaths(path string, n int) []string {
-	kept, empty := l.idx.items(path)
-	for _, i := range empty {
-		l.problem(fmt.Sprintf("%s[%d]", path, i), "empty list item; expected a mapping")
-	}
-	if len(kept) != n {
-		// Only if the decoder dropped elements for a reason items does not
-		// know; the decoded order is then the best guess.
-		kept = make([]int, n)
-		for i := range kept {
-			kept[i] = i
-		}
-	}
+// elementPaths returns the key paths of the n elements of the list at
+// path.
+func elementPaths(path string, n int) []string {
 	paths := make([]string, n)
-	for i, k := range kept {
-		paths[i] = fmt.Sprintf("%s[%d]", path, k)
+	for i := range paths {
+		paths[i] = fmt.Sprintf("%s[%d]", path, i)
 	}
 	return paths
 }
@@ -339,12 +315,25 @@ func (l *loader) hasItems(path string) bool {
 	return n != nil && n.Kind == yaml.SequenceNode && len(n.Content) > 0
 }
 
-func (l *loader) checkConnections(cfg *Config, conns []Connection) map[string]connectors.Spec {
+func (l *loader) checkConnections(cfg *Config, nodes []yaml.Node) map[string]connectors.Spec {
 	specs := map[string]connectors.Spec{} // by connection name, for kinds that exist
 	firstLine := map[string]int{}
-	paths := l.elementPaths("connections", len(conns))
-	for i, conn := range conns {
-		p := paths[i]
+	for i := range nodes {
+		p := fmt.Sprintf("connections[%d]", i)
+		n := &nodes[i]
+		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+			l.problem(p, "empty list item; expected a mapping")
+			continue
+		}
+		var fc fileConnection
+		rest, problems := yamlnode.DecodeExcept(n, p, &fc)
+		for _, pr := range problems {
+			l.decodeProblem(pr)
+		}
+		if n.Kind != yaml.MappingNode {
+			continue // reported by the decoder
+		}
+		conn := Connection{Name: fc.Name, Kind: fc.Kind, BaseURL: fc.BaseURL, Timeout: fc.Timeout, RateLimit: fc.RateLimit, Auth: fc.Auth}
 		before := l.found
 		unique := false
 		switch {
@@ -362,20 +351,19 @@ func (l *loader) checkConnections(cfg *Config, conns []Connection) map[string]co
 		var spec connectors.Spec
 		known := false
 		if conn.Kind == "" {
-			l.problem(p, "kind is required (one of %s)", strings.Join(connectors.Kinds(), ", "))
-		} else if s, err := connectors.Lookup(conn.Kind); err != nil {
+			l.problem(p, "kind is required (one of %s)", strings.Join(l.reg.Kinds(), ", "))
+		} else if s, err := l.reg.Lookup(conn.Kind); err != nil {
 			l.problem(p+".kind", "%v", err)
 		} else {
 			spec, known = s, true
 		}
+		if known {
+			conn.Options = l.connectionOptions(p, n, rest, spec)
+		}
 
-		l.checkBaseURL(p+".base_url", conn.BaseURL)
-		l.checkFlavor(p, &conn)
-		if conn.Region != "" {
-			if conn.Kind != kindSmartsheet {
-				l.problem(p+".region", "applies to smartsheet connections only")
-			} else {
-				oneOf(l, p+".region", conn.Region, "us", "eu", "au", "gov")
+		if conn.BaseURL != "" {
+			if err := httpapi.CheckBaseURL(conn.BaseURL); err != nil {
+				l.problem(p+".base_url", "%v", err)
 			}
 		}
 		if conn.Timeout < 0 {
@@ -410,42 +398,34 @@ func (l *loader) checkConnections(cfg *Config, conns []Connection) map[string]co
 	return specs
 }
 
-// checkBaseURL requires an absolute https URL, or http on a loopback host
-// (simulators, tests). The value is never echoed: it could carry userinfo.
-func (l *loader) checkBaseURL(path, raw string) {
-	if raw == "" {
-		return
+// connectionOptions has the connection's kind decode the keys of the entry
+// that are not common to every connection.
+func (l *loader) connectionOptions(p string, entry, rest *yaml.Node, spec connectors.Spec) any {
+	if spec.Options == nil {
+		if rest != nil {
+			for i := 0; i+1 < len(rest.Content); i += 2 {
+				k := rest.Content[i]
+				l.decodeProblem(yamlnode.Problem{Line: k.Line, Column: k.Column, Path: p + "." + k.Value,
+					Msg: yamlnode.UnknownKey(k.Value, commonConnectionKeys)})
+			}
+		}
+		return nil
 	}
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil || u.Host == "" || u.Scheme == "":
-		l.problem(path, "must be an absolute URL such as https://example.atlassian.net")
-	case u.User != nil:
-		l.problem(path, "must not contain credentials; use auth")
-	case u.Scheme == "http" && !isLoopback(u.Hostname()):
-		l.problem(path, "must use https (http is allowed for loopback hosts only)")
-	case u.Scheme != "https" && u.Scheme != "http":
-		l.problem(path, "must use https")
-	}
+	b := &yamlnode.Block{Node: rest, Path: p, Siblings: commonConnectionKeys, Where: entry}
+	opts := spec.Options(b)
+	l.blockProblems(b)
+	return opts
 }
 
-// checkFlavor checks a Jira flavor and fills in the default: Cloud for
-// Atlassian-hosted sites, Data Center for everything else.
-func (l *loader) checkFlavor(p string, conn *Connection) {
-	if conn.Flavor != "" {
-		if conn.Kind != kindJira {
-			l.problem(p+".flavor", "applies to jira connections only")
-			return
+// blockProblems records what a connector found wrong with one of its blocks.
+func (l *loader) blockProblems(b *yamlnode.Block) {
+	for _, pr := range b.Problems() {
+		l.found++
+		if l.followsDecodeError(pr.Path) {
+			continue
 		}
-		oneOf(l, p+".flavor", conn.Flavor, "cloud", "datacenter")
-		return
-	}
-	if conn.Kind != kindJira || conn.BaseURL == "" {
-		return
-	}
-	conn.Flavor = "datacenter"
-	if u, err := url.Parse(conn.BaseURL); err == nil && strings.HasSuffix(strings.ToLower(u.Hostname()), ".atlassian.net") {
-		conn.Flavor = "cloud"
+		l.decodeErrs = append(l.decodeErrs, pr.Path)
+		l.add(Problem{File: l.file, Line: pr.Line, Path: pr.Path, Msg: pr.Msg})
 	}
 }
 
@@ -492,8 +472,8 @@ func (l *loader) credentials(path string, conn Connection, keys []string) connec
 func (l *loader) compileMappings(cfg *Config, own map[string]mapping.Spec) {
 	defaults := map[string]mapping.Spec{}
 	defaultOf := map[string]string{} // mapping name → kind
-	for _, kind := range connectors.Kinds() {
-		spec, err := connectors.Lookup(kind)
+	for _, kind := range l.reg.Kinds() {
+		spec, err := l.reg.Lookup(kind)
 		if err != nil || spec.DefaultMapping == "" {
 			continue
 		}
@@ -587,15 +567,16 @@ type refs struct {
 	sourceLine    map[string]int             // source name → line of its first use
 }
 
-func (l *loader) checkPrograms(cfg *Config, programs []Program, specs map[string]connectors.Spec) {
+func (l *loader) checkPrograms(cfg *Config, programs []fileProgram, specs map[string]connectors.Spec) {
 	if len(programs) == 0 && !l.hasItems("programs") {
 		l.problem("programs", "at least one program is required")
 		return
 	}
 	r := &refs{specs: specs, declaredConns: l.declared("connections", "name"), sourceLine: map[string]int{}}
 	ids := map[string]int{}
-	paths := l.elementPaths("programs", len(programs))
-	for i, prog := range programs {
+	paths := elementPaths("programs", len(programs))
+	for i, fp := range programs {
+		prog := Program{ID: fp.ID, Name: fp.Name, Start: fp.Start, End: fp.End, Budget: fp.Budget, Rules: fp.Rules}
 		p := paths[i]
 		switch {
 		case prog.ID == "":
@@ -626,19 +607,20 @@ func (l *loader) checkPrograms(cfg *Config, programs []Program, specs map[string
 			cfg.Rules.apply(&top)
 			l.checkRules(p+".rules", *prog.Rules, top)
 		}
-		if len(prog.Sources) == 0 && !l.hasItems(p+".sources") {
+		if len(fp.Sources) == 0 && !l.hasItems(p+".sources") {
 			l.problem(p, "at least one source is required")
 		}
-		spaths := l.elementPaths(p+".sources", len(prog.Sources))
-		for j, src := range prog.Sources {
-			prog.Sources[j] = l.checkSource(cfg, r, spaths[j], prog.ID, src)
+		spaths := elementPaths(p+".sources", len(fp.Sources))
+		for j := range fp.Sources {
+			prog.Sources = append(prog.Sources, l.checkSource(cfg, r, spaths[j], prog.ID, &fp.Sources[j]))
 		}
 		cfg.Programs = append(cfg.Programs, prog)
 	}
 }
 
 // checkSource checks one source and fills in its defaults (name, mapping).
-func (l *loader) checkSource(cfg *Config, r *refs, p, program string, src Source) Source {
+func (l *loader) checkSource(cfg *Config, r *refs, p, program string, fs *fileSource) Source {
+	src := Source{Name: fs.Name, Connection: fs.Connection, Mapping: fs.Mapping}
 	spec, connOK := r.specs[src.Connection]
 	switch {
 	case src.Connection == "":
@@ -666,10 +648,8 @@ func (l *loader) checkSource(cfg *Config, r *refs, p, program string, src Source
 		}
 	}
 
-	if connOK && spec.CheckScope != nil {
-		if err := spec.CheckScope(connectors.Scope{Source: src.Name, JQL: src.Scope.JQL, Project: src.Scope.Project, Sheet: src.Scope.Sheet, Board: src.Scope.Board}); err != nil {
-			l.problem(p+".scope", "%v", err)
-		}
+	if connOK {
+		src.Scope = block(l, p, "scope", &fs.Scope, spec.Scope)
 	}
 
 	switch {
@@ -752,7 +732,7 @@ func (l *loader) checkPush(cfg *Config, pushes []filePush, specs map[string]conn
 			all = append(all, p.ID)
 		}
 	}
-	paths := l.elementPaths("push", len(pushes))
+	paths := elementPaths("push", len(pushes))
 	for i, fp := range pushes {
 		p := paths[i]
 		spec, connOK := specs[fp.Connection]
@@ -761,17 +741,16 @@ func (l *loader) checkPush(cfg *Config, pushes []filePush, specs map[string]conn
 			l.problem(p, "connection is required")
 		case !connOK && !declaredConns[fp.Connection]:
 			l.problem(p+".connection", "no connection named %q (connections: %s)", fp.Connection, strings.Join(connNames(cfg), ", "))
-		case connOK && spec.CheckTarget == nil:
+		case connOK && spec.Target == nil:
 			l.problem(p+".connection", "connector kind %s cannot be pushed to", spec.Kind)
-		case connOK:
-			t := fp.Target
-			if err := spec.CheckTarget(connectors.Target{Project: t.Project, Sheet: t.Sheet, Issue: t.Issue, Board: t.Board, List: t.List, Card: t.Card, Options: t.Options}); err != nil {
-				l.problem(p+".target", "%v", err)
-			}
+		}
+		var target connectors.Target
+		if connOK && spec.Target != nil {
+			target = block(l, p, "target", &fp.Target, spec.Target)
 		}
 		cfg.Push = append(cfg.Push, Push{
 			Connection: fp.Connection,
-			Target:     fp.Target,
+			Target:     target,
 			Programs:   l.pushPrograms(p+".programs", &fp.Programs, all, declaredProgs),
 		})
 	}
@@ -788,7 +767,7 @@ func (l *loader) pushPrograms(path string, n *yaml.Node, all []string, declared 
 			ip := fmt.Sprintf("%s[%d]", path, i)
 			switch {
 			case item.Kind != yaml.ScalarNode:
-				l.problem(ip, "expected a program id, got %s", shown(item))
+				l.problem(ip, "expected a program id, got %s", yamlnode.Shown(item))
 			case !slices.Contains(all, item.Value) && !declared[item.Value]:
 				l.problem(ip, "no program named %q (programs: %s)", item.Value, strings.Join(all, ", "))
 			case slices.Contains(ids, item.Value):
@@ -801,4 +780,16 @@ func (l *loader) pushPrograms(path string, n *yaml.Node, all []string, declared 
 	}
 	l.problem(path, `must be "all" or a list of program ids`)
 	return nil
+}
+
+// block has a connector decode one of its blocks (a scope, a push target)
+// of the entry at p, recording what it finds wrong.
+func block[T any](l *loader, p, key string, n *yaml.Node, decode func(*yamlnode.Block) T) T {
+	b := &yamlnode.Block{Path: p + "." + key, Where: l.idx.node(p)}
+	if n.Kind != 0 {
+		b.Node = n
+	}
+	v := decode(b)
+	l.blockProblems(b)
+	return v
 }

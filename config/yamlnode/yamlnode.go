@@ -221,7 +221,11 @@ func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value, depth int, 
 		out := reflect.MakeSlice(t, 0, len(n.Content))
 		for i, item := range n.Content {
 			ev := reflect.New(t.Elem()).Elem()
-			d.decode(item, fmt.Sprintf("%s[%d]", path, i), ev, depth+1, nil)
+			ip := fmt.Sprintf("%s[%d]", path, i)
+			if r := resolve(item); r != nil && isNull(r) && deref(t.Elem()).Kind() == reflect.Struct && deref(t.Elem()) != nodeType {
+				d.add(r, ip, "empty list item; expected a mapping")
+			}
+			d.decode(item, ip, ev, depth+1, nil)
 			out = reflect.Append(out, ev)
 		}
 		v.Set(out)
@@ -389,7 +393,7 @@ func UnknownKey(key string, known []string) string {
 	}
 	best, bestDist := "", 3
 	for _, k := range known {
-		if d := distance(key, k); d < bestDist {
+		if d := Distance(key, k); d < bestDist {
 			best, bestDist = k, d
 		}
 	}
@@ -402,8 +406,8 @@ func UnknownKey(key string, known []string) string {
 	return "unknown key"
 }
 
-// distance is the Levenshtein distance between a and b.
-func distance(a, b string) int {
+// Distance is the Levenshtein distance between a and b.
+func Distance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

@@ -643,12 +643,13 @@ func TestNewValidates(t *testing.T) {
 		wantErr string
 	}{
 		{"vendor required", Config{BaseURL: "https://a.example"}, "vendor is required"},
-		{"relative URL", Config{Vendor: "jira", BaseURL: "/rest"}, "absolute http or https"},
-		{"empty URL", Config{Vendor: "jira"}, "absolute http or https"},
-		{"ftp", Config{Vendor: "jira", BaseURL: "ftp://a.example"}, "absolute http or https"},
+		{"relative URL", Config{Vendor: "jira", BaseURL: "/rest"}, "must be an absolute URL"},
+		{"empty URL", Config{Vendor: "jira"}, "must be an absolute URL"},
+		{"ftp", Config{Vendor: "jira", BaseURL: "ftp://a.example"}, "must use https"},
+		{"plain http", Config{Vendor: "jira", BaseURL: "http://a.example"}, "loopback hosts only"},
 		{"credentials in URL", Config{Vendor: "jira", BaseURL: "https://ada:hunter22@a.example"}, "must not contain credentials"},
 		{"query in URL", Config{Vendor: "trello", BaseURL: "https://api.trello.com/1?token=abcdef"}, "query"},
-		{"unparsable", Config{Vendor: "jira", BaseURL: "https://a.example:port/"}, "not a URL"},
+		{"unparsable", Config{Vendor: "jira", BaseURL: "https://a.example:port/"}, "must be an absolute URL"},
 		{"negative rate", Config{Vendor: "jira", BaseURL: "https://a.example", Rate: -1}, "rate -1 is negative"},
 		{"negative burst", Config{Vendor: "jira", BaseURL: "https://a.example", Burst: -1}, "burst -1 is negative"},
 		{"negative body cap", Config{Vendor: "jira", BaseURL: "https://a.example", MaxBody: -1}, "must not be negative"},
