@@ -137,3 +137,64 @@ func Options[T any](p Params) T {
 	var zero T
 	return zero
 }
+
+// DecodeBlock returns a Spec decoder for blocks of type T: a strict decode,
+// then check, whose complaint is reported at the block.
+func DecodeBlock[T any](check func(T) error) func(b *yamlnode.Block) T {
+	return func(b *yamlnode.Block) T {
+		var v T
+		if b.Decode(&v) && check != nil {
+			if err := check(v); err != nil {
+				b.Errorf("", "%v", err)
+			}
+		}
+		return v
+	}
+}
+
+// ScopeDecoder is DecodeBlock for Spec.Scope.
+func ScopeDecoder[T any](check func(T) error) func(b *yamlnode.Block) any {
+	dec := DecodeBlock(check)
+	return func(b *yamlnode.Block) any { return dec(b) }
+}
+
+// TargetDecoder is DecodeBlock for Spec.Target; key names the decoded
+// target stably (Target.Key).
+func TargetDecoder[T any](check func(T) error, key func(T) string) func(b *yamlnode.Block) Target {
+	dec := DecodeBlock(check)
+	return func(b *yamlnode.Block) Target {
+		v := dec(b)
+		return Target{Key: key(v), Config: v}
+	}
+}
+
+// ScopeConfig returns the kind's own scope held by s, checked by check.
+func ScopeConfig[T any](kind string, s Scope, check func(T) error) (T, error) {
+	v, ok := s.Config.(T)
+	if !ok {
+		var zero T
+		return zero, fmt.Errorf("%s: source %s has a scope of type %T, want %T", kind, s.Source, s.Config, zero)
+	}
+	if check != nil {
+		if err := check(v); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
+}
+
+// TargetConfig returns the kind's own push target held by t, checked by
+// check.
+func TargetConfig[T any](kind string, t Target, check func(T) error) (T, error) {
+	v, ok := t.Config.(T)
+	if !ok {
+		var zero T
+		return zero, fmt.Errorf("%s: push target %s is of type %T, want %T", kind, t.Key, t.Config, zero)
+	}
+	if check != nil {
+		if err := check(v); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
+}
