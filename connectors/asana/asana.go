@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -64,8 +63,8 @@ func init() {
 	connectors.Register(connectors.Spec{
 		Kind:               Kind,
 		New:                connectors.Adapt(New),
-		CheckScope:         CheckScope,
-		CheckTarget:        CheckTarget,
+		Scope:              connectors.ScopeDecoder(CheckScope),
+		Target:             connectors.TargetDecoder(CheckTarget, func(t Target) string { return "project=" + t.Project }),
 		CheckParams:        CheckParams,
 		AuthKeys:           []string{"token"},
 		DefaultMapping:     DefaultMapping,
@@ -86,51 +85,42 @@ func CheckParams(p connectors.Params) error {
 	if p.BaseURL == "" {
 		return nil
 	}
-	u, err := url.Parse(p.BaseURL)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return fmt.Errorf("asana base url must be an absolute https url like %s", DefaultBaseURL)
-	}
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return errors.New("asana base url must not carry credentials, a query or a fragment")
-	}
-	if u.Scheme == "http" && !loopback(u.Hostname()) {
-		return fmt.Errorf("asana base url must use https (plain http is allowed only to a loopback address, not %s)", u.Hostname())
+	if err := httpapi.CheckBaseURL(p.BaseURL); err != nil {
+		return fmt.Errorf("asana base url %w", err)
 	}
 	return nil
 }
 
-func loopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+// Scope is what one Asana source reads: one project, by gid.
+type Scope struct {
+	Project string `yaml:"project" json:"project"`
+}
+
+// Target is the project whose status updates carry the rollups.
+type Target struct {
+	Project string `yaml:"project"`
 }
 
 // CheckScope says what is wrong with an Asana scope: it names one project
 // by gid.
-func CheckScope(s connectors.Scope) error {
+func CheckScope(s Scope) error {
 	switch {
 	case s.Project == "":
 		return errors.New(`asana scope needs project (the project gid, e.g. project: "1204567890123456")`)
 	case !isGID(s.Project):
 		return fmt.Errorf("asana scope project %q is not a gid (the digits in the project's URL)", s.Project)
-	case s.JQL != "" || s.Sheet != "" || s.Board != "":
-		return errors.New("asana scope takes only project (jql, sheet and board belong to other kinds)")
 	}
 	return nil
 }
 
 // CheckTarget says what is wrong with an Asana push target: it names the
 // project, by gid, that receives the status updates.
-func CheckTarget(t connectors.Target) error {
+func CheckTarget(t Target) error {
 	switch {
 	case t.Project == "":
 		return errors.New("asana push target needs project (the gid of the project that gets the status updates)")
 	case !isGID(t.Project):
 		return fmt.Errorf("asana push target project %q is not a gid (the digits in the project's URL)", t.Project)
-	case t.Sheet != "" || t.Issue != "" || t.Board != "" || t.List != "" || t.Card != "":
-		return errors.New("asana push target takes only project (sheet, issue, board, list and card belong to other kinds)")
 	}
 	return nil
 }

@@ -18,7 +18,7 @@ import (
 )
 
 func TestRegistered(t *testing.T) {
-	spec, err := connectors.Lookup(Kind)
+	spec, err := connectors.Default.Lookup(Kind)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,10 +26,10 @@ func TestRegistered(t *testing.T) {
 		!bytes.Equal(spec.DefaultMappingYAML, defaultMappingYAML) || len(defaultMappingYAML) == 0 {
 		t.Errorf("spec: auth %v, mapping %q (%d bytes)", spec.AuthKeys, spec.DefaultMapping, len(spec.DefaultMappingYAML))
 	}
-	if spec.CheckScope == nil || spec.CheckTarget == nil || spec.CheckParams == nil {
+	if spec.Scope == nil || spec.Target == nil || spec.CheckParams == nil {
 		t.Error("spec lacks a checker")
 	}
-	c, err := connectors.New(connectors.Params{Name: "a", Kind: Kind, Credentials: connectors.Credentials{Token: token}})
+	c, err := connectors.Default.New(connectors.Params{Name: "a", Kind: Kind, Credentials: connectors.Credentials{Token: token}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,8 +58,8 @@ func TestCheckParams(t *testing.T) {
 		{"localhost http", connectors.Params{Credentials: ok, BaseURL: "http://localhost:8123/api/1.0"}, ""},
 		{"remote http", connectors.Params{Credentials: ok, BaseURL: "http://asana.example.org/api/1.0"}, "must use https"},
 		{"no token", connectors.Params{}, "personal access token"},
-		{"relative url", connectors.Params{Credentials: ok, BaseURL: "app.asana.com/api/1.0"}, "absolute https url"},
-		{"credentials in url", connectors.Params{Credentials: ok, BaseURL: "https://u:p@app.asana.com/api/1.0"}, "must not carry"},
+		{"relative url", connectors.Params{Credentials: ok, BaseURL: "app.asana.com/api/1.0"}, "must be an absolute URL"},
+		{"credentials in url", connectors.Params{Credentials: ok, BaseURL: "https://u:p@app.asana.com/api/1.0"}, "must not contain credentials"},
 		{"negative rate", connectors.Params{Credentials: ok, RateLimit: connectors.RateLimit{PerMinute: -1}}, "negative"},
 	}
 	for _, tt := range tests {
@@ -77,13 +77,12 @@ func TestCheckParams(t *testing.T) {
 
 func TestCheckScopeAndTarget(t *testing.T) {
 	scopes := []struct {
-		s    connectors.Scope
+		s    Scope
 		want string
 	}{
-		{connectors.Scope{Project: "1205000000000002"}, ""},
-		{connectors.Scope{}, "needs project"},
-		{connectors.Scope{Project: "Telehealth Launch"}, "not a gid"},
-		{connectors.Scope{Project: "1205000000000002", Board: "x"}, "takes only project"},
+		{Scope{Project: "1205000000000002"}, ""},
+		{Scope{}, "needs project"},
+		{Scope{Project: "Telehealth Launch"}, "not a gid"},
 	}
 	for _, tt := range scopes {
 		err := CheckScope(tt.s)
@@ -92,13 +91,12 @@ func TestCheckScopeAndTarget(t *testing.T) {
 		}
 	}
 	targets := []struct {
-		tg   connectors.Target
+		tg   Target
 		want string
 	}{
-		{connectors.Target{Project: "1205000000000002"}, ""},
-		{connectors.Target{}, "needs project"},
-		{connectors.Target{Project: "12/34"}, "not a gid"},
-		{connectors.Target{Project: "1205000000000002", Sheet: "9"}, "takes only project"},
+		{Target{Project: "1205000000000002"}, ""},
+		{Target{}, "needs project"},
+		{Target{Project: "12/34"}, "not a gid"},
 	}
 	for _, tt := range targets {
 		err := CheckTarget(tt.tg)

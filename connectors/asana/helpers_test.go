@@ -63,7 +63,7 @@ func newFixture(t *testing.T, o fixtureOpts) *fixture {
 		t.Fatalf("New: %v", err)
 	}
 	f.c = c
-	f.scope = connectors.Scope{Source: "telehealth-asana", Project: f.project}
+	f.scope = connectors.Scope{Source: "telehealth-asana", Config: Scope{Project: f.project}}
 	return f
 }
 
@@ -136,4 +136,9 @@ func rollup(version string, health pmsync.HealthStatus) pmsync.Rollup {
 		RedFlags: []pmsync.ItemRef{{Title: "Video vendor misses BAA signature date", Score: 20}, {Title: "Interface engine upgrade slips", Score: 16}},
 		Changes:  []string{"health amber → red", "progress 40.0% → 42.5% (+2.5 points)"},
 	}
+}
+
+// target is the push target of a project gid.
+func target(project string) connectors.Target {
+	return connectors.Target{Key: "project=" + project, Config: Target{Project: project}}
 }

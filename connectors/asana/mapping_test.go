@@ -30,7 +30,7 @@ func TestDefaultMapping(t *testing.T) {
 	set := compileDefault(t)
 	f := newFixture(t, fixtureOpts{tasks: 0})
 	p := f.sim.AddProject("Template", asanasim.PMOFields()...)
-	f.scope.Project = p
+	f.scope.Config = Scope{Project: p}
 	add := func(tk asanasim.Task) string {
 		t.Helper()
 		gid, err := f.sim.AddTask(p, tk)

@@ -96,7 +96,7 @@ type taskPage struct {
 	} `json:"next_page"`
 }
 
-// Pull streams the tasks of scope.Project changed since cur.
+// Pull streams the tasks of sc.Project changed since cur.
 //
 // It first reads the project's events: with no sync token, Asana answers
 // 412 with one and the walk that follows covers the state; with a token,
@@ -106,19 +106,20 @@ type taskPage struct {
 // it walks the tasks modified since the cursor, less Overlap, following
 // next_page.offset; an expired offset restarts the walk once.
 func (c *Connector) Pull(ctx context.Context, scope connectors.Scope, cur connectors.Cursor, page func(connectors.Page) error) error {
-	if err := CheckScope(scope); err != nil {
+	sc, err := connectors.ScopeConfig(Kind, scope, CheckScope)
+	if err != nil {
 		return err
 	}
 	st, since, err := parseCursor(cur)
 	if err != nil {
 		return err
 	}
-	ev, err := c.events(ctx, scope.Project, st.Sync)
+	ev, err := c.events(ctx, sc.Project, st.Sync)
 	if err != nil {
 		return err
 	}
 	full := since.IsZero() || ev.lost
-	w := walk{project: scope.Project, full: full, fields: optFields(scope)}
+	w := walk{project: sc.Project, full: full, fields: optFields(scope)}
 	if !full {
 		w.since = since.Add(-c.Overlap)
 	}
@@ -149,7 +150,7 @@ func (c *Connector) Pull(ctx context.Context, scope connectors.Scope, cur connec
 		records += len(recs)
 		c.log.Debug().Str("source", scope.Source).Int("records", len(recs)).Bool("last", last).Msg("page pulled")
 		if err := page(p); err != nil {
-			return fmt.Errorf("asana: project %s: handle page %d: %w", scope.Project, pages, err)
+			return fmt.Errorf("asana: project %s: handle page %d: %w", sc.Project, pages, err)
 		}
 		return nil
 	})
@@ -161,14 +162,15 @@ func (c *Connector) Pull(ctx context.Context, scope connectors.Scope, cur connec
 	return nil
 }
 
-// ListIDs lists the gids of every task in scope.Project.
+// ListIDs lists the gids of every task in the scope's project.
 func (c *Connector) ListIDs(ctx context.Context, scope connectors.Scope) ([]string, error) {
-	if err := CheckScope(scope); err != nil {
+	sc, err := connectors.ScopeConfig(Kind, scope, CheckScope)
+	if err != nil {
 		return nil, err
 	}
 	// resource_subtype is the smallest field there is to ask for: without
 	// opt_fields the compact record carries every task's name.
-	w := walk{project: scope.Project, full: true, idsOnly: true, fields: "resource_subtype"}
+	w := walk{project: sc.Project, full: true, idsOnly: true, fields: "resource_subtype"}
 	if err := c.walk(ctx, &w, func([]pmsync.Record, bool) error { return nil }); err != nil {
 		return nil, err
 	}

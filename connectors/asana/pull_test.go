@@ -273,13 +273,13 @@ func TestExpiredOffsetRestartsWalkOnce(t *testing.T) {
 
 func TestRecordShape(t *testing.T) {
 	f := newFixture(t, fixtureOpts{tasks: 0})
-	p := f.sim.AddProject("Shapes", asanasim.PMOFields()...)
-	f.scope.Project = p
-	parent, err := f.sim.AddTask(p, asanasim.Task{Name: "Build e-check-in questionnaire", Section: "Clinical Workflows"})
+	project := f.sim.AddProject("Shapes", asanasim.PMOFields()...)
+	f.scope.Config = Scope{Project: project}
+	parent, err := f.sim.AddTask(project, asanasim.Task{Name: "Build e-check-in questionnaire", Section: "Clinical Workflows"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	gid, err := f.sim.AddTask(p, asanasim.Task{
+	gid, err := f.sim.AddTask(project, asanasim.Task{
 		Name: "Interface engine upgrade slips", Section: "Risks", Assignee: "Priya Raman", Parent: parent,
 		DueOn: "2026-12-15", StartOn: "2026-11-01", Notes: "free text that must never be fetched",
 		Custom: map[string]any{
@@ -297,7 +297,7 @@ func TestRecordShape(t *testing.T) {
 		for _, r := range p.Records {
 			if r.ExternalID == gid {
 				rec = r.Data
-				if r.URL != "https://app.asana.com/0/"+f.scope.Project+"/"+gid || r.Source != f.scope.Source || !r.UpdatedAt.Equal(t0) {
+				if r.URL != "https://app.asana.com/0/"+project+"/"+gid || r.Source != f.scope.Source || !r.UpdatedAt.Equal(t0) {
 					t.Errorf("record header: url %s source %s updated %v", r.URL, r.Source, r.UpdatedAt)
 				}
 			}

@@ -50,7 +50,7 @@ func healthLabel(h pmsync.HealthStatus) string {
 	return "Off track"
 }
 
-// Push posts each rollup as a status update on target.Project, at most
+// Push posts each rollup as a status update on the target project, at most
 // once per rollup version.
 //
 // Before posting, it lists the project's newest status updates and skips a
@@ -60,14 +60,15 @@ func healthLabel(h pmsync.HealthStatus) string {
 // listing, so a status update the server stored before the answer was lost
 // is found instead of posted twice.
 func (c *Connector) Push(ctx context.Context, target connectors.Target, rollups []pmsync.Rollup) ([]connectors.Receipt, error) {
-	if err := CheckTarget(target); err != nil {
+	t, err := connectors.TargetConfig(Kind, target, CheckTarget)
+	if err != nil {
 		return nil, err
 	}
 	out := make([]connectors.Receipt, 0, len(rollups))
 	for _, r := range rollups {
-		rc, err := c.pushOne(ctx, target.Project, r)
+		rc, err := c.pushOne(ctx, t.Project, r)
 		if err != nil {
-			return out, fmt.Errorf("asana: push rollup %s %s to project %s: %w", r.ID, r.Version, target.Project, err)
+			return out, fmt.Errorf("asana: push rollup %s %s to project %s: %w", r.ID, r.Version, t.Project, err)
 		}
 		out = append(out, rc)
 	}

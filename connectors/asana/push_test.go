@@ -15,7 +15,7 @@ import (
 
 func (f *fixture) push(t *testing.T, rollups ...pmsync.Rollup) []connectors.Receipt {
 	t.Helper()
-	rcs, err := f.c.Push(context.Background(), connectors.Target{Project: f.project}, rollups)
+	rcs, err := f.c.Push(context.Background(), target(f.project), rollups)
 	if err != nil {
 		t.Fatalf("Push: %v", err)
 	}
@@ -110,7 +110,7 @@ func TestPushRetriesWhenNothingWasStored(t *testing.T) {
 func TestPushFailsWithoutRetryOnRefusal(t *testing.T) {
 	f := newFixture(t, fixtureOpts{tasks: 0})
 	f.sim.Inject(asanasim.Fault{Method: "POST", Path: "/status_updates", Status: 403, Body: `{"errors":[{"message":"You do not have permission to post a status update on this project"}]}`})
-	_, err := f.c.Push(context.Background(), connectors.Target{Project: f.project}, []pmsync.Rollup{rollup("ccccccccccc1", pmsync.Green)})
+	_, err := f.c.Push(context.Background(), target(f.project), []pmsync.Rollup{rollup("ccccccccccc1", pmsync.Green)})
 	if connectors.StatusOf(err) != 403 || !strings.Contains(err.Error(), "You do not have permission") {
 		t.Fatalf("Push = %v, want the 403 with Asana's message", err)
 	}
@@ -142,9 +142,9 @@ func TestPushBadInput(t *testing.T) {
 		r      pmsync.Rollup
 		want   string
 	}{
-		{"no project", connectors.Target{}, rollup("x", pmsync.Green), "needs project"},
-		{"no version", connectors.Target{Project: f.project}, noVersion, "no program id or version"},
-		{"bad health", connectors.Target{Project: f.project}, badHealth, `health "purple"`},
+		{"no project", target(""), rollup("x", pmsync.Green), "needs project"},
+		{"no version", target(f.project), noVersion, "no program id or version"},
+		{"bad health", target(f.project), badHealth, `health "purple"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -249,7 +249,7 @@ func TestWriteSlotsBoundConcurrency(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	_, err := f.c.Push(ctx, connectors.Target{Project: f.project}, []pmsync.Rollup{rollup("fffffffffff1", pmsync.Green)})
+	_, err := f.c.Push(ctx, target(f.project), []pmsync.Rollup{rollup("fffffffffff1", pmsync.Green)})
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "write slot") {
 		t.Errorf("Push with every write slot taken = %v, want a deadline waiting for a write slot", err)
 	}

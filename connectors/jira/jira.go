@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
+	"github.com/pmsync/pmsync/config/yamlnode"
 	"github.com/pmsync/pmsync/connectors"
 	"github.com/pmsync/pmsync/connectors/httpapi"
 )
@@ -45,13 +46,41 @@ func init() {
 	connectors.Register(connectors.Spec{
 		Kind:               Kind,
 		New:                connectors.Adapt(New),
-		CheckScope:         CheckScope,
-		CheckTarget:        CheckTarget,
+		Options:            decodeOptions,
+		Scope:              connectors.ScopeDecoder(CheckScope),
+		Target:             connectors.TargetDecoder(CheckTarget, func(t Target) string { return "issue=" + strings.TrimSpace(t.Issue) }),
 		CheckParams:        CheckParams,
 		AuthKeys:           []string{"email?", "token"},
 		DefaultMapping:     DefaultMapping,
 		DefaultMappingYAML: defaultMappingYAML,
 	})
+}
+
+// Options are the Jira keys of a connection besides the common ones.
+type Options struct {
+	// Flavor is cloud or datacenter; empty picks by host (FlavorOf).
+	Flavor string `yaml:"flavor" json:"flavor,omitempty"`
+}
+
+func decodeOptions(b *yamlnode.Block) any {
+	var o Options
+	if b.Decode(&o) && o.Flavor != "" {
+		if _, err := FlavorOf("https://jira.invalid", o.Flavor); err != nil {
+			b.Errorf("flavor", "%q is not one of cloud, datacenter", o.Flavor)
+		}
+	}
+	return o
+}
+
+// Scope is what one Jira source reads: a JQL query or a project key.
+type Scope struct {
+	JQL     string `yaml:"jql" json:"jql,omitempty"`
+	Project string `yaml:"project" json:"project,omitempty"`
+}
+
+// Target is the issue a rollup is written to as a comment.
+type Target struct {
+	Issue string `yaml:"issue"`
 }
 
 // Flavor is the Jira deployment a connection talks to.
@@ -89,14 +118,13 @@ func FlavorOf(baseURL, configured string) (Flavor, error) {
 // URL must be an absolute http(s) URL, the flavor cloud or datacenter, a
 // token is always needed and Cloud also needs the account's email.
 func CheckParams(p connectors.Params) error {
-	u, err := url.Parse(p.BaseURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("jira base url %q must be an absolute http(s) url like https://acme.atlassian.net", p.BaseURL)
+	if p.BaseURL == "" {
+		return errors.New("jira needs base_url, the site such as https://acme.atlassian.net")
 	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("jira base url %q must not carry a query or fragment", p.BaseURL)
+	if err := httpapi.CheckBaseURL(p.BaseURL); err != nil {
+		return fmt.Errorf("jira base url %w", err)
 	}
-	flavor, err := FlavorOf(p.BaseURL, p.Flavor)
+	flavor, err := FlavorOf(p.BaseURL, connectors.Options[Options](p).Flavor)
 	if err != nil {
 		return err
 	}
@@ -114,22 +142,24 @@ func CheckParams(p connectors.Params) error {
 
 // CheckScope says what is wrong with a Jira scope: it takes exactly one of
 // jql or project.
-func CheckScope(s connectors.Scope) error {
+func CheckScope(s Scope) error {
 	jql, project := strings.TrimSpace(s.JQL), strings.TrimSpace(s.Project)
 	switch {
 	case jql == "" && project == "":
 		return errors.New("jira scope needs jql or project")
 	case jql != "" && project != "":
 		return errors.New("jira scope takes jql or project, not both")
-	case s.Sheet != "" || s.Board != "":
-		return errors.New("jira scope takes only jql or project (sheet and board belong to other kinds)")
 	}
 	return nil
 }
 
+func scopeOf(s connectors.Scope) (Scope, error) {
+	return connectors.ScopeConfig(Kind, s, CheckScope)
+}
+
 // CheckTarget says what is wrong with a Jira push target: it names the issue
 // (key or id) the rollup comments go to.
-func CheckTarget(t connectors.Target) error {
+func CheckTarget(t Target) error {
 	issue := strings.TrimSpace(t.Issue)
 	switch {
 	case issue == "":
@@ -165,7 +195,7 @@ func New(p connectors.Params) (*Connector, error) {
 	if err := CheckParams(p); err != nil {
 		return nil, err
 	}
-	flavor, err := FlavorOf(p.BaseURL, p.Flavor)
+	flavor, err := FlavorOf(p.BaseURL, connectors.Options[Options](p).Flavor)
 	if err != nil {
 		return nil, err
 	}

@@ -64,7 +64,7 @@ func encodeCursor(since time.Time) connectors.Cursor {
 }
 
 // scopeJQL returns the JQL of a scope without its ORDER BY clause.
-func scopeJQL(s connectors.Scope) string {
+func scopeJQL(s Scope) string {
 	if p := strings.TrimSpace(s.Project); p != "" {
 		return `project = "` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(p) + `"`
 	}
@@ -110,7 +110,7 @@ func isJQLSpace(ch byte) bool { return ch == ' ' || ch == '\t' || ch == '\r' || 
 // JQL, restricted to issues updated from since − overlap on when since is
 // set. The literal is written in the user's zone because Jira reads it
 // there; truncating to the minute only widens the overlap.
-func pullFilter(scope connectors.Scope, since time.Time, overlap time.Duration, zone *time.Location) string {
+func pullFilter(scope Scope, since time.Time, overlap time.Duration, zone *time.Location) string {
 	var parts []string
 	if base := scopeJQL(scope); base != "" {
 		parts = append(parts, "("+base+")")
@@ -131,7 +131,7 @@ func ordered(filter, order string) string {
 
 // pullJQL is the query of a Cloud pull: ordered so that the updated time
 // only grows from page to page.
-func pullJQL(scope connectors.Scope, since time.Time, overlap time.Duration, zone *time.Location) string {
+func pullJQL(scope Scope, since time.Time, overlap time.Duration, zone *time.Location) string {
 	return ordered(pullFilter(scope, since, overlap, zone), "updated ASC, id ASC")
 }
 
@@ -165,7 +165,8 @@ func afterIDJQL(filter string, after int64) string {
 // deleted issue leaves no gap and every issue that exists throughout is
 // read exactly once. See pullByID for its cursor.
 func (c *Connector) Pull(ctx context.Context, scope connectors.Scope, cur connectors.Cursor, page func(connectors.Page) error) error {
-	if err := CheckScope(scope); err != nil {
+	sc, err := scopeOf(scope)
+	if err != nil {
 		return fmt.Errorf("jira connection %q: %w", c.name, err)
 	}
 	since, err := decodeCursor(cur)
@@ -186,10 +187,10 @@ func (c *Connector) Pull(ctx context.Context, scope connectors.Scope, cur connec
 		}
 	}
 	if c.flavor == DataCenter {
-		return c.pullByID(ctx, scope, cur, since, pullFilter(scope, since, c.Overlap, zone), sel, page)
+		return c.pullByID(ctx, scope, cur, since, pullFilter(sc, since, c.Overlap, zone), sel, page)
 	}
 	latest, next, pages := since, cur, 0
-	return c.search(ctx, pullJQL(scope, since, c.Overlap, zone), sel.fields, pullPageSize, func(sp searchPage) error {
+	return c.search(ctx, pullJQL(sc, since, c.Overlap, zone), sel.fields, pullPageSize, func(sp searchPage) error {
 		pages++
 		recs, newest, err := c.records(scope.Source, sp.issues, sel, pages)
 		if err != nil {
@@ -343,11 +344,12 @@ func idOf(v any) string {
 // that sees an issue deleted behind it skips a live one, which would then
 // be tombstoned.
 func (c *Connector) ListIDs(ctx context.Context, scope connectors.Scope) ([]string, error) {
-	if err := CheckScope(scope); err != nil {
+	sc, err := scopeOf(scope)
+	if err != nil {
 		return nil, fmt.Errorf("jira connection %q: %w", c.name, err)
 	}
 	filter := ""
-	if base := scopeJQL(scope); base != "" {
+	if base := scopeJQL(sc); base != "" {
 		filter = "(" + base + ")"
 	}
 	var ids []string
@@ -361,7 +363,6 @@ func (c *Connector) ListIDs(ctx context.Context, scope connectors.Scope) ([]stri
 		}
 		return nil
 	}
-	var err error
 	if c.flavor == DataCenter {
 		err = c.searchByID(ctx, filter, []string{"id"}, dcIDPageSize, collect)
 	} else {

@@ -32,10 +32,11 @@ func Marker(r pmsync.Rollup) string {
 // a version whose marker is already in a comment is reported Existing and
 // not written again.
 func (c *Connector) Push(ctx context.Context, target connectors.Target, rollups []pmsync.Rollup) ([]connectors.Receipt, error) {
-	if err := CheckTarget(target); err != nil {
+	t, err := connectors.TargetConfig(Kind, target, CheckTarget)
+	if err != nil {
 		return nil, fmt.Errorf("jira connection %q: %w", c.name, err)
 	}
-	key := strings.TrimSpace(target.Issue)
+	key := strings.TrimSpace(t.Issue)
 	if len(rollups) == 0 {
 		return nil, nil
 	}

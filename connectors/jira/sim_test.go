@@ -86,7 +86,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 func (e *env) connect(t *testing.T, token string) *Connector {
 	t.Helper()
 	p := connectors.Params{
-		Name: "jira", Kind: Kind, BaseURL: e.url, Flavor: string(e.flavor),
+		Name: "jira", Kind: Kind, BaseURL: e.url, Options: Options{Flavor: string(e.flavor)},
 		Credentials: connectors.Credentials{Token: pmsync.Secret(token)},
 		Sleep:       e.sleeps.Sleep, Now: e.clock.Now, Overlap: e.opts.overlap,
 	}
@@ -171,7 +171,7 @@ func countCalls(calls []jirasim.Call) map[string]int {
 	return out
 }
 
-var projectScope = connectors.Scope{Source: "jira-ehr", Project: "EHR"}
+var projectScope = connectors.Scope{Source: "jira-ehr", Config: Scope{Project: "EHR"}}
 
 func TestPullFullThenIncremental(t *testing.T) {
 	for _, flavor := range []jirasim.Flavor{jirasim.Cloud, jirasim.DataCenter} {
@@ -284,7 +284,7 @@ func TestSearchRequestShape(t *testing.T) {
 	} {
 		t.Run(string(tc.flavor), func(t *testing.T) {
 			e := newEnv(t, envOpts{flavor: tc.flavor, issues: 3})
-			scope := connectors.Scope{Source: "s", JQL: "project = EHR ORDER BY rank", Fields: []string{"Planned Cost", "No Such Field"}}
+			scope := connectors.Scope{Source: "s", Config: Scope{JQL: "project = EHR ORDER BY rank"}, Fields: []string{"Planned Cost", "No Such Field"}}
 			e.pull(t, scope, "")
 			var body struct {
 				JQL        string   `json:"jql"`
@@ -638,7 +638,7 @@ func TestPushCommentsOncePerVersion(t *testing.T) {
 			e := newEnv(t, envOpts{flavor: flavor})
 			e.sim.Add(jirasim.Issue{Key: "PMO-7", Summary: "EHR Upgrade status"})
 			ctx := context.Background()
-			target := connectors.Target{Issue: "PMO-7"}
+			target := connectors.Target{Key: "issue=PMO-7", Config: Target{Issue: "PMO-7"}}
 			r := redRollup()
 
 			first, err := e.conn.Push(ctx, target, []pmsync.Rollup{r})
@@ -687,7 +687,7 @@ func TestPushReadsEveryCommentPage(t *testing.T) {
 	e := newEnv(t, envOpts{flavor: jirasim.DataCenter})
 	e.sim.Add(jirasim.Issue{Key: "PMO-1", Summary: "status"})
 	ctx := context.Background()
-	target := connectors.Target{Issue: "PMO-1"}
+	target := connectors.Target{Key: "issue=PMO-1", Config: Target{Issue: "PMO-1"}}
 	var rollups []pmsync.Rollup
 	for i := range 101 {
 		r := redRollup()
@@ -714,15 +714,15 @@ func TestPushReadsEveryCommentPage(t *testing.T) {
 }
 
 func TestRegistered(t *testing.T) {
-	spec, err := connectors.Lookup(Kind)
+	spec, err := connectors.Default.Lookup(Kind)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if spec.DefaultMapping != "jira-default" || len(spec.DefaultMappingYAML) == 0 ||
-		!slices.Equal(spec.AuthKeys, []string{"email?", "token"}) || spec.CheckScope == nil || spec.CheckTarget == nil {
+		!slices.Equal(spec.AuthKeys, []string{"email?", "token"}) || spec.Scope == nil || spec.Target == nil || spec.Options == nil {
 		t.Errorf("registered spec = %+v", spec)
 	}
-	c, err := connectors.New(connectors.Params{Name: "jira", Kind: Kind, BaseURL: "https://acme.atlassian.net",
+	c, err := connectors.Default.New(connectors.Params{Name: "jira", Kind: Kind, BaseURL: "https://acme.atlassian.net",
 		Credentials: connectors.Credentials{Email: "a@b.org", Token: "t"}})
 	if err != nil {
 		t.Fatal(err)
@@ -737,7 +737,7 @@ func TestRegistered(t *testing.T) {
 		connectors.Checker
 		connectors.RequestCounter
 	} = jc
-	if _, err := connectors.New(connectors.Params{Name: "jira", Kind: Kind, BaseURL: "https://acme.atlassian.net",
+	if _, err := connectors.Default.New(connectors.Params{Name: "jira", Kind: Kind, BaseURL: "https://acme.atlassian.net",
 		Credentials: connectors.Credentials{Token: "t"}}); err == nil {
 		t.Errorf("connectors.New accepted a cloud connection without email")
 	}
@@ -779,7 +779,7 @@ func TestRateLimits(t *testing.T) {
 		{"other token", "cloud", "a@b.org", "tok-two", connectors.RateLimit{}, 10, 20},
 	} {
 		lim := &limiterCalls{}
-		p := connectors.Params{Name: "jira", Kind: Kind, BaseURL: "https://jira.example.org", Flavor: tc.flavor,
+		p := connectors.Params{Name: "jira", Kind: Kind, BaseURL: "https://jira.example.org", Options: Options{Flavor: tc.flavor},
 			Credentials: connectors.Credentials{Email: pmsync.Secret(tc.email), Token: pmsync.Secret(tc.token)},
 			RateLimit:   tc.override, Limiters: lim}
 		for range 2 {

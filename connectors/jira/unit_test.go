@@ -51,7 +51,9 @@ func TestCheckParams(t *testing.T) {
 		{"datacenter without token", connectors.Params{BaseURL: "https://jira.example.org"}, "personal access token"},
 		{"relative url", connectors.Params{BaseURL: "jira.example.org", Credentials: connectors.Credentials{Token: "pat"}}, "absolute"},
 		{"url with query", connectors.Params{BaseURL: "https://jira.example.org/?x=1", Credentials: connectors.Credentials{Token: "pat"}}, "query"},
-		{"bad flavor", connectors.Params{BaseURL: "https://jira.example.org", Flavor: "server2", Credentials: connectors.Credentials{Token: "pat"}}, "flavor"},
+		{"bad flavor", connectors.Params{BaseURL: "https://jira.example.org", Options: Options{Flavor: "server2"}, Credentials: connectors.Credentials{Token: "pat"}}, "flavor"},
+		{"plain http", connectors.Params{BaseURL: "http://jira.example.org", Credentials: connectors.Credentials{Token: "pat"}}, "https"},
+		{"no url", connectors.Params{Credentials: connectors.Credentials{Token: "pat"}}, "base_url"},
 	} {
 		err := CheckParams(tc.p)
 		switch {
@@ -65,15 +67,14 @@ func TestCheckParams(t *testing.T) {
 
 func TestCheckScopeAndTarget(t *testing.T) {
 	for _, tc := range []struct {
-		scope connectors.Scope
+		scope Scope
 		ok    bool
 	}{
-		{connectors.Scope{JQL: "project = EHR"}, true},
-		{connectors.Scope{Project: "EHR"}, true},
-		{connectors.Scope{}, false},
-		{connectors.Scope{JQL: "  "}, false},
-		{connectors.Scope{JQL: "project = EHR", Project: "EHR"}, false},
-		{connectors.Scope{Project: "EHR", Board: "b1"}, false},
+		{Scope{JQL: "project = EHR"}, true},
+		{Scope{Project: "EHR"}, true},
+		{Scope{}, false},
+		{Scope{JQL: "  "}, false},
+		{Scope{JQL: "project = EHR", Project: "EHR"}, false},
 	} {
 		if err := CheckScope(tc.scope); (err == nil) != tc.ok {
 			t.Errorf("CheckScope(%+v) = %v, want ok %v", tc.scope, err, tc.ok)
@@ -83,7 +84,7 @@ func TestCheckScopeAndTarget(t *testing.T) {
 		issue string
 		ok    bool
 	}{{"EHR-12", true}, {"10001", true}, {"", false}, {"EHR-1/../x", false}, {"EHR 1", false}} {
-		if err := CheckTarget(connectors.Target{Issue: tc.issue}); (err == nil) != tc.ok {
+		if err := CheckTarget(Target{Issue: tc.issue}); (err == nil) != tc.ok {
 			t.Errorf("CheckTarget(%q) = %v, want ok %v", tc.issue, err, tc.ok)
 		}
 	}
@@ -143,26 +144,26 @@ func TestPullJQL(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name    string
-		scope   connectors.Scope
+		scope   Scope
 		since   string
 		overlap time.Duration
 		zone    *time.Location
 		want    string
 	}{
-		{"full pull of a project", connectors.Scope{Project: "EHR"}, "", 5 * time.Minute, time.UTC,
+		{"full pull of a project", Scope{Project: "EHR"}, "", 5 * time.Minute, time.UTC,
 			`(project = "EHR") ORDER BY updated ASC, id ASC`},
-		{"project key is quoted", connectors.Scope{Project: `A"B`}, "", 0, time.UTC,
+		{"project key is quoted", Scope{Project: `A"B`}, "", 0, time.UTC,
 			`(project = "A\"B") ORDER BY updated ASC, id ASC`},
-		{"jql loses its order by", connectors.Scope{JQL: "project = EHR AND type = Risk order by created DESC"}, "2026-01-05T10:00:00Z", 5 * time.Minute, time.UTC,
+		{"jql loses its order by", Scope{JQL: "project = EHR AND type = Risk order by created DESC"}, "2026-01-05T10:00:00Z", 5 * time.Minute, time.UTC,
 			`(project = EHR AND type = Risk) AND updated >= "2026/01/05 09:55" ORDER BY updated ASC, id ASC`},
 		// 2026-03-01T00:00Z − 5m = 2026-02-28T23:55Z; Sydney keeps daylight
 		// time (UTC+11) until 5 April 2026, so 2026-03-01 10:55 local.
-		{"sydney user", connectors.Scope{Project: "EHR"}, "2026-03-01T00:00:00Z", 5 * time.Minute, sydney,
+		{"sydney user", Scope{Project: "EHR"}, "2026-03-01T00:00:00Z", 5 * time.Minute, sydney,
 			`(project = "EHR") AND updated >= "2026/03/01 10:55" ORDER BY updated ASC, id ASC`},
 		// 03:02:59Z − 5m = 02:57:59Z; New York is UTC−4 in July; seconds drop.
-		{"new york user, seconds truncated", connectors.Scope{Project: "EHR"}, "2026-07-01T03:02:59Z", 5 * time.Minute, newYork,
+		{"new york user, seconds truncated", Scope{Project: "EHR"}, "2026-07-01T03:02:59Z", 5 * time.Minute, newYork,
 			`(project = "EHR") AND updated >= "2026/06/30 22:57" ORDER BY updated ASC, id ASC`},
-		{"order-only jql", connectors.Scope{JQL: "ORDER BY key"}, "2026-01-05T10:00:00Z", 0, time.UTC,
+		{"order-only jql", Scope{JQL: "ORDER BY key"}, "2026-01-05T10:00:00Z", 0, time.UTC,
 			`updated >= "2026/01/05 10:00" ORDER BY updated ASC, id ASC`},
 	} {
 		var since time.Time

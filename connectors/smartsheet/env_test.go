@@ -50,7 +50,7 @@ func newEnv(t *testing.T, p connectors.Params) *env {
 }
 
 func scopeOf(id int64) connectors.Scope {
-	return connectors.Scope{Source: "pacs-plan", Sheet: itoa(id)}
+	return connectors.Scope{Source: "pacs-plan", Config: Scope{Sheet: itoa(id)}}
 }
 
 // store is a stand-in for the engine: it applies pages the way the engine
@@ -103,4 +103,9 @@ func (s *store) pull(t *testing.T, c *Connector, scope connectors.Scope) []conne
 		t.Fatalf("Pull: %v", err)
 	}
 	return s.pages[before:]
+}
+
+// sheetTarget is the push target of a rollup sheet.
+func sheetTarget(id int64, options map[string]string) connectors.Target {
+	return connectors.Target{Key: "sheet=" + itoa(id), Config: Target{Sheet: itoa(id), Options: options}}
 }

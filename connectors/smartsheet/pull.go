@@ -88,14 +88,15 @@ func recordKeys() []string {
 // reads (Scope.Fields) that the sheet lacks — typically renamed — or a
 // duplicated column title fails the pull, so nothing stored changes.
 func (c *Connector) Pull(ctx context.Context, scope connectors.Scope, cur connectors.Cursor, page func(connectors.Page) error) error {
-	if err := CheckScope(scope); err != nil {
+	sc, err := connectors.ScopeConfig(Kind, scope, CheckScope)
+	if err != nil {
 		return fmt.Errorf("smartsheet connection %q: %w", c.name, err)
 	}
 	pos, err := parseCursor(cur)
 	if err != nil {
 		return err
 	}
-	id, _ := sheetID(scope.Sheet) // CheckScope vouched for it
+	id, _ := sheetID(sc.Sheet) // CheckScope vouched for it
 	var last error
 	for range snapshotTries {
 		if pos.Version == 0 {

@@ -294,14 +294,15 @@ type pending struct {
 // still written: their receipts come back with a *PushError naming each
 // failed program and Smartsheet's reason.
 func (c *Connector) Push(ctx context.Context, target connectors.Target, rollups []pmsync.Rollup) ([]connectors.Receipt, error) {
-	if err := CheckTarget(target); err != nil {
+	t, err := connectors.TargetConfig(Kind, target, CheckTarget)
+	if err != nil {
 		return nil, fmt.Errorf("smartsheet connection %q: %w", c.name, err)
 	}
 	if len(rollups) == 0 {
 		return nil, nil
 	}
-	id, _ := sheetID(target.Sheet) // CheckTarget vouched for it
-	rs, err := c.readRollupSheet(ctx, id, target.Options)
+	id, _ := sheetID(t.Sheet) // CheckTarget vouched for it
+	rs, err := c.readRollupSheet(ctx, id, t.Options)
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +322,7 @@ func (c *Connector) Push(ctx context.Context, target connectors.Target, rollups 
 	}
 
 	receipts := make([]*connectors.Receipt, len(rollups))
-	perr := &PushError{Sheet: target.Sheet, Total: len(rollups)}
+	perr := &PushError{Sheet: t.Sheet, Total: len(rollups)}
 	var updates, adds []pending
 	for i, r := range rollups {
 		d, err := rs.want(r)

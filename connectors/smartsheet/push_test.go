@@ -73,7 +73,7 @@ func TestPushCreatesThenUpdatesInPlace(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			target := connectors.Target{Sheet: itoa(id)}
+			target := sheetTarget(id, nil)
 
 			receipts, err := e.conn.Push(context.Background(), target, rollups("v1", 40))
 			if err != nil {
@@ -163,7 +163,7 @@ func TestPushPartialFailureNamesRowAndReason(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	target := connectors.Target{Sheet: itoa(id)}
+	target := sheetTarget(id, nil)
 	if _, err := e.conn.Push(context.Background(), target, rollups("v1", 40)); err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestPushPartialFailureNamesRowAndReason(t *testing.T) {
 	// A new row the sheet refuses (a health option it lacks) fails alone.
 	e2 := newEnv(t, connectors.Params{})
 	id2, _ := e2.sim.CreateSheet("Executive Rollup", smartsheetsim.RollupColumns(false, "Green", "Red"))
-	receipts, err = e2.conn.Push(context.Background(), connectors.Target{Sheet: itoa(id2)}, rollups("v1", 40))
+	receipts, err = e2.conn.Push(context.Background(), sheetTarget(id2, nil), rollups("v1", 40))
 	if !errors.As(err, &perr) || len(perr.Failures) != 1 || perr.Failures[0].Program != "telehealth" ||
 		!strings.Contains(err.Error(), `"Health" column has no option for amber`) || len(receipts) != 2 {
 		t.Errorf("push of amber into a Green/Red column: %v with %d receipts; want telehealth failed for its missing option, 2 written", err, len(receipts))
@@ -222,7 +222,7 @@ func TestPushBatchesOf500(t *testing.T) {
 		r.Health.Status = pmsync.Green
 		many = append(many, r)
 	}
-	receipts, err := e.conn.Push(context.Background(), connectors.Target{Sheet: itoa(id)}, many)
+	receipts, err := e.conn.Push(context.Background(), sheetTarget(id, nil), many)
 	if err != nil {
 		t.Fatalf("push of 1201 programs: %v", err)
 	}
@@ -245,7 +245,7 @@ func TestPushColumnsByTitle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	target := connectors.Target{Sheet: itoa(id)}
+	target := sheetTarget(id, nil)
 	_, err = e.conn.Push(context.Background(), target, rollups("v1", 40))
 	for _, part := range []string{`"Program"`, `"Health"`, `"Updated"`, "program_column", "health_column", "updated_column"} {
 		if err == nil || !strings.Contains(err.Error(), part) {
@@ -259,7 +259,7 @@ func TestPushColumnsByTitle(t *testing.T) {
 	if _, err := e.sim.AddRow(id, 0, map[string]any{"Initiative": "Telehealth Launch"}); err != nil {
 		t.Fatal(err)
 	}
-	target.Options = map[string]string{OptProgramColumn: "Initiative", OptHealthColumn: "RAG", OptUpdatedColumn: "As Of"}
+	target = sheetTarget(id, map[string]string{OptProgramColumn: "Initiative", OptHealthColumn: "RAG", OptUpdatedColumn: "As Of"})
 	if _, err := e.conn.Push(context.Background(), target, rollups("v1", 40)); err != nil {
 		t.Fatalf("push with renamed columns: %v", err)
 	}

@@ -14,7 +14,6 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
+	"github.com/pmsync/pmsync/config/yamlnode"
 	"github.com/pmsync/pmsync/connectors"
 	"github.com/pmsync/pmsync/connectors/httpapi"
 )
@@ -66,13 +66,43 @@ func init() {
 	connectors.Register(connectors.Spec{
 		Kind:               Kind,
 		New:                connectors.Adapt(New),
-		CheckScope:         CheckScope,
-		CheckTarget:        CheckTarget,
+		Options:            decodeOptions,
+		Scope:              connectors.ScopeDecoder(CheckScope),
+		Target:             connectors.TargetDecoder(CheckTarget, func(t Target) string { return "sheet=" + strings.TrimSpace(t.Sheet) }),
 		CheckParams:        CheckParams,
 		AuthKeys:           []string{"token"},
 		DefaultMapping:     DefaultMapping,
 		DefaultMappingYAML: defaultMappingYAML,
 	})
+}
+
+// Options are the Smartsheet keys of a connection besides the common ones.
+type Options struct {
+	// Region picks the API host when base_url is not set: us (the
+	// default), eu, au or gov.
+	Region string `yaml:"region" json:"region,omitempty"`
+}
+
+func decodeOptions(b *yamlnode.Block) any {
+	var o Options
+	if b.Decode(&o) {
+		if _, err := BaseURLFor(o.Region); err != nil {
+			b.Errorf("region", "%q is not one of us, eu, au, gov", o.Region)
+		}
+	}
+	return o
+}
+
+// Scope is what one Smartsheet source reads: one sheet, by id.
+type Scope struct {
+	Sheet string `yaml:"sheet" json:"sheet"`
+}
+
+// Target is the rollup sheet, with column titles that differ from the
+// defaults (keys such as health_column).
+type Target struct {
+	Sheet   string            `yaml:"sheet"`
+	Options map[string]string `yaml:"options"`
 }
 
 // BaseURLFor returns the API base URL of a Smartsheet region: us (also the
@@ -96,14 +126,10 @@ func BaseURLFor(region string) (string, error) {
 // region's.
 func baseURL(p connectors.Params) (string, error) {
 	if p.BaseURL == "" {
-		return BaseURLFor(p.Region)
+		return BaseURLFor(connectors.Options[Options](p).Region)
 	}
-	u, err := url.Parse(p.BaseURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return "", fmt.Errorf("smartsheet base url %q must be an absolute http(s) url like https://api.smartsheet.com/2.0", p.BaseURL)
-	}
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", fmt.Errorf("smartsheet base url %q must not carry a query, fragment or credentials", p.BaseURL)
+	if err := httpapi.CheckBaseURL(p.BaseURL); err != nil {
+		return "", fmt.Errorf("smartsheet base url %w", err)
 	}
 	return strings.TrimRight(p.BaseURL, "/"), nil
 }
@@ -112,7 +138,7 @@ func baseURL(p connectors.Params) (string, error) {
 // the region must be known (or a base URL given) and an access token is
 // needed.
 func CheckParams(p connectors.Params) error {
-	if _, err := BaseURLFor(p.Region); err != nil {
+	if _, err := BaseURLFor(connectors.Options[Options](p).Region); err != nil {
 		return err
 	}
 	if _, err := baseURL(p); err != nil {
@@ -138,12 +164,9 @@ func sheetID(s string) (int64, error) {
 
 // CheckScope says what is wrong with a Smartsheet scope: it names one sheet
 // by id and nothing else.
-func CheckScope(s connectors.Scope) error {
+func CheckScope(s Scope) error {
 	if strings.TrimSpace(s.Sheet) == "" {
 		return errors.New("smartsheet scope needs sheet (the sheet id)")
-	}
-	if s.JQL != "" || s.Project != "" || s.Board != "" {
-		return errors.New("smartsheet scope takes only sheet (jql, project and board belong to other kinds)")
 	}
 	_, err := sheetID(s.Sheet)
 	return err
@@ -178,12 +201,9 @@ func rollupColumns() [][2]string {
 
 // CheckTarget says what is wrong with a Smartsheet push target: it names the
 // rollup sheet by id, and its options may only rename the rollup columns.
-func CheckTarget(t connectors.Target) error {
+func CheckTarget(t Target) error {
 	if strings.TrimSpace(t.Sheet) == "" {
 		return errors.New("smartsheet push target needs sheet (the id of the rollup sheet)")
-	}
-	if t.Project != "" || t.Issue != "" || t.Board != "" || t.List != "" || t.Card != "" {
-		return errors.New("smartsheet push target takes only sheet and options")
 	}
 	if _, err := sheetID(t.Sheet); err != nil {
 		return err

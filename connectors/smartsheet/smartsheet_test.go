@@ -18,15 +18,15 @@ import (
 )
 
 func TestRegistered(t *testing.T) {
-	spec, err := connectors.Lookup(Kind)
+	spec, err := connectors.Default.Lookup(Kind)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if spec.DefaultMapping != DefaultMapping || len(spec.DefaultMappingYAML) == 0 || !slices.Equal(spec.AuthKeys, []string{"token"}) ||
-		spec.CheckTarget == nil || spec.CheckScope == nil || spec.CheckParams == nil {
+		spec.Target == nil || spec.Scope == nil || spec.Options == nil || spec.CheckParams == nil {
 		t.Errorf("registered spec %+v is incomplete", spec)
 	}
-	c, err := connectors.New(connectors.Params{Name: "pmo", Kind: Kind, Region: "gov", Credentials: connectors.Credentials{Token: "t"}})
+	c, err := connectors.Default.New(connectors.Params{Name: "pmo", Kind: Kind, Options: Options{Region: "gov"}, Credentials: connectors.Credentials{Token: "t"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,9 +67,9 @@ func TestCheckParams(t *testing.T) {
 		p    connectors.Params
 		err  string
 	}{
-		{"region", connectors.Params{Region: "eu", Credentials: tok}, ""},
+		{"region", connectors.Params{Options: Options{Region: "eu"}, Credentials: tok}, ""},
 		{"loopback base url", connectors.Params{BaseURL: "http://127.0.0.1:8080/2.0", Credentials: tok}, ""},
-		{"unknown region", connectors.Params{Region: "mars", Credentials: tok}, `region "mars"`},
+		{"unknown region", connectors.Params{Options: Options{Region: "mars"}, Credentials: tok}, `region "mars"`},
 		{"relative base url", connectors.Params{BaseURL: "api.smartsheet.com", Credentials: tok}, "absolute"},
 		{"base url with query", connectors.Params{BaseURL: "https://api.smartsheet.com/2.0?x=1", Credentials: tok}, "query"},
 		{"no token", connectors.Params{}, "access token"},
@@ -84,14 +84,13 @@ func TestCheckParams(t *testing.T) {
 
 func TestCheckScopeAndTarget(t *testing.T) {
 	for _, tc := range []struct {
-		scope connectors.Scope
+		scope Scope
 		err   string
 	}{
-		{connectors.Scope{Sheet: "4583173393803140"}, ""},
-		{connectors.Scope{}, "needs sheet"},
-		{connectors.Scope{Sheet: "PACS plan"}, "not a sheet id"},
-		{connectors.Scope{Sheet: "-3"}, "not a sheet id"},
-		{connectors.Scope{Sheet: "1", JQL: "project = X"}, "only sheet"},
+		{Scope{Sheet: "4583173393803140"}, ""},
+		{Scope{}, "needs sheet"},
+		{Scope{Sheet: "PACS plan"}, "not a sheet id"},
+		{Scope{Sheet: "-3"}, "not a sheet id"},
 	} {
 		err := CheckScope(tc.scope)
 		if (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {
@@ -99,15 +98,14 @@ func TestCheckScopeAndTarget(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct {
-		target connectors.Target
+		target Target
 		err    string
 	}{
-		{connectors.Target{Sheet: "42"}, ""},
-		{connectors.Target{Sheet: "42", Options: map[string]string{OptHealthColumn: "RAG", OptVersionColumn: "Version"}}, ""},
-		{connectors.Target{}, "needs sheet"},
-		{connectors.Target{Sheet: "42", Options: map[string]string{"colour_column": "RAG"}}, `option "colour_column"`},
-		{connectors.Target{Sheet: "42", Options: map[string]string{OptHealthColumn: " "}}, "needs a column title"},
-		{connectors.Target{Sheet: "42", Board: "b"}, "only sheet"},
+		{Target{Sheet: "42"}, ""},
+		{Target{Sheet: "42", Options: map[string]string{OptHealthColumn: "RAG", OptVersionColumn: "Version"}}, ""},
+		{Target{}, "needs sheet"},
+		{Target{Sheet: "42", Options: map[string]string{"colour_column": "RAG"}}, `option "colour_column"`},
+		{Target{Sheet: "42", Options: map[string]string{OptHealthColumn: " "}}, "needs a column title"},
 	} {
 		err := CheckTarget(tc.target)
 		if (tc.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.err)) {
