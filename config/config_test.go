@@ -276,7 +276,7 @@ func TestFull(t *testing.T) {
 				Target: connectors.Target{Key: "sheet=9988", Config: sheetTarget{
 					Sheet: "9988", Options: map[string]string{"health_column": "Health", "percent_column": "% Complete"},
 				}},
-				Programs:   []string{"ehr-upgrade"},
+				Programs: []string{"ehr-upgrade"},
 			},
 		},
 	}
@@ -768,7 +768,6 @@ func TestProblemString(t *testing.T) {
 		t.Errorf("sorted problems =\n%s\nwant\n%s", got, want)
 	}
 }
-
 
 func TestWithoutSecretsNeedsNoEnvironment(t *testing.T) {
 	data := []byte(`connections:

@@ -53,12 +53,12 @@ type fileSource struct {
 // fileConnection holds the keys every connection has; the rest belong to
 // its kind.
 type fileConnection struct {
-	Name      string          `yaml:"name"`
-	Kind      string          `yaml:"kind"`
-	BaseURL   string          `yaml:"base_url"`
-	Timeout   time.Duration   `yaml:"timeout"`
-	RateLimit RateLimit       `yaml:"rate_limit"`
-	Auth      Auth            `yaml:"auth"`
+	Name      string        `yaml:"name"`
+	Kind      string        `yaml:"kind"`
+	BaseURL   string        `yaml:"base_url"`
+	Timeout   time.Duration `yaml:"timeout"`
+	RateLimit RateLimit     `yaml:"rate_limit"`
+	Auth      Auth          `yaml:"auth"`
 }
 
 type filePush struct {

@@ -30,8 +30,12 @@ state: { path: state, map: { open: todo, closed: done }, default: todo }
 
 // Blocks of the test kinds.
 type (
-	jiraOptions  struct{ Flavor string `yaml:"flavor"` }
-	sheetOptions struct{ Region string `yaml:"region"` }
+	jiraOptions struct {
+		Flavor string `yaml:"flavor"`
+	}
+	sheetOptions struct {
+		Region string `yaml:"region"`
+	}
 	jiraScope    struct{ JQL, Project string }
 	projectScope struct{ Project string }
 	sheetScope   struct{ Sheet string }
