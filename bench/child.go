@@ -18,6 +18,7 @@ import (
 
 	"github.com/pmsync/pmsync"
 	"github.com/pmsync/pmsync/config"
+	"github.com/pmsync/pmsync/connectors"
 	_ "github.com/pmsync/pmsync/connectors/all" // the connectors the configurations name
 	"github.com/pmsync/pmsync/engine"
 	"github.com/pmsync/pmsync/store"
@@ -140,7 +141,7 @@ func benchEnv(key string) (string, bool) {
 // openEngine loads the job's configuration and builds an engine over its
 // store, with a clock that runs on from the job's simulated time.
 func openEngine(ctx context.Context, j job, stderr io.Writer) (*engine.Engine, *timedStore, *config.Config, error) {
-	cfg, err := config.Parse("bench.yaml", []byte(j.Config), benchEnv)
+	cfg, err := config.Parse("bench.yaml", []byte(j.Config), connectors.Default, benchEnv)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("parse the benchmark configuration: %w", err)
 	}

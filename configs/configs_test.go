@@ -9,6 +9,7 @@ import (
 
 	"github.com/pmsync/pmsync/config"
 	"github.com/pmsync/pmsync/configs"
+	"github.com/pmsync/pmsync/connectors"
 	_ "github.com/pmsync/pmsync/connectors/all"
 	"github.com/pmsync/pmsync/sandbox"
 )
@@ -48,7 +49,7 @@ func TestEveryConfigLoads(t *testing.T) {
 				}
 				lookup = demo.Lookup
 			}
-			cfg, err := config.Parse(f, data, lookup)
+			cfg, err := config.Parse(f, data, connectors.Default, lookup)
 			if err != nil {
 				t.Fatalf("%s does not load:\n%v", f, err)
 			}

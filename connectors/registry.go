@@ -32,6 +32,11 @@ type Spec struct {
 	// CheckParams says what is wrong with a connection once its secrets are
 	// read (a credential the chosen options need), or nil.
 	CheckParams func(Params) error
+	// FieldKeys are the record keys under which the kind's records name
+	// vendor fields (custom fields by name, columns by title): what a
+	// mapping reads under them reaches Pull as Scope.Fields, so that the
+	// connector fetches those fields and no others.
+	FieldKeys []string
 	// AuthKeys names the credentials the kind needs ("email", "token", "key"),
 	// for the config validator. Optional keys end in "?".
 	AuthKeys []string

@@ -106,7 +106,7 @@ func New(cfg *config.Config, db Store, opts Options) (*Engine, error) {
 		p.Log = opts.Log.With().Str("connector", c.Kind).Str("connection", c.Name).Logger()
 		p.Now = opts.Now
 		p.Sleep = opts.Sleep
-		conn, err := connectors.New(p)
+		conn, err := cfg.Registry().New(p)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pmsync/pmsync"
 	"github.com/pmsync/pmsync/config"
+	"github.com/pmsync/pmsync/connectors"
 	_ "github.com/pmsync/pmsync/connectors/jira"
 	"github.com/pmsync/pmsync/engine"
 	"github.com/pmsync/pmsync/sandbox/jirasim"
@@ -84,7 +85,7 @@ func newEnv(t *testing.T, flavor jirasim.Flavor, maxResults int) *env {
 func (e *env) open(t *testing.T, path string) {
 	t.Helper()
 	vars := map[string]string{"JIRA_EMAIL": testEmail, "JIRA_TOKEN": testToken}
-	cfg, err := config.Load(path, func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
+	cfg, err := config.Load(path, connectors.Default, func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
 	if err != nil {
 		t.Fatalf("load config: %v", err)
 	}
@@ -374,7 +375,7 @@ programs:
 		t.Fatal(err)
 	}
 	vars := map[string]string{"JIRA_EMAIL": testEmail, "JIRA_TOKEN": testToken, "WRONG_TOKEN": "not-the-token-123"}
-	conf, err := config.Load(path, func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
+	conf, err := config.Load(path, connectors.Default, func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}

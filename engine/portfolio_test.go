@@ -14,6 +14,7 @@ import (
 
 	"github.com/pmsync/pmsync/config"
 	"github.com/pmsync/pmsync/configs"
+	"github.com/pmsync/pmsync/connectors"
 	_ "github.com/pmsync/pmsync/connectors/all"
 	"github.com/pmsync/pmsync/engine"
 	"github.com/pmsync/pmsync/sandbox"
@@ -99,7 +100,7 @@ func startPortfolio(t *testing.T) *portfolio {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Parse("demo.yaml", text, demo.Lookup)
+	cfg, err := config.Parse("demo.yaml", text, connectors.Default, demo.Lookup)
 	if err != nil {
 		t.Fatal(err)
 	}

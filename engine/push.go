@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/pmsync/pmsync"
@@ -30,17 +29,10 @@ type PushResult struct {
 	Existing bool
 }
 
-// TargetKey names a push target stably: the connection and the target keys
-// that identify the place written to.
+// TargetKey names a push target stably: the connection and the key its
+// connector gave the target ("tracker:issue=PMO-1").
 func TargetKey(p config.Push) string {
-	t := p.Target
-	var parts []string
-	for _, kv := range [][2]string{{"project", t.Project}, {"sheet", t.Sheet}, {"issue", t.Issue}, {"board", t.Board}, {"list", t.List}, {"card", t.Card}} {
-		if kv[1] != "" {
-			parts = append(parts, kv[0]+"="+kv[1])
-		}
-	}
-	return p.Connection + ":" + strings.Join(parts, ",")
+	return p.Connection + ":" + p.Target.Key
 }
 
 // Push computes the rollups, saves their snapshots, queues one delivery per
@@ -160,8 +152,7 @@ func (e *Engine) deliver(ctx context.Context, p config.Push, key string) ([]Push
 	if len(batch) == 0 {
 		return results, nil
 	}
-	target := connectors.Target{Project: p.Target.Project, Sheet: p.Target.Sheet, Issue: p.Target.Issue, Board: p.Target.Board, List: p.Target.List, Card: p.Target.Card, Options: p.Target.Options}
-	receipts, pushErr := pusher.Push(ctx, target, batch)
+	receipts, pushErr := pusher.Push(ctx, p.Target, batch)
 	got := map[string]connectors.Receipt{}
 	for _, rc := range receipts {
 		got[rc.Program] = rc

@@ -278,11 +278,11 @@ func (e *Engine) pull(ctx context.Context, src config.SourceRef, conn connectors
 	if cur == "" {
 		seen = map[string]struct{}{}
 	}
-	// The connector fetches the vendor fields the mapping reads, and can
-	// say so when one of them no longer exists.
-	scope := src.Scope
-	scope.Fields = set.References(MappedFieldKeys()...)
-	err := conn.Pull(ctx, scope, connectors.Cursor(cur), func(p connectors.Page) error {
+	scope, err := ScopeFor(e.cfg, src)
+	if err != nil {
+		return nil, err
+	}
+	err = conn.Pull(ctx, scope, connectors.Cursor(cur), func(p connectors.Page) error {
 		now := e.now()
 		w := store.PageWrite{Source: src.Name, RunID: runID, Cursor: string(p.Next), At: now, Deleted: p.Deleted, Live: p.Live, HasLive: p.HasLive}
 		if w.HasLive && len(w.Live) == 0 {
@@ -374,11 +374,22 @@ func (e *Engine) deletions(ctx context.Context, src config.SourceRef, conn conne
 	return nil
 }
 
-// MappedFieldKeys are the record keys under which a mapping names vendor
-// fields (Jira system fields, custom fields by name, Smartsheet columns by
-// title). What a mapping reads under them is what the connector fetches.
-func MappedFieldKeys() []string {
-	return []string{"fields", "custom", "cells", "cells_display", "cells_email"}
+// ScopeFor returns the scope a source's connector pulls: the source's
+// scope with the vendor fields its mapping reads (under the record keys
+// the connector kind names, Spec.FieldKeys), so that the connector fetches
+// those and can say when one of them no longer exists.
+func ScopeFor(cfg *config.Config, src config.SourceRef) (connectors.Scope, error) {
+	scope := src.Scope
+	set := cfg.Mapping(src.Mapping)
+	if set == nil {
+		return scope, fmt.Errorf("mapping %q is not defined", src.Mapping)
+	}
+	spec, err := cfg.Registry().Lookup(src.Connection.Kind)
+	if err != nil {
+		return scope, err
+	}
+	scope.Fields = set.References(spec.FieldKeys...)
+	return scope, nil
 }
 
 // keepOnEmptyListing reports whether an empty live listing of a source that

@@ -113,7 +113,7 @@ func setup(ctx context.Context, path string, env func(string) (string, bool), st
 		opts = append(opts, config.WithoutSecrets())
 		o.engine.ReadOnly = true
 	}
-	cfg, err := config.Load(path, env, opts...)
+	cfg, err := config.Load(path, connectors.Default, env, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +244,7 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(*path, env)
+	cfg, err := config.Load(*path, connectors.Default, env)
 	if err != nil {
 		return err
 	}
@@ -274,9 +274,11 @@ func probeSources(ctx context.Context, cfg *config.Config, eng *engine.Engine, w
 		var records, mapped int
 		failures := map[string]int{}
 		misses := map[string]int{}
-		scope := src.Scope
-		scope.Fields = set.References(engine.MappedFieldKeys()...)
-		err := conn.Pull(ctx, scope, "", func(p connectors.Page) error {
+		scope, err := engine.ScopeFor(cfg, src)
+		if err != nil {
+			return err
+		}
+		err = conn.Pull(ctx, scope, "", func(p connectors.Page) error {
 			for _, rec := range p.Records {
 				records++
 				rec.Source = src.Name

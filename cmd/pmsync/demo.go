@@ -15,6 +15,7 @@ import (
 
 	"github.com/pmsync/pmsync/config"
 	"github.com/pmsync/pmsync/configs"
+	"github.com/pmsync/pmsync/connectors"
 	"github.com/pmsync/pmsync/engine"
 	"github.com/pmsync/pmsync/report"
 	"github.com/pmsync/pmsync/sandbox"
@@ -56,7 +57,7 @@ func cmdDemo(ctx context.Context, stop *stopper, args []string, stdout, stderr i
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Parse("configs/demo.yaml", text, demo.Lookup)
+	cfg, err := config.Parse("configs/demo.yaml", text, connectors.Default, demo.Lookup)
 	if err != nil {
 		return err
 	}

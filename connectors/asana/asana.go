@@ -66,6 +66,7 @@ func init() {
 		Scope:              connectors.ScopeDecoder(CheckScope),
 		Target:             connectors.TargetDecoder(CheckTarget, func(t Target) string { return "project=" + t.Project }),
 		CheckParams:        CheckParams,
+		FieldKeys:          []string{"fields", "custom"},
 		AuthKeys:           []string{"token"},
 		DefaultMapping:     DefaultMapping,
 		DefaultMappingYAML: defaultMappingYAML,

@@ -50,6 +50,7 @@ func init() {
 		Scope:              connectors.ScopeDecoder(CheckScope),
 		Target:             connectors.TargetDecoder(CheckTarget, func(t Target) string { return "issue=" + strings.TrimSpace(t.Issue) }),
 		CheckParams:        CheckParams,
+		FieldKeys:          []string{"fields", "custom"},
 		AuthKeys:           []string{"email?", "token"},
 		DefaultMapping:     DefaultMapping,
 		DefaultMappingYAML: defaultMappingYAML,

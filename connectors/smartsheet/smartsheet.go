@@ -70,6 +70,7 @@ func init() {
 		Scope:              connectors.ScopeDecoder(CheckScope),
 		Target:             connectors.TargetDecoder(CheckTarget, func(t Target) string { return "sheet=" + strings.TrimSpace(t.Sheet) }),
 		CheckParams:        CheckParams,
+		FieldKeys:          []string{"cells", "cells_display", "cells_email"},
 		AuthKeys:           []string{"token"},
 		DefaultMapping:     DefaultMapping,
 		DefaultMappingYAML: defaultMappingYAML,
