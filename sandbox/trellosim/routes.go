@@ -421,7 +421,7 @@ func (s *Server) postLabel(w http.ResponseWriter, b *board, q url.Values) {
 		invalid(w, "color")
 		return
 	}
-	id := s.addLabel(b.id, q.Get("name"), color)
+	id := s.addLabelAt(b.id, q.Get("name"), color, s.now())
 	writeJSON(w, http.StatusOK, s.labelJSON(s.labels[id]))
 }
 

@@ -184,7 +184,7 @@ func New(o Options) *Server {
 		inFlight: map[string]int{},
 		maxConc:  map[string]int{},
 	}
-	s.me = s.memberByName("PMO Integration", "pmointegration")
+	s.me = s.memberByName("PMO Integration", "pmointegration", s.now())
 	return s
 }
 
