@@ -44,7 +44,7 @@ func history(t *testing.T, f *fixture) {
 	if r := send(t, f.ts, http.MethodPost, "/cards/"+build+"/actions/comments", url.Values{"text": {"Built in TST."}}); r.status != 200 {
 		t.Fatalf("comment: %d %s", r.status, r.text())
 	}
-	step(f.s.ArchiveCard(f.card["vendor"])) // t0+8m, then the clock moves to t0+9m
+	step(f.s.ArchiveCard(f.card["vendor"]))                  // t0+8m, then the clock moves to t0+9m
 	if err := f.s.DeleteCard(f.card["parked"]); err != nil { // t0+9m
 		t.Fatal(err)
 	}
