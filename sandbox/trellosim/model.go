@@ -445,8 +445,9 @@ var stepNames = []string{
 // syncCustomIDs gives every custom field value of the card a stable item
 // id, as Trello keeps one customFieldItem per field and card.
 func (s *Server) syncCustomIDs(c *card, at time.Time) {
-	for name, v := range c.Custom {
-		if v != "" && c.itemIDs[name] == "" {
+	// In name order: ids come from a counter, and map order is random.
+	for _, name := range slices.Sorted(maps.Keys(c.Custom)) {
+		if c.Custom[name] != "" && c.itemIDs[name] == "" {
 			c.itemIDs[name] = s.ids.next(at)
 		}
 	}
