@@ -22,6 +22,7 @@ import (
 	_ "github.com/pmsync/pmsync/connectors/all" // the connectors the configurations name
 	"github.com/pmsync/pmsync/engine"
 	"github.com/pmsync/pmsync/store"
+	"github.com/pmsync/pmsync/store/sqlite"
 )
 
 // childEnv names the variable that turns the benchmark binary into the child
@@ -145,7 +146,7 @@ func openEngine(ctx context.Context, j job, stderr io.Writer) (*engine.Engine, *
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("parse the benchmark configuration: %w", err)
 	}
-	db, err := store.Open(ctx, cfg.Database)
+	db, err := sqlite.Open(ctx, cfg.Database)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -164,7 +165,7 @@ func openEngine(ctx context.Context, j job, stderr io.Writer) (*engine.Engine, *
 // timedStore is the store with the time of its sync writes added up, to
 // tell storage apart from fetching and mapping in a sync's wall time.
 type timedStore struct {
-	*store.DB
+	*sqlite.DB
 	spent time.Duration
 }
 

@@ -20,14 +20,14 @@ import (
 	_ "github.com/pmsync/pmsync/connectors/jira"
 	"github.com/pmsync/pmsync/engine"
 	"github.com/pmsync/pmsync/sandbox/jirasim"
-	"github.com/pmsync/pmsync/store"
+	"github.com/pmsync/pmsync/store/sqlite"
 )
 
 type env struct {
 	sim   *jirasim.Server
 	clock *sandbox.Clock
 	cfg   *config.Config
-	db    *store.DB
+	db    *sqlite.DB
 	eng   *engine.Engine
 	dir   string
 }
@@ -89,7 +89,7 @@ func (e *env) open(t *testing.T, path string) {
 	if err != nil {
 		t.Fatalf("load config: %v", err)
 	}
-	db, err := store.Open(context.Background(), cfg.Database)
+	db, err := sqlite.Open(context.Background(), cfg.Database)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +379,7 @@ programs:
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.Open(ctx, conf.Database)
+	db, err := sqlite.Open(ctx, conf.Database)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,9 +400,9 @@ programs:
 	}
 }
 
-func openStore(t *testing.T, path string) *store.DB {
+func openStore(t *testing.T, path string) *sqlite.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), path)
+	db, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
