@@ -39,6 +39,9 @@ type Quarantined struct {
 
 // PageWrite is everything one page of a sync writes, in one transaction.
 type PageWrite struct {
+	// Fence, when set, must still hold: the page is refused with ErrFenced
+	// once the lease has passed to another holder.
+	Fence      Fence
 	Source     string
 	RunID      int64 // the run that pulled the page; 0 when none
 	Items      []pmsync.Item
@@ -162,8 +165,8 @@ type Items interface {
 	// the cursor) in one transaction.
 	ApplyPage(ctx context.Context, w PageWrite) (PageResult, error)
 	// Tombstone marks every live item of source not in live as deleted and
-	// reports how many it marked.
-	Tombstone(ctx context.Context, source string, live []string, at time.Time) (int, error)
+	// reports how many it marked. A set fence must still hold (ErrFenced).
+	Tombstone(ctx context.Context, fence Fence, source string, live []string, at time.Time) (int, error)
 	// Items returns the live items of the sources (every source when none
 	// is named).
 	Items(ctx context.Context, sources ...string) ([]pmsync.Item, error)
@@ -189,7 +192,9 @@ type Runs interface {
 	// error of its latest run when that one failed.
 	LastSuccess(ctx context.Context, source string) (time.Time, string, error)
 	Cursor(ctx context.Context, source string) (string, error)
-	ResetCursor(ctx context.Context, source string) error
+	// ResetCursor forgets a source's cursor, so that its next pull is full.
+	// A set fence must still hold (ErrFenced).
+	ResetCursor(ctx context.Context, fence Fence, source string) error
 	// AbandonRuns closes the source's runs left running by a process that
 	// died, and reports how many.
 	AbandonRuns(ctx context.Context, source string, at time.Time) (int, error)
@@ -223,13 +228,49 @@ type Outbox interface {
 	MarkFailed(ctx context.Context, id int64, errText string, at time.Time) error
 }
 
-// Leases keep two processes from doing one job at once.
+// Leases keep two processes (a daemon and a CLI run, or replicas on one
+// database) from doing one job at once. A lease has a fencing token that
+// grows every time the lease passes to another holder (never when its
+// holder renews it, and never back: a released lease keeps its token), so a
+// write carrying an older Fence is refused even if its process still
+// believes it holds the lease.
 type Leases interface {
-	AcquireLease(ctx context.Context, name, holder string, at time.Time, ttl time.Duration) (bool, error)
+	// AcquireLease takes or renews the lease name for holder until at + ttl.
+	// It succeeds when nobody holds the lease, when holder already does, or
+	// when the other holder's lease has run out; on success the Fence
+	// carries the lease's token.
+	AcquireLease(ctx context.Context, name, holder string, at time.Time, ttl time.Duration) (Fence, bool, error)
+	// ReleaseLease gives up holder's lease name (it runs out at once);
+	// someone else's is left alone.
 	ReleaseLease(ctx context.Context, name, holder string) error
+	// LeaseHolder returns who holds lease name, if anyone (run out or not).
 	LeaseHolder(ctx context.Context, name string) (string, bool, error)
-	TakeOverLease(ctx context.Context, name, from, holder string, at time.Time, ttl time.Duration) (bool, error)
+	// TakeOverLease hands lease name from a holder known to be dead to
+	// holder, provided from still holds it; the token grows.
+	TakeOverLease(ctx context.Context, name, from, holder string, at time.Time, ttl time.Duration) (Fence, bool, error)
+	// Leases lists every lease, for operators.
+	Leases(ctx context.Context) ([]Lease, error)
 }
+
+// Fence proves a writer still holds a lease. The zero Fence checks
+// nothing (a write outside any lease, such as a test's).
+type Fence struct {
+	Lease  string
+	Holder string
+	Token  int64
+}
+
+// Lease is one lease as stored.
+type Lease struct {
+	Name    string
+	Holder  string
+	Token   int64
+	Expires time.Time
+}
+
+// ErrFenced is returned by a write whose Fence no longer holds: the lease
+// has passed to another holder since it was taken.
+var ErrFenced = errors.New("the lease has passed to another holder")
 
 // Store is a whole backend.
 type Store interface {
