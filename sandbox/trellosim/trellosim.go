@@ -119,7 +119,7 @@ type Request struct {
 	Method string
 	Path   string // without BasePath
 	Query  url.Values
-	Time   time.Time
+	Time   time.Time // when it arrived, by Options.Now
 	// CredsInQuery is set when the key or token came in the query string
 	// rather than the Authorization header.
 	CredsInQuery bool
@@ -242,7 +242,7 @@ func (s *Server) MaxConcurrent(token string) int {
 // creds are the credentials of a request and where they came from.
 type creds struct {
 	key, token       string
-	inQuery, inHeadr bool
+	inQuery, inHeader bool
 	badHeader        bool
 }
 
@@ -261,7 +261,7 @@ func credentials(r *http.Request) creds {
 			c.badHeader = true
 			return c
 		}
-		c.inHeadr = true
+		c.inHeader = true
 		if v, ok := params["oauth_consumer_key"]; ok {
 			c.key = v
 		}
@@ -305,16 +305,17 @@ func parseOAuth(h string) (map[string]string, bool) {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	began := s.now()
 	path, inAPI := strings.CutPrefix(r.URL.Path, BasePath)
 	if !inAPI || (path != "" && path[0] != '/') {
-		path = r.URL.Path
+		path, inAPI = r.URL.Path, false
 	}
 	c := credentials(r)
 	s.enter(c.token)
 	defer s.leave(c.token)
 
 	rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-	defer func() { s.record(r, path, c, rw.status) }()
+	defer func() { s.record(r, path, c, began, rw.status) }()
 
 	if f := s.takeFault(r.Method, path); f != nil {
 		if !wait(r, f.Delay) {
@@ -360,12 +361,12 @@ func (s *Server) leave(token string) {
 	s.inFlight[token]--
 }
 
-func (s *Server) record(r *http.Request, path string, c creds, status int) {
+func (s *Server) record(r *http.Request, path string, c creds, began time.Time, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = append(s.requests, Request{
-		Method: r.Method, Path: path, Query: r.URL.Query(), Time: s.now(),
-		CredsInQuery: c.inQuery, CredsInHeader: c.inHeadr, Status: status,
+		Method: r.Method, Path: path, Query: r.URL.Query(), Time: began,
+		CredsInQuery: c.inQuery, CredsInHeader: c.inHeader, Status: status,
 	})
 }
 
