@@ -241,9 +241,9 @@ func (s *Server) MaxConcurrent(token string) int {
 
 // creds are the credentials of a request and where they came from.
 type creds struct {
-	key, token       string
+	key, token        string
 	inQuery, inHeader bool
-	badHeader        bool
+	badHeader         bool
 }
 
 // credentials reads the key and token. The Authorization header wins over
