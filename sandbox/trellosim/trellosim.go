@@ -57,19 +57,26 @@ const (
 // Bodies Trello sends that clients may recognise. Trello answers most
 // errors in plain text, not JSON.
 const (
-	MsgInvalidKey   = "invalid key"
+	// MsgInvalidKey answers a missing or wrong API key (or an
+	// Authorization header that is not OAuth).
+	MsgInvalidKey = "invalid key"
+	// MsgInvalidToken answers a wrong or revoked token; Trello's
+	// authorization guide names this body for a revoked token.
 	MsgInvalidToken = "invalid token"
 	// MsgUnauthorized answers a request without a token: Trello treats it
 	// as anonymous, and an anonymous caller may not read a private board.
 	MsgUnauthorized = "unauthorized permission requested"
-	MsgInvalidID    = "invalid id"
-	MsgNotFound     = "The requested resource was not found."
+	// MsgInvalidID answers an id that is not 24 hex digits (nor a short
+	// link); MsgNotFound a well-formed id of nothing (Trello's status-code
+	// guide: 400 for invalid fields, 404 when the model is not found).
+	MsgInvalidID = "invalid id"
+	MsgNotFound  = "The requested resource was not found."
 	// MsgRateLimited is the message of both 429 bodies.
 	MsgRateLimited = "Rate limit exceeded"
-	// ErrTokenLimit and ErrKeyLimit are the "error" of the 429 body, which
+	// CodeTokenLimit and CodeKeyLimit are the "error" of the 429 body, which
 	// tells which limit was hit.
-	ErrTokenLimit = "API_TOKEN_LIMIT_EXCEEDED"
-	ErrKeyLimit   = "API_KEY_LIMIT_EXCEEDED"
+	CodeTokenLimit = "API_TOKEN_LIMIT_EXCEEDED"
+	CodeKeyLimit   = "API_KEY_LIMIT_EXCEEDED"
 )
 
 // Options configure a simulator.
@@ -399,11 +406,11 @@ func (s *Server) admit(w http.ResponseWriter, c creds) bool {
 	switch {
 	case len(tok) >= s.opts.TokenLimit:
 		setLimits(len(tok), len(key))
-		writeJSON(w, http.StatusTooManyRequests, rateBody(ErrTokenLimit))
+		writeJSON(w, http.StatusTooManyRequests, rateBody(CodeTokenLimit))
 		return false
 	case len(key) >= s.opts.KeyLimit:
 		setLimits(len(tok), len(key))
-		writeJSON(w, http.StatusTooManyRequests, rateBody(ErrKeyLimit))
+		writeJSON(w, http.StatusTooManyRequests, rateBody(CodeKeyLimit))
 		return false
 	}
 	s.tokenHit[c.token] = append(tok, now)
@@ -487,7 +494,7 @@ func writeFault(w http.ResponseWriter, f *Fault) {
 		w.WriteHeader(status)
 		_, _ = w.Write([]byte(`[{"id":"5f3e1a2b7a3c51e0d2000001","name":"Configure MyChart proxy acc`))
 	case status == http.StatusTooManyRequests:
-		writeJSON(w, status, rateBody(ErrTokenLimit))
+		writeJSON(w, status, rateBody(CodeTokenLimit))
 	default:
 		writeText(w, status, faultText(status))
 	}

@@ -260,7 +260,7 @@ func TestFaults(t *testing.T) {
 		r := get(t, f.ts, cardsPath)
 		var body map[string]string
 		decode(t, r, &body)
-		if r.status != 429 || r.header.Get("Retry-After") != "7" || body["error"] != ErrTokenLimit {
+		if r.status != 429 || r.header.Get("Retry-After") != "7" || body["error"] != CodeTokenLimit {
 			t.Errorf("429 fault %d: %d %q %v", i+1, r.status, r.header.Get("Retry-After"), body)
 		}
 	}
