@@ -323,6 +323,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 	rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	defer func() { s.record(r, path, c, began, rw.status) }()
+	// The simulator's clock, not the wall clock, dates the answer; Trello
+	// also sends its time in milliseconds as X-Server-Time.
+	w.Header().Set("Date", began.Format(http.TimeFormat))
+	w.Header().Set("X-Server-Time", strconv.FormatInt(began.UnixMilli(), 10))
 
 	if f := s.takeFault(r.Method, path); f != nil {
 		if !wait(r, f.Delay) {
