@@ -61,6 +61,10 @@ type Engine struct {
 	// syncing one source at once.
 	holder   string
 	readOnly bool
+	// leaseTTL is how long a lease lasts unrenewed; workers how many
+	// connections sync at once.
+	leaseTTL time.Duration
+	workers  int
 }
 
 // New builds the connectors of cfg. It fails if any connection cannot be
@@ -69,7 +73,14 @@ func New(cfg *config.Config, db Store, opts Options) (*Engine, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &Engine{cfg: cfg, db: db, log: opts.Log, now: opts.Now, conns: map[string]connectors.Connector{}, metrics: opts.Metrics, holder: holderName(), readOnly: opts.ReadOnly}
+	e := &Engine{cfg: cfg, db: db, log: opts.Log, now: opts.Now, conns: map[string]connectors.Connector{}, metrics: opts.Metrics,
+		holder: holderName(), readOnly: opts.ReadOnly, leaseTTL: cfg.Sync.LeaseTTL, workers: cfg.Sync.Workers}
+	if e.leaseTTL <= 0 {
+		e.leaseTTL = DefaultLeaseTTL
+	}
+	if e.workers < 1 {
+		e.workers = 1
+	}
 	limiters := httpapi.NewLimiters()
 	var errs []error
 	for _, c := range cfg.Connections {
