@@ -118,6 +118,10 @@ func TestFullPullOfRecordedBoard(t *testing.T) {
 		t.Errorf("cards query %v", qs[0])
 	}
 
+	if q := srv.queries("/boards/" + recBoard + "/actions"); len(q) != 1 || q[0]["limit"][0] != "100" || q[0]["since"] != nil {
+		t.Errorf("a full read asks for the newest actions once, limit 100, no since: %v", q)
+	}
+
 	// The cursor starts from the newest action of actions.json (07:05:00)
 	// less the overlap, and remembers the actions from there on.
 	cur := decodeCursor(t, p.Next)

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -175,6 +176,8 @@ type Connector struct {
 	log   zerolog.Logger
 	now   func() time.Time
 	sleep func(ctx context.Context, d time.Duration) error
+
+	warned sync.Map // warnings already logged, by key
 }
 
 // New builds a Trello connector from its Params.
@@ -309,6 +312,13 @@ func (t keyLimited) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	return t.next.RoundTrip(req)
+}
+
+// warnOnce reports whether the warning named key has not been logged yet
+// by this connector, and marks it logged.
+func (c *Connector) warnOnce(key string) bool {
+	_, loaded := c.warned.LoadOrStore(key, true)
+	return !loaded
 }
 
 // Requests reports how many HTTP requests the connector has sent.
