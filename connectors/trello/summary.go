@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/pmsync/pmsync"
 )
@@ -109,8 +110,24 @@ func Summary(r pmsync.Rollup) string {
 		changes = strings.Join(r.Changes, "; ")
 	}
 	fmt.Fprintf(&b, "Since last update: %s\n", changes)
-	fmt.Fprintf(&b, "As of %s.\n\n%s", r.AsOf, Marker(r))
-	return b.String()
+	fmt.Fprintf(&b, "As of %s.", r.AsOf)
+	return fit(b.String(), maxDesc-len(Marker(r))-2) + "\n\n" + Marker(r)
+}
+
+// maxDesc is the longest card description Trello accepts.
+const maxDesc = 16384
+
+// fit cuts text to at most n bytes on a rune boundary, so that a rollup
+// with very long reasons still leaves room for the marker line.
+func fit(text string, n int) string {
+	if len(text) <= n {
+		return text
+	}
+	cut := max(n-len("…"), 0)
+	for cut > 0 && !utf8.RuneStart(text[cut]) {
+		cut--
+	}
+	return text[:cut] + "…"
 }
 
 // refs names up to five items and counts the rest.
