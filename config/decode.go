@@ -20,7 +20,10 @@ import (
 // connector kind (a connection's own options, a scope, a push target) stay
 // nodes until the kind's Spec decodes them.
 type file struct {
-	Database    string                  `yaml:"database"`
+	Database    yaml.Node               `yaml:"database"` // a path or URL, or a mapping (databaseBlock)
+	// databaseText is the scalar form of Database, which the environment
+	// may override.
+	databaseText string
 	Timezone    string                  `yaml:"timezone"`
 	Log         Log                     `yaml:"log"`
 	HTTP        HTTP                    `yaml:"http"`
@@ -71,7 +74,6 @@ type filePush struct {
 // key left out keeps its default.
 func defaults() file {
 	return file{
-		Database: DefaultDatabase,
 		Log:      Log{Level: "info", Format: "auto"},
 		HTTP:     HTTP{Listen: DefaultListen},
 		Schedule: Schedule{Sync: DefaultSync, Rollup: DefaultRollup, Deletions: DefaultDeletions},
