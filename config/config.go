@@ -32,7 +32,7 @@ const (
 
 // Config is a loaded and validated config file.
 type Config struct {
-	File        string // the file it was read from, as given
+	File string // the file it was read from, as given
 	// Database is the SQLite file (a relative path in the file is resolved
 	// against the file's directory); "" when the store is PostgreSQL (see
 	// PostgresURL).
@@ -59,8 +59,8 @@ type Config struct {
 
 type secrets struct {
 	http     pmsync.Secret
-	database pmsync.Secret // a PostgreSQL URL
-	creds map[string]connectors.Credentials // by connection name
+	database pmsync.Secret                     // a PostgreSQL URL
+	creds    map[string]connectors.Credentials // by connection name
 }
 
 // Log configures logging.

@@ -850,8 +850,12 @@ func (l *loader) database(cfg *Config, doc *file) {
 			cfg.Database = l.path("database.path", b.Path)
 			return
 		}
+		// Even a command that reads no vendor secret needs the store.
+		noSecrets := l.noSecrets
+		l.noSecrets = false
 		url, ok := l.secret("database.url", b.URLEnv, b.URLFile)
-		if ok && url != "" && !isPostgresURL(url.Reveal()) && !l.noSecrets {
+		l.noSecrets = noSecrets
+		if ok && url != "" && !isPostgresURL(url.Reveal()) {
 			key := "database.url_env"
 			if b.URLFile != "" {
 				key = "database.url_file"
