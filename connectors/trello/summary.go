@@ -36,25 +36,22 @@ func readMarker(text string) (program, version string, ok bool) {
 	return "", "", false
 }
 
-// Health labels: Trello has no amber, so amber is yellow.
-var healthLabels = map[pmsync.HealthStatus][2]string{
-	pmsync.Green: {"Health: Green", "green"},
-	pmsync.Amber: {"Health: Amber", "yellow"},
-	pmsync.Red:   {"Health: Red", "red"},
-}
-
 // healthLabelPrefix starts the name of every health label, so that the
 // previous colour's label is taken off a card.
 const healthLabelPrefix = "Health:"
 
 // HealthLabel returns the name and Trello colour of the label for a health
-// status.
+// status. Trello has no amber, so amber is yellow.
 func HealthLabel(h pmsync.HealthStatus) (name, color string, err error) {
-	l, ok := healthLabels[h]
-	if !ok {
-		return "", "", fmt.Errorf("health %q is not green, amber or red", h)
+	switch h {
+	case pmsync.Green:
+		return "Health: Green", "green", nil
+	case pmsync.Amber:
+		return "Health: Amber", "yellow", nil
+	case pmsync.Red:
+		return "Health: Red", "red", nil
 	}
-	return l[0], l[1], nil
+	return "", "", fmt.Errorf("health %q is not green, amber or red", h)
 }
 
 // NextMilestone is the open milestone due first that the rollup names: a
