@@ -90,6 +90,7 @@ func init() {
 		Scope:              DecodeScope,
 		Target:             DecodeTarget,
 		CheckParams:        CheckParams,
+		FieldKeys:          []string{"fields", "custom"},
 		AuthKeys:           []string{"key", "token"},
 		DefaultMapping:     DefaultMapping,
 		DefaultMappingYAML: defaultMappingYAML,
