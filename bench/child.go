@@ -177,10 +177,10 @@ func (t *timedStore) ApplyPage(ctx context.Context, w store.PageWrite) (store.Pa
 }
 
 // Tombstone marks items deleted and adds its time to spent.
-func (t *timedStore) Tombstone(ctx context.Context, source string, live []string, at time.Time) (int, error) {
+func (t *timedStore) Tombstone(ctx context.Context, fence store.Fence, source string, live []string, at time.Time) (int, error) {
 	start := time.Now()
 	defer func() { t.spent += time.Since(start) }()
-	return t.DB.Tombstone(ctx, source, live, at)
+	return t.DB.Tombstone(ctx, fence, source, live, at)
 }
 
 // runSync runs one sync of the job's source and times it; opening the store

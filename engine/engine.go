@@ -3,10 +3,12 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"strconv"
@@ -61,6 +63,10 @@ type Engine struct {
 	// syncing one source at once.
 	holder   string
 	readOnly bool
+	// leaseTTL is how long a lease lasts unrenewed; workers how many
+	// connections sync at once.
+	leaseTTL time.Duration
+	workers  int
 }
 
 // New builds the connectors of cfg. It fails if any connection cannot be
@@ -69,7 +75,14 @@ func New(cfg *config.Config, db Store, opts Options) (*Engine, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &Engine{cfg: cfg, db: db, log: opts.Log, now: opts.Now, conns: map[string]connectors.Connector{}, metrics: opts.Metrics, holder: holderName(), readOnly: opts.ReadOnly}
+	e := &Engine{cfg: cfg, db: db, log: opts.Log, now: opts.Now, conns: map[string]connectors.Connector{}, metrics: opts.Metrics,
+		holder: holderName(), readOnly: opts.ReadOnly, leaseTTL: cfg.Sync.LeaseTTL, workers: cfg.Sync.Workers}
+	if e.leaseTTL <= 0 {
+		e.leaseTTL = DefaultLeaseTTL
+	}
+	if e.workers < 1 {
+		e.workers = 1
+	}
 	limiters := httpapi.NewLimiters()
 	var errs []error
 	for _, c := range cfg.Connections {
@@ -164,5 +177,26 @@ func deadHolder(holder, self string) bool {
 	if pid == os.Getpid() {
 		return true // an earlier incarnation that had our pid
 	}
-	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+	return processGone(pid)
+}
+
+// processGone reports whether pid has exited. A zombie (exited, not yet
+// reaped by its parent: a restart within a second of kill -9 often finds
+// one) has exited too, though signalling it still succeeds.
+func processGone(pid int) bool {
+	if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+		return true
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return errors.Is(err, fs.ErrNotExist)
+	}
+	// The state follows the command name, which is in parentheses and may
+	// itself hold spaces or parentheses: take the last ')'.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 || i+2 >= len(stat) {
+		return false
+	}
+	state := stat[i+2]
+	return state == 'Z' || state == 'X'
 }

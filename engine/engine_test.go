@@ -464,8 +464,9 @@ func TestSourceBusyInAnotherProcess(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, jirasim.Cloud, 100)
 	seed(e.sim, 10, e.clock.Now())
-	// Another live process (on another host) holds the source's lease.
-	if got, err := e.db.AcquireLease(ctx, "sync:ehr-jira", "other-host/4242/beef", e.clock.Now(), time.Hour); err != nil || !got {
+	// Another live process (on another host) holds the lease of the
+	// source's connection.
+	if _, got, err := e.db.AcquireLease(ctx, "sync:conn:jira", "other-host/4242/beef", e.clock.Now(), time.Hour); err != nil || !got {
 		t.Fatal(got, err)
 	}
 	res, err := e.eng.Sync(ctx, engine.SyncOptions{})
@@ -478,7 +479,7 @@ func TestSourceBusyInAnotherProcess(t *testing.T) {
 	if live, _, _ := e.db.CountItems(ctx, "ehr-jira"); live != 0 {
 		t.Errorf("a busy source was synced anyway: %d items", live)
 	}
-	if err := e.db.ReleaseLease(ctx, "sync:ehr-jira", "other-host/4242/beef"); err != nil {
+	if err := e.db.ReleaseLease(ctx, "sync:conn:jira", "other-host/4242/beef"); err != nil {
 		t.Fatal(err)
 	}
 	if res, err := e.eng.Sync(ctx, engine.SyncOptions{}); err != nil || res[0].Seen != 10 {

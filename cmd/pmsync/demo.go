@@ -20,7 +20,6 @@ import (
 	"github.com/pmsync/pmsync/engine"
 	"github.com/pmsync/pmsync/report"
 	"github.com/pmsync/pmsync/sandbox"
-	"github.com/pmsync/pmsync/store/sqlite"
 )
 
 // cmdDemo runs pmsync end to end on the built-in simulators: full sync of
@@ -67,7 +66,7 @@ func cmdDemo(ctx context.Context, stop *stopper, args []string, stdout, stderr i
 	if !*keep {
 		log = log.Level(zerolog.WarnLevel)
 	}
-	db, err := sqlite.Open(ctx, cfg.Database)
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -17,34 +17,38 @@ import (
 // cursor is then invalid and the engine answers with a full pull.
 const cursorVersion = 1
 
+// headLimit is how many of the newest actions a full read asks for to
+// mark where the next pull starts: enough to cover the overlap on a busy
+// board, small enough to cost little.
+const headLimit = 100
+
 // maxSeen bounds how many handled action ids a cursor remembers; past it
 // the oldest are dropped and their cards may be read once more.
 const maxSeen = 1000
 
 // cardActions are the action types that change what a card's record holds
-// or whether the card is on the board. Trello keeps some types (label
-// changes among them, by its action-types guide) out of the actions a
-// client can list; they are asked for anyway, and the periodic resync
-// catches what is not returned.
-var cardActions = []string{
-	"createCard", "copyCard", "convertToCardFromCheckItem", "emailCard", "moveCardToBoard",
-	"moveCardFromBoard", "updateCard", "deleteCard", "addMemberToCard", "removeMemberFromCard",
-	"addLabelToCard", "removeLabelFromCard", "updateCustomFieldItem", "addChecklistToCard",
-	"removeChecklistFromCard", "updateCheckItemStateOnCard",
+// or whether the card is on the board. Trello's action-types guide says
+// that lists of actions leave some types out (only webhooks get them);
+// whatever a list does not return, the periodic resync catches.
+func cardActions() []string {
+	return []string{"createCard", "copyCard", "convertToCardFromCheckItem", "emailCard", "moveCardToBoard",
+		"moveCardFromBoard", "updateCard", "deleteCard", "addMemberToCard", "removeMemberFromCard",
+		"addLabelToCard", "removeLabelFromCard", "updateCustomFieldItem", "addChecklistToCard",
+		"removeChecklistFromCard", "updateCheckItemStateOnCard"}
 }
 
 // boardActions change what many cards' records hold (a list renamed, a
 // custom field renamed or deleted) or move whole lists of cards on or off
 // the board: the board is read again.
-var boardActions = []string{
-	"updateList", "moveListToBoard", "moveListFromBoard", "updateCustomField", "deleteCustomField",
+func boardActions() []string {
+	return []string{"updateList", "moveListToBoard", "moveListFromBoard", "updateCustomField", "deleteCustomField"}
 }
 
-// goneActions take a card off the board.
-var goneActions = []string{"deleteCard", "moveCardFromBoard"}
+// takesCardOff reports whether an action type takes a card off the board.
+func takesCardOff(typ string) bool { return typ == "deleteCard" || typ == "moveCardFromBoard" }
 
 // actionFilter is the filter= of every actions request.
-var actionFilter = strings.Join(slices.Concat(cardActions, boardActions), ",")
+func actionFilter() string { return strings.Join(slices.Concat(cardActions(), boardActions()), ",") }
 
 // cursor is the connector's position on a board. Since is the second from
 // which the next pull asks for actions; Seen are the ids of the actions
@@ -182,7 +186,8 @@ type pull struct {
 // full reads the whole board.
 func (p *pull) full(ctx context.Context) error {
 	started := p.c.now().UTC()
-	head, err := p.c.actionsPage(ctx, p.board, "", "")
+	limit := min(p.c.ActionsPageSize, headLimit)
+	head, err := p.c.actionsPage(ctx, p.board, limit, "", "")
 	if err != nil {
 		return err
 	}
@@ -190,7 +195,7 @@ func (p *pull) full(ctx context.Context) error {
 	if len(head) > 0 {
 		newest := newestOf(head)
 		mark := newest.Add(-p.c.Overlap)
-		if len(head) >= p.c.ActionsPageSize {
+		if len(head) >= limit {
 			// The page may not reach back to the mark; what is older than
 			// its oldest action happened before the cards are read.
 			mark = laterOf(mark, oldestOf(head))
@@ -237,7 +242,7 @@ func (p *pull) changes(ctx context.Context, pos cursor) error {
 	var order []string
 	wide := false
 	for _, a := range fresh {
-		if slices.Contains(boardActions, a.Type) {
+		if slices.Contains(boardActions(), a.Type) {
 			wide = true
 			continue
 		}
@@ -248,7 +253,7 @@ func (p *pull) changes(ctx context.Context, pos cursor) error {
 		if _, known := gone[id]; !known {
 			order = append(order, id)
 		}
-		gone[id] = slices.Contains(goneActions, a.Type)
+		gone[id] = takesCardOff(a.Type)
 	}
 	var changed []string
 	for _, id := range order {
@@ -329,14 +334,16 @@ func (p *pull) readCards(ctx context.Context, changed []string, next cursor) err
 	return p.out.finish(connectors.Page{Deleted: p.deleted, Next: next.encode()})
 }
 
-// meta reads the board's names and warns once about custom fields the
-// mapping reads that the board lacks.
+// meta reads the board's names and warns, once per source and set of
+// names, about custom fields the mapping reads that the board lacks: they
+// stay empty rather than fail the pull, since the template's optional
+// fields (Owner) are often left out.
 func (p *pull) meta(ctx context.Context) (*boardMeta, error) {
 	meta, err := p.c.readMeta(ctx, p.board)
 	if err != nil {
 		return nil, err
 	}
-	if miss := meta.missing(p.custom); len(miss) > 0 {
+	if miss := meta.missing(p.custom); len(miss) > 0 && p.c.warnOnce(p.source+"\x00"+strings.Join(miss, "\x00")) {
 		p.c.log.Warn().Str("source", p.source).Strs("fields", miss).
 			Msg("the mapping reads custom fields the board does not define; they stay empty")
 	}
@@ -349,7 +356,7 @@ func (c *Connector) actionsSince(ctx context.Context, board, since string) ([]ac
 	var all []actionDoc
 	before := ""
 	for {
-		page, err := c.actionsPage(ctx, board, since, before)
+		page, err := c.actionsPage(ctx, board, c.ActionsPageSize, since, before)
 		if err != nil {
 			return nil, err
 		}
@@ -372,8 +379,8 @@ func (c *Connector) actionsSince(ctx context.Context, board, since string) ([]ac
 }
 
 // actionsPage reads one page of the board's card actions.
-func (c *Connector) actionsPage(ctx context.Context, board, since, before string) ([]actionDoc, error) {
-	q := urlValues("filter", actionFilter, "fields", "id,type,date,data", "limit", strconv.Itoa(c.ActionsPageSize),
+func (c *Connector) actionsPage(ctx context.Context, board string, limit int, since, before string) ([]actionDoc, error) {
+	q := urlValues("filter", actionFilter(), "fields", "id,type,date,data", "limit", strconv.Itoa(limit),
 		"memberCreator", "false", "member", "false")
 	if since != "" {
 		q.Set("since", since)
@@ -531,5 +538,8 @@ func (e *emitter) send(p connectors.Page) error {
 	if err := e.page(p); err != nil {
 		return fmt.Errorf("trello: board %s: handle page %d: %w", e.board, e.pages, err)
 	}
-	return e.ctx.Err()
+	if err := e.ctx.Err(); err != nil {
+		return fmt.Errorf("trello: board %s: stopped after page %d: %w", e.board, e.pages, err)
+	}
+	return nil
 }

@@ -118,6 +118,10 @@ func TestFullPullOfRecordedBoard(t *testing.T) {
 		t.Errorf("cards query %v", qs[0])
 	}
 
+	if q := srv.queries("/boards/" + recBoard + "/actions"); len(q) != 1 || q[0]["limit"][0] != "100" || q[0]["since"] != nil {
+		t.Errorf("a full read asks for the newest actions once, limit 100, no since: %v", q)
+	}
+
 	// The cursor starts from the newest action of actions.json (07:05:00)
 	// less the overlap, and remembers the actions from there on.
 	cur := decodeCursor(t, p.Next)
@@ -213,6 +217,20 @@ func TestManyChangesReadTheBoard(t *testing.T) {
 	}
 	if cur := decodeCursor(t, p.Next); cur.Full != t0.Format(time.RFC3339) {
 		t.Errorf("a whole-board read is a full read: cursor full %q, want %s", cur.Full, t0.Format(time.RFC3339))
+	}
+}
+
+// A renamed list changes the record of every card in it: the board is read.
+func TestListRenameReadsTheBoard(t *testing.T) {
+	srv := newRecorded(t)
+	srv.then("GET", "/boards/"+recBoard+"/actions", answer{status: 200, body: `[{"id":"6b07da1cc3e9b2a4d5f60299",
+		"idMemberCreator":"6a1d4a10c3e9b2a4d5f60031","type":"updateList","date":"2026-11-26T07:05:00.000Z",
+		"data":{"list":{"id":"6a1d4a10c3e9b2a4d5f60012","name":"In Progress"},"old":{"name":"Doing"},
+		"board":{"id":"` + recBoard + `","name":"PACS Viewer Integration","shortLink":"Vq2dTn8L"}}}]`})
+	c, _, _ := newConnector(t, srv.ts.URL+"/1", nil)
+	pages := pullPages(t, c, recScope(), incrementalCursor())
+	if len(pages) != 1 || !pages[0].HasLive || len(pages[0].Records) != 6 {
+		t.Errorf("after a list rename: %d pages, want the whole board with its live list", len(pages))
 	}
 }
 

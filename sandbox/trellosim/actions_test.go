@@ -20,34 +20,29 @@ func types(list []obj) []string {
 	return out
 }
 
-// history makes a known sequence of changes, a minute apart, after the
-// fixture's five createCard actions (t0+1m … t0+5m).
+// history makes a known sequence of changes after the fixture's five
+// createCard actions (t0+1m … t0+5m): a rename at t0+6m, a move at t0+7m,
+// a comment and an archiving at t0+8m, a deletion at t0+9m.
 func history(t *testing.T, f *fixture) {
 	t.Helper()
-	step := func(err error) {
+	must := func(err error) {
 		t.Helper()
-		f.clk.Advance(time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
 	build := f.card["build"]
-	f.clk.Advance(time.Minute) // t0+6m
-	if err := f.s.UpdateCard(build, func(c *Card) { c.Name = "Build order sets (all clinics)" }); err != nil {
-		t.Fatal(err)
-	}
-	step(nil) // t0+7m
-	if err := f.s.UpdateCard(build, func(c *Card) { c.IDList = f.list["Doing"] }); err != nil {
-		t.Fatal(err)
-	}
-	step(nil) // t0+8m
+	f.clk.Set(t0.Add(6 * time.Minute))
+	must(f.s.UpdateCard(build, func(c *Card) { c.Name = "Build order sets (all clinics)" }))
+	f.clk.Set(t0.Add(7 * time.Minute))
+	must(f.s.UpdateCard(build, func(c *Card) { c.IDList = f.list["Doing"] }))
+	f.clk.Set(t0.Add(8 * time.Minute))
 	if r := send(t, f.ts, http.MethodPost, "/cards/"+build+"/actions/comments", url.Values{"text": {"Built in TST."}}); r.status != 200 {
 		t.Fatalf("comment: %d %s", r.status, r.text())
 	}
-	step(f.s.ArchiveCard(f.card["vendor"]))                  // t0+8m, then the clock moves to t0+9m
-	if err := f.s.DeleteCard(f.card["parked"]); err != nil { // t0+9m
-		t.Fatal(err)
-	}
+	must(f.s.ArchiveCard(f.card["vendor"]))
+	f.clk.Set(t0.Add(9 * time.Minute))
+	must(f.s.DeleteCard(f.card["parked"]))
 }
 
 func TestBoardActions(t *testing.T) {

@@ -522,3 +522,46 @@ func TestPostAndDeleteCard(t *testing.T) {
 		t.Error("Card finds a deleted card")
 	}
 }
+
+// The cached encoding writes the fields of cardOrder; it must name every
+// field a card has, and fields= must accept each of them.
+func TestCardOrderCoversCardJSON(t *testing.T) {
+	f := seed(t, Options{})
+	f.s.mu.Lock()
+	m := f.s.cardJSON(f.s.cards[f.card["build"]])
+	f.s.mu.Unlock()
+	var keys, known []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	for k := range cardFields {
+		known = append(known, k)
+	}
+	order := slices.Clone(cardOrder)
+	slices.Sort(keys)
+	slices.Sort(order)
+	slices.Sort(known)
+	if diff := cmp.Diff(keys, order); diff != "" {
+		t.Errorf("cardOrder vs cardJSON keys (-json +order):\n%s", diff)
+	}
+	if diff := cmp.Diff(keys, known); diff != "" {
+		t.Errorf("cardFields vs cardJSON keys (-json +fields):\n%s", diff)
+	}
+	// The list endpoint (cached encoding) and the card endpoint (a map)
+	// agree.
+	var fromList []obj
+	getOK(t, f.ts, "/boards/"+f.board+"/cards?customFieldItems=true", &fromList)
+	var one obj
+	getOK(t, f.ts, "/cards/"+f.card["build"]+"?customFieldItems=true", &one)
+	if diff := cmp.Diff(one, fromList[0]); diff != "" {
+		t.Errorf("card from the list vs the card endpoint (-card +list):\n%s", diff)
+	}
+	// A change shows through the cache.
+	if err := f.s.UpdateCard(f.card["build"], func(c *Card) { c.Name = "Renamed" }); err != nil {
+		t.Fatal(err)
+	}
+	getOK(t, f.ts, "/boards/"+f.board+"/cards?fields=name", &fromList)
+	if fromList[0]["name"] != "Renamed" {
+		t.Errorf("after a rename the list says %v", fromList[0]["name"])
+	}
+}

@@ -103,6 +103,9 @@ func TestRequestLogRecordsWhereCredentialsCameFrom(t *testing.T) {
 	if reqs[2].Path != "/nowhere" || reqs[2].Status != 404 {
 		t.Errorf("third request %+v", reqs[2])
 	}
+	if r := get(t, ts, "/members/me"); r.header.Get("Date") != "Fri, 20 Nov 2026 09:00:01 GMT" || r.header.Get("X-Server-Time") != "1795165201000" {
+		t.Errorf("Date %q X-Server-Time %q: want the simulator's clock", r.header.Get("Date"), r.header.Get("X-Server-Time"))
+	}
 	// The log is a copy.
 	reqs[0].Query.Set("fields", "changed")
 	if s.Requests()[0].Query.Get("fields") != "id" {
@@ -260,7 +263,7 @@ func TestFaults(t *testing.T) {
 		r := get(t, f.ts, cardsPath)
 		var body map[string]string
 		decode(t, r, &body)
-		if r.status != 429 || r.header.Get("Retry-After") != "7" || body["error"] != ErrTokenLimit {
+		if r.status != 429 || r.header.Get("Retry-After") != "7" || body["error"] != CodeTokenLimit {
 			t.Errorf("429 fault %d: %d %q %v", i+1, r.status, r.header.Get("Retry-After"), body)
 		}
 	}

@@ -227,6 +227,9 @@ func (db *DB) ApplyPage(ctx context.Context, w store.PageWrite) (store.PageResul
 
 	var res store.PageResult
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := checkFence(ctx, tx, w.Fence); err != nil {
+			return err
+		}
 		stored, err := storedRows(ctx, tx, w.Source, ids)
 		if err != nil {
 			return err
@@ -492,12 +495,15 @@ func tombstone(ctx context.Context, tx *sql.Tx, source string, ids []string, run
 // Tombstone marks deleted every live item of source whose external id is
 // not in live, records a deleted change for each, and returns how many it
 // marked. Already tombstoned items are left alone.
-func (db *DB) Tombstone(ctx context.Context, source string, live []string, at time.Time) (int, error) {
+func (db *DB) Tombstone(ctx context.Context, fence store.Fence, source string, live []string, at time.Time) (int, error) {
 	if source == "" {
 		return 0, errors.New("tombstone: source is empty")
 	}
 	var n int
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := checkFence(ctx, tx, fence); err != nil {
+			return err
+		}
 		gone, err := liveExcept(ctx, tx, source, live)
 		if err != nil {
 			return err

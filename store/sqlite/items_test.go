@@ -218,7 +218,7 @@ func TestTombstones(t *testing.T) {
 	setup := func(t *testing.T) *DB {
 		db := openTest(t)
 		mustApply(t, db, store.PageWrite{Items: []pmsync.Item{task("A-1"), task("A-2"), task("A-3")}, At: t0.Add(-time.Hour)})
-		if n, err := db.Tombstone(ctx, "jira", []string{"A-1", "A-2"}, t0); err != nil || n != 1 {
+		if n, err := db.Tombstone(ctx, store.Fence{}, "jira", []string{"A-1", "A-2"}, t0); err != nil || n != 1 {
 			t.Fatalf("setup Tombstone = %d, %v; want 1", n, err)
 		}
 		return db
@@ -296,7 +296,7 @@ func TestTombstones(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			db := setup(t)
 			if tt.tombstone != nil {
-				n, err := db.Tombstone(ctx, "jira", tt.tombstone, t1)
+				n, err := db.Tombstone(ctx, store.Fence{}, "jira", tt.tombstone, t1)
 				if err != nil || n != tt.wantN {
 					t.Errorf("Tombstone = %d, %v; want %d", n, err, tt.wantN)
 				}
@@ -493,7 +493,7 @@ func TestCursorSavedWithPage(t *testing.T) {
 			_, err := db.ApplyPage(ctx, store.PageWrite{Source: "jira", Cursor: "tok-2", At: t0})
 			return err
 		}, "tok-2"},
-		{func() error { return db.ResetCursor(ctx, "jira") }, ""},
+		{func() error { return db.ResetCursor(ctx, store.Fence{}, "jira") }, ""},
 		{func() error {
 			_, err := db.ApplyPage(ctx, store.PageWrite{Source: "jira", Cursor: "tok-3", At: t0})
 			return err
@@ -551,7 +551,7 @@ func TestQuarantineLeavesWithItsRecord(t *testing.T) {
 		t.Fatalf("quarantine after deletions: %+v (%v), want only c", left, err)
 	}
 	// A deletion check that no longer lists c clears it too.
-	if _, err := db.Tombstone(ctx, "s", []string{"zzz"}, at); err != nil {
+	if _, err := db.Tombstone(ctx, store.Fence{}, "s", []string{"zzz"}, at); err != nil {
 		t.Fatal(err)
 	}
 	if left, _ := db.Quarantine(ctx, "s"); len(left) != 0 {

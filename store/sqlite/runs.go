@@ -142,8 +142,15 @@ func (db *DB) Cursor(ctx context.Context, source string) (string, error) {
 
 // ResetCursor forgets the cursor of source, so that the next pull starts
 // from the beginning.
-func (db *DB) ResetCursor(ctx context.Context, source string) error {
-	if _, err := db.write.ExecContext(ctx, "DELETE FROM cursors WHERE source = ?", source); err != nil {
+func (db *DB) ResetCursor(ctx context.Context, fence store.Fence, source string) error {
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := checkFence(ctx, tx, fence); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "DELETE FROM cursors WHERE source = ?", source)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("reset cursor of source %q: %w", source, err)
 	}
 	return nil
