@@ -91,6 +91,9 @@ func Start(ctx context.Context, opt Options) (*Server, error) {
 		}
 	}()
 	if cred != nil {
+		if err := searchable(filepath.Dir(dir)); err != nil {
+			return nil, err
+		}
 		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
 			return nil, fmt.Errorf("start postgres: hand %s to %s: %w", dir, User, err)
 		}
@@ -346,6 +349,23 @@ func credential() (*syscall.Credential, error) {
 		return nil, fmt.Errorf("start postgres: user %s has gid %q: %w", User, u.Gid, err)
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
+}
+
+// searchable checks that the server's user can reach the temporary
+// directory: every directory above it must let others pass (o+x).
+func searchable(dir string) error {
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return fmt.Errorf("start postgres: %w", err)
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("start postgres: the server runs as %s, which cannot pass through %s (mode %o): chmod o+x it, or point TMPDIR elsewhere", User, d, fi.Mode().Perm())
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
 }
 
 // serverEnv is a minimal environment: the caller's locale and PG*
