@@ -467,14 +467,20 @@ func diff(old, cur itemRow, add func(field, old, new string)) {
 }
 
 // storedRows reads and locks the stored rows of the given ids of source,
-// keyed by external id.
+// keyed by external id. Each id is one probe of the primary key: the
+// LIMIT keeps the planner from flattening the lookup into a join, which,
+// with the statistics of a source still being filled (a new source's first
+// full sync), it planned as a scan of every item of the source per page,
+// quadratic in the source's size. Deletions and quarantine clean-ups, rare
+// and small, join an unnest of their ids.
 func storedRows(ctx context.Context, tx pgx.Tx, source string, ids []string) (map[string]itemRow, error) {
 	out := make(map[string]itemRow, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := tx.Query(ctx, `SELECT external_id, `+itemCols+` FROM items
-		WHERE source = $1 AND external_id = ANY($2) FOR UPDATE`, source, ids)
+	rows, err := tx.Query(ctx, `SELECT i.* FROM unnest($2::text[]) AS u(id),
+		LATERAL (SELECT external_id, `+itemCols+` FROM items
+			WHERE source = $1 AND external_id = u.id LIMIT 1 FOR UPDATE) AS i`, source, ids)
 	if err != nil {
 		return nil, fmt.Errorf("read stored items: %w", err)
 	}
@@ -535,7 +541,7 @@ func unquarantine(ctx context.Context, tx pgx.Tx, source string, ids []string) e
 	if len(ids) == 0 {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, "DELETE FROM quarantine WHERE source = $1 AND external_id = ANY($2)", source, ids); err != nil {
+	if _, err := tx.Exec(ctx, "DELETE FROM quarantine USING unnest($2::text[]) AS u(id) WHERE source = $1 AND external_id = u.id", source, ids); err != nil {
 		return fmt.Errorf("clear quarantine: %w", err)
 	}
 	return nil
@@ -550,7 +556,8 @@ func tombstone(ctx context.Context, tx pgx.Tx, source string, ids []string, runI
 	var n int
 	err := tx.QueryRow(ctx, `WITH gone AS (
 			UPDATE items SET deleted_at = $3, changed_at = $3
-			WHERE source = $1 AND external_id = ANY($2) AND deleted_at IS NULL
+			FROM unnest($2::text[]) AS u(id)
+			WHERE source = $1 AND external_id = u.id AND deleted_at IS NULL
 			RETURNING external_id
 		), recorded AS (
 			INSERT INTO item_changes (source, external_id, run_id, at, field, old_value, new_value)
