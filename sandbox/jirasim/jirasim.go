@@ -11,6 +11,7 @@
 package jirasim
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http/httptest"
@@ -560,4 +561,22 @@ func cloneIssue(is Issue) Issue {
 		is.ActualCost = &v
 	}
 	return is
+}
+
+// AddComment stores a comment written by a person (as plain text through
+// the v2 API), as if someone had commented in Jira's UI.
+func (s *Server) AddComment(key, text string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.lookup(key)
+	if r == nil {
+		return fmt.Errorf("comment on issue %s: %w", key, ErrNotFound)
+	}
+	body, _ := json.Marshal(text)
+	c := comment{ID: strconv.FormatInt(s.nextComment, 10), Issue: r.ID, Text: text, Body: body,
+		Created: s.opts.Now().Truncate(time.Millisecond), API: "2"}
+	s.nextComment++
+	s.comments[r.ID] = append(s.comments[r.ID], c)
+	s.version++
+	return nil
 }
