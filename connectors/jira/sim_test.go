@@ -50,6 +50,7 @@ type envOpts struct {
 	overlap  time.Duration                   // Params.Overlap
 	log      io.Writer                       // Params.Log's output; nil discards
 	wrap     func(http.Handler) http.Handler // sits between the connector and the simulator
+	cloudID  string                          // serve the API under /ex/jira/{cloudID} too
 }
 
 var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
@@ -62,7 +63,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	clk := sandbox.NewClock(t0)
 	sim := jirasim.New(jirasim.Options{
 		Flavor: o.flavor, Email: testEmail, Token: testToken,
-		TimeZone: o.zone, Now: clk.Now, MaxResults: o.maxPage,
+		TimeZone: o.zone, Now: clk.Now, MaxResults: o.maxPage, CloudID: o.cloudID,
 	})
 	var ts *httptest.Server
 	if o.wrap != nil {

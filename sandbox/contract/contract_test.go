@@ -111,6 +111,10 @@ func TestValidatorFindsViolations(t *testing.T) {
 			amend: func(s *Spec) error {
 				return s.Strip("/gw/{tenant}", "the gateway serves the API under a tenant prefix")
 			}},
+		{name: "twin api", method: "GET", target: "/v0/pets/7?key=k", handler: canned(200, pet),
+			amend: func(s *Spec) error { return s.Rewrite("/v0", "/v1", "v0 is documented as the same API") }},
+		{name: "twin api undeclared", method: "GET", target: "/v0/pets/7?key=k", handler: canned(200, pet),
+			want: []string{"route"}},
 		{name: "patched document", method: "GET", target: "/v1/pets/7?key=k", handler: canned(200, `{"id":7,"name":"Rex","tag":null}`),
 			amend: func(s *Spec) error {
 				return s.Patch("the vendor documents tag as nullable", func(doc *openapi3.T) error {
@@ -184,6 +188,7 @@ func TestAmendmentsNeedAReason(t *testing.T) {
 		"outside": s.Outside("GET", "/x", ""),
 		"status":  s.Status(429, ""),
 		"strip":   s.Strip("/x", ""),
+		"rewrite": s.Rewrite("/x", "/y", ""),
 		"auth":    s.Auth(nil, ""),
 	} {
 		if err == nil {
