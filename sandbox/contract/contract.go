@@ -330,6 +330,8 @@ func (v *Validator) check(r *http.Request, body []byte, status int, h http.Heade
 		MultiError:            true,
 		IncludeResponseStatus: !s.statuses[status],
 		AuthenticationFunc:    s.auth,
+		// Validate what was sent, not what a default would make of it.
+		SkipSettingDefaults: true,
 		// Document-scoped formats (Spec.Format) reach the schema checks
 		// only through the options.
 		SchemaValidationOptions: s.doc.GetSchemaValidationOptions(),
