@@ -8,10 +8,13 @@
 //
 // Vendor documents are sometimes wrong or silent. A test says so with an
 // amendment on the Spec (Patch, Format, Outside, Status, Strip, Rewrite,
-// Auth), each
-// carrying the vendor documentation that decides the point; Amendments
-// lists them so that a test log shows every place the contract was not
-// taken as written.
+// Auth), each carrying the vendor documentation that decides the point;
+// Amendments lists them so that a test log shows every place the contract
+// was not taken as written.
+//
+// The vendors' documents run to megabytes; Trim cuts one to the paths a
+// connector uses, and testdata/ holds those cuts (see copies_test.go for
+// how to add a path and refresh them).
 package contract
 
 import (
