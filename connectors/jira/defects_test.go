@@ -3,6 +3,8 @@ package jira
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -206,5 +208,49 @@ func TestGoJiraOverTheSharedClient(t *testing.T) {
 	}
 	if len(e.sleeps.Waits()) != 1 {
 		t.Errorf("waits %v, want one backoff before the retry", e.sleeps.Waits())
+	}
+}
+
+// TestPushOnAServerThatIgnoresOrderBy: should a server answer comments
+// oldest first despite orderBy=-created, stopping at the first marker
+// would miss a newer one and comment twice. The connector sees the order
+// from the comments' created times and reads to the end instead.
+func TestPushOnAServerThatIgnoresOrderBy(t *testing.T) {
+	e := newEnv(t, envOpts{flavor: jirasim.DataCenter, wrap: func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			q := r.URL.Query()
+			q.Del("orderBy")
+			r.URL.RawQuery = q.Encode()
+			h.ServeHTTP(w, r)
+		})
+	}})
+	e.sim.Add(jirasim.Issue{Key: "PMO-1", Summary: "status"})
+	ctx := context.Background()
+	target := connectors.Target{Config: Target{Issue: "PMO-1"}}
+	v1, v2 := redRollup(), redRollup()
+	v1.Version, v2.Version = "v001", "v002"
+	if _, err := e.conn.Push(ctx, target, []pmsync.Rollup{v1}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 120 {
+		e.clock.Advance(time.Minute)
+		if err := e.sim.AddComment("PMO-1", fmt.Sprintf("note %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.clock.Advance(time.Minute)
+	if _, err := e.conn.Push(ctx, target, []pmsync.Rollup{v2}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Minute)
+	again, err := e.conn.Push(ctx, target, []pmsync.Rollup{v2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again) != 1 || !again[0].Existing {
+		t.Errorf("second push of v002 = %+v, want the existing comment", again)
+	}
+	if n := len(e.sim.Comments("PMO-1")); n != 122 {
+		t.Errorf("%d comments, want 122 (v001, 120 notes, v002 once)", n)
 	}
 }

@@ -108,6 +108,7 @@ func (c *Connector) markers(ctx context.Context, key string, rollups []pmsync.Ro
 		}
 		pending[r.ID][r.Version] = true
 	}
+	newestFirst, prev := true, time.Time{}
 	for start := 0; ; {
 		q := url.Values{
 			"startAt":    {strconv.Itoa(start)},
@@ -118,14 +119,23 @@ func (c *Connector) markers(ctx context.Context, key string, rollups []pmsync.Ro
 			StartAt  int `json:"startAt"`
 			Total    int `json:"total"`
 			Comments []struct {
-				ID   string          `json:"id"`
-				Body json.RawMessage `json:"body"`
+				ID      string          `json:"id"`
+				Body    json.RawMessage `json:"body"`
+				Created string          `json:"created"`
 			} `json:"comments"`
 		}
 		if _, err := c.do(ctx, http.MethodGet, path+"?"+q.Encode(), nil, &page); err != nil {
 			return nil, c.fail("read the comments of issue "+key, err)
 		}
 		for _, cm := range page.Comments {
+			// Stopping early is safe only newest first; a server that
+			// ignored orderBy is read to the end.
+			if t, err := parseTime(cm.Created); err == nil {
+				if !prev.IsZero() && t.After(prev) {
+					newestFirst = false
+				}
+				prev = t
+			}
 			for line := range strings.SplitSeq(bodyText(cm.Body), "\n") {
 				line = strings.TrimSpace(line)
 				rest, ok := strings.CutPrefix(line, markerPrefix)
@@ -146,7 +156,7 @@ func (c *Connector) markers(ctx context.Context, key string, rollups []pmsync.Ro
 				}
 			}
 		}
-		if len(pending) == 0 {
+		if len(pending) == 0 && newestFirst {
 			return found, nil
 		}
 		start = page.StartAt + len(page.Comments)
