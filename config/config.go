@@ -26,6 +26,8 @@ const (
 	DefaultDeletions  = "0 * * * *"
 	DefaultOverlap    = 5 * time.Minute
 	DefaultRunTimeout = 30 * time.Minute
+	DefaultLeaseTTL   = 5 * time.Minute
+	DefaultWorkers    = 4
 )
 
 // Config is a loaded and validated config file.
@@ -83,6 +85,12 @@ type Schedule struct {
 type Sync struct {
 	Overlap    time.Duration `yaml:"overlap"`     // incremental pulls re-read this much before the cursor
 	RunTimeout time.Duration `yaml:"run_timeout"` // one sync run of one source is cancelled after this
+	// LeaseTTL is how long a connection's sync lease lasts unrenewed: a
+	// replica killed mid-sync is replaced by another within it.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
+	// Workers is how many connections sync at once in one process (each
+	// connection's sources one after the other).
+	Workers int `yaml:"workers"`
 }
 
 // Rules overrides rollup thresholds; a nil field keeps the value of the

@@ -71,6 +71,8 @@ func TestBadFiles(t *testing.T) {
 			`testdata/values.bad.yml:7: schedule.deletions: invalid cron spec "61 * * * *": end of range (61) above maximum (59): 61`,
 			`testdata/values.bad.yml:8: sync.overlap: must not be negative`,
 			`testdata/values.bad.yml:8: sync.run_timeout: must be positive`,
+			`testdata/values.bad.yml:8: sync.lease_ttl: must be at least 3s (it is renewed every third of its length)`,
+			`testdata/values.bad.yml:8: sync.workers: 0 is outside 1..64`,
 			`testdata/values.bad.yml:9: rules.red_flag_score: 30 is outside 1..25 (likelihood × impact)`,
 			`testdata/values.bad.yml:9: rules.red_flags_for_red: must be at least 1`,
 			`testdata/values.bad.yml:9: rules.variance_amber_points: variance_amber_points (20) must not exceed variance_red_points (15)`,
@@ -188,7 +190,7 @@ func TestMinimal(t *testing.T) {
 		Log:      Log{Level: "info", Format: "auto"},
 		HTTP:     HTTP{Listen: "127.0.0.1:8080"},
 		Schedule: Schedule{Sync: "*/15 * * * *", Rollup: "0 7 * * 1-5", Deletions: "0 * * * *"},
-		Sync:     Sync{Overlap: 5 * time.Minute, RunTimeout: 30 * time.Minute},
+		Sync:     Sync{Overlap: 5 * time.Minute, RunTimeout: 30 * time.Minute, LeaseTTL: 5 * time.Minute, Workers: 4},
 		Connections: []Connection{{
 			Name: "jira", Kind: "cfgtest-jira", BaseURL: "https://acme.atlassian.net",
 			Auth: Auth{TokenEnv: "JIRA_API_TOKEN"}, Options: jiraOptions{},
@@ -224,7 +226,7 @@ func TestFull(t *testing.T) {
 		Log:      Log{Level: "debug", Format: "json"},
 		HTTP:     HTTP{Listen: "0.0.0.0:8443", AuthTokenEnv: "PMSYNC_HTTP_TOKEN"},
 		Schedule: Schedule{Sync: "@every 10m", Rollup: "30 6 * * 1-5", Deletions: "15 */2 * * *"},
-		Sync:     Sync{Overlap: 2 * time.Minute, RunTimeout: 45 * time.Minute},
+		Sync:     Sync{Overlap: 2 * time.Minute, RunTimeout: 45 * time.Minute, LeaseTTL: 90 * time.Second, Workers: 8},
 		Rules: Rules{
 			DueSoonDays: ptr(10), RedFlagScore: ptr(12), RedFlagsForRed: ptr(3),
 			VarianceRedPoints: ptr(20.0), VarianceAmberPoints: ptr(8.0), StaleAfter: ptr(90 * time.Minute),

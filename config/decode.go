@@ -74,7 +74,7 @@ func defaults() file {
 		Log:      Log{Level: "info", Format: "auto"},
 		HTTP:     HTTP{Listen: DefaultListen},
 		Schedule: Schedule{Sync: DefaultSync, Rollup: DefaultRollup, Deletions: DefaultDeletions},
-		Sync:     Sync{Overlap: DefaultOverlap, RunTimeout: DefaultRunTimeout},
+		Sync:     Sync{Overlap: DefaultOverlap, RunTimeout: DefaultRunTimeout, LeaseTTL: DefaultLeaseTTL, Workers: DefaultWorkers},
 	}
 }
 

@@ -214,6 +214,12 @@ func (l *loader) checkGeneral(cfg *Config) {
 	if cfg.Sync.RunTimeout <= 0 {
 		l.problem("sync.run_timeout", "must be positive")
 	}
+	if cfg.Sync.LeaseTTL < 3*time.Second {
+		l.problem("sync.lease_ttl", "must be at least 3s (it is renewed every third of its length)")
+	}
+	if cfg.Sync.Workers < 1 || cfg.Sync.Workers > 64 {
+		l.problem("sync.workers", "%d is outside 1..64", cfg.Sync.Workers)
+	}
 	l.checkRules("rules", cfg.Rules, pmsync.DefaultRules())
 	l.checkHTTP(cfg)
 }

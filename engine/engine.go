@@ -17,41 +17,21 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/pmsync/pmsync"
 	"github.com/pmsync/pmsync/config"
 	"github.com/pmsync/pmsync/connectors"
 	"github.com/pmsync/pmsync/connectors/httpapi"
 	"github.com/pmsync/pmsync/store"
 )
 
-// Store is what the engine needs of the database. store.DB implements it;
-// another backend only has to implement this.
+// Store is what the engine needs of the database: the storage contract's
+// roles it uses. Every backend (store/sqlite, store/postgres) implements it.
 type Store interface {
-	StartRun(ctx context.Context, source string, full bool, at time.Time) (int64, error)
-	FinishRun(ctx context.Context, id int64, res store.RunResult, at time.Time) error
-	LastSuccess(ctx context.Context, source string) (time.Time, string, error)
-	Cursor(ctx context.Context, source string) (string, error)
-	ResetCursor(ctx context.Context, source string) error
-	ApplyPage(ctx context.Context, w store.PageWrite) (store.PageResult, error)
-	Tombstone(ctx context.Context, source string, live []string, at time.Time) (int, error)
-	Items(ctx context.Context, sources ...string) ([]pmsync.Item, error)
-	CountItems(ctx context.Context, source string) (live, deleted int, err error)
-	Quarantine(ctx context.Context, source string) ([]store.Quarantined, error)
-	SaveSnapshot(ctx context.Context, r pmsync.Rollup, at time.Time) (bool, error)
-	LatestSnapshot(ctx context.Context, program string) (store.Snapshot, bool, error)
-	Enqueue(ctx context.Context, target, program, version string, payload []byte, at time.Time) (bool, error)
-	PendingPushes(ctx context.Context, target string) ([]store.Push, error)
-	ClaimPush(ctx context.Context, id int64, at time.Time, lease time.Duration) (bool, error)
-	SupersedePush(ctx context.Context, id int64, receipt string, at time.Time, lease time.Duration) (bool, error)
-	MarkDelivered(ctx context.Context, id int64, receipt string, at time.Time) error
-	MarkFailed(ctx context.Context, id int64, errText string, at time.Time) error
-	AcquireLease(ctx context.Context, name, holder string, at time.Time, ttl time.Duration) (bool, error)
-	ReleaseLease(ctx context.Context, name, holder string) error
-	AbandonRuns(ctx context.Context, source string, at time.Time) (int, error)
-	LeaseHolder(ctx context.Context, name string) (string, bool, error)
-	TakeOverLease(ctx context.Context, name, from, holder string, at time.Time, ttl time.Duration) (bool, error)
-	Meta(ctx context.Context, key string) (string, bool, error)
-	SetMeta(ctx context.Context, key, value string) error
+	store.Items
+	store.Runs
+	store.Meta
+	store.Snapshots
+	store.Outbox
+	store.Leases
 }
 
 // Options tune an Engine. Zero values are fine for production.
@@ -81,6 +61,10 @@ type Engine struct {
 	// syncing one source at once.
 	holder   string
 	readOnly bool
+	// leaseTTL is how long a lease lasts unrenewed; workers how many
+	// connections sync at once.
+	leaseTTL time.Duration
+	workers  int
 }
 
 // New builds the connectors of cfg. It fails if any connection cannot be
@@ -89,7 +73,14 @@ func New(cfg *config.Config, db Store, opts Options) (*Engine, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &Engine{cfg: cfg, db: db, log: opts.Log, now: opts.Now, conns: map[string]connectors.Connector{}, metrics: opts.Metrics, holder: holderName(), readOnly: opts.ReadOnly}
+	e := &Engine{cfg: cfg, db: db, log: opts.Log, now: opts.Now, conns: map[string]connectors.Connector{}, metrics: opts.Metrics,
+		holder: holderName(), readOnly: opts.ReadOnly, leaseTTL: cfg.Sync.LeaseTTL, workers: cfg.Sync.Workers}
+	if e.leaseTTL <= 0 {
+		e.leaseTTL = DefaultLeaseTTL
+	}
+	if e.workers < 1 {
+		e.workers = 1
+	}
 	limiters := httpapi.NewLimiters()
 	var errs []error
 	for _, c := range cfg.Connections {

@@ -20,7 +20,7 @@ import (
 	"github.com/pmsync/pmsync/sandbox"
 	"github.com/pmsync/pmsync/sandbox/asanasim"
 	"github.com/pmsync/pmsync/sandbox/jirasim"
-	"github.com/pmsync/pmsync/store"
+	"github.com/pmsync/pmsync/store/sqlite"
 )
 
 // counts are the figures a rollup must show, derived here from a fake's own
@@ -83,7 +83,7 @@ func num(v any) int {
 // the test moves.
 type portfolio struct {
 	demo  *sandbox.Demo
-	db    *store.DB
+	db    *sqlite.DB
 	eng   *engine.Engine
 	clock *sandbox.Clock
 }

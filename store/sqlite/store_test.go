@@ -1,8 +1,9 @@
-package store
+package sqlite
 
 import (
 	"context"
 	"errors"
+	"github.com/pmsync/pmsync/store"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,7 +44,7 @@ func task(id string, mods ...func(*pmsync.Item)) pmsync.Item {
 	return it
 }
 
-func mustApply(t *testing.T, db *DB, w PageWrite) PageResult {
+func mustApply(t *testing.T, db *DB, w store.PageWrite) store.PageResult {
 	t.Helper()
 	if w.Source == "" {
 		w.Source = "jira"
@@ -150,12 +151,12 @@ func TestReopenKeepsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := task("A-1", func(it *pmsync.Item) { it.Labels = []string{"ehr"}; it.Fields = map[string]any{"team": "infra"} })
-	mustApply(t, db, PageWrite{RunID: run, Items: []pmsync.Item{a}, Cursor: "c1", At: t0,
-		Quarantine: []Quarantined{{ExternalID: "A-9", Reason: "no kind", At: t0}}})
-	mustApply(t, db, PageWrite{RunID: run, Items: []pmsync.Item{task("A-1", func(it *pmsync.Item) {
+	mustApply(t, db, store.PageWrite{RunID: run, Items: []pmsync.Item{a}, Cursor: "c1", At: t0,
+		Quarantine: []store.Quarantined{{ExternalID: "A-9", Reason: "no kind", At: t0}}})
+	mustApply(t, db, store.PageWrite{RunID: run, Items: []pmsync.Item{task("A-1", func(it *pmsync.Item) {
 		it.Labels, it.Fields, it.State = a.Labels, a.Fields, pmsync.StateDone
 	})}, Cursor: "c2", At: t0.Add(time.Minute)})
-	if err := db.FinishRun(ctx, run, RunResult{Status: RunOK, Seen: 2, Changed: 2}, t0.Add(2*time.Minute)); err != nil {
+	if err := db.FinishRun(ctx, run, store.RunResult{Status: store.RunOK, Seen: 2, Changed: 2}, t0.Add(2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.SaveSnapshot(ctx, pmsync.Rollup{ID: "ehr", Version: "v1", AsOf: "2026-03-02"}, t0); err != nil {
@@ -199,12 +200,12 @@ func TestReopenKeepsEverything(t *testing.T) {
 
 type state struct {
 	items      []pmsync.Item
-	changes    []Change
-	quarantine []Quarantined
+	changes    []store.Change
+	quarantine []store.Quarantined
 	cursor     string
-	runs       []Run
-	snapshots  []Snapshot
-	pushes     []Push
+	runs       []store.Run
+	snapshots  []store.Snapshot
+	pushes     []store.Push
 	meta       string
 }
 
@@ -287,7 +288,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 func TestReadsDuringWrite(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t)
-	mustApply(t, db, PageWrite{Items: []pmsync.Item{task("A-1")}, Cursor: "c1", At: t0})
+	mustApply(t, db, store.PageWrite{Items: []pmsync.Item{task("A-1")}, Cursor: "c1", At: t0})
 
 	t.Run("read while a write transaction is open", func(t *testing.T) {
 		tx, err := db.write.BeginTx(ctx, nil)
@@ -321,7 +322,7 @@ func TestReadsDuringWrite(t *testing.T) {
 		}
 		wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		if _, err := db.ApplyPage(wctx, PageWrite{Source: "jira", Items: []pmsync.Item{task("A-2")}, Cursor: "c2", At: t0}); err != nil {
+		if _, err := db.ApplyPage(wctx, store.PageWrite{Source: "jira", Items: []pmsync.Item{task("A-2")}, Cursor: "c2", At: t0}); err != nil {
 			t.Fatalf("ApplyPage while a reader is open: %v", err)
 		}
 		var again int
@@ -368,7 +369,7 @@ func TestReadsDuringWrite(t *testing.T) {
 			for i := range items {
 				items[i] = task(string(rune('a'+p))+"-"+string(rune('a'+i)), func(it *pmsync.Item) { it.Source = "bulk" })
 			}
-			if _, err := db.ApplyPage(ctx, PageWrite{Source: "bulk", Items: items, At: t0}); err != nil {
+			if _, err := db.ApplyPage(ctx, store.PageWrite{Source: "bulk", Items: items, At: t0}); err != nil {
 				t.Fatalf("page %d: %v", p, err)
 			}
 		}
@@ -389,7 +390,7 @@ func TestRuns(t *testing.T) {
 	type step struct {
 		source string
 		full   bool
-		res    RunResult // Status "" leaves the run running
+		res    store.RunResult // Status "" leaves the run running
 	}
 	tests := []struct {
 		name        string
@@ -398,42 +399,42 @@ func TestRuns(t *testing.T) {
 		wantErr     string
 	}{
 		{"no runs", nil, time.Time{}, ""},
-		{"one ok", []step{{"jira", false, RunResult{Status: RunOK}}}, t0.Add(1*time.Hour + time.Minute), ""},
+		{"one ok", []step{{"jira", false, store.RunResult{Status: store.RunOK}}}, t0.Add(1*time.Hour + time.Minute), ""},
 		{"ok then failed", []step{
-			{"jira", false, RunResult{Status: RunOK}},
-			{"jira", false, RunResult{Status: RunFailed, Error: "jira: 401 unauthorized"}},
+			{"jira", false, store.RunResult{Status: store.RunOK}},
+			{"jira", false, store.RunResult{Status: store.RunFailed, Error: "jira: 401 unauthorized"}},
 		}, t0.Add(1*time.Hour + time.Minute), "jira: 401 unauthorized"},
 		{"failed then running keeps the failure", []step{
-			{"jira", false, RunResult{Status: RunFailed, Error: "timeout"}},
-			{"jira", true, RunResult{}},
+			{"jira", false, store.RunResult{Status: store.RunFailed, Error: "timeout"}},
+			{"jira", true, store.RunResult{}},
 		}, time.Time{}, "timeout"},
 		{"failed then ok clears it", []step{
-			{"jira", false, RunResult{Status: RunFailed, Error: "timeout"}},
-			{"jira", false, RunResult{Status: RunOK}},
+			{"jira", false, store.RunResult{Status: store.RunFailed, Error: "timeout"}},
+			{"jira", false, store.RunResult{Status: store.RunOK}},
 		}, t0.Add(2*time.Hour + time.Minute), ""},
 		{"other sources do not count", []step{
-			{"jira", false, RunResult{Status: RunOK}},
-			{"asana", false, RunResult{Status: RunFailed, Error: "asana down"}},
-			{"asana", false, RunResult{Status: RunOK}},
+			{"jira", false, store.RunResult{Status: store.RunOK}},
+			{"asana", false, store.RunResult{Status: store.RunFailed, Error: "asana down"}},
+			{"asana", false, store.RunResult{Status: store.RunOK}},
 		}, t0.Add(1*time.Hour + time.Minute), ""},
 		{"cancelled is no failure", []step{
-			{"jira", false, RunResult{Status: RunCancelled, Error: "context canceled"}},
+			{"jira", false, store.RunResult{Status: store.RunCancelled, Error: "context canceled"}},
 		}, time.Time{}, ""},
 		{"failed without text", []step{
-			{"jira", false, RunResult{Status: RunFailed}},
+			{"jira", false, store.RunResult{Status: store.RunFailed}},
 		}, time.Time{}, "the last run failed without an error message"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			db := openTest(t)
-			var want []Run
+			var want []store.Run
 			for i, s := range tt.steps {
 				start := t0.Add(time.Duration(i+1) * time.Hour)
 				id, err := db.StartRun(ctx, s.source, s.full, start)
 				if err != nil {
 					t.Fatal(err)
 				}
-				r := Run{ID: id, Source: s.source, Full: s.full, Started: start, Status: RunRunning}
+				r := store.Run{ID: id, Source: s.source, Full: s.full, Started: start, Status: store.RunRunning}
 				if s.res.Status != "" {
 					s.res.Requests, s.res.Seen, s.res.Changed, s.res.Quarantined, s.res.Deleted = int64(10+i), 100+i, 5+i, i, 2*i
 					if err := db.FinishRun(ctx, id, s.res, start.Add(time.Minute)); err != nil {
@@ -443,7 +444,7 @@ func TestRuns(t *testing.T) {
 					r.Requests, r.Seen, r.Changed, r.Quarantined, r.Deleted = s.res.Requests, s.res.Seen, s.res.Changed, s.res.Quarantined, s.res.Deleted
 				}
 				if s.source == "jira" {
-					want = append([]Run{r}, want...)
+					want = append([]store.Run{r}, want...)
 				}
 			}
 			got, err := db.Runs(ctx, "jira", 0)
@@ -500,20 +501,20 @@ func TestRunsLimitAndErrors(t *testing.T) {
 		}
 	}
 
-	if err := db.FinishRun(ctx, ids[0], RunResult{Status: RunOK}, t0); err != nil {
+	if err := db.FinishRun(ctx, ids[0], store.RunResult{Status: store.RunOK}, t0); err != nil {
 		t.Fatal(err)
 	}
 	errTests := []struct {
 		name string
 		id   int64
-		res  RunResult
+		res  store.RunResult
 		is   error
 		want string
 	}{
-		{"twice", ids[0], RunResult{Status: RunFailed}, nil, `already finished with status "ok"`},
-		{"unknown id", 999, RunResult{Status: RunOK}, ErrNotFound, "run 999"},
-		{"bad status", ids[1], RunResult{Status: "great"}, nil, `status "great"`},
-		{"running is not an end", ids[1], RunResult{Status: RunRunning}, nil, `status "running"`},
+		{"twice", ids[0], store.RunResult{Status: store.RunFailed}, nil, `already finished with status "ok"`},
+		{"unknown id", 999, store.RunResult{Status: store.RunOK}, store.ErrNotFound, "run 999"},
+		{"bad status", ids[1], store.RunResult{Status: "great"}, nil, `status "great"`},
+		{"running is not an end", ids[1], store.RunResult{Status: store.RunRunning}, nil, `status "running"`},
 	}
 	for _, tt := range errTests {
 		err := db.FinishRun(ctx, tt.id, tt.res, t0)
@@ -521,7 +522,7 @@ func TestRunsLimitAndErrors(t *testing.T) {
 			t.Errorf("%s: FinishRun error = %v, want one containing %q (is %v)", tt.name, err, tt.want, tt.is)
 		}
 	}
-	if runs, _ := db.Runs(ctx, "jira", 0); runs[len(runs)-1].Status != RunOK {
+	if runs, _ := db.Runs(ctx, "jira", 0); runs[len(runs)-1].Status != store.RunOK {
 		t.Errorf("a refused FinishRun changed run %d to %q", ids[0], runs[len(runs)-1].Status)
 	}
 }
@@ -570,7 +571,7 @@ func TestTwoHandlesWrite(t *testing.T) {
 		wg.Go(func() {
 			for p := range pages {
 				it := task(source+"-"+string(rune('a'+p)), func(it *pmsync.Item) { it.Source = source })
-				if _, err := db.ApplyPage(ctx, PageWrite{Source: source, Items: []pmsync.Item{it}, Cursor: "c", At: t0}); err != nil {
+				if _, err := db.ApplyPage(ctx, store.PageWrite{Source: source, Items: []pmsync.Item{it}, Cursor: "c", At: t0}); err != nil {
 					errs <- err
 					return
 				}

@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -6,19 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pmsync/pmsync/store"
 	"time"
 
 	"github.com/pmsync/pmsync"
 )
-
-// Snapshot is one stored rollup of a program.
-type Snapshot struct {
-	Program string
-	AsOf    pmsync.Date
-	Version string
-	At      time.Time
-	Rollup  pmsync.Rollup
-}
 
 // SaveSnapshot stores r unless the newest snapshot of its program already
 // has r.Version, and reports whether it stored one. Rollups that say the
@@ -59,20 +51,20 @@ func (db *DB) SaveSnapshot(ctx context.Context, r pmsync.Rollup, at time.Time) (
 
 // LatestSnapshot returns the newest snapshot of program and whether there
 // is one.
-func (db *DB) LatestSnapshot(ctx context.Context, program string) (Snapshot, bool, error) {
+func (db *DB) LatestSnapshot(ctx context.Context, program string) (store.Snapshot, bool, error) {
 	s, err := db.Snapshots(ctx, program, 1)
 	if err != nil {
-		return Snapshot{}, false, err
+		return store.Snapshot{}, false, err
 	}
 	if len(s) == 0 {
-		return Snapshot{}, false, nil
+		return store.Snapshot{}, false, nil
 	}
 	return s[0], true, nil
 }
 
 // Snapshots returns the snapshots of program ("" for all), newest first, at
 // most limit of them (all when limit <= 0).
-func (db *DB) Snapshots(ctx context.Context, program string, limit int) ([]Snapshot, error) {
+func (db *DB) Snapshots(ctx context.Context, program string, limit int) ([]store.Snapshot, error) {
 	q := "SELECT program, as_of, version, at, rollup FROM snapshots"
 	var args []any
 	if program != "" {
@@ -89,9 +81,9 @@ func (db *DB) Snapshots(ctx context.Context, program string, limit int) ([]Snaps
 		return nil, fmt.Errorf("list snapshots of program %q: %w", program, err)
 	}
 	defer rows.Close()
-	var out []Snapshot
+	var out []store.Snapshot
 	for rows.Next() {
-		var s Snapshot
+		var s store.Snapshot
 		var asOf string
 		var at sql.NullString
 		var doc []byte

@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/pmsync/pmsync/store"
 	"math"
 	"slices"
 	"strings"
@@ -13,62 +14,6 @@ import (
 
 	"github.com/pmsync/pmsync"
 )
-
-// The fields whose changes are recorded in an item's history.
-const (
-	FieldKind      = "kind"
-	FieldState     = "state"
-	FieldDue       = "due"
-	FieldMilestone = "milestone"
-	// FieldDeleted records a tombstone being set (Old "", New the time) or
-	// lifted (Old the time, New "").
-	FieldDeleted = "deleted"
-)
-
-// Quarantined is a source record that failed to map, with the reason.
-type Quarantined struct {
-	Source     string
-	ExternalID string
-	Reason     string
-	// At is when the record failed; Quarantine returns the latest failure.
-	At time.Time
-	// FirstSeen is when the record first failed. Quarantine fills it;
-	// ApplyPage ignores it.
-	FirstSeen time.Time
-}
-
-// PageWrite is everything one page of a sync writes, in one transaction.
-type PageWrite struct {
-	Source     string
-	RunID      int64 // the run that pulled the page; 0 when none
-	Items      []pmsync.Item
-	Quarantine []Quarantined
-	Cursor     string // saved with the page
-	At         time.Time
-	// Deleted lists external ids the source reported deleted.
-	Deleted []string
-	// Live, when HasLive is set, is the complete list of the source's live
-	// external ids: every other live item of the source is tombstoned.
-	Live    []string
-	HasLive bool
-}
-
-// PageResult counts what a page changed.
-type PageResult struct {
-	Changed     int // items inserted or updated
-	Quarantined int // quarantine entries written
-	Deleted     int // items tombstoned
-}
-
-// Change is one recorded change of an item field.
-type Change struct {
-	Source     string
-	ExternalID string
-	RunID      int64 // 0 when the change came from no run
-	At         time.Time
-	Field      string
-	Old, New   string
-}
 
 // itemCols are the stored columns of an item besides its key. Two items are
 // identical when every one of them is equal.
@@ -251,37 +196,40 @@ const (
 // tombstone, if any, is lifted) and leaves quarantine. A quarantine entry
 // leaves the stored item, if any, as it was. If any item is invalid or
 // belongs to another source, nothing of the page is written.
-func (db *DB) ApplyPage(ctx context.Context, w PageWrite) (PageResult, error) {
+func (db *DB) ApplyPage(ctx context.Context, w store.PageWrite) (store.PageResult, error) {
 	if w.Source == "" {
-		return PageResult{}, errors.New("apply page: source is empty")
+		return store.PageResult{}, errors.New("apply page: source is empty")
 	}
 	rows := make([]itemRow, len(w.Items))
 	ids := make([]string, len(w.Items))
 	for i, it := range w.Items {
 		if it.Source != w.Source {
-			return PageResult{}, fmt.Errorf("apply page of source %q: item %q belongs to source %q", w.Source, it.ExternalID, it.Source)
+			return store.PageResult{}, fmt.Errorf("apply page of source %q: item %q belongs to source %q", w.Source, it.ExternalID, it.Source)
 		}
 		if err := it.Validate(); err != nil {
-			return PageResult{}, fmt.Errorf("apply page of source %q: invalid item %q: %w", w.Source, it.ExternalID, err)
+			return store.PageResult{}, fmt.Errorf("apply page of source %q: invalid item %q: %w", w.Source, it.ExternalID, err)
 		}
 		it.DeletedAt = time.Time{}
 		r, err := encodeItem(it)
 		if err != nil {
-			return PageResult{}, fmt.Errorf("apply page of source %q: item %q: %w", w.Source, it.ExternalID, err)
+			return store.PageResult{}, fmt.Errorf("apply page of source %q: item %q: %w", w.Source, it.ExternalID, err)
 		}
 		rows[i], ids[i] = r, it.ExternalID
 	}
 	for _, q := range w.Quarantine {
 		if q.Source != "" && q.Source != w.Source {
-			return PageResult{}, fmt.Errorf("apply page of source %q: quarantined record %q belongs to source %q", w.Source, q.ExternalID, q.Source)
+			return store.PageResult{}, fmt.Errorf("apply page of source %q: quarantined record %q belongs to source %q", w.Source, q.ExternalID, q.Source)
 		}
 		if q.ExternalID == "" {
-			return PageResult{}, fmt.Errorf("apply page of source %q: quarantined record has no external id", w.Source)
+			return store.PageResult{}, fmt.Errorf("apply page of source %q: quarantined record has no external id", w.Source)
 		}
 	}
 
-	var res PageResult
+	var res store.PageResult
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := checkFence(ctx, tx, w.Fence); err != nil {
+			return err
+		}
 		stored, err := storedRows(ctx, tx, w.Source, ids)
 		if err != nil {
 			return err
@@ -375,7 +323,7 @@ func (db *DB) ApplyPage(ctx context.Context, w PageWrite) (PageResult, error) {
 		return nil
 	})
 	if err != nil {
-		return PageResult{}, fmt.Errorf("apply page of source %q: %w", w.Source, err)
+		return store.PageResult{}, fmt.Errorf("apply page of source %q: %w", w.Source, err)
 	}
 	return res, nil
 }
@@ -384,19 +332,19 @@ func (db *DB) ApplyPage(ctx context.Context, w PageWrite) (PageResult, error) {
 func diff(old, cur itemRow) [][3]string {
 	var out [][3]string
 	if old.kind != cur.kind {
-		out = append(out, [3]string{FieldKind, old.kind, cur.kind})
+		out = append(out, [3]string{store.FieldKind, old.kind, cur.kind})
 	}
 	if old.state != cur.state {
-		out = append(out, [3]string{FieldState, old.state, cur.state})
+		out = append(out, [3]string{store.FieldState, old.state, cur.state})
 	}
 	if old.due != cur.due {
-		out = append(out, [3]string{FieldDue, old.due.String, cur.due.String})
+		out = append(out, [3]string{store.FieldDue, old.due.String, cur.due.String})
 	}
 	if old.milestone != cur.milestone {
-		out = append(out, [3]string{FieldMilestone, old.milestone, cur.milestone})
+		out = append(out, [3]string{store.FieldMilestone, old.milestone, cur.milestone})
 	}
 	if old.deletedAt.Valid && !cur.deletedAt.Valid {
-		out = append(out, [3]string{FieldDeleted, old.deletedAt.String, ""})
+		out = append(out, [3]string{store.FieldDeleted, old.deletedAt.String, ""})
 	}
 	return out
 }
@@ -536,7 +484,7 @@ func tombstone(ctx context.Context, tx *sql.Tx, source string, ids []string, run
 		} else if k == 0 {
 			continue
 		}
-		if _, err := change.ExecContext(ctx, source, id, nullRun(runID), t, FieldDeleted, "", t); err != nil {
+		if _, err := change.ExecContext(ctx, source, id, nullRun(runID), t, store.FieldDeleted, "", t); err != nil {
 			return n, fmt.Errorf("record deletion of item %q: %w", id, err)
 		}
 		n++
@@ -547,12 +495,15 @@ func tombstone(ctx context.Context, tx *sql.Tx, source string, ids []string, run
 // Tombstone marks deleted every live item of source whose external id is
 // not in live, records a deleted change for each, and returns how many it
 // marked. Already tombstoned items are left alone.
-func (db *DB) Tombstone(ctx context.Context, source string, live []string, at time.Time) (int, error) {
+func (db *DB) Tombstone(ctx context.Context, fence store.Fence, source string, live []string, at time.Time) (int, error) {
 	if source == "" {
 		return 0, errors.New("tombstone: source is empty")
 	}
 	var n int
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := checkFence(ctx, tx, fence); err != nil {
+			return err
+		}
 		gone, err := liveExcept(ctx, tx, source, live)
 		if err != nil {
 			return err
@@ -633,16 +584,16 @@ func (db *DB) Item(ctx context.Context, source, externalID string) (pmsync.Item,
 }
 
 // Changes returns the recorded field changes of one item, oldest first.
-func (db *DB) Changes(ctx context.Context, source, externalID string) ([]Change, error) {
+func (db *DB) Changes(ctx context.Context, source, externalID string) ([]store.Change, error) {
 	rows, err := db.read.QueryContext(ctx, `SELECT run_id, at, field, old_value, new_value FROM item_changes
 		WHERE source = ? AND external_id = ? ORDER BY id`, source, externalID)
 	if err != nil {
 		return nil, fmt.Errorf("list changes of item %q of source %q: %w", externalID, source, err)
 	}
 	defer rows.Close()
-	var out []Change
+	var out []store.Change
 	for rows.Next() {
-		c := Change{Source: source, ExternalID: externalID}
+		c := store.Change{Source: source, ExternalID: externalID}
 		var run sql.NullInt64
 		var at sql.NullString
 		if err := rows.Scan(&run, &at, &c.Field, &c.Old, &c.New); err != nil {
@@ -662,7 +613,7 @@ func (db *DB) Changes(ctx context.Context, source, externalID string) ([]Change,
 
 // Quarantine returns the quarantined records of source ("" for all),
 // ordered by source and external id.
-func (db *DB) Quarantine(ctx context.Context, source string) ([]Quarantined, error) {
+func (db *DB) Quarantine(ctx context.Context, source string) ([]store.Quarantined, error) {
 	q := "SELECT source, external_id, reason, first_seen, last_seen FROM quarantine"
 	var args []any
 	if source != "" {
@@ -674,9 +625,9 @@ func (db *DB) Quarantine(ctx context.Context, source string) ([]Quarantined, err
 		return nil, fmt.Errorf("list quarantine of source %q: %w", source, err)
 	}
 	defer rows.Close()
-	var out []Quarantined
+	var out []store.Quarantined
 	for rows.Next() {
-		var e Quarantined
+		var e store.Quarantined
 		var first, last sql.NullString
 		if err := rows.Scan(&e.Source, &e.ExternalID, &e.Reason, &first, &last); err != nil {
 			return nil, fmt.Errorf("list quarantine of source %q: %w", source, err)

@@ -1,8 +1,9 @@
-package store
+package sqlite
 
 import (
 	"context"
 	"fmt"
+	"github.com/pmsync/pmsync/store"
 	"testing"
 
 	"github.com/pmsync/pmsync"
@@ -33,7 +34,7 @@ func BenchmarkApplyPage(b *testing.B) {
 	}
 	sync := func(b *testing.B, db *DB, source string, ps [][]pmsync.Item) {
 		for _, items := range ps {
-			if _, err := db.ApplyPage(ctx, PageWrite{Source: source, Items: items, Cursor: "c", At: t0}); err != nil {
+			if _, err := db.ApplyPage(ctx, store.PageWrite{Source: source, Items: items, Cursor: "c", At: t0}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -1,7 +1,8 @@
-package store
+package sqlite
 
 import (
 	"context"
+	"github.com/pmsync/pmsync/store"
 	"math"
 	"strings"
 	"testing"
@@ -20,7 +21,7 @@ func TestApplyPageCounts(t *testing.T) {
 		name      string
 		stored    []pmsync.Item
 		page      []pmsync.Item
-		want      int // PageResult.Changed
+		want      int // store.PageResult.Changed
 		wantItems []pmsync.Item
 	}{
 		{
@@ -92,10 +93,10 @@ func TestApplyPageCounts(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			db := openTest(t)
 			if tt.stored != nil {
-				mustApply(t, db, PageWrite{Items: tt.stored, At: t0})
+				mustApply(t, db, store.PageWrite{Items: tt.stored, At: t0})
 			}
-			res := mustApply(t, db, PageWrite{Items: tt.page, At: t0.Add(time.Hour)})
-			if res != (PageResult{Changed: tt.want}) {
+			res := mustApply(t, db, store.PageWrite{Items: tt.page, At: t0.Add(time.Hour)})
+			if res != (store.PageResult{Changed: tt.want}) {
 				t.Errorf("ApplyPage = %+v, want Changed %d only", res, tt.want)
 			}
 			got, err := db.Items(context.Background(), "jira")
@@ -125,8 +126,8 @@ func TestItemRoundTrip(t *testing.T) {
 		Fields: map[string]any{"team": "integration", "score": 20.0, "tags": []any{"a", "b"}, "nested": map[string]any{"ok": true}, "none": nil},
 	}
 	other := pmsync.Item{Source: "asana", ExternalID: "1200", Kind: pmsync.KindMilestone, Title: "Go-live", State: pmsync.StateDone}
-	mustApply(t, db, PageWrite{Items: []pmsync.Item{full}, At: t0})
-	mustApply(t, db, PageWrite{Source: "asana", Items: []pmsync.Item{other}, At: t0})
+	mustApply(t, db, store.PageWrite{Items: []pmsync.Item{full}, At: t0})
+	mustApply(t, db, store.PageWrite{Source: "asana", Items: []pmsync.Item{other}, At: t0})
 
 	got, ok, err := db.Item(ctx, "jira", "EHR-12")
 	if err != nil || !ok {
@@ -184,12 +185,12 @@ func TestChangesRecorded(t *testing.T) {
 		})},
 	}
 	for i, p := range pages {
-		mustApply(t, db, PageWrite{RunID: p.run, Items: []pmsync.Item{p.item}, At: t0.Add(time.Duration(i) * time.Hour)})
+		mustApply(t, db, store.PageWrite{RunID: p.run, Items: []pmsync.Item{p.item}, At: t0.Add(time.Duration(i) * time.Hour)})
 	}
-	c := func(run int64, hours int, field, old, new string) Change {
-		return Change{Source: "jira", ExternalID: "A-1", RunID: run, At: t0.Add(time.Duration(hours) * time.Hour), Field: field, Old: old, New: new}
+	c := func(run int64, hours int, field, old, new string) store.Change {
+		return store.Change{Source: "jira", ExternalID: "A-1", RunID: run, At: t0.Add(time.Duration(hours) * time.Hour), Field: field, Old: old, New: new}
 	}
-	want := []Change{
+	want := []store.Change{
 		c(run1, 1, "state", "todo", "in_progress"),
 		c(run1, 1, "due", "2026-04-01", "2026-04-15"),
 		c(run2, 3, "kind", "task", "milestone"),
@@ -216,30 +217,30 @@ func TestTombstones(t *testing.T) {
 	// Every case starts from A-1 and A-2 live and A-3 tombstoned at t0.
 	setup := func(t *testing.T) *DB {
 		db := openTest(t)
-		mustApply(t, db, PageWrite{Items: []pmsync.Item{task("A-1"), task("A-2"), task("A-3")}, At: t0.Add(-time.Hour)})
-		if n, err := db.Tombstone(ctx, "jira", []string{"A-1", "A-2"}, t0); err != nil || n != 1 {
+		mustApply(t, db, store.PageWrite{Items: []pmsync.Item{task("A-1"), task("A-2"), task("A-3")}, At: t0.Add(-time.Hour)})
+		if n, err := db.Tombstone(ctx, store.Fence{}, "jira", []string{"A-1", "A-2"}, t0); err != nil || n != 1 {
 			t.Fatalf("setup Tombstone = %d, %v; want 1", n, err)
 		}
 		return db
 	}
-	deleted := func(id, at string) Change {
-		return Change{Source: "jira", ExternalID: id, At: t0, Field: "deleted", New: at}
+	deleted := func(id, at string) store.Change {
+		return store.Change{Source: "jira", ExternalID: id, At: t0, Field: "deleted", New: at}
 	}
 	tests := []struct {
 		name        string
 		tombstone   []string // when set, call Tombstone with this live list instead of ApplyPage
-		page        PageWrite
+		page        store.PageWrite
 		wantN       int                  // Tombstone's count
-		wantRes     PageResult           // ApplyPage's result
+		wantRes     store.PageResult     // ApplyPage's result
 		wantDeleted map[string]time.Time // id → tombstone time; absent = live
-		wantChanges map[string][]Change
+		wantChanges map[string][]store.Change
 	}{
 		{
 			name:        "Tombstone marks what the live list lacks",
 			tombstone:   []string{"A-1"},
 			wantN:       1,
 			wantDeleted: map[string]time.Time{"A-2": t1, "A-3": t0},
-			wantChanges: map[string][]Change{
+			wantChanges: map[string][]store.Change{
 				"A-2": {{Source: "jira", ExternalID: "A-2", At: t1, Field: "deleted", New: t1Text}},
 				"A-3": {deleted("A-3", t0Text)},
 			},
@@ -252,42 +253,42 @@ func TestTombstones(t *testing.T) {
 		},
 		{
 			name:        "page deletions skip tombstones and unknown ids",
-			page:        PageWrite{Deleted: []string{"A-2", "A-3", "X-9", "A-2"}},
-			wantRes:     PageResult{Deleted: 1},
+			page:        store.PageWrite{Deleted: []string{"A-2", "A-3", "X-9", "A-2"}},
+			wantRes:     store.PageResult{Deleted: 1},
 			wantDeleted: map[string]time.Time{"A-2": t1, "A-3": t0},
-			wantChanges: map[string][]Change{"A-3": {deleted("A-3", t0Text)}},
+			wantChanges: map[string][]store.Change{"A-3": {deleted("A-3", t0Text)}},
 		},
 		{
 			name:        "page live list",
-			page:        PageWrite{HasLive: true, Live: []string{"A-2"}},
-			wantRes:     PageResult{Deleted: 1},
+			page:        store.PageWrite{HasLive: true, Live: []string{"A-2"}},
+			wantRes:     store.PageResult{Deleted: 1},
 			wantDeleted: map[string]time.Time{"A-1": t1, "A-3": t0},
 		},
 		{
 			name:        "empty live list tombstones everything",
-			page:        PageWrite{HasLive: true},
-			wantRes:     PageResult{Deleted: 2},
+			page:        store.PageWrite{HasLive: true},
+			wantRes:     store.PageResult{Deleted: 2},
 			wantDeleted: map[string]time.Time{"A-1": t1, "A-2": t1, "A-3": t0},
 		},
 		{
 			name:        "live list ignored without HasLive",
-			page:        PageWrite{Live: []string{"A-2"}},
+			page:        store.PageWrite{Live: []string{"A-2"}},
 			wantDeleted: map[string]time.Time{"A-3": t0},
 		},
 		{
 			name:        "an item in a page is no longer deleted",
-			page:        PageWrite{Items: []pmsync.Item{task("A-3")}},
-			wantRes:     PageResult{Changed: 1},
+			page:        store.PageWrite{Items: []pmsync.Item{task("A-3")}},
+			wantRes:     store.PageResult{Changed: 1},
 			wantDeleted: map[string]time.Time{},
-			wantChanges: map[string][]Change{"A-3": {
+			wantChanges: map[string][]store.Change{"A-3": {
 				deleted("A-3", t0Text),
 				{Source: "jira", ExternalID: "A-3", At: t1, Field: "deleted", Old: t0Text},
 			}},
 		},
 		{
 			name:        "revived item and live list in one page",
-			page:        PageWrite{Items: []pmsync.Item{task("A-3")}, HasLive: true, Live: []string{"A-1", "A-3"}},
-			wantRes:     PageResult{Changed: 1, Deleted: 1},
+			page:        store.PageWrite{Items: []pmsync.Item{task("A-3")}, HasLive: true, Live: []string{"A-1", "A-3"}},
+			wantRes:     store.PageResult{Changed: 1, Deleted: 1},
 			wantDeleted: map[string]time.Time{"A-2": t1},
 		},
 	}
@@ -295,7 +296,7 @@ func TestTombstones(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			db := setup(t)
 			if tt.tombstone != nil {
-				n, err := db.Tombstone(ctx, "jira", tt.tombstone, t1)
+				n, err := db.Tombstone(ctx, store.Fence{}, "jira", tt.tombstone, t1)
 				if err != nil || n != tt.wantN {
 					t.Errorf("Tombstone = %d, %v; want %d", n, err, tt.wantN)
 				}
@@ -339,30 +340,30 @@ func TestQuarantine(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t)
 	a := task("A-1", func(it *pmsync.Item) { it.State = pmsync.StateInProgress })
-	mustApply(t, db, PageWrite{Items: []pmsync.Item{a}, At: t0})
+	mustApply(t, db, store.PageWrite{Items: []pmsync.Item{a}, At: t0})
 
 	steps := []struct {
 		name  string
-		page  PageWrite
-		want  PageResult
-		quar  []Quarantined
+		page  store.PageWrite
+		want  store.PageResult
+		quar  []store.Quarantined
 		items []pmsync.Item
 	}{
 		{
 			name:  "a record that fails to map leaves the stored item intact",
-			page:  PageWrite{Quarantine: []Quarantined{{ExternalID: "A-1", Reason: "state: unknown status \"Parked\"", At: t0.Add(time.Hour)}}},
-			want:  PageResult{Quarantined: 1},
-			quar:  []Quarantined{{Source: "jira", ExternalID: "A-1", Reason: "state: unknown status \"Parked\"", At: t0.Add(time.Hour), FirstSeen: t0.Add(time.Hour)}},
+			page:  store.PageWrite{Quarantine: []store.Quarantined{{ExternalID: "A-1", Reason: "state: unknown status \"Parked\"", At: t0.Add(time.Hour)}}},
+			want:  store.PageResult{Quarantined: 1},
+			quar:  []store.Quarantined{{Source: "jira", ExternalID: "A-1", Reason: "state: unknown status \"Parked\"", At: t0.Add(time.Hour), FirstSeen: t0.Add(time.Hour)}},
 			items: []pmsync.Item{a},
 		},
 		{
 			name: "failing again keeps the first time and the newest reason",
-			page: PageWrite{Quarantine: []Quarantined{
+			page: store.PageWrite{Quarantine: []store.Quarantined{
 				{Source: "jira", ExternalID: "A-1", Reason: "state: unknown status \"Held\"", At: t0.Add(2 * time.Hour)},
 				{ExternalID: "B-7", Reason: "kind: no rule matched"}, // At defaults to the page's time, t0+2h
 			}},
-			want: PageResult{Quarantined: 2},
-			quar: []Quarantined{
+			want: store.PageResult{Quarantined: 2},
+			quar: []store.Quarantined{
 				{Source: "jira", ExternalID: "A-1", Reason: "state: unknown status \"Held\"", At: t0.Add(2 * time.Hour), FirstSeen: t0.Add(time.Hour)},
 				{Source: "jira", ExternalID: "B-7", Reason: "kind: no rule matched", At: t0.Add(2 * time.Hour), FirstSeen: t0.Add(2 * time.Hour)},
 			},
@@ -370,15 +371,15 @@ func TestQuarantine(t *testing.T) {
 		},
 		{
 			name:  "mapping again clears the quarantine, even when nothing changed",
-			page:  PageWrite{Items: []pmsync.Item{a}},
-			want:  PageResult{},
-			quar:  []Quarantined{{Source: "jira", ExternalID: "B-7", Reason: "kind: no rule matched", At: t0.Add(2 * time.Hour), FirstSeen: t0.Add(2 * time.Hour)}},
+			page:  store.PageWrite{Items: []pmsync.Item{a}},
+			want:  store.PageResult{},
+			quar:  []store.Quarantined{{Source: "jira", ExternalID: "B-7", Reason: "kind: no rule matched", At: t0.Add(2 * time.Hour), FirstSeen: t0.Add(2 * time.Hour)}},
 			items: []pmsync.Item{a},
 		},
 		{
 			name:  "a new item leaves quarantine too",
-			page:  PageWrite{Items: []pmsync.Item{task("B-7")}},
-			want:  PageResult{Changed: 1},
+			page:  store.PageWrite{Items: []pmsync.Item{task("B-7")}},
+			want:  store.PageResult{Changed: 1},
 			items: []pmsync.Item{a, task("B-7")},
 		},
 	}
@@ -419,32 +420,32 @@ func TestApplyPageWritesNothingOnError(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		page    PageWrite
+		page    store.PageWrite
 		wantErr []string // substrings of the error
 	}{
-		{"invalid kind", PageWrite{Items: bad(func(it *pmsync.Item) { it.Kind = "epic" })}, []string{`"jira"`, `"A-3"`, "epic"}},
-		{"invalid state", PageWrite{Items: bad(func(it *pmsync.Item) { it.State = "" })}, []string{`"A-3"`, "state"}},
-		{"likelihood out of range", PageWrite{Items: bad(func(it *pmsync.Item) { it.Likelihood = 7 })}, []string{`"A-3"`, "likelihood"}},
-		{"other source", PageWrite{Items: bad(func(it *pmsync.Item) { it.Source = "asana" })}, []string{`"A-3"`, `"asana"`}},
-		{"no external id", PageWrite{Items: bad(func(it *pmsync.Item) { it.ExternalID = "" })}, []string{"external id"}},
-		{"date not ISO", PageWrite{Items: bad(func(it *pmsync.Item) { it.Due = "04/01/2026" })}, []string{`"A-3"`, "due", "04/01/2026"}},
-		{"date with time", PageWrite{Items: bad(func(it *pmsync.Item) { it.Start = "2026-04-01T10:00:00Z" })}, []string{`"A-3"`, "start"}},
-		{"cost not a number", PageWrite{Items: bad(func(it *pmsync.Item) { it.ActualCost = ptr(math.NaN()) })}, []string{`"A-3"`, "actual cost"}},
-		{"cost infinite", PageWrite{Items: bad(func(it *pmsync.Item) { it.PlannedCost = ptr(math.Inf(1)) })}, []string{`"A-3"`, "planned cost"}},
-		{"field not encodable", PageWrite{Items: bad(func(it *pmsync.Item) { it.Fields = map[string]any{"f": func() {}} })}, []string{`"A-3"`, "fields"}},
-		{"quarantine of another source", PageWrite{Items: bad(nil), Quarantine: []Quarantined{{Source: "asana", ExternalID: "Q-1"}}}, []string{`"Q-1"`, `"asana"`}},
-		{"quarantine without id", PageWrite{Items: bad(nil), Quarantine: []Quarantined{{Reason: "x"}}}, []string{"no external id"}},
+		{"invalid kind", store.PageWrite{Items: bad(func(it *pmsync.Item) { it.Kind = "epic" })}, []string{`"jira"`, `"A-3"`, "epic"}},
+		{"invalid state", store.PageWrite{Items: bad(func(it *pmsync.Item) { it.State = "" })}, []string{`"A-3"`, "state"}},
+		{"likelihood out of range", store.PageWrite{Items: bad(func(it *pmsync.Item) { it.Likelihood = 7 })}, []string{`"A-3"`, "likelihood"}},
+		{"other source", store.PageWrite{Items: bad(func(it *pmsync.Item) { it.Source = "asana" })}, []string{`"A-3"`, `"asana"`}},
+		{"no external id", store.PageWrite{Items: bad(func(it *pmsync.Item) { it.ExternalID = "" })}, []string{"external id"}},
+		{"date not ISO", store.PageWrite{Items: bad(func(it *pmsync.Item) { it.Due = "04/01/2026" })}, []string{`"A-3"`, "due", "04/01/2026"}},
+		{"date with time", store.PageWrite{Items: bad(func(it *pmsync.Item) { it.Start = "2026-04-01T10:00:00Z" })}, []string{`"A-3"`, "start"}},
+		{"cost not a number", store.PageWrite{Items: bad(func(it *pmsync.Item) { it.ActualCost = ptr(math.NaN()) })}, []string{`"A-3"`, "actual cost"}},
+		{"cost infinite", store.PageWrite{Items: bad(func(it *pmsync.Item) { it.PlannedCost = ptr(math.Inf(1)) })}, []string{`"A-3"`, "planned cost"}},
+		{"field not encodable", store.PageWrite{Items: bad(func(it *pmsync.Item) { it.Fields = map[string]any{"f": func() {}} })}, []string{`"A-3"`, "fields"}},
+		{"quarantine of another source", store.PageWrite{Items: bad(nil), Quarantine: []store.Quarantined{{Source: "asana", ExternalID: "Q-1"}}}, []string{`"Q-1"`, `"asana"`}},
+		{"quarantine without id", store.PageWrite{Items: bad(nil), Quarantine: []store.Quarantined{{Reason: "x"}}}, []string{"no external id"}},
 		// Passes validation and fails inside the transaction, after items were written.
-		{"unknown run", PageWrite{RunID: 4242, Items: []pmsync.Item{task("A-2"), task("A-1", func(it *pmsync.Item) { it.State = pmsync.StateDone })}}, []string{`"jira"`, "FOREIGN KEY"}},
+		{"unknown run", store.PageWrite{RunID: 4242, Items: []pmsync.Item{task("A-2"), task("A-1", func(it *pmsync.Item) { it.State = pmsync.StateDone })}}, []string{`"jira"`, "FOREIGN KEY"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			db := openTest(t)
 			orig := task("A-1")
-			mustApply(t, db, PageWrite{Items: []pmsync.Item{orig}, Cursor: "c1", At: t0})
+			mustApply(t, db, store.PageWrite{Items: []pmsync.Item{orig}, Cursor: "c1", At: t0})
 			w := tt.page
 			w.Source, w.Cursor, w.At = "jira", "c2", t0.Add(time.Hour)
-			w.Quarantine = append(w.Quarantine, Quarantined{ExternalID: "Q-2", Reason: "valid"})
+			w.Quarantine = append(w.Quarantine, store.Quarantined{ExternalID: "Q-2", Reason: "valid"})
 			w.Deleted = []string{"A-1"}
 			_, err := db.ApplyPage(ctx, w)
 			if err == nil {
@@ -478,26 +479,29 @@ func TestApplyPageWritesNothingOnError(t *testing.T) {
 func TestCursorSavedWithPage(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t)
-	mustApply(t, db, PageWrite{Source: "asana", Cursor: "asana-1", At: t0})
+	mustApply(t, db, store.PageWrite{Source: "asana", Cursor: "asana-1", At: t0})
 	steps := []struct {
 		do   func() error
 		want string
 	}{
 		{func() error { return nil }, ""},
 		{func() error {
-			_, err := db.ApplyPage(ctx, PageWrite{Source: "jira", Items: []pmsync.Item{task("A-1")}, Cursor: "tok-1", At: t0})
+			_, err := db.ApplyPage(ctx, store.PageWrite{Source: "jira", Items: []pmsync.Item{task("A-1")}, Cursor: "tok-1", At: t0})
 			return err
 		}, "tok-1"},
 		{func() error {
-			_, err := db.ApplyPage(ctx, PageWrite{Source: "jira", Cursor: "tok-2", At: t0})
+			_, err := db.ApplyPage(ctx, store.PageWrite{Source: "jira", Cursor: "tok-2", At: t0})
 			return err
 		}, "tok-2"},
-		{func() error { return db.ResetCursor(ctx, "jira") }, ""},
+		{func() error { return db.ResetCursor(ctx, store.Fence{}, "jira") }, ""},
 		{func() error {
-			_, err := db.ApplyPage(ctx, PageWrite{Source: "jira", Cursor: "tok-3", At: t0})
+			_, err := db.ApplyPage(ctx, store.PageWrite{Source: "jira", Cursor: "tok-3", At: t0})
 			return err
 		}, "tok-3"},
-		{func() error { _, err := db.ApplyPage(ctx, PageWrite{Source: "jira", Cursor: "", At: t0}); return err }, ""},
+		{func() error {
+			_, err := db.ApplyPage(ctx, store.PageWrite{Source: "jira", Cursor: "", At: t0})
+			return err
+		}, ""},
 	}
 	for i, s := range steps {
 		if err := s.do(); err != nil {
@@ -516,7 +520,7 @@ func TestApplyPageCancelled(t *testing.T) {
 	db := openTest(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := db.ApplyPage(ctx, PageWrite{Source: "jira", Items: []pmsync.Item{task("A-1")}, Cursor: "c", At: t0}); err == nil {
+	if _, err := db.ApplyPage(ctx, store.PageWrite{Source: "jira", Items: []pmsync.Item{task("A-1")}, Cursor: "c", At: t0}); err == nil {
 		t.Fatal("ApplyPage with a cancelled context succeeded")
 	}
 	if live, _, err := db.CountItems(context.Background(), ""); err != nil || live != 0 {
@@ -528,18 +532,18 @@ func TestQuarantineLeavesWithItsRecord(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t)
 	at := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
-	q := func(ids ...string) []Quarantined {
-		var out []Quarantined
+	q := func(ids ...string) []store.Quarantined {
+		var out []store.Quarantined
 		for _, id := range ids {
-			out = append(out, Quarantined{Source: "s", ExternalID: id, Reason: `due: "soon" is not a date`})
+			out = append(out, store.Quarantined{Source: "s", ExternalID: id, Reason: `due: "soon" is not a date`})
 		}
 		return out
 	}
-	if _, err := db.ApplyPage(ctx, PageWrite{Source: "s", Quarantine: q("a", "b", "c"), At: at}); err != nil {
+	if _, err := db.ApplyPage(ctx, store.PageWrite{Source: "s", Quarantine: q("a", "b", "c"), At: at}); err != nil {
 		t.Fatal(err)
 	}
 	// a is reported deleted; b is missing from the complete live list.
-	if _, err := db.ApplyPage(ctx, PageWrite{Source: "s", Deleted: []string{"a"}, Live: []string{"c"}, HasLive: true, At: at}); err != nil {
+	if _, err := db.ApplyPage(ctx, store.PageWrite{Source: "s", Deleted: []string{"a"}, Live: []string{"c"}, HasLive: true, At: at}); err != nil {
 		t.Fatal(err)
 	}
 	left, err := db.Quarantine(ctx, "s")
@@ -547,7 +551,7 @@ func TestQuarantineLeavesWithItsRecord(t *testing.T) {
 		t.Fatalf("quarantine after deletions: %+v (%v), want only c", left, err)
 	}
 	// A deletion check that no longer lists c clears it too.
-	if _, err := db.Tombstone(ctx, "s", []string{"zzz"}, at); err != nil {
+	if _, err := db.Tombstone(ctx, store.Fence{}, "s", []string{"zzz"}, at); err != nil {
 		t.Fatal(err)
 	}
 	if left, _ := db.Quarantine(ctx, "s"); len(left) != 0 {

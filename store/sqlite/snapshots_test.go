@@ -1,7 +1,8 @@
-package store
+package sqlite
 
 import (
 	"context"
+	"github.com/pmsync/pmsync/store"
 	"testing"
 	"time"
 
@@ -44,20 +45,20 @@ func TestSnapshots(t *testing.T) {
 			t.Errorf("save %d (%s %s): SaveSnapshot = %v, %v; want %v", i, s.program, s.version, got, err, s.want)
 		}
 	}
-	snap := func(i int) Snapshot {
+	snap := func(i int) store.Snapshot {
 		s := saves[i]
-		return Snapshot{Program: s.program, AsOf: s.asOf, Version: s.version, At: t0.Add(time.Duration(i) * time.Hour),
+		return store.Snapshot{Program: s.program, AsOf: s.asOf, Version: s.version, At: t0.Add(time.Duration(i) * time.Hour),
 			Rollup: rollup(s.program, s.version, s.asOf)}
 	}
 	tests := []struct {
 		program string
 		limit   int
-		want    []Snapshot
+		want    []store.Snapshot
 	}{
-		{"ehr", 0, []Snapshot{snap(4), snap(3), snap(0)}},
-		{"ehr", 2, []Snapshot{snap(4), snap(3)}},
-		{"pacs", 0, []Snapshot{snap(2)}},
-		{"", 0, []Snapshot{snap(4), snap(3), snap(2), snap(0)}},
+		{"ehr", 0, []store.Snapshot{snap(4), snap(3), snap(0)}},
+		{"ehr", 2, []store.Snapshot{snap(4), snap(3)}},
+		{"pacs", 0, []store.Snapshot{snap(2)}},
+		{"", 0, []store.Snapshot{snap(4), snap(3), snap(2), snap(0)}},
 		{"telehealth", 0, nil},
 	}
 	for _, tt := range tests {

@@ -1,56 +1,13 @@
-package store
+package sqlite
 
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/pmsync/pmsync/store"
 	"time"
 )
-
-// Run statuses. A run is RunRunning from StartRun until FinishRun; one that
-// never finishes (the process died) stays so.
-const (
-	RunRunning   = "running"
-	RunOK        = "ok"
-	RunFailed    = "failed"
-	RunCancelled = "cancelled"
-	// RunStopped is a run ended early on request (SIGTERM) after a complete
-	// page; its data is consistent but it did not reach the end.
-	RunStopped = "stopped"
-	// RunAbandoned is a run whose process died before finishing it (kill -9,
-	// power loss); AbandonRuns closes such runs.
-	RunAbandoned = "abandoned"
-)
-
-// Run is one sync of one source.
-type Run struct {
-	ID       int64
-	Source   string
-	Full     bool
-	Started  time.Time
-	Finished time.Time // zero while running
-	Status   string
-	Requests int64
-	Seen     int
-	Changed  int
-	// Quarantined and Deleted count records quarantined and items tombstoned.
-	Quarantined int
-	Deleted     int
-	Error       string
-}
-
-// RunResult is how a run ended.
-type RunResult struct {
-	Status   string // RunOK, RunFailed, RunCancelled or RunStopped
-	Requests int64
-	Seen     int
-	Changed  int
-	// Quarantined and Deleted count records quarantined and items tombstoned.
-	Quarantined int
-	Deleted     int
-	Error       string
-}
 
 // StartRun records the start of a sync of source and returns its id.
 func (db *DB) StartRun(ctx context.Context, source string, full bool, at time.Time) (int64, error) {
@@ -58,7 +15,7 @@ func (db *DB) StartRun(ctx context.Context, source string, full bool, at time.Ti
 		return 0, errors.New("start run: source is empty")
 	}
 	res, err := db.write.ExecContext(ctx, `INSERT INTO sync_runs (source, full_sync, started, status) VALUES (?, ?, ?, ?)`,
-		source, full, formatTime(at), RunRunning)
+		source, full, formatTime(at), store.RunRunning)
 	if err != nil {
 		return 0, fmt.Errorf("start run of source %q: %w", source, err)
 	}
@@ -70,16 +27,16 @@ func (db *DB) StartRun(ctx context.Context, source string, full bool, at time.Ti
 }
 
 // FinishRun records how run id ended. A run finishes once.
-func (db *DB) FinishRun(ctx context.Context, id int64, res RunResult, at time.Time) error {
+func (db *DB) FinishRun(ctx context.Context, id int64, res store.RunResult, at time.Time) error {
 	switch res.Status {
-	case RunOK, RunFailed, RunCancelled, RunStopped:
+	case store.RunOK, store.RunFailed, store.RunCancelled, store.RunStopped:
 	default:
 		return fmt.Errorf("finish run %d: status %q is not one of ok, failed, cancelled, stopped", id, res.Status)
 	}
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		r, err := tx.ExecContext(ctx, `UPDATE sync_runs SET finished = ?, status = ?, requests = ?, seen = ?, changed = ?,
 			quarantined = ?, deleted = ?, error = ? WHERE id = ? AND status = ?`,
-			formatTime(at), res.Status, res.Requests, res.Seen, res.Changed, res.Quarantined, res.Deleted, res.Error, id, RunRunning)
+			formatTime(at), res.Status, res.Requests, res.Seen, res.Changed, res.Quarantined, res.Deleted, res.Error, id, store.RunRunning)
 		if err != nil {
 			return err
 		}
@@ -89,7 +46,7 @@ func (db *DB) FinishRun(ctx context.Context, id int64, res RunResult, at time.Ti
 		var status string
 		switch err := tx.QueryRowContext(ctx, "SELECT status FROM sync_runs WHERE id = ?", id).Scan(&status); {
 		case errors.Is(err, sql.ErrNoRows):
-			return ErrNotFound
+			return store.ErrNotFound
 		case err != nil:
 			return err
 		}
@@ -103,7 +60,7 @@ func (db *DB) FinishRun(ctx context.Context, id int64, res RunResult, at time.Ti
 
 // Runs returns the runs of source ("" for all), newest first, at most limit
 // of them (all when limit <= 0).
-func (db *DB) Runs(ctx context.Context, source string, limit int) ([]Run, error) {
+func (db *DB) Runs(ctx context.Context, source string, limit int) ([]store.Run, error) {
 	q := `SELECT id, source, full_sync, started, finished, status, requests, seen, changed, quarantined, deleted, error
 		FROM sync_runs`
 	var args []any
@@ -121,9 +78,9 @@ func (db *DB) Runs(ctx context.Context, source string, limit int) ([]Run, error)
 		return nil, fmt.Errorf("list runs of source %q: %w", source, err)
 	}
 	defer rows.Close()
-	var out []Run
+	var out []store.Run
 	for rows.Next() {
-		var r Run
+		var r store.Run
 		var started, finished sql.NullString
 		if err := rows.Scan(&r.ID, &r.Source, &r.Full, &started, &finished, &r.Status, &r.Requests,
 			&r.Seen, &r.Changed, &r.Quarantined, &r.Deleted, &r.Error); err != nil {
@@ -153,7 +110,7 @@ func (db *DB) LastSuccess(ctx context.Context, source string) (time.Time, string
 		(SELECT finished FROM sync_runs WHERE source = ? AND status = ? ORDER BY id DESC LIMIT 1),
 		(SELECT status FROM sync_runs WHERE source = ? AND status <> ? ORDER BY id DESC LIMIT 1),
 		(SELECT error FROM sync_runs WHERE source = ? AND status <> ? ORDER BY id DESC LIMIT 1)`,
-		source, RunOK, source, RunRunning, source, RunRunning).Scan(&finished, &status, &errText)
+		source, store.RunOK, source, store.RunRunning, source, store.RunRunning).Scan(&finished, &status, &errText)
 	if err != nil {
 		return time.Time{}, "", fmt.Errorf("read last success of source %q: %w", source, err)
 	}
@@ -161,7 +118,7 @@ func (db *DB) LastSuccess(ctx context.Context, source string) (time.Time, string
 	if err != nil {
 		return time.Time{}, "", fmt.Errorf("read last success of source %q: %w", source, err)
 	}
-	if status.String != RunFailed {
+	if status.String != store.RunFailed {
 		return t, "", nil
 	}
 	if errText.String == "" {
@@ -185,8 +142,15 @@ func (db *DB) Cursor(ctx context.Context, source string) (string, error) {
 
 // ResetCursor forgets the cursor of source, so that the next pull starts
 // from the beginning.
-func (db *DB) ResetCursor(ctx context.Context, source string) error {
-	if _, err := db.write.ExecContext(ctx, "DELETE FROM cursors WHERE source = ?", source); err != nil {
+func (db *DB) ResetCursor(ctx context.Context, fence store.Fence, source string) error {
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := checkFence(ctx, tx, fence); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "DELETE FROM cursors WHERE source = ?", source)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("reset cursor of source %q: %w", source, err)
 	}
 	return nil
@@ -223,7 +187,7 @@ func (db *DB) SetMeta(ctx context.Context, key, value string) error {
 func (db *DB) AbandonRuns(ctx context.Context, source string, at time.Time) (int, error) {
 	res, err := db.write.ExecContext(ctx, `UPDATE sync_runs SET status = ?, finished = ?,
 		error = 'the process running it ended without finishing it' WHERE source = ? AND status = ?`,
-		RunAbandoned, formatTime(at), source, RunRunning)
+		store.RunAbandoned, formatTime(at), source, store.RunRunning)
 	if err != nil {
 		return 0, fmt.Errorf("abandon runs of source %q: %w", source, err)
 	}

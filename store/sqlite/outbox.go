@@ -1,42 +1,14 @@
-package store
+package sqlite
 
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/pmsync/pmsync/store"
 	"strings"
 	"time"
 )
-
-// Push statuses. A push moves pending → sending → delivered, or sending →
-// failed → sending again; delivered is final, which is what keeps a
-// rollup version from going out twice.
-const (
-	PushPending   = "pending"
-	PushSending   = "sending"
-	PushDelivered = "delivered"
-	PushFailed    = "failed"
-)
-
-// ErrPushState is returned when a push is not in a status that allows the
-// requested move (for example, sending a delivered push again).
-var ErrPushState = errors.New("push status does not allow this")
-
-// Push is one rollup version queued for one target.
-type Push struct {
-	ID        int64
-	Target    string
-	Program   string
-	Version   string
-	Payload   []byte
-	Status    string
-	Attempts  int
-	LastError string
-	Receipt   string
-	Created   time.Time
-	Updated   time.Time
-}
 
 // Enqueue queues payload for target unless that (target, program, version)
 // was queued before, and reports whether it queued it. This is what makes a
@@ -51,7 +23,7 @@ func (db *DB) Enqueue(ctx context.Context, target, program, version string, payl
 	t := formatTime(at)
 	res, err := db.write.ExecContext(ctx, `INSERT INTO outbox (target, program, version, payload, status, created, updated)
 		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (target, program, version) DO NOTHING`,
-		target, program, version, payload, PushPending, t, t)
+		target, program, version, payload, store.PushPending, t, t)
 	if err != nil {
 		return false, fmt.Errorf("enqueue push of program %q version %q to %q: %w", program, version, target, err)
 	}
@@ -65,10 +37,10 @@ func (db *DB) Enqueue(ctx context.Context, target, program, version string, payl
 // PendingPushes returns the pushes still to deliver to target ("" for all),
 // oldest first: pending, failed and sending ones. A push left "sending" by a
 // crash is included; the pusher's idempotency guard makes resending safe.
-func (db *DB) PendingPushes(ctx context.Context, target string) ([]Push, error) {
+func (db *DB) PendingPushes(ctx context.Context, target string) ([]store.Push, error) {
 	q := `SELECT id, target, program, version, payload, status, attempts, last_error, receipt, created, updated
 		FROM outbox WHERE status IN (?, ?, ?)`
-	args := []any{PushPending, PushFailed, PushSending}
+	args := []any{store.PushPending, store.PushFailed, store.PushSending}
 	if target != "" {
 		q += " AND target = ?"
 		args = append(args, target)
@@ -78,9 +50,9 @@ func (db *DB) PendingPushes(ctx context.Context, target string) ([]Push, error) 
 		return nil, fmt.Errorf("list pending pushes to %q: %w", target, err)
 	}
 	defer rows.Close()
-	var out []Push
+	var out []store.Push
 	for rows.Next() {
-		var p Push
+		var p store.Push
 		var created, updated sql.NullString
 		if err := rows.Scan(&p.ID, &p.Target, &p.Program, &p.Version, &p.Payload, &p.Status, &p.Attempts,
 			&p.LastError, &p.Receipt, &created, &updated); err != nil {
@@ -103,9 +75,9 @@ func (db *DB) PendingPushes(ctx context.Context, target string) ([]Push, error) 
 // MarkSending records that an attempt to deliver push id starts, counting
 // it. A delivered push cannot be sent again.
 func (db *DB) MarkSending(ctx context.Context, id int64, at time.Time) error {
-	return db.movePush(ctx, id, PushSending,
+	return db.movePush(ctx, id, store.PushSending,
 		"attempts = attempts + 1, updated = ?", []any{formatTime(at)},
-		PushPending, PushFailed, PushSending)
+		store.PushPending, store.PushFailed, store.PushSending)
 }
 
 // MarkDelivered records that push id arrived, with the vendor's receipt.
@@ -113,17 +85,17 @@ func (db *DB) MarkSending(ctx context.Context, id int64, at time.Time) error {
 // superseded it; the receipt says so). Delivered is final: a second
 // MarkDelivered fails with ErrPushState, so a caller learns of a double send.
 func (db *DB) MarkDelivered(ctx context.Context, id int64, receipt string, at time.Time) error {
-	return db.movePush(ctx, id, PushDelivered,
+	return db.movePush(ctx, id, store.PushDelivered,
 		"receipt = ?, last_error = '', updated = ?", []any{receipt, formatTime(at)},
-		PushPending, PushSending, PushFailed)
+		store.PushPending, store.PushSending, store.PushFailed)
 }
 
 // MarkFailed records that an attempt to deliver push id failed, so that it
 // is retried. A delivered push cannot fail.
 func (db *DB) MarkFailed(ctx context.Context, id int64, errText string, at time.Time) error {
-	return db.movePush(ctx, id, PushFailed,
+	return db.movePush(ctx, id, store.PushFailed,
 		"last_error = ?, updated = ?", []any{errText, formatTime(at)},
-		PushPending, PushSending, PushFailed)
+		store.PushPending, store.PushSending, store.PushFailed)
 }
 
 // movePush sets push id to status to, with the assignments in set, if its
@@ -143,11 +115,11 @@ func (db *DB) movePush(ctx context.Context, id int64, to, set string, args []any
 		var status string
 		switch err := tx.QueryRowContext(ctx, "SELECT status FROM outbox WHERE id = ?", id).Scan(&status); {
 		case errors.Is(err, sql.ErrNoRows):
-			return ErrNotFound
+			return store.ErrNotFound
 		case err != nil:
 			return err
 		}
-		return fmt.Errorf("%w: it is %s, want %s", ErrPushState, status, strings.Join(from, " or "))
+		return fmt.Errorf("%w: it is %s, want %s", store.ErrPushState, status, strings.Join(from, " or "))
 	})
 	if err != nil {
 		return fmt.Errorf("mark push %d %s: %w", id, to, err)
@@ -173,7 +145,7 @@ func (db *DB) ClaimPush(ctx context.Context, id int64, at time.Time, lease time.
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = ?, attempts = attempts + 1, updated = ?
 			WHERE id = ? AND (status IN (?, ?) OR (status = ? AND updated < ?))`,
-			PushSending, formatTime(at), id, PushPending, PushFailed, PushSending, formatTime(at.Add(-lease)))
+			store.PushSending, formatTime(at), id, store.PushPending, store.PushFailed, store.PushSending, formatTime(at.Add(-lease)))
 		if err != nil {
 			return err
 		}
@@ -193,7 +165,7 @@ func (db *DB) ClaimPush(ctx context.Context, id int64, at time.Time, lease time.
 func (db *DB) SupersedePush(ctx context.Context, id int64, receipt string, at time.Time, lease time.Duration) (bool, error) {
 	res, err := db.write.ExecContext(ctx, `UPDATE outbox SET status = ?, receipt = ?, last_error = '', updated = ?
 		WHERE id = ? AND (status IN (?, ?) OR (status = ? AND updated < ?))`,
-		PushDelivered, receipt, formatTime(at), id, PushPending, PushFailed, PushSending, formatTime(at.Add(-lease)))
+		store.PushDelivered, receipt, formatTime(at), id, store.PushPending, store.PushFailed, store.PushSending, formatTime(at.Add(-lease)))
 	if err != nil {
 		return false, fmt.Errorf("supersede push %d: %w", id, err)
 	}

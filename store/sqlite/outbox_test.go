@@ -1,8 +1,9 @@
-package store
+package sqlite
 
 import (
 	"context"
 	"errors"
+	"github.com/pmsync/pmsync/store"
 	"testing"
 	"time"
 
@@ -30,12 +31,12 @@ func TestEnqueueOnce(t *testing.T) {
 			t.Errorf("Enqueue(%s, %s, %s) = %v, %v; want %v", tt.target, tt.program, tt.version, got, err, tt.want)
 		}
 	}
-	push := func(target, program, version string, minute int) Push {
+	push := func(target, program, version string, minute int) store.Push {
 		at := t0.Add(time.Duration(minute) * time.Minute)
-		return Push{Target: target, Program: program, Version: version, Payload: []byte(program + version),
-			Status: PushPending, Created: at, Updated: at}
+		return store.Push{Target: target, Program: program, Version: version, Payload: []byte(program + version),
+			Status: store.PushPending, Created: at, Updated: at}
 	}
-	all := []Push{
+	all := []store.Push{
 		push("smartsheet", "ehr", "v1", 0),
 		push("smartsheet", "ehr", "v2", 2),
 		push("asana", "ehr", "v1", 3),
@@ -43,11 +44,11 @@ func TestEnqueueOnce(t *testing.T) {
 	}
 	for _, tt := range []struct {
 		target string
-		want   []Push
+		want   []store.Push
 	}{
 		{"", all},
 		{"asana", all[2:3]},
-		{"smartsheet", []Push{all[0], all[1], all[3]}},
+		{"smartsheet", []store.Push{all[0], all[1], all[3]}},
 		{"trello", nil},
 	} {
 		got, err := db.PendingPushes(ctx, tt.target)
@@ -55,7 +56,7 @@ func TestEnqueueOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Ids are opaque: a refused Enqueue may use one up.
-		if diff := cmp.Diff(tt.want, got, cmpopts.IgnoreFields(Push{}, "ID")); diff != "" {
+		if diff := cmp.Diff(tt.want, got, cmpopts.IgnoreFields(store.Push{}, "ID")); diff != "" {
 			t.Errorf("PendingPushes(%q) (-want +got):\n%s", tt.target, diff)
 		}
 	}
@@ -81,15 +82,15 @@ func TestPushStateMachine(t *testing.T) {
 		wantReceipt  string
 		pending      bool // still returned by PendingPushes
 	}{
-		{"new", nil, PushPending, 0, "", "", true},
-		{"delivered first time", []op{{"sending", nil}, {"delivered", nil}}, PushDelivered, 1, "", "rcpt", false},
-		{"retried after failure", []op{{"sending", nil}, {"failed", nil}, {"sending", nil}, {"delivered", nil}}, PushDelivered, 2, "", "rcpt", false},
-		{"failed stays pending", []op{{"sending", nil}, {"failed", nil}}, PushFailed, 1, "boom", "", true},
-		{"crash while sending is retried", []op{{"sending", nil}, {"sending", nil}}, PushSending, 2, "", "", true},
-		{"closed without sending (superseded)", []op{{"delivered", nil}}, PushDelivered, 0, "", "rcpt", false},
-		{"cannot send a delivered push", []op{{"sending", nil}, {"delivered", nil}, {"sending", ErrPushState}}, PushDelivered, 1, "", "rcpt", false},
-		{"cannot fail a delivered push", []op{{"sending", nil}, {"delivered", nil}, {"failed", ErrPushState}}, PushDelivered, 1, "", "rcpt", false},
-		{"cannot deliver twice", []op{{"sending", nil}, {"delivered", nil}, {"delivered", ErrPushState}}, PushDelivered, 1, "", "rcpt", false},
+		{"new", nil, store.PushPending, 0, "", "", true},
+		{"delivered first time", []op{{"sending", nil}, {"delivered", nil}}, store.PushDelivered, 1, "", "rcpt", false},
+		{"retried after failure", []op{{"sending", nil}, {"failed", nil}, {"sending", nil}, {"delivered", nil}}, store.PushDelivered, 2, "", "rcpt", false},
+		{"failed stays pending", []op{{"sending", nil}, {"failed", nil}}, store.PushFailed, 1, "boom", "", true},
+		{"crash while sending is retried", []op{{"sending", nil}, {"sending", nil}}, store.PushSending, 2, "", "", true},
+		{"closed without sending (superseded)", []op{{"delivered", nil}}, store.PushDelivered, 0, "", "rcpt", false},
+		{"cannot send a delivered push", []op{{"sending", nil}, {"delivered", nil}, {"sending", store.ErrPushState}}, store.PushDelivered, 1, "", "rcpt", false},
+		{"cannot fail a delivered push", []op{{"sending", nil}, {"delivered", nil}, {"failed", store.ErrPushState}}, store.PushDelivered, 1, "", "rcpt", false},
+		{"cannot deliver twice", []op{{"sending", nil}, {"delivered", nil}, {"delivered", store.ErrPushState}}, store.PushDelivered, 1, "", "rcpt", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,14 +122,14 @@ func TestPushStateMachine(t *testing.T) {
 					last = at
 				}
 			}
-			var got *Push
+			var got *store.Push
 			rows, err := db.read.QueryContext(ctx, "SELECT status, attempts, last_error, receipt, updated FROM outbox WHERE id = ?", id)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer rows.Close()
 			for rows.Next() {
-				var p Push
+				var p store.Push
 				var updated string
 				if err := rows.Scan(&p.Status, &p.Attempts, &p.LastError, &p.Receipt, &updated); err != nil {
 					t.Fatal(err)
@@ -136,7 +137,7 @@ func TestPushStateMachine(t *testing.T) {
 				p.Updated, _ = time.Parse(time.RFC3339Nano, updated)
 				got = &p
 			}
-			want := &Push{Status: tt.wantStatus, Attempts: tt.wantAttempts, LastError: tt.wantError, Receipt: tt.wantReceipt, Updated: last}
+			want := &store.Push{Status: tt.wantStatus, Attempts: tt.wantAttempts, LastError: tt.wantError, Receipt: tt.wantReceipt, Updated: last}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("push (-want +got):\n%s", diff)
 			}
@@ -156,7 +157,7 @@ func TestPushStateMachine(t *testing.T) {
 			"delivered": db.MarkDelivered(ctx, 7, "r", t0),
 			"failed":    db.MarkFailed(ctx, 7, "e", t0),
 		} {
-			if !errors.Is(err, ErrNotFound) {
+			if !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("%s of an unknown push: error %v, want ErrNotFound", name, err)
 			}
 		}
