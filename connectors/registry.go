@@ -65,7 +65,8 @@ type Blocks struct {
 // read from.
 type Sample struct {
 	// Connection is one entry of connections:, starting with "- name:",
-	// indented for the list (two spaces) with its comments.
+	// indented for the list (two spaces) with its comments. Its name is
+	// the kind's, which the sample source and target refer to.
 	Connection string
 	// Scope is a source's scope as a flow mapping, e.g. { project: EHR },
 	// and ScopeHelp a comment saying where its value is found.
