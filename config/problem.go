@@ -16,7 +16,7 @@ type Problem struct {
 	// a YAML syntax error is placed by its line and key path).
 	Column int
 	Path   string // key path such as programs[0].sources[1].connection; "" for the whole file
-	Msg  string
+	Msg    string
 }
 
 // String formats the problem as "file:line: path: message" (or

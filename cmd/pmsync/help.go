@@ -28,7 +28,7 @@ func commands() []*command {
 	return []*command{
 		{name: "run", summary: "the daemon: scheduled sync, rollup and push, plus the dashboard; SIGHUP reloads the configuration",
 			examples: []string{"pmsync run --config /etc/pmsync/pmsync.yaml", "kill -HUP $(pidof pmsync)    # reload pmsync.yaml after editing it"},
-			define: (*cli).cmdRun},
+			define:   (*cli).cmdRun},
 		{name: "sync", summary: "pull sources now (one pass)",
 			examples: []string{"pmsync sync", "pmsync sync --source ehr-jira --full", "pmsync sync --deletions"},
 			define:   (*cli).cmdSync},

@@ -72,8 +72,10 @@ func registerProcessMetrics(reg *prometheus.Registry) {
 // swapHandler serves with the handler of the configuration in force.
 type swapHandler struct{ h atomic.Pointer[http.Handler] }
 
-func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { (*s.h.Load()).ServeHTTP(w, r) }
-func (s *swapHandler) set(h http.Handler)                               { s.h.Store(&h) }
+func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(*s.h.Load()).ServeHTTP(w, r)
+}
+func (s *swapHandler) set(h http.Handler) { s.h.Store(&h) }
 
 // serve runs the dashboard and the scheduler until a signal stops them.
 // On SIGHUP it asks reload (when not nil) for the configuration anew: if
