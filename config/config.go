@@ -32,8 +32,11 @@ const (
 
 // Config is a loaded and validated config file.
 type Config struct {
-	File        string // the file it was read from, as given
-	Database    string // SQLite file; a relative path in the file is resolved against the file's directory
+	File string // the file it was read from, as given
+	// Database is the SQLite file (a relative path in the file is resolved
+	// against the file's directory); "" when the store is PostgreSQL (see
+	// PostgresURL).
+	Database    string
 	Timezone    string // IANA name; "" means the system zone
 	Log         Log
 	HTTP        HTTP
@@ -56,8 +59,9 @@ type Config struct {
 }
 
 type secrets struct {
-	http  pmsync.Secret
-	creds map[string]connectors.Credentials // by connection name
+	http     pmsync.Secret
+	database pmsync.Secret                     // a PostgreSQL URL
+	creds    map[string]connectors.Credentials // by connection name
 }
 
 // Log configures logging.
@@ -359,6 +363,15 @@ func (conn Connection) params(creds connectors.Credentials) connectors.Params {
 		RateLimit:   connectors.RateLimit{PerMinute: conn.RateLimit.PerMinute, Burst: conn.RateLimit.Burst},
 		Timeout:     conn.Timeout,
 	}
+}
+
+// PostgresURL returns the PostgreSQL URL of the store, or "" when the store
+// is a SQLite file. It may hold a password: only the store reads it.
+func (c *Config) PostgresURL() pmsync.Secret {
+	if c.secrets == nil {
+		return ""
+	}
+	return c.secrets.database
 }
 
 // HTTPToken returns the bearer token the dashboard and API require, or ""

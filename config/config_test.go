@@ -64,7 +64,7 @@ func TestBadFiles(t *testing.T) {
 			`testdata/http.bad.yml:14: connections[2].base_url: must be an absolute URL such as https://example.atlassian.net`,
 		}},
 		{"values.bad.yml", []string{
-			`testdata/values.bad.yml:1: database: must name a file`,
+			`testdata/values.bad.yml:1: database: must name a file or a PostgreSQL URL`,
 			`testdata/values.bad.yml:2: timezone: unknown time zone Mars/Olympus_Mons`,
 			`testdata/values.bad.yml:3: log.level: "verbose" is not one of debug, info, warn, error`,
 			`testdata/values.bad.yml:6: schedule.rollup: invalid cron spec "0 25 * * *": end of range (25) above maximum (23): 25`,

@@ -52,7 +52,11 @@ func (c *Config) Settings() []Setting {
 	add := func(path, value string) {
 		out = append(out, Setting{Key: path, Value: value, From: from(path)})
 	}
-	add("database", c.Database)
+	db := c.Database
+	if db == "" {
+		db = "(a PostgreSQL database; its URL is not shown)"
+	}
+	add("database", db)
 	tz := c.Timezone
 	if tz == "" {
 		tz = "(the system's: " + c.Location().String() + ")"

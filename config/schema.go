@@ -82,8 +82,8 @@ func reflectBlock(v any) *jsonschema.Schema {
 }
 
 // textTakesNumbers lets every text value of s be written as a number too:
-// pmsync reads any scalar into a text key (a Smartsheet sheet id is
-// usually written unquoted), so the schema must not flag one. Values with
+// pmsync reads any scalar into a text key (a numeric id is usually
+// written unquoted), so the schema must not flag one. Values with
 // a pattern, a constant or a list of choices keep their type.
 func textTakesNumbers(s *jsonschema.Schema, depth int) {
 	if s == nil || depth > 32 {
@@ -117,7 +117,6 @@ func schemaOf(reg *connectors.Registry) (*jsonschema.Schema, error) {
 	root.Title = "pmsync configuration"
 	root.Description = "The pmsync YAML file: run `pmsync validate` to check one; configs/example.yaml explains every key."
 	describe(root, map[string]string{
-		"database":    "SQLite database file, relative to this file's directory. Default: pmsync.db. Environment: PMSYNC_DATABASE.",
 		"timezone":    "IANA time zone of the schedules and of the rollups' as-of date. Default: the system's. Environment: PMSYNC_TIMEZONE.",
 		"log":         "level: debug | info | warn | error; format: auto | json | console.",
 		"http":        "The dashboard, JSON API and /metrics. A listen address other than loopback needs auth_token_env or auth_token_file.",
@@ -126,7 +125,7 @@ func schemaOf(reg *connectors.Registry) (*jsonschema.Schema, error) {
 		"rules":       "Rollup thresholds for every program; a program may override them.",
 		"connections": "One entry per account of a tool: name, kind and the kind's own keys. Secrets only through *_env / *_file keys.",
 		"programs":    "The executive units and the sources that feed them.",
-		"mappings":    "Named mappings from a tool's fields to pmsync's items; extend a kind's default (e.g. jira-default) and override what differs.",
+		"mappings":    "Named mappings from a tool's fields to pmsync's items; extend a kind's default (<kind>-default) and override what differs.",
 		"push":        "Where rollups are delivered: a connection, its kind's target, and programs (all, or a list of ids).",
 	})
 	enums(root, "log", map[string][]any{"level": {"debug", "info", "warn", "error"}, "format": {"auto", "json", "console"}})
@@ -155,6 +154,10 @@ func schemaOf(reg *connectors.Registry) (*jsonschema.Schema, error) {
 		}
 	}
 
+	*prop(root, "database") = jsonschema.Schema{
+		Description: "A SQLite file (relative to this file's directory), a postgres:// URL without a password, or { path | url_env | url_file }. Default: pmsync.db. Environment: PMSYNC_DATABASE.",
+		AnyOf:       []*jsonschema.Schema{{Type: "string"}, reflectBlock(databaseBlock{})},
+	}
 	prop(root, "connections").Items = &jsonschema.Schema{OneOf: conns}
 
 	program := prop(root, "programs").Items

@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
 	"github.com/pmsync/pmsync/engine"
 	"github.com/pmsync/pmsync/sandbox"
 	"github.com/pmsync/pmsync/sandbox/jirasim"
@@ -190,5 +193,47 @@ func TestScheduledPushTakesTheRollupLease(t *testing.T) {
 	}
 	if h, _, _ := e.db.LeaseHolder(ctx, "rollup"); h == "other-host/1/beef" {
 		t.Errorf("the rollup lease is still the other replica's")
+	}
+}
+
+// failingLeases is a store whose lease writes fail, as on a full disk.
+type failingLeases struct{ engine.Store }
+
+func (failingLeases) AcquireLease(context.Context, string, string, time.Time, time.Duration) (store.Fence, bool, error) {
+	return store.Fence{}, false, errors.New("database or disk is full")
+}
+
+// A run that fails before it is recorded is counted all the same.
+func TestEveryFailedAttemptIsCounted(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, jirasim.Cloud, 100)
+	reg := prometheus.NewRegistry()
+	eng, err := engine.New(e.cfg, failingLeases{e.db}, engine.Options{Log: zerolog.Nop(), Now: e.clock.Now, Metrics: engine.NewMetrics(reg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.Sync(ctx, engine.SyncOptions{})
+	if err == nil || len(res) != 1 || res[0].Status != "failed" || res[0].RunID != 0 {
+		t.Fatalf("sync with a failing lease write: %v, %+v", err, res)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range families {
+		if f.GetName() != "pmsync_sync_runs_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			got = append(got, fmt.Sprintf("%s %g", strings.Join(labels, ","), m.GetCounter().GetValue()))
+		}
+	}
+	if want := []string{"source=ehr-jira,status=failed 1"}; strings.Join(got, ";") != strings.Join(want, ";") {
+		t.Errorf("pmsync_sync_runs_total = %v, want %v", got, want)
 	}
 }

@@ -3,10 +3,12 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"slices"
@@ -187,5 +189,26 @@ func deadHolder(holder, self string) bool {
 	if pid == os.Getpid() {
 		return true // an earlier incarnation that had our pid
 	}
-	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+	return processGone(pid)
+}
+
+// processGone reports whether pid has exited. A zombie (exited, not yet
+// reaped by its parent: a restart within a second of kill -9 often finds
+// one) has exited too, though signalling it still succeeds.
+func processGone(pid int) bool {
+	if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+		return true
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return errors.Is(err, fs.ErrNotExist)
+	}
+	// The state follows the command name, which is in parentheses and may
+	// itself hold spaces or parentheses: take the last ')'.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 || i+2 >= len(stat) {
+		return false
+	}
+	state := stat[i+2]
+	return state == 'Z' || state == 'X'
 }

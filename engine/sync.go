@@ -197,6 +197,15 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 	}
 	start := e.now()
 	res = SourceResult{Source: src.Name, Connection: src.Connection.Name}
+	// Every attempt is counted, whatever stage it ended at: a run that
+	// could not even be recorded (the lease write hit a full disk) must
+	// still show in /metrics.
+	defer func() {
+		if res.Duration == 0 {
+			res.Duration = e.now().Sub(start)
+		}
+		e.metrics.observeRun(res)
+	}()
 	log := e.log.With().Str("source", src.Name).Str("connection", src.Connection.Name).Logger()
 	conn := e.conns[src.Connection.Name]
 	counter, _ := conn.(connectors.RequestCounter)
@@ -260,7 +269,6 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 		if err := e.db.FinishRun(fctx, runID, rr, e.now()); err != nil && res.Err == nil {
 			res.Status, res.Err = "failed", fmt.Errorf("record run end: %w", err)
 		}
-		e.metrics.observeRun(res)
 		if e.metrics != nil {
 			if q, err := e.db.Quarantine(fctx, src.Name); err == nil {
 				e.metrics.setQuarantined(src.Name, len(q))

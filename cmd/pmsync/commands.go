@@ -21,7 +21,7 @@ import (
 	"github.com/pmsync/pmsync/connectors"
 	"github.com/pmsync/pmsync/engine"
 	"github.com/pmsync/pmsync/report"
-	"github.com/pmsync/pmsync/store/sqlite"
+	"github.com/pmsync/pmsync/store"
 )
 
 // multi is a repeatable string flag.
@@ -174,7 +174,7 @@ func isTerminal(w io.Writer) bool {
 // app is a loaded configuration with its store and engine.
 type app struct {
 	cfg *config.Config
-	db  *sqlite.DB
+	db  store.Store
 	eng *engine.Engine
 	log zerolog.Logger
 }
@@ -197,7 +197,7 @@ type setupOptions struct {
 func (c *cli) open(ctx context.Context, cfg *config.Config, o setupOptions) (*app, error) {
 	log := newLogger(cfg, c.stderr, !o.daemon)
 	o.engine.ReadOnly = o.engine.ReadOnly || o.readOnly
-	db, err := sqlite.Open(ctx, cfg.Database)
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

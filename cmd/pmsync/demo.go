@@ -21,7 +21,6 @@ import (
 	"github.com/pmsync/pmsync/engine"
 	"github.com/pmsync/pmsync/report"
 	"github.com/pmsync/pmsync/sandbox"
-	"github.com/pmsync/pmsync/store/sqlite"
 )
 
 // cmdDemo runs pmsync end to end on the built-in simulators: full sync of
@@ -80,7 +79,7 @@ func (c *cli) cmdDemo(fs *flag.FlagSet) func(context.Context, []string) error {
 		if !*keep && *logLevel == "" {
 			log = log.Level(zerolog.WarnLevel)
 		}
-		db, err := sqlite.Open(ctx, cfg.Database)
+		db, err := openStore(ctx, cfg)
 		if err != nil {
 			return err
 		}

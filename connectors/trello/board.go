@@ -18,29 +18,30 @@ import (
 // baseCardFields are the card fields every pull asks for: what the record
 // hands a mapping. The description is not among them; a mapping that reads
 // `fields.desc` gets it.
-var baseCardFields = []string{
-	"id", "name", "idBoard", "idList", "idLabels", "idMembers", "closed", "due", "dueComplete",
-	"start", "dateLastActivity", "url", "shortUrl", "shortLink", "idShort", "badges",
+func baseCardFields() []string {
+	return []string{"id", "name", "idBoard", "idList", "idLabels", "idMembers", "closed", "due", "dueComplete",
+		"start", "dateLastActivity", "url", "shortUrl", "shortLink", "idShort", "badges"}
 }
 
 // optionalCardFields are the other card fields Trello's API description
 // lists; a mapping reads them as `fields.<name>` and only then are they
 // fetched.
-var optionalCardFields = []string{
-	"address", "checkItemStates", "coordinates", "creationMethod", "cover", "desc", "descData",
-	"dueReminder", "idAttachmentCover", "idChecklists", "idMembersVoted", "isTemplate", "labels",
-	"locationName", "manualCoverAttachment", "pos", "subscribed",
+func optionalCardFields() []string {
+	return []string{"address", "checkItemStates", "coordinates", "creationMethod", "cover", "desc", "descData",
+		"dueReminder", "idAttachmentCover", "idChecklists", "idMembersVoted", "isTemplate", "labels",
+		"locationName", "manualCoverAttachment", "pos", "subscribed"}
 }
 
 // cardFields splits the names a mapping reads (Scope.Fields) into card
 // fields to fetch besides the base ones, and custom field names.
 func cardFields(names []string) (query string, extras, custom []string) {
-	fields := slices.Clone(baseCardFields)
+	base, optional := baseCardFields(), optionalCardFields()
+	fields := slices.Clone(base)
 	for _, n := range names {
 		n = strings.TrimSpace(n)
 		switch {
-		case n == "" || slices.Contains(baseCardFields, n):
-		case slices.Contains(optionalCardFields, n):
+		case n == "" || slices.Contains(base, n):
+		case slices.Contains(optional, n):
 			if !slices.Contains(extras, n) {
 				extras = append(extras, n)
 				fields = append(fields, n)

@@ -27,29 +27,28 @@ const headLimit = 100
 const maxSeen = 1000
 
 // cardActions are the action types that change what a card's record holds
-// or whether the card is on the board. Trello keeps some types (label
-// changes among them, by its action-types guide) out of the actions a
-// client can list; they are asked for anyway, and the periodic resync
-// catches what is not returned.
-var cardActions = []string{
-	"createCard", "copyCard", "convertToCardFromCheckItem", "emailCard", "moveCardToBoard",
-	"moveCardFromBoard", "updateCard", "deleteCard", "addMemberToCard", "removeMemberFromCard",
-	"addLabelToCard", "removeLabelFromCard", "updateCustomFieldItem", "addChecklistToCard",
-	"removeChecklistFromCard", "updateCheckItemStateOnCard",
+// or whether the card is on the board. Trello's action-types guide says
+// that lists of actions leave some types out (only webhooks get them);
+// whatever a list does not return, the periodic resync catches.
+func cardActions() []string {
+	return []string{"createCard", "copyCard", "convertToCardFromCheckItem", "emailCard", "moveCardToBoard",
+		"moveCardFromBoard", "updateCard", "deleteCard", "addMemberToCard", "removeMemberFromCard",
+		"addLabelToCard", "removeLabelFromCard", "updateCustomFieldItem", "addChecklistToCard",
+		"removeChecklistFromCard", "updateCheckItemStateOnCard"}
 }
 
 // boardActions change what many cards' records hold (a list renamed, a
 // custom field renamed or deleted) or move whole lists of cards on or off
 // the board: the board is read again.
-var boardActions = []string{
-	"updateList", "moveListToBoard", "moveListFromBoard", "updateCustomField", "deleteCustomField",
+func boardActions() []string {
+	return []string{"updateList", "moveListToBoard", "moveListFromBoard", "updateCustomField", "deleteCustomField"}
 }
 
-// goneActions take a card off the board.
-var goneActions = []string{"deleteCard", "moveCardFromBoard"}
+// takesCardOff reports whether an action type takes a card off the board.
+func takesCardOff(typ string) bool { return typ == "deleteCard" || typ == "moveCardFromBoard" }
 
 // actionFilter is the filter= of every actions request.
-var actionFilter = strings.Join(slices.Concat(cardActions, boardActions), ",")
+func actionFilter() string { return strings.Join(slices.Concat(cardActions(), boardActions()), ",") }
 
 // cursor is the connector's position on a board. Since is the second from
 // which the next pull asks for actions; Seen are the ids of the actions
@@ -243,7 +242,7 @@ func (p *pull) changes(ctx context.Context, pos cursor) error {
 	var order []string
 	wide := false
 	for _, a := range fresh {
-		if slices.Contains(boardActions, a.Type) {
+		if slices.Contains(boardActions(), a.Type) {
 			wide = true
 			continue
 		}
@@ -254,7 +253,7 @@ func (p *pull) changes(ctx context.Context, pos cursor) error {
 		if _, known := gone[id]; !known {
 			order = append(order, id)
 		}
-		gone[id] = slices.Contains(goneActions, a.Type)
+		gone[id] = takesCardOff(a.Type)
 	}
 	var changed []string
 	for _, id := range order {
@@ -381,7 +380,7 @@ func (c *Connector) actionsSince(ctx context.Context, board, since string) ([]ac
 
 // actionsPage reads one page of the board's card actions.
 func (c *Connector) actionsPage(ctx context.Context, board string, limit int, since, before string) ([]actionDoc, error) {
-	q := urlValues("filter", actionFilter, "fields", "id,type,date,data", "limit", strconv.Itoa(limit),
+	q := urlValues("filter", actionFilter(), "fields", "id,type,date,data", "limit", strconv.Itoa(limit),
 		"memberCreator", "false", "member", "false")
 	if since != "" {
 		q.Set("since", since)

@@ -40,8 +40,10 @@ var ErrOtherProgram = errors.New("the card shows another program's rollup")
 // when missing. Rollups of more than one program for one card are refused
 // before anything is written, and so is a card that already shows another
 // program. A list target keeps one card per program in the list, found
-// again by the program in its marker line and created when missing. With
-// Comment set, every version also adds one comment.
+// again by the program in its marker line and created when missing (a
+// program card someone archived or moved to another list is left alone,
+// and the list gets a new one). With Comment set, every version also adds
+// one comment.
 //
 // Before writing, the card is read back: when its description already
 // carries this version's marker (and, with Comment, a comment carries it),

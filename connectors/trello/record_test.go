@@ -220,6 +220,20 @@ func TestManyChangesReadTheBoard(t *testing.T) {
 	}
 }
 
+// A renamed list changes the record of every card in it: the board is read.
+func TestListRenameReadsTheBoard(t *testing.T) {
+	srv := newRecorded(t)
+	srv.then("GET", "/boards/"+recBoard+"/actions", answer{status: 200, body: `[{"id":"6b07da1cc3e9b2a4d5f60299",
+		"idMemberCreator":"6a1d4a10c3e9b2a4d5f60031","type":"updateList","date":"2026-11-26T07:05:00.000Z",
+		"data":{"list":{"id":"6a1d4a10c3e9b2a4d5f60012","name":"In Progress"},"old":{"name":"Doing"},
+		"board":{"id":"` + recBoard + `","name":"PACS Viewer Integration","shortLink":"Vq2dTn8L"}}}]`})
+	c, _, _ := newConnector(t, srv.ts.URL+"/1", nil)
+	pages := pullPages(t, c, recScope(), incrementalCursor())
+	if len(pages) != 1 || !pages[0].HasLive || len(pages[0].Records) != 6 {
+		t.Errorf("after a list rename: %d pages, want the whole board with its live list", len(pages))
+	}
+}
+
 // A card the actions name but Trello no longer has (404) is deleted.
 func TestChangedCardGoneIsDeleted(t *testing.T) {
 	srv := newRecorded(t)

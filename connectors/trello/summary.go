@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/pmsync/pmsync"
 )
@@ -35,25 +36,22 @@ func readMarker(text string) (program, version string, ok bool) {
 	return "", "", false
 }
 
-// Health labels: Trello has no amber, so amber is yellow.
-var healthLabels = map[pmsync.HealthStatus][2]string{
-	pmsync.Green: {"Health: Green", "green"},
-	pmsync.Amber: {"Health: Amber", "yellow"},
-	pmsync.Red:   {"Health: Red", "red"},
-}
-
 // healthLabelPrefix starts the name of every health label, so that the
 // previous colour's label is taken off a card.
 const healthLabelPrefix = "Health:"
 
 // HealthLabel returns the name and Trello colour of the label for a health
-// status.
+// status. Trello has no amber, so amber is yellow.
 func HealthLabel(h pmsync.HealthStatus) (name, color string, err error) {
-	l, ok := healthLabels[h]
-	if !ok {
-		return "", "", fmt.Errorf("health %q is not green, amber or red", h)
+	switch h {
+	case pmsync.Green:
+		return "Health: Green", "green", nil
+	case pmsync.Amber:
+		return "Health: Amber", "yellow", nil
+	case pmsync.Red:
+		return "Health: Red", "red", nil
 	}
-	return l[0], l[1], nil
+	return "", "", fmt.Errorf("health %q is not green, amber or red", h)
 }
 
 // NextMilestone is the open milestone due first that the rollup names: a
@@ -109,8 +107,24 @@ func Summary(r pmsync.Rollup) string {
 		changes = strings.Join(r.Changes, "; ")
 	}
 	fmt.Fprintf(&b, "Since last update: %s\n", changes)
-	fmt.Fprintf(&b, "As of %s.\n\n%s", r.AsOf, Marker(r))
-	return b.String()
+	fmt.Fprintf(&b, "As of %s.", r.AsOf)
+	return fit(b.String(), maxDesc-len(Marker(r))-2) + "\n\n" + Marker(r)
+}
+
+// maxDesc is the longest card description Trello accepts.
+const maxDesc = 16384
+
+// fit cuts text to at most n bytes on a rune boundary, so that a rollup
+// with very long reasons still leaves room for the marker line.
+func fit(text string, n int) string {
+	if len(text) <= n {
+		return text
+	}
+	cut := max(n-len("…"), 0)
+	for cut > 0 && !utf8.RuneStart(text[cut]) {
+		cut--
+	}
+	return text[:cut] + "…"
 }
 
 // refs names up to five items and counts the rest.

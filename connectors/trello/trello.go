@@ -18,6 +18,7 @@
 package trello
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	_ "embed"
@@ -89,6 +90,7 @@ func init() {
 		Scope:              DecodeScope,
 		Target:             DecodeTarget,
 		CheckParams:        CheckParams,
+		FieldKeys:          []string{"fields", "custom"},
 		AuthKeys:           []string{"key", "token"},
 		DefaultMapping:     DefaultMapping,
 		DefaultMappingYAML: defaultMappingYAML,
@@ -214,7 +216,7 @@ func New(p connectors.Params) (*Connector, error) {
 	}
 	key, token := p.Credentials.Key.Reveal(), p.Credentials.Token.Reveal()
 
-	tokenRate, tokenBurst := rateBudget(cmpOr(o.TokenLimit, DefaultTokenLimit))
+	tokenRate, tokenBurst := rateBudget(cmp.Or(o.TokenLimit, DefaultTokenLimit))
 	if p.RateLimit.PerMinute > 0 {
 		tokenRate = rate.Limit(p.RateLimit.PerMinute / 60)
 		tokenBurst = max(1, int(p.RateLimit.PerMinute/60))
@@ -226,7 +228,7 @@ func New(p connectors.Params) (*Connector, error) {
 	if limiters == nil {
 		limiters = httpapi.NewLimiters()
 	}
-	keyRate, keyBurst := rateBudget(cmpOr(o.KeyLimit, DefaultKeyLimit))
+	keyRate, keyBurst := rateBudget(cmp.Or(o.KeyLimit, DefaultKeyLimit))
 	transport := p.Transport
 	if transport == nil {
 		dt, ok := http.DefaultTransport.(*http.Transport)
@@ -259,7 +261,7 @@ func New(p connectors.Params) (*Connector, error) {
 	}
 	c := &Connector{
 		Overlap:         DefaultOverlap,
-		Resync:          cmpOr(o.Resync, DefaultResync),
+		Resync:          cmp.Or(o.Resync, DefaultResync),
 		ActionsPageSize: MaxPageLimit,
 		CardsPageSize:   MaxPageLimit,
 		CardByCard:      DefaultCardByCard,
@@ -286,14 +288,6 @@ func rateBudget(limit int) (rate.Limit, int) {
 	burst := max(1, limit/10)
 	steady := max(limit-burst, 1)
 	return rate.Limit(float64(steady) / RateWindow.Seconds()), burst
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // fingerprint is a stable, non-reversible name for a secret, to key a
