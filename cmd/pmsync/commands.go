@@ -188,8 +188,8 @@ func (a *app) Close() {
 type setupOptions struct {
 	engine engine.Options
 	daemon bool
-	// readOnly builds no connectors, for commands that only read the
-	// database.
+	// readOnly opens the database read-only and builds no connectors, for
+	// commands that only read it.
 	readOnly bool
 }
 
@@ -197,7 +197,11 @@ type setupOptions struct {
 func (c *cli) open(ctx context.Context, cfg *config.Config, o setupOptions) (*app, error) {
 	log := newLogger(cfg, c.stderr, !o.daemon)
 	o.engine.ReadOnly = o.engine.ReadOnly || o.readOnly
-	db, err := openStore(ctx, cfg)
+	open := openStore
+	if o.readOnly {
+		open = openReadStore
+	}
+	db, err := open(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

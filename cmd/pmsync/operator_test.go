@@ -536,3 +536,21 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestReadCommandsNeedADatabase: rollup and quarantine open the database
+// read-only; one that does not exist is an error, not an empty rollup, and
+// is not created.
+func TestReadCommandsNeedADatabase(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "pmsync.db")
+	path := writeConfig(t, dir, "https://acme.atlassian.net", db)
+	for _, cmd := range []string{"rollup", "quarantine"} {
+		code, out, errOut := do(nil, cmd, "--config", path)
+		if code != 1 || !strings.Contains(errOut, "database does not exist") || out != "" {
+			t.Errorf("%s without a database: exit %d\n%s%s", cmd, code, out, errOut)
+		}
+	}
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Errorf("a read command created %s", db)
+	}
+}
