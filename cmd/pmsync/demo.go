@@ -96,8 +96,8 @@ func (c *cli) cmdDemo(fs *flag.FlagSet) func(context.Context, []string) error {
 			return err
 		}
 
-		fmt.Fprintf(c.stderr, "pmsync demo: simulated Jira Cloud (%d issues), Asana (%d tasks) and Smartsheet (%d rows) on loopback\n\n",
-			sandbox.JiraIssues, sandbox.AsanaTasks, sandbox.SmartsheetRows)
+		fmt.Fprintf(c.stderr, "pmsync demo: simulated Jira Cloud (%d issues), Asana (%d tasks), Smartsheet (%d rows) and Trello (%d cards) on loopback\n\n",
+			sandbox.JiraIssues, sandbox.AsanaTasks, sandbox.SmartsheetRows, sandbox.TrelloCards)
 		results, err := eng.Sync(ctx, engine.SyncOptions{Stop: c.stop.graceful})
 		printSync(c.stderr, results)
 		if err != nil {
