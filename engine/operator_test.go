@@ -165,4 +165,9 @@ func TestDryRunAndConnectionSubsets(t *testing.T) {
 	if err != nil || len(results) != 1 || results[0].Status != "ok" {
 		t.Errorf("sync of the asana source: %+v, %v", results, err)
 	}
+	// A source whose connector was not built fails with a reason, not a panic.
+	results, err = only.Sync(ctx, engine.SyncOptions{Sources: []string{"ehr-jira"}})
+	if err == nil || len(results) != 1 || !strings.Contains(results[0].Err.Error(), "connection jira was not set up") {
+		t.Errorf("sync of a source without its connector: %+v, %v", results, err)
+	}
 }

@@ -210,6 +210,11 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 	}()
 	log := e.log.With().Str("source", src.Name).Str("connection", src.Connection.Name).Logger()
 	conn := e.conns[src.Connection.Name]
+	if conn == nil {
+		// An engine built for some connections only (Options.Connections).
+		res.Status, res.Err = "failed", fmt.Errorf("connection %s was not set up for this run", src.Connection.Name)
+		return res
+	}
 	counter, _ := conn.(connectors.RequestCounter)
 	var reqBefore int64
 	if counter != nil {
