@@ -64,13 +64,15 @@ func TestBadFiles(t *testing.T) {
 			`testdata/http.bad.yml:14: connections[2].base_url: must be an absolute URL such as https://example.atlassian.net`,
 		}},
 		{"values.bad.yml", []string{
-			`testdata/values.bad.yml:1: database: must name a file`,
+			`testdata/values.bad.yml:1: database: must name a file or a PostgreSQL URL`,
 			`testdata/values.bad.yml:2: timezone: unknown time zone Mars/Olympus_Mons`,
 			`testdata/values.bad.yml:3: log.level: "verbose" is not one of debug, info, warn, error`,
 			`testdata/values.bad.yml:6: schedule.rollup: invalid cron spec "0 25 * * *": end of range (25) above maximum (23): 25`,
 			`testdata/values.bad.yml:7: schedule.deletions: invalid cron spec "61 * * * *": end of range (61) above maximum (59): 61`,
 			`testdata/values.bad.yml:8: sync.overlap: must not be negative`,
 			`testdata/values.bad.yml:8: sync.run_timeout: must be positive`,
+			`testdata/values.bad.yml:8: sync.lease_ttl: must be at least 3s (it is renewed every third of its length)`,
+			`testdata/values.bad.yml:8: sync.workers: 0 is outside 1..64`,
 			`testdata/values.bad.yml:9: rules.red_flag_score: 30 is outside 1..25 (likelihood × impact)`,
 			`testdata/values.bad.yml:9: rules.red_flags_for_red: must be at least 1`,
 			`testdata/values.bad.yml:9: rules.variance_amber_points: variance_amber_points (20) must not exceed variance_red_points (15)`,
@@ -104,7 +106,7 @@ func TestBadFiles(t *testing.T) {
 			`testdata/refs.bad.yml:23: push[1]: connection is required`,
 		}},
 		{"syntax.bad.yml", []string{
-			`testdata/syntax.bad.yml:3: mapping values are not allowed in this context`,
+			`testdata/syntax.bad.yml:3:23: a second ": " in this value; quote the value`,
 		}},
 		{"duplicates.bad.yml", []string{
 			`testdata/duplicates.bad.yml:4: connections[0].kind: duplicate key (first set on line 3)`,
@@ -188,7 +190,7 @@ func TestMinimal(t *testing.T) {
 		Log:      Log{Level: "info", Format: "auto"},
 		HTTP:     HTTP{Listen: "127.0.0.1:8080"},
 		Schedule: Schedule{Sync: "*/15 * * * *", Rollup: "0 7 * * 1-5", Deletions: "0 * * * *"},
-		Sync:     Sync{Overlap: 5 * time.Minute, RunTimeout: 30 * time.Minute},
+		Sync:     Sync{Overlap: 5 * time.Minute, RunTimeout: 30 * time.Minute, LeaseTTL: 5 * time.Minute, Workers: 4},
 		Connections: []Connection{{
 			Name: "jira", Kind: "cfgtest-jira", BaseURL: "https://acme.atlassian.net",
 			Auth: Auth{TokenEnv: "JIRA_API_TOKEN"}, Options: jiraOptions{},
@@ -224,7 +226,7 @@ func TestFull(t *testing.T) {
 		Log:      Log{Level: "debug", Format: "json"},
 		HTTP:     HTTP{Listen: "0.0.0.0:8443", AuthTokenEnv: "PMSYNC_HTTP_TOKEN"},
 		Schedule: Schedule{Sync: "@every 10m", Rollup: "30 6 * * 1-5", Deletions: "15 */2 * * *"},
-		Sync:     Sync{Overlap: 2 * time.Minute, RunTimeout: 45 * time.Minute},
+		Sync:     Sync{Overlap: 2 * time.Minute, RunTimeout: 45 * time.Minute, LeaseTTL: 90 * time.Second, Workers: 8},
 		Rules: Rules{
 			DueSoonDays: ptr(10), RedFlagScore: ptr(12), RedFlagsForRed: ptr(3),
 			VarianceRedPoints: ptr(20.0), VarianceAmberPoints: ptr(8.0), StaleAfter: ptr(90 * time.Minute),
@@ -411,7 +413,7 @@ func TestEnvOverrides(t *testing.T) {
 	env["PMSYNC_LOG_FORMAT"] = "console"
 	env["PMSYNC_SCHEDULE_SYNC"] = "@every 5m"
 	env["PMSYNC_SCHEDULE_ROLLUP"] = "0 6 * * *"
-	env["PMSYNC_SCHEDULE_DELETIONS"] = "0 0 * * *" // not an override: ignored
+	env["PMSYNC_SCHEDULE_DELETIONS"] = "0 0 * * *"
 	cfg, err := Load("testdata/full.good.yml", testRegistry(), lookup(env))
 	if err != nil {
 		t.Fatal(err)
@@ -419,7 +421,7 @@ func TestEnvOverrides(t *testing.T) {
 	got := []string{cfg.Database, cfg.Timezone, cfg.Location().String(), cfg.HTTP.Listen, cfg.Log.Level, cfg.Log.Format,
 		cfg.Schedule.Sync, cfg.Schedule.Rollup, cfg.Schedule.Deletions}
 	want := []string{"state/pmsync.db", "Europe/Berlin", "Europe/Berlin", "127.0.0.1:9090", "warn", "console",
-		"@every 5m", "0 6 * * *", "15 */2 * * *"}
+		"@every 5m", "0 6 * * *", "0 0 * * *"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("overridden values (-want +got):\n%s", diff)
 	}

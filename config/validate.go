@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -35,6 +37,19 @@ type loader struct {
 	// noSecrets leaves secrets unread (and unchecked), for commands that
 	// only read the database.
 	noSecrets bool
+	// secretsOf, when not nil, names the only connections whose secrets are
+	// read (SecretsOnly); the others' are left unread, as with noSecrets.
+	secretsOf map[string]bool
+	// checkDatabase checks that the database can be written (CheckDatabase).
+	checkDatabase bool
+	root          *yaml.Node
+	expanded      map[string][]string // key path → variables its value was expanded from
+}
+
+// skipSecrets reports whether the secrets of a connection ("" for the
+// dashboard's token) are left unread.
+func (l *loader) skipSecrets(conn string) bool {
+	return l.noSecrets || l.secretsOf != nil && (conn == "" || !l.secretsOf[conn])
 }
 
 func (l *loader) load(data []byte) *Config {
@@ -42,6 +57,7 @@ func (l *loader) load(data []byte) *Config {
 	if !l.decode(data, &doc) {
 		return nil
 	}
+	l.databaseText(&doc)
 	l.applyEnv(&doc)
 
 	cfg := &Config{
@@ -55,14 +71,49 @@ func (l *loader) load(data []byte) *Config {
 		Rules:    doc.Rules,
 		Mappings: doc.Mappings,
 		secrets:  &secrets{creds: map[string]connectors.Credentials{}},
+		origin:   &origin{root: l.root, idx: l.idx, fromEnv: l.fromEnv, expanded: l.expanded},
 	}
-	cfg.Database = l.path("database", doc.Database)
+	l.database(cfg, &doc)
 	l.checkGeneral(cfg)
 	specs := l.checkConnections(cfg, doc.Connections)
 	l.compileMappings(cfg, doc.Mappings)
 	l.checkPrograms(cfg, doc.Programs, specs)
 	l.checkPush(cfg, doc.Push, specs)
+	if l.checkDatabase && cfg.Database != "" {
+		l.checkDatabaseWritable(cfg.Database)
+	}
 	return cfg
+}
+
+// checkDatabaseWritable checks that the database's directory exists and
+// that pmsync may create and write the database there, so that a
+// deployment finds out at validate time rather than at the first sync.
+func (l *loader) checkDatabaseWritable(path string) {
+	dir := filepath.Dir(path)
+	switch fi, err := os.Stat(dir); {
+	case errors.Is(err, os.ErrNotExist):
+		l.problem("database", "directory %s does not exist", dir)
+		return
+	case err != nil:
+		l.problem("database", "%v", err)
+		return
+	case !fi.IsDir():
+		l.problem("database", "%s is not a directory", dir)
+		return
+	}
+	const wOK = 2 // access(2)'s W_OK
+	if err := syscall.Access(dir, wOK|1); err != nil {
+		l.problem("database", "directory %s is not writable: %v", dir, err)
+		return
+	}
+	switch fi, err := os.Stat(path); {
+	case err == nil && fi.IsDir():
+		l.problem("database", "%s is a directory", path)
+	case err == nil:
+		if err := syscall.Access(path, wOK); err != nil {
+			l.problem("database", "%s is not writable: %v", path, err)
+		}
+	}
 }
 
 // add records a problem found while decoding.
@@ -135,9 +186,6 @@ func (l *loader) path(key, p string) string {
 }
 
 func (l *loader) checkGeneral(cfg *Config) {
-	if cfg.Database == "" {
-		l.problem("database", "must name a file")
-	}
 	if cfg.Timezone != "" {
 		loc, err := time.LoadLocation(cfg.Timezone)
 		if err != nil {
@@ -164,6 +212,12 @@ func (l *loader) checkGeneral(cfg *Config) {
 	}
 	if cfg.Sync.RunTimeout <= 0 {
 		l.problem("sync.run_timeout", "must be positive")
+	}
+	if cfg.Sync.LeaseTTL < 3*time.Second {
+		l.problem("sync.lease_ttl", "must be at least 3s (it is renewed every third of its length)")
+	}
+	if cfg.Sync.Workers < 1 || cfg.Sync.Workers > 64 {
+		l.problem("sync.workers", "%d is outside 1..64", cfg.Sync.Workers)
 	}
 	l.checkRules("rules", cfg.Rules, pmsync.DefaultRules())
 	l.checkHTTP(cfg)
@@ -211,7 +265,7 @@ func (l *loader) checkRules(path string, r Rules, base pmsync.Rules) {
 
 func (l *loader) checkHTTP(cfg *Config) {
 	h := cfg.HTTP
-	token, hasToken := l.secret("http.auth_token", h.AuthTokenEnv, h.AuthTokenFile)
+	token, hasToken := l.secret("http.auth_token", h.AuthTokenEnv, h.AuthTokenFile, l.skipSecrets(""))
 	cfg.secrets.http = token
 	host, port, err := net.SplitHostPort(h.Listen)
 	if err != nil {
@@ -231,11 +285,11 @@ func (l *loader) checkHTTP(cfg *Config) {
 // <path>_file. It reports whether one was configured; a problem is recorded
 // when both are set or the value cannot be read. Problems never contain
 // the value.
-func (l *loader) secret(path, envVar, file string) (pmsync.Secret, bool) {
+func (l *loader) secret(path, envVar, file string, skip bool) (pmsync.Secret, bool) {
 	switch {
 	case envVar == "" && file == "":
 		return "", false
-	case l.noSecrets:
+	case skip:
 		return "", true
 	case envVar != "" && file != "":
 		l.problem(path+"_file", "set %s_env or %s_file, not both", lastKey(path), lastKey(path))
@@ -380,7 +434,7 @@ func (l *loader) checkConnections(cfg *Config, nodes []yaml.Node) map[string]con
 		if known {
 			creds = l.credentials(p+".auth", conn, spec.AuthKeys)
 		}
-		if known && !l.noSecrets && l.found == before && !l.decodeErrorWithin(p) && spec.CheckParams != nil {
+		if known && !l.skipSecrets(conn.Name) && l.found == before && !l.decodeErrorWithin(p) && spec.CheckParams != nil {
 			// Only a connection that is otherwise sound is shown to the
 			// connector, so that its complaint is not an echo of ours.
 			if err := spec.CheckParams(conn.params(creds)); err != nil {
@@ -458,7 +512,7 @@ func (l *loader) credentials(path string, conn Connection, keys []string) connec
 			}
 			continue
 		}
-		v, ok := l.secret(path+"."+s.key, s.env, s.file)
+		v, ok := l.secret(path+"."+s.key, s.env, s.file, l.skipSecrets(conn.Name))
 		if !ok && !optional {
 			l.problem(path, "%s_env or %s_file is required for connector kind %s", s.key, s.key, conn.Kind)
 		}
@@ -792,4 +846,94 @@ func block[T any](l *loader, p, key string, n *yaml.Node, decode func(*yamlnode.
 	v := decode(b)
 	l.blockProblems(b)
 	return v
+}
+
+// databaseBlock is the mapping form of the database key.
+type databaseBlock struct {
+	Path    string `yaml:"path"`     // a SQLite file
+	URLEnv  string `yaml:"url_env"`  // an environment variable holding a PostgreSQL URL
+	URLFile string `yaml:"url_file"` // a file holding a PostgreSQL URL
+}
+
+// databaseText takes the scalar form of the database key (a path or a
+// URL), before the environment may override it; the default is
+// DefaultDatabase.
+func (l *loader) databaseText(doc *file) {
+	n := &doc.Database
+	switch {
+	case n.Kind == 0:
+		doc.databaseText = DefaultDatabase
+	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null":
+		doc.databaseText = ""
+	case n.Kind == yaml.ScalarNode:
+		doc.databaseText = n.Value
+	}
+}
+
+// database reads where the store is: a SQLite path, a PostgreSQL URL
+// (without a password when it is written in the file), or a mapping naming
+// the path or where the URL is read from (url_env, url_file).
+func (l *loader) database(cfg *Config, doc *file) {
+	n := &doc.Database
+	_, fromEnv := l.fromEnv["database"]
+	if n.Kind == yaml.MappingNode && !fromEnv {
+		var b databaseBlock
+		problems := yamlnode.Decode(n, "database", &b)
+		for _, p := range problems {
+			l.decodeProblem(p)
+		}
+		if len(problems) > 0 {
+			return
+		}
+		set := 0
+		for _, v := range []string{b.Path, b.URLEnv, b.URLFile} {
+			if v != "" {
+				set++
+			}
+		}
+		if set != 1 {
+			l.problem("database", "give exactly one of path, url_env or url_file")
+			return
+		}
+		if b.Path != "" {
+			cfg.Database = l.path("database.path", b.Path)
+			return
+		}
+		// Even a command that reads no vendor secret needs the store.
+		url, ok := l.secret("database.url", b.URLEnv, b.URLFile, false)
+		if ok && url != "" && !isPostgresURL(url.Reveal()) {
+			key := "database.url_env"
+			if b.URLFile != "" {
+				key = "database.url_file"
+			}
+			l.problem(key, "does not hold a postgres:// or postgresql:// URL")
+		}
+		cfg.secrets.database = url
+		return
+	}
+	if n.Kind != 0 && n.Kind != yaml.ScalarNode && !fromEnv {
+		l.decodeProblem(yamlnode.Problem{Line: n.Line, Column: n.Column, Path: "database",
+			Msg: "expected a file path, a postgres:// URL or a mapping with path, url_env or url_file, got " + yamlnode.Shown(n)})
+		return
+	}
+	text := doc.databaseText
+	switch {
+	case text == "":
+		l.problem("database", "must name a file or a PostgreSQL URL")
+	case isPostgresURL(text):
+		if u, err := neturl.Parse(text); err != nil {
+			l.problem("database", "is not a URL")
+		} else if _, hasPassword := u.User.Password(); hasPassword && !fromEnv {
+			l.problem("database", "holds a password: a password never sits in the config file; use database: { url_env: NAME } or url_file")
+		} else {
+			cfg.secrets.database = pmsync.Secret(text)
+		}
+	default:
+		cfg.Database = l.path("database", text)
+	}
+}
+
+// isPostgresURL reports whether s names a PostgreSQL server.
+func isPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
 }

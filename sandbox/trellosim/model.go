@@ -106,7 +106,16 @@ type card struct {
 	items            []checkItem // its items; the first CheckItemsChecked are complete
 	itemIDs          map[string]string
 	comments         int
+	// raw caches the card's fields as `"name":value` segments in cardOrder,
+	// segment i at raw[rawAt[i]:rawAt[i+1]], and rawCustom its custom field
+	// items: a 100k-card board is paged without re-encoding every card.
+	raw       []byte
+	rawAt     []int32
+	rawCustom []byte
 }
+
+// touch drops the cached JSON after a change.
+func (c *card) touch() { c.raw, c.rawAt, c.rawCustom = nil, nil, nil }
 
 type action struct {
 	id, typ, member string
@@ -445,8 +454,9 @@ var stepNames = []string{
 // syncCustomIDs gives every custom field value of the card a stable item
 // id, as Trello keeps one customFieldItem per field and card.
 func (s *Server) syncCustomIDs(c *card, at time.Time) {
-	for name, v := range c.Custom {
-		if v != "" && c.itemIDs[name] == "" {
+	// In name order: ids come from a counter, and map order is random.
+	for _, name := range slices.Sorted(maps.Keys(c.Custom)) {
+		if c.Custom[name] != "" && c.itemIDs[name] == "" {
 			c.itemIDs[name] = s.ids.next(at)
 		}
 	}
@@ -492,6 +502,7 @@ func (s *Server) updateCardAt(id string, f func(*Card), at time.Time, creator st
 	c.Card = after
 	s.syncChecklist(c, at)
 	s.syncCustomIDs(c, at)
+	c.touch()
 	b.lastActivity = laterOf(b.lastActivity, at)
 	s.logChanges(b, c, before, at, creator)
 	return nil
@@ -621,6 +632,7 @@ func (s *Server) addCommentAt(id, text string, at time.Time, creator string) (*a
 	}
 	b := s.boards[c.board]
 	c.comments++
+	c.touch()
 	c.DateLastActivity = laterOf(c.DateLastActivity, at)
 	b.lastActivity = laterOf(b.lastActivity, at)
 	return s.log(b, c, at, creator, "commentCard", map[string]any{
