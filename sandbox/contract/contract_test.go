@@ -217,21 +217,27 @@ info: {title: t, version: "1", description: long prose}
 paths:
   /a:
     get:
+      parameters: [{$ref: "#/paths/~1b/parameters/0"}, {$ref: "#/paths/~1c~1%7Bid%7D/parameters/0"}]
       responses:
         200:
           description: ok
           content: {application/json: {schema: {$ref: "#/components/schemas/A"}}}
   /b:
+    parameters: [{name: q, in: query, schema: {type: string}}]
+  /c/{id}:
+    parameters: [{name: r, in: query, schema: {type: string}}]
     get:
+      parameters: [{$ref: "#/paths/~1b/parameters/0"}]
       responses:
         200: {description: ok, content: {application/json: {schema: {$ref: "#/components/schemas/Unused"}}}}
 components:
   securitySchemes: {k: {type: apiKey, in: query, name: key}}
   schemas:
-    A: {type: object, properties: {b: {$ref: "#/components/schemas/B"}, c: {oneOf: [{$ref: "#/components/schemas/C"}], discriminator: {propertyName: t, mapping: {d: "#/components/schemas/D"}}}}}
+    A: {type: object, properties: {b: {$ref: "#/components/schemas/B"}, c: {oneOf: [{$ref: "#/components/schemas/C"}], discriminator: {propertyName: t, mapping: {d: "#/components/schemas/D"}}}, e: {$ref: "#/components/schemas/E/properties/at"}}}
     B: {type: string}
     C: {type: object}
     D: {type: object}
+    E: {type: object, properties: {at: {type: string}}}
     Unused: {type: object}
 `)
 	out, err := Trim(doc, []string{"/a"})
@@ -247,11 +253,14 @@ components:
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	if !slices.Equal(names, []string{"A", "B", "C", "D"}) {
-		t.Errorf("kept schemas %q, want A B C D", names)
+	if !slices.Equal(names, []string{"A", "B", "C", "D", "E"}) {
+		t.Errorf("kept schemas %q, want A B C D E", names)
 	}
 	if s.Doc().Paths.Value("/b") != nil || s.Doc().Paths.Value("/a") == nil {
 		t.Error("kept the wrong paths")
+	}
+	if ps := s.Doc().Paths.Value("/a").Get.Parameters; len(ps) != 2 || ps[0].Value.Name != "q" || ps[1].Value.Name != "r" {
+		t.Error("a reference into a dropped path was not copied in")
 	}
 	if s.Doc().Components.SecuritySchemes["k"] == nil {
 		t.Error("dropped the security schemes")
