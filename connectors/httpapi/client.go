@@ -35,6 +35,14 @@ const (
 	DefaultMaxDelay   = 30 * time.Second
 	DefaultMaxBody    = 64 << 20
 	DefaultTimeout    = 60 * time.Second
+	// DefaultMaxRetryAfter is the longest Retry-After a request waits out
+	// before it is tried again. The vendors' rate limits are per minute
+	// (Smartsheet asks for a minute's pause after errorCode 4003, Asana and
+	// Jira Cloud answer 429 with a Retry-After of up to a minute for a
+	// spent minute budget), so a minute plus a margin for clock skew covers
+	// every wait a healthy API asks for; a longer one means an outage or a
+	// spent daily quota, and the caller is better off rescheduling.
+	DefaultMaxRetryAfter = 65 * time.Second
 )
 
 // maxRetryAfter bounds a parsed Retry-After.
@@ -74,10 +82,17 @@ type Config struct {
 	MaxRetries int
 	// BaseDelay is the first backoff ceiling; it doubles on every retry.
 	BaseDelay time.Duration
-	// MaxDelay caps the backoff and the Retry-After a client waits out. A
-	// longer Retry-After fails at once with the APIError (its RetryAfter
-	// set) so that the caller can reschedule instead of holding a worker.
+	// MaxDelay caps the backoff between retries of a request the server
+	// named no wait for.
 	MaxDelay time.Duration
+	// MaxRetryAfter is the longest Retry-After (header, or the wait the
+	// vendor's error body asks for) that a retryable request waits out
+	// before trying again; default DefaultMaxRetryAfter. A longer one fails
+	// at once with the APIError, its RetryAfter set, so that the caller can
+	// reschedule instead of holding a worker. Writes that are not
+	// idempotent are never retried, so it only ever delays reads and
+	// idempotent writes.
+	MaxRetryAfter time.Duration
 	// MaxBody caps a response body in bytes; default DefaultMaxBody.
 	MaxBody int64
 	// Timeout bounds each attempt, body included; default DefaultTimeout.
@@ -120,6 +135,7 @@ type Client struct {
 	maxRetries int
 	baseDelay  time.Duration
 	maxDelay   time.Duration
+	maxWait    time.Duration // the longest Retry-After waited out
 	maxBody    int64
 	timeout    time.Duration
 	scrub      *scrubber
@@ -145,6 +161,7 @@ func New(cfg Config) (*Client, error) {
 		maxRetries: cfg.MaxRetries,
 		baseDelay:  cmp.Or(cfg.BaseDelay, DefaultBaseDelay),
 		maxDelay:   cmp.Or(cfg.MaxDelay, DefaultMaxDelay),
+		maxWait:    cmp.Or(cfg.MaxRetryAfter, DefaultMaxRetryAfter),
 		maxBody:    cmp.Or(cfg.MaxBody, DefaultMaxBody),
 		timeout:    cmp.Or(cfg.Timeout, DefaultTimeout),
 		scrub:      newScrubber(secrets),
@@ -163,7 +180,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("new %s http client: rate %v is negative", cfg.Vendor, cfg.Rate)
 	case cfg.Burst < 0:
 		return nil, fmt.Errorf("new %s http client: burst %d is negative", cfg.Vendor, cfg.Burst)
-	case cfg.MaxBody < 0, cfg.BaseDelay < 0, cfg.MaxDelay < 0, cfg.Timeout < 0:
+	case cfg.MaxBody < 0, cfg.BaseDelay < 0, cfg.MaxDelay < 0, cfg.MaxRetryAfter < 0, cfg.Timeout < 0:
 		return nil, fmt.Errorf("new %s http client: sizes and durations must not be negative", cfg.Vendor)
 	}
 	switch {
@@ -325,8 +342,8 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 // judge decides what a failed attempt means: the error to report, whether
 // to try again and how long to wait first. A Retry-After (header or body) is
 // waited out exactly, because a server that names its wait counts early
-// retries against the client; a longer one than MaxDelay is handed back so
-// that the caller reschedules instead of holding a worker.
+// retries against the client; a longer one than MaxRetryAfter is handed
+// back so that the caller reschedules instead of holding a worker.
 func (c *Client) judge(op *operation, attempt int, resp *Response, err error) (time.Duration, bool, error) {
 	if err != nil {
 		var te *transportError
@@ -339,11 +356,11 @@ func (c *Client) judge(op *operation, attempt int, resp *Response, err error) (t
 	apiErr := c.apiError(op, resp)
 	if resp.Status == http.StatusTooManyRequests {
 		// Slow down everyone sharing the credential, retrying or not.
-		c.pause(min(cmp.Or(apiErr.RetryAfter, c.backoffCeiling(attempt)), c.maxDelay))
+		c.pause(min(cmp.Or(apiErr.RetryAfter, c.backoffCeiling(attempt)), c.maxWait))
 	}
 	retry := op.idempotent && retryableStatus(resp.Status)
 	switch {
-	case !retry, apiErr.RetryAfter > c.maxDelay:
+	case !retry, apiErr.RetryAfter > c.maxWait:
 		return 0, false, apiErr
 	case apiErr.RetryAfter > 0:
 		return apiErr.RetryAfter, true, apiErr
@@ -634,7 +651,7 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 			return 0
 		}
 		// The cap keeps the conversion from overflowing; any such wait is
-		// far beyond MaxDelay and fails the call anyway.
+		// far beyond MaxRetryAfter and fails the call anyway.
 		return time.Duration(min(secs, maxRetryAfter.Seconds()) * float64(time.Second))
 	}
 	if t, err := http.ParseTime(v); err == nil {

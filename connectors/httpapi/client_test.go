@@ -185,11 +185,49 @@ func TestDoRetries(t *testing.T) {
 			wantCeilings: []time.Duration{100 * time.Millisecond, 200 * time.Millisecond},
 		},
 		{
-			name:         "Retry-After beyond MaxDelay fails at once for the caller to reschedule",
+			name:         "Retry-After beyond the 65s ceiling fails at once for the caller to reschedule",
 			replies:      []reply{{status: 429, header: map[string]string{"Retry-After": "120"}}, ok},
 			wantStatus:   429,
 			wantReqs:     1,
 			wantRetryAft: 120 * time.Second,
+		},
+		{
+			// A minute's Retry-After is what the vendors' per-minute limits
+			// ask for; it is longer than the backoff cap and still waited out.
+			name:       "Retry-After of a minute is waited out although it passes MaxDelay",
+			replies:    []reply{{status: 429, header: map[string]string{"Retry-After": "60"}}, ok},
+			wantReqs:   2,
+			wantSleeps: []time.Duration{60 * time.Second},
+		},
+		{
+			name:       "Retry-After at the 65s ceiling is waited out",
+			replies:    []reply{{status: 503, header: map[string]string{"Retry-After": "65"}}, ok},
+			wantReqs:   2,
+			wantSleeps: []time.Duration{65 * time.Second},
+		},
+		{
+			name:         "Retry-After one second past the ceiling fails at once",
+			replies:      []reply{{status: 429, header: map[string]string{"Retry-After": "66"}}, ok},
+			wantStatus:   429,
+			wantReqs:     1,
+			wantRetryAft: 66 * time.Second,
+		},
+		{
+			name:         "a lower MaxRetryAfter fails sooner",
+			replies:      []reply{{status: 429, header: map[string]string{"Retry-After": "20"}}, ok},
+			cfg:          Config{MaxRetryAfter: 10 * time.Second},
+			wantStatus:   429,
+			wantReqs:     1,
+			wantRetryAft: 20 * time.Second,
+		},
+		{
+			name:       "POST not retried on 429 even with a short Retry-After",
+			method:     http.MethodPost,
+			replies:    []reply{{status: 429, header: map[string]string{"Retry-After": "1"}}, ok},
+			wantStatus: 429,
+			wantReqs:   1,
+			// The APIError still says how long the server asked to wait.
+			wantRetryAft: time.Second,
 		},
 		{
 			name:       "negative MaxRetries never retries",

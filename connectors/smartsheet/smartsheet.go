@@ -278,12 +278,11 @@ func New(p connectors.Params) (*Connector, error) {
 		Timeout:    p.Timeout,
 		Transport:  p.Transport,
 		ParseError: ParseError,
-		// The minute Smartsheet asks for after a 4003 must fit under the
-		// longest wait the client sits out, or every 429 would fail at once.
-		MaxDelay: RateLimitWait,
-		Sleep:    p.Sleep,
-		Now:      p.Now,
-		Log:      log,
+		// The minute Smartsheet asks for after a 4003 fits under the
+		// client's Retry-After ceiling (httpapi.DefaultMaxRetryAfter).
+		Sleep: p.Sleep,
+		Now:   p.Now,
+		Log:   log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("build smartsheet http client: %w", err)
