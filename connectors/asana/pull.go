@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -113,7 +114,8 @@ const taskFields = "name,resource_subtype,completed,completed_at,due_on,due_at,s
 	"modified_at,assignee.name,permalink_url,parent.name," +
 	"memberships.project.name,memberships.section.name," +
 	"custom_fields.name,custom_fields.type,custom_fields.resource_subtype," +
-	"custom_fields.number_value,custom_fields.enum_value.name,custom_fields.multi_enum_values.name," +
+	"custom_fields.number_value,custom_fields.format,custom_fields.precision," +
+	"custom_fields.enum_value.name,custom_fields.multi_enum_values.name," +
 	"custom_fields.text_value,custom_fields.date_value.date,custom_fields.people_value.name," +
 	"custom_fields.display_value"
 
@@ -436,7 +438,8 @@ func toRecord(project string, raw map[string]any) (pmsync.Record, error) {
 
 // customValue normalizes a custom field's value by its type, so that
 // mappings read numbers, option names, text, ISO dates and people names
-// instead of Asana's per-type objects.
+// instead of Asana's per-type objects. A number field in percentage format
+// reads as the percentage the UI shows (25 for a stored 0.25).
 func customValue(cf map[string]any) any {
 	typ, _ := cf["resource_subtype"].(string)
 	if typ == "" {
@@ -444,10 +447,14 @@ func customValue(cf map[string]any) any {
 	}
 	switch typ {
 	case "number":
-		if v, ok := cf["number_value"].(float64); ok {
-			return v
+		v, ok := cf["number_value"].(float64)
+		if !ok {
+			return nil
 		}
-		return nil
+		if f, _ := cf["format"].(string); f == "percentage" {
+			return percent(v, cf["precision"])
+		}
+		return v
 	case "enum":
 		ev, _ := cf["enum_value"].(map[string]any)
 		if name, ok := ev["name"].(string); ok {
@@ -475,6 +482,19 @@ func customValue(cf map[string]any) any {
 	}
 	// Formula, custom id and reference fields: what Asana shows.
 	return cf["display_value"]
+}
+
+// percent turns the fraction a percentage field stores (0.25) into the
+// percentage Asana shows for it (25), rounded to the field's precision,
+// which for this format counts the decimals of the percentage (0.251 has
+// precision 1 and shows as 25.1%).
+func percent(v float64, precision any) float64 {
+	digits := 9 // without a precision: only the float noise of ×100 goes
+	if p, ok := precision.(float64); ok && p >= 0 && p <= 6 {
+		digits = int(p)
+	}
+	scale := math.Pow(10, float64(digits))
+	return math.Round(v*100*scale) / scale
 }
 
 func names(v any) []any {
