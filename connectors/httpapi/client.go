@@ -55,6 +55,11 @@ const maxRedirects = 10
 // larger than Config.MaxBody.
 var ErrBodyTooLarge = errors.New("response body exceeds the size limit")
 
+// ErrAttemptTimeout is matched (errors.Is) by the error of a request whose
+// last attempt ran past Config.Timeout, while the caller's context was
+// still live: a caller that can ask for less (a smaller page) may do so.
+var ErrAttemptTimeout = errors.New("attempt timed out")
+
 // errRedirectRefused stops a redirect to another host: the auth RoundTripper
 // would otherwise hand the credential to whoever the redirect names.
 var errRedirectRefused = errors.New("redirect to another host refused")
@@ -275,6 +280,10 @@ type Request struct {
 	// OPTIONS are always idempotent; POST and PATCH only when this is true
 	// (search POSTs, or writes guarded by an idempotency key).
 	Idempotent bool
+	// NoTimeoutRetry fails an attempt that timed out at once (its error
+	// matches ErrAttemptTimeout) instead of sending the same request again,
+	// for a caller that answers a timeout by asking for less.
+	NoTimeoutRetry bool
 }
 
 // Response is a successful answer, or with a *connectors.APIError the
@@ -294,6 +303,8 @@ type operation struct {
 	body       []byte
 	json       bool
 	idempotent bool
+	// noTimeoutRetry: see Request.NoTimeoutRetry.
+	noTimeoutRetry bool
 }
 
 // Do sends r, waiting on the shared rate limiter before each attempt and
@@ -351,7 +362,7 @@ func (c *Client) judge(op *operation, attempt int, resp *Response, err error) (t
 			return 0, false, err
 		}
 		te.attempts = attempt + 1
-		return c.backoff(attempt), op.idempotent && te.transient, te
+		return c.backoff(attempt), op.idempotent && te.transient && !(te.timeout && op.noTimeoutRetry), te
 	}
 	apiErr := c.apiError(op, resp)
 	if resp.Status == http.StatusTooManyRequests {
@@ -434,7 +445,7 @@ func (e *decodeError) Unwrap() error { return e.err }
 
 // prepare resolves the URL and encodes the body once for all attempts.
 func (c *Client) prepare(r Request) (*operation, error) {
-	op := &operation{method: r.Method, header: r.Header, body: r.Body}
+	op := &operation{method: r.Method, header: r.Header, body: r.Body, noTimeoutRetry: r.NoTimeoutRetry}
 	if op.method == "" {
 		op.method = http.MethodGet
 	}
@@ -557,8 +568,12 @@ type transportError struct {
 	msg       string
 	err       error
 	transient bool
+	timeout   bool // the attempt ran past Config.Timeout
 	attempts  int
 }
+
+// Is lets errors.Is(err, ErrAttemptTimeout) find an attempt timeout.
+func (e *transportError) Is(target error) bool { return target == ErrAttemptTimeout && e.timeout }
 
 func (e *transportError) Error() string {
 	if e.attempts > 1 {
@@ -576,7 +591,8 @@ func (c *Client) transportError(op *operation, actx context.Context, err error) 
 		cause = ue.Err
 	}
 	what := cause.Error()
-	if errors.Is(actx.Err(), context.DeadlineExceeded) {
+	timeout := errors.Is(actx.Err(), context.DeadlineExceeded)
+	if timeout {
 		what = fmt.Sprintf("attempt timed out after %s", c.timeout)
 	}
 	var certErr *tls.CertificateVerificationError
@@ -585,6 +601,7 @@ func (c *Client) transportError(op *operation, actx context.Context, err error) 
 		msg:       c.scrub.text(fmt.Sprintf("%s: %s %s: %s", c.vendor, op.method, op.path, what)),
 		err:       cause,
 		transient: transient,
+		timeout:   timeout,
 	}
 }
 

@@ -456,6 +456,24 @@ func TestAttemptTimeoutIsRetried(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "jira: GET /slow: attempt timed out after 100ms") {
 		t.Errorf("err = %v, want an attempt timeout", err)
 	}
+	if !errors.Is(err, ErrAttemptTimeout) {
+		t.Errorf("err = %v does not match ErrAttemptTimeout", err)
+	}
+
+	// NoTimeoutRetry hands the timeout back at once, for a caller that
+	// asks for less instead.
+	hits.Store(0)
+	sl = &sleeps{}
+	c = newTestClient(t, srv.URL, Config{Timeout: 100 * time.Millisecond, Sleep: sl.sleep})
+	_, err = c.Do(context.Background(), Request{Path: "/slow", NoTimeoutRetry: true})
+	if !errors.Is(err, ErrAttemptTimeout) || c.Requests() != 1 || len(sl.all()) != 0 {
+		t.Errorf("NoTimeoutRetry: err %v after %d requests and waits %v; want ErrAttemptTimeout after 1 request, no wait", err, c.Requests(), sl.all())
+	}
+	// A refused connection is no timeout.
+	c = newTestClient(t, "http://"+closedAddr(t), Config{MaxRetries: -1})
+	if _, err := c.Do(context.Background(), Request{Path: "/x"}); err == nil || errors.Is(err, ErrAttemptTimeout) {
+		t.Errorf("refused connection: err %v, want an error that is not ErrAttemptTimeout", err)
+	}
 }
 
 func TestTransportErrors(t *testing.T) {
