@@ -128,6 +128,11 @@ type ErrorInfo struct {
 	// RetryAfter is a wait the body asks for, for vendors that put it
 	// there instead of, or besides, the Retry-After header.
 	RetryAfter time.Duration
+	// NotApplied says the vendor documents this answer as a refusal that
+	// left nothing changed and asks for the request again (Smartsheet's
+	// errorCode 4004, "being updated by another request"): on a retryable
+	// status even a write that is not idempotent is then sent again.
+	NotApplied bool
 }
 
 // Client sends requests to one vendor API with one credential. It is safe
@@ -364,12 +369,12 @@ func (c *Client) judge(op *operation, attempt int, resp *Response, err error) (t
 		te.attempts = attempt + 1
 		return c.backoff(attempt), op.idempotent && te.transient && !(te.timeout && op.noTimeoutRetry), te
 	}
-	apiErr := c.apiError(op, resp)
+	apiErr, notApplied := c.apiError(op, resp)
 	if resp.Status == http.StatusTooManyRequests {
 		// Slow down everyone sharing the credential, retrying or not.
 		c.pause(min(cmp.Or(apiErr.RetryAfter, c.backoffCeiling(attempt)), c.maxWait))
 	}
-	retry := op.idempotent && retryableStatus(resp.Status)
+	retry := (op.idempotent || notApplied) && retryableStatus(resp.Status)
 	switch {
 	case !retry, apiErr.RetryAfter > c.maxWait:
 		return 0, false, apiErr
@@ -609,7 +614,8 @@ func (c *Client) transportError(op *operation, actx context.Context, err error) 
 // sees the body with secrets already replaced, so that no cut it makes can
 // leave half a secret behind; what it returns is scrubbed once more because
 // a parser may also draw on headers.
-func (c *Client) apiError(op *operation, resp *Response) *connectors.APIError {
+// It also reports whether the vendor says the request took no effect.
+func (c *Client) apiError(op *operation, resp *Response) (*connectors.APIError, bool) {
 	parse := c.parseError
 	if parse == nil {
 		parse = ParseGenericError
@@ -624,7 +630,7 @@ func (c *Client) apiError(op *operation, resp *Response) *connectors.APIError {
 		RefID:      Shorten(c.scrub.text(info.RefID), snippetLen),
 		RetryAfter: max(parseRetryAfter(resp.Header.Get("Retry-After"), c.now()), info.RetryAfter),
 		Message:    Shorten(c.scrub.text(info.Message), maxMessageLen),
-	}
+	}, info.NotApplied
 }
 
 // retryableStatus lists the answers that mean "not now" rather than "no".

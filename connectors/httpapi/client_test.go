@@ -135,6 +135,26 @@ func TestDoRetries(t *testing.T) {
 			wantSleeps: []time.Duration{3 * time.Second},
 		},
 		{
+			name:    "POST retried on a 500 the vendor says took no effect",
+			method:  http.MethodPost,
+			replies: []reply{{status: 500, body: `{"errorCode":4004}`}, ok},
+			cfg: Config{ParseError: func(status int, _ http.Header, body []byte) ErrorInfo {
+				return ErrorInfo{Code: "4004", NotApplied: strings.Contains(string(body), "4004")}
+			}},
+			wantReqs:     2,
+			wantCeilings: []time.Duration{500 * time.Millisecond},
+		},
+		{
+			name:    "POST not retried on a 400 even if said to take no effect",
+			method:  http.MethodPost,
+			replies: []reply{{status: 400}, ok},
+			cfg: Config{ParseError: func(int, http.Header, []byte) ErrorInfo {
+				return ErrorInfo{NotApplied: true}
+			}},
+			wantStatus: 400,
+			wantReqs:   1,
+		},
+		{
 			name:       "POST not retried on 503",
 			method:     http.MethodPost,
 			replies:    []reply{{status: 503}, ok},

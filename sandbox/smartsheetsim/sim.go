@@ -215,6 +215,14 @@ func ServerError() Fault {
 		Message: "An unexpected error has occurred. Please retry your request."}
 }
 
+// SheetBusy is the 500 with errorCode 4004 Smartsheet answers a write to a
+// sheet while another request with the same token is updating it; nothing
+// of the refused request was saved, and Smartsheet asks for it again.
+func SheetBusy(sheetID int64) Fault {
+	return Fault{Status: http.StatusInternalServerError, ErrorCode: 4004,
+		Message: fmt.Sprintf("Request failed because sheetId %d is currently being updated by another request that uses the same access token. Please retry your request once the previous request has completed.", sheetID)}
+}
+
 // Malformed is a 200 whose body is cut off mid-JSON.
 func Malformed() Fault {
 	return Fault{Status: http.StatusOK, Body: `{"id": 1, "name": "Plan", "columns": [{"id": 1, "title": `}
