@@ -33,8 +33,10 @@ var errSheetMoved = errors.New("sheet changed while its pages were read")
 // changing under it.
 const snapshotTries = 3
 
-// cursorVersion is the version of the cursor format.
-const cursorVersion = 1
+// cursorVersion is the version of the cursor format. Version 2 records
+// whether the sheet computes cells; a version 1 cursor never looked, so it
+// is answered with a full read that does.
+const cursorVersion = 2
 
 // cursor is the connector's position in a sheet: the sheet version last
 // read and the newest row modifiedAt seen.
@@ -45,6 +47,13 @@ type cursor struct {
 	// Columns is the sheet's width when last read, so that the next read
 	// sizes its first page by cells too.
 	Columns int `json:"columns,omitempty"`
+	// Formulas records that the sheet computes cells (a column formula or
+	// a cell formula was seen), and Read the UTC day it was last read in
+	// full. A computed value changes without its row's modifiedAt moving
+	// (see Pull), so such a sheet is read in full whenever its version
+	// moves, and at least once a day for TODAY().
+	Formulas bool   `json:"formulas,omitempty"`
+	Read     string `json:"read,omitempty"`
 }
 
 func (c cursor) encode() connectors.Cursor {
@@ -89,6 +98,13 @@ func recordKeys() []string {
 // that the last page carries the complete live list. Records come in pages
 // of at most PageRecords; only the last page carries the new cursor.
 //
+// A sheet that computes cells (a column or cell formula) is read in full
+// whenever its version moves, and on its first pull of each UTC day:
+// rowsModifiedSince selects rows by modifiedAt, which Smartsheet moves for
+// a data change made to the row, not for a value a formula recomputed
+// because something elsewhere changed (a parent's roll-up of its children,
+// a cross-sheet reference, TODAY()).
+//
 // Before any page, the sheet's columns are checked: a column the mapping
 // reads (Scope.Fields) that the sheet lacks — typically renamed — or a
 // duplicated column title fails the pull, so nothing stored changes.
@@ -104,9 +120,15 @@ func (c *Connector) Pull(ctx context.Context, scope connectors.Scope, cur connec
 	id, _ := sheetID(sc.Sheet) // CheckScope vouched for it
 	var last error
 	for range snapshotTries {
-		if pos.Version == 0 {
+		switch {
+		case pos.Version == 0:
 			last = c.pullAll(ctx, scope, id, page)
-		} else {
+		case pos.Formulas && pos.Read != c.today():
+			c.log.Debug().Str("source", scope.Source).Msg("sheet computes cells and was not read in full today, reading in full")
+			last = c.pullAll(ctx, scope, id, page)
+		case pos.Formulas:
+			last = c.pullIfMoved(ctx, scope, id, pos, page)
+		default:
 			last = c.pullChanges(ctx, scope, id, pos, cur, page)
 		}
 		if !errors.Is(last, errSheetMoved) {
@@ -115,6 +137,33 @@ func (c *Connector) Pull(ctx context.Context, scope connectors.Scope, cur connec
 		c.log.Debug().Str("source", scope.Source).Msg("sheet changed while read, reading again")
 	}
 	return fmt.Errorf("smartsheet connection %q: read sheet %d: %w %d times in a row; try again when editing calms down", c.name, id, errSheetMoved, snapshotTries)
+}
+
+// today is the UTC day, the unit of the daily full read of a sheet with
+// formulas.
+func (c *Connector) today() string { return c.now().UTC().Format(time.DateOnly) }
+
+// pullIfMoved reads a sheet with formulas in full when its version moved:
+// rowsModifiedSince finds rows by their modifiedAt, which Smartsheet moves
+// for a data change made to the row, not for a formula whose result changed
+// because of cells elsewhere (a parent's roll-up of its children, a
+// cross-sheet reference, TODAY()), so only a full read sees every computed
+// value. An unchanged version costs the one ifVersionAfter request.
+func (c *Connector) pullIfMoved(ctx context.Context, scope connectors.Scope, id int64, pos cursor, page func(connectors.Page) error) error {
+	var doc sheetDoc
+	// ifVersionAfter with the smallest page there is: an unchanged sheet
+	// answers with its version alone, a changed one with a row at most.
+	if err := c.api.GetJSON(ctx, "/sheets/"+strconv.FormatInt(id, 10), url.Values{
+		"ifVersionAfter": {strconv.FormatInt(pos.Version, 10)}, "pageSize": {"1"}, "page": {"1"},
+	}, &doc); err != nil {
+		return c.readFail(id, fmt.Errorf("get sheet %d: %w", id, err))
+	}
+	if doc.unchanged() {
+		c.log.Debug().Str("source", scope.Source).Int64("version", pos.Version).Msg("sheet unchanged")
+		return nil
+	}
+	c.log.Debug().Str("source", scope.Source).Msg("sheet with formulas changed, reading in full")
+	return c.pullAll(ctx, scope, id, page)
 }
 
 // emitter batches records into pages of at most PageRecords, holding the
@@ -307,11 +356,12 @@ func (c *Connector) checkColumns(doc *sheetDoc, scope connectors.Scope) (*column
 func (c *Connector) pullAll(ctx context.Context, scope connectors.Scope, id int64, page func(connectors.Page) error) error {
 	out := &emitter{ctx: ctx, page: page}
 	var (
-		first *sheetDoc
-		cols  *columns
-		types = map[int64]any{}
-		live  []string
-		since time.Time
+		first    *sheetDoc
+		cols     *columns
+		types    = map[int64]any{}
+		live     []string
+		since    time.Time
+		formulas bool
 	)
 	err := c.readSheet(ctx, id, dataQuery(), 0, func(doc *sheetDoc) error {
 		if first == nil {
@@ -321,6 +371,7 @@ func (c *Connector) pullAll(ctx context.Context, scope connectors.Scope, id int6
 			}
 			first = doc
 		}
+		formulas = formulas || hasFormulas(doc.Columns, doc.Rows)
 		for i := range doc.Rows {
 			r := &doc.Rows[i]
 			rec, typ := c.record(scope, first, cols, r, types[r.ParentID])
@@ -338,7 +389,10 @@ func (c *Connector) pullAll(ctx context.Context, scope connectors.Scope, id int6
 	if err != nil {
 		return c.readFail(id, err)
 	}
-	next := cursor{V: cursorVersion, Version: first.Version, Columns: len(first.Columns)}
+	next := cursor{V: cursorVersion, Version: first.Version, Columns: len(first.Columns), Formulas: formulas}
+	if formulas {
+		next.Read = c.today()
+	}
 	if !since.IsZero() {
 		next.Since = since.Format(time.RFC3339)
 	}
@@ -393,6 +447,12 @@ func (c *Connector) pullChanges(ctx context.Context, scope connectors.Scope, id 
 	if first == nil {
 		c.log.Debug().Str("source", scope.Source).Int64("version", pos.Version).Msg("sheet unchanged")
 		return nil
+	}
+	if hasFormulas(first.Columns, changed) {
+		// Formulas appeared since the last read; the values they compute
+		// elsewhere moved no modifiedAt, so only a full read sees them.
+		c.log.Debug().Str("source", scope.Source).Msg("sheet now computes cells, reading in full")
+		return c.pullAll(ctx, scope, id, page)
 	}
 
 	live, types, err := c.listRows(ctx, id, cols)

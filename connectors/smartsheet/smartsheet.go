@@ -268,6 +268,7 @@ type Connector struct {
 	name string
 	api  *httpapi.Client
 	log  zerolog.Logger
+	now  func() time.Time
 }
 
 // New builds a Smartsheet connector from its Params.
@@ -295,6 +296,10 @@ func New(p connectors.Params) (*Connector, error) {
 		name:        name,
 		api:         api,
 		log:         log,
+		now:         p.Now,
+	}
+	if c.now == nil {
+		c.now = time.Now
 	}
 	if p.Overlap > 0 {
 		c.Overlap = p.Overlap
