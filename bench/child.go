@@ -22,6 +22,7 @@ import (
 	_ "github.com/pmsync/pmsync/connectors/all" // the connectors the configurations name
 	"github.com/pmsync/pmsync/engine"
 	"github.com/pmsync/pmsync/store"
+	"github.com/pmsync/pmsync/store/sqlite"
 )
 
 // childEnv names the variable that turns the benchmark binary into the child
@@ -145,7 +146,7 @@ func openEngine(ctx context.Context, j job, stderr io.Writer) (*engine.Engine, *
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("parse the benchmark configuration: %w", err)
 	}
-	db, err := store.Open(ctx, cfg.Database)
+	db, err := sqlite.Open(ctx, cfg.Database)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -164,7 +165,7 @@ func openEngine(ctx context.Context, j job, stderr io.Writer) (*engine.Engine, *
 // timedStore is the store with the time of its sync writes added up, to
 // tell storage apart from fetching and mapping in a sync's wall time.
 type timedStore struct {
-	*store.DB
+	*sqlite.DB
 	spent time.Duration
 }
 
@@ -176,10 +177,10 @@ func (t *timedStore) ApplyPage(ctx context.Context, w store.PageWrite) (store.Pa
 }
 
 // Tombstone marks items deleted and adds its time to spent.
-func (t *timedStore) Tombstone(ctx context.Context, source string, live []string, at time.Time) (int, error) {
+func (t *timedStore) Tombstone(ctx context.Context, fence store.Fence, source string, live []string, at time.Time) (int, error) {
 	start := time.Now()
 	defer func() { t.spent += time.Since(start) }()
-	return t.DB.Tombstone(ctx, source, live, at)
+	return t.DB.Tombstone(ctx, fence, source, live, at)
 }
 
 // runSync runs one sync of the job's source and times it; opening the store

@@ -26,12 +26,17 @@ const (
 	DefaultDeletions  = "0 * * * *"
 	DefaultOverlap    = 5 * time.Minute
 	DefaultRunTimeout = 30 * time.Minute
+	DefaultLeaseTTL   = 5 * time.Minute
+	DefaultWorkers    = 4
 )
 
 // Config is a loaded and validated config file.
 type Config struct {
-	File        string // the file it was read from, as given
-	Database    string // SQLite file; a relative path in the file is resolved against the file's directory
+	File string // the file it was read from, as given
+	// Database is the SQLite file (a relative path in the file is resolved
+	// against the file's directory); "" when the store is PostgreSQL (see
+	// PostgresURL).
+	Database    string
 	Timezone    string // IANA name; "" means the system zone
 	Log         Log
 	HTTP        HTTP
@@ -53,8 +58,9 @@ type Config struct {
 }
 
 type secrets struct {
-	http  pmsync.Secret
-	creds map[string]connectors.Credentials // by connection name
+	http     pmsync.Secret
+	database pmsync.Secret                     // a PostgreSQL URL
+	creds    map[string]connectors.Credentials // by connection name
 }
 
 // Log configures logging.
@@ -82,6 +88,12 @@ type Schedule struct {
 type Sync struct {
 	Overlap    time.Duration `yaml:"overlap"`     // incremental pulls re-read this much before the cursor
 	RunTimeout time.Duration `yaml:"run_timeout"` // one sync run of one source is cancelled after this
+	// LeaseTTL is how long a connection's sync lease lasts unrenewed: a
+	// replica killed mid-sync is replaced by another within it.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
+	// Workers is how many connections sync at once in one process (each
+	// connection's sources one after the other).
+	Workers int `yaml:"workers"`
 }
 
 // Rules overrides rollup thresholds; a nil field keeps the value of the
@@ -333,6 +345,15 @@ func (conn Connection) params(creds connectors.Credentials) connectors.Params {
 		RateLimit:   connectors.RateLimit{PerMinute: conn.RateLimit.PerMinute, Burst: conn.RateLimit.Burst},
 		Timeout:     conn.Timeout,
 	}
+}
+
+// PostgresURL returns the PostgreSQL URL of the store, or "" when the store
+// is a SQLite file. It may hold a password: only the store reads it.
+func (c *Config) PostgresURL() pmsync.Secret {
+	if c.secrets == nil {
+		return ""
+	}
+	return c.secrets.database
 }
 
 // HTTPToken returns the bearer token the dashboard and API require, or ""

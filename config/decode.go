@@ -20,17 +20,20 @@ import (
 // connector kind (a connection's own options, a scope, a push target) stay
 // nodes until the kind's Spec decodes them.
 type file struct {
-	Database    string                  `yaml:"database"`
-	Timezone    string                  `yaml:"timezone"`
-	Log         Log                     `yaml:"log"`
-	HTTP        HTTP                    `yaml:"http"`
-	Schedule    Schedule                `yaml:"schedule"`
-	Sync        Sync                    `yaml:"sync"`
-	Rules       Rules                   `yaml:"rules"`
-	Connections []yaml.Node             `yaml:"connections"`
-	Programs    []fileProgram           `yaml:"programs"`
-	Mappings    map[string]mapping.Spec `yaml:"mappings"`
-	Push        []filePush              `yaml:"push"`
+	Database yaml.Node `yaml:"database"` // a path or URL, or a mapping (databaseBlock)
+	// databaseText is the scalar form of Database, which the environment
+	// may override.
+	databaseText string
+	Timezone     string                  `yaml:"timezone"`
+	Log          Log                     `yaml:"log"`
+	HTTP         HTTP                    `yaml:"http"`
+	Schedule     Schedule                `yaml:"schedule"`
+	Sync         Sync                    `yaml:"sync"`
+	Rules        Rules                   `yaml:"rules"`
+	Connections  []yaml.Node             `yaml:"connections"`
+	Programs     []fileProgram           `yaml:"programs"`
+	Mappings     map[string]mapping.Spec `yaml:"mappings"`
+	Push         []filePush              `yaml:"push"`
 }
 
 type fileProgram struct {
@@ -71,11 +74,10 @@ type filePush struct {
 // key left out keeps its default.
 func defaults() file {
 	return file{
-		Database: DefaultDatabase,
 		Log:      Log{Level: "info", Format: "auto"},
 		HTTP:     HTTP{Listen: DefaultListen},
 		Schedule: Schedule{Sync: DefaultSync, Rollup: DefaultRollup, Deletions: DefaultDeletions},
-		Sync:     Sync{Overlap: DefaultOverlap, RunTimeout: DefaultRunTimeout},
+		Sync:     Sync{Overlap: DefaultOverlap, RunTimeout: DefaultRunTimeout, LeaseTTL: DefaultLeaseTTL, Workers: DefaultWorkers},
 	}
 }
 

@@ -72,7 +72,7 @@ func (l *loader) applyEnv(doc *file) {
 		from *string
 		to   *string
 	}{
-		{o.Database, &doc.Database},
+		{o.Database, &doc.databaseText},
 		{o.Timezone, &doc.Timezone},
 		{o.HTTPListen, &doc.HTTP.Listen},
 		{o.LogLevel, &doc.Log.Level},

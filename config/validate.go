@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -42,6 +43,7 @@ func (l *loader) load(data []byte) *Config {
 	if !l.decode(data, &doc) {
 		return nil
 	}
+	l.databaseText(&doc)
 	l.applyEnv(&doc)
 
 	cfg := &Config{
@@ -56,7 +58,7 @@ func (l *loader) load(data []byte) *Config {
 		Mappings: doc.Mappings,
 		secrets:  &secrets{creds: map[string]connectors.Credentials{}},
 	}
-	cfg.Database = l.path("database", doc.Database)
+	l.database(cfg, &doc)
 	l.checkGeneral(cfg)
 	specs := l.checkConnections(cfg, doc.Connections)
 	l.compileMappings(cfg, doc.Mappings)
@@ -135,9 +137,6 @@ func (l *loader) path(key, p string) string {
 }
 
 func (l *loader) checkGeneral(cfg *Config) {
-	if cfg.Database == "" {
-		l.problem("database", "must name a file")
-	}
 	if cfg.Timezone != "" {
 		loc, err := time.LoadLocation(cfg.Timezone)
 		if err != nil {
@@ -164,6 +163,12 @@ func (l *loader) checkGeneral(cfg *Config) {
 	}
 	if cfg.Sync.RunTimeout <= 0 {
 		l.problem("sync.run_timeout", "must be positive")
+	}
+	if cfg.Sync.LeaseTTL < 3*time.Second {
+		l.problem("sync.lease_ttl", "must be at least 3s (it is renewed every third of its length)")
+	}
+	if cfg.Sync.Workers < 1 || cfg.Sync.Workers > 64 {
+		l.problem("sync.workers", "%d is outside 1..64", cfg.Sync.Workers)
 	}
 	l.checkRules("rules", cfg.Rules, pmsync.DefaultRules())
 	l.checkHTTP(cfg)
@@ -792,4 +797,97 @@ func block[T any](l *loader, p, key string, n *yaml.Node, decode func(*yamlnode.
 	v := decode(b)
 	l.blockProblems(b)
 	return v
+}
+
+// databaseBlock is the mapping form of the database key.
+type databaseBlock struct {
+	Path    string `yaml:"path"`     // a SQLite file
+	URLEnv  string `yaml:"url_env"`  // an environment variable holding a PostgreSQL URL
+	URLFile string `yaml:"url_file"` // a file holding a PostgreSQL URL
+}
+
+// databaseText takes the scalar form of the database key (a path or a
+// URL), before the environment may override it; the default is
+// DefaultDatabase.
+func (l *loader) databaseText(doc *file) {
+	n := &doc.Database
+	switch {
+	case n.Kind == 0:
+		doc.databaseText = DefaultDatabase
+	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null":
+		doc.databaseText = ""
+	case n.Kind == yaml.ScalarNode:
+		doc.databaseText = n.Value
+	}
+}
+
+// database reads where the store is: a SQLite path, a PostgreSQL URL
+// (without a password when it is written in the file), or a mapping naming
+// the path or where the URL is read from (url_env, url_file).
+func (l *loader) database(cfg *Config, doc *file) {
+	n := &doc.Database
+	_, fromEnv := l.fromEnv["database"]
+	if n.Kind == yaml.MappingNode && !fromEnv {
+		var b databaseBlock
+		problems := yamlnode.Decode(n, "database", &b)
+		for _, p := range problems {
+			l.decodeProblem(p)
+		}
+		if len(problems) > 0 {
+			return
+		}
+		set := 0
+		for _, v := range []string{b.Path, b.URLEnv, b.URLFile} {
+			if v != "" {
+				set++
+			}
+		}
+		if set != 1 {
+			l.problem("database", "give exactly one of path, url_env or url_file")
+			return
+		}
+		if b.Path != "" {
+			cfg.Database = l.path("database.path", b.Path)
+			return
+		}
+		// Even a command that reads no vendor secret needs the store.
+		noSecrets := l.noSecrets
+		l.noSecrets = false
+		url, ok := l.secret("database.url", b.URLEnv, b.URLFile)
+		l.noSecrets = noSecrets
+		if ok && url != "" && !isPostgresURL(url.Reveal()) {
+			key := "database.url_env"
+			if b.URLFile != "" {
+				key = "database.url_file"
+			}
+			l.problem(key, "does not hold a postgres:// or postgresql:// URL")
+		}
+		cfg.secrets.database = url
+		return
+	}
+	if n.Kind != 0 && n.Kind != yaml.ScalarNode && !fromEnv {
+		l.decodeProblem(yamlnode.Problem{Line: n.Line, Column: n.Column, Path: "database",
+			Msg: "expected a file path, a postgres:// URL or a mapping with path, url_env or url_file, got " + yamlnode.Shown(n)})
+		return
+	}
+	text := doc.databaseText
+	switch {
+	case text == "":
+		l.problem("database", "must name a file or a PostgreSQL URL")
+	case isPostgresURL(text):
+		if u, err := neturl.Parse(text); err != nil {
+			l.problem("database", "is not a URL")
+		} else if _, hasPassword := u.User.Password(); hasPassword && !fromEnv {
+			l.problem("database", "holds a password: a password never sits in the config file; use database: { url_env: NAME } or url_file")
+		} else {
+			cfg.secrets.database = pmsync.Secret(text)
+		}
+	default:
+		cfg.Database = l.path("database", text)
+	}
+}
+
+// isPostgresURL reports whether s names a PostgreSQL server.
+func isPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
 }

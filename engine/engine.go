@@ -3,10 +3,12 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"strconv"
@@ -17,41 +19,21 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/pmsync/pmsync"
 	"github.com/pmsync/pmsync/config"
 	"github.com/pmsync/pmsync/connectors"
 	"github.com/pmsync/pmsync/connectors/httpapi"
 	"github.com/pmsync/pmsync/store"
 )
 
-// Store is what the engine needs of the database. store.DB implements it;
-// another backend only has to implement this.
+// Store is what the engine needs of the database: the storage contract's
+// roles it uses. Every backend (store/sqlite, store/postgres) implements it.
 type Store interface {
-	StartRun(ctx context.Context, source string, full bool, at time.Time) (int64, error)
-	FinishRun(ctx context.Context, id int64, res store.RunResult, at time.Time) error
-	LastSuccess(ctx context.Context, source string) (time.Time, string, error)
-	Cursor(ctx context.Context, source string) (string, error)
-	ResetCursor(ctx context.Context, source string) error
-	ApplyPage(ctx context.Context, w store.PageWrite) (store.PageResult, error)
-	Tombstone(ctx context.Context, source string, live []string, at time.Time) (int, error)
-	Items(ctx context.Context, sources ...string) ([]pmsync.Item, error)
-	CountItems(ctx context.Context, source string) (live, deleted int, err error)
-	Quarantine(ctx context.Context, source string) ([]store.Quarantined, error)
-	SaveSnapshot(ctx context.Context, r pmsync.Rollup, at time.Time) (bool, error)
-	LatestSnapshot(ctx context.Context, program string) (store.Snapshot, bool, error)
-	Enqueue(ctx context.Context, target, program, version string, payload []byte, at time.Time) (bool, error)
-	PendingPushes(ctx context.Context, target string) ([]store.Push, error)
-	ClaimPush(ctx context.Context, id int64, at time.Time, lease time.Duration) (bool, error)
-	SupersedePush(ctx context.Context, id int64, receipt string, at time.Time, lease time.Duration) (bool, error)
-	MarkDelivered(ctx context.Context, id int64, receipt string, at time.Time) error
-	MarkFailed(ctx context.Context, id int64, errText string, at time.Time) error
-	AcquireLease(ctx context.Context, name, holder string, at time.Time, ttl time.Duration) (bool, error)
-	ReleaseLease(ctx context.Context, name, holder string) error
-	AbandonRuns(ctx context.Context, source string, at time.Time) (int, error)
-	LeaseHolder(ctx context.Context, name string) (string, bool, error)
-	TakeOverLease(ctx context.Context, name, from, holder string, at time.Time, ttl time.Duration) (bool, error)
-	Meta(ctx context.Context, key string) (string, bool, error)
-	SetMeta(ctx context.Context, key, value string) error
+	store.Items
+	store.Runs
+	store.Meta
+	store.Snapshots
+	store.Outbox
+	store.Leases
 }
 
 // Options tune an Engine. Zero values are fine for production.
@@ -81,6 +63,10 @@ type Engine struct {
 	// syncing one source at once.
 	holder   string
 	readOnly bool
+	// leaseTTL is how long a lease lasts unrenewed; workers how many
+	// connections sync at once.
+	leaseTTL time.Duration
+	workers  int
 }
 
 // New builds the connectors of cfg. It fails if any connection cannot be
@@ -89,7 +75,14 @@ func New(cfg *config.Config, db Store, opts Options) (*Engine, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &Engine{cfg: cfg, db: db, log: opts.Log, now: opts.Now, conns: map[string]connectors.Connector{}, metrics: opts.Metrics, holder: holderName(), readOnly: opts.ReadOnly}
+	e := &Engine{cfg: cfg, db: db, log: opts.Log, now: opts.Now, conns: map[string]connectors.Connector{}, metrics: opts.Metrics,
+		holder: holderName(), readOnly: opts.ReadOnly, leaseTTL: cfg.Sync.LeaseTTL, workers: cfg.Sync.Workers}
+	if e.leaseTTL <= 0 {
+		e.leaseTTL = DefaultLeaseTTL
+	}
+	if e.workers < 1 {
+		e.workers = 1
+	}
 	limiters := httpapi.NewLimiters()
 	var errs []error
 	for _, c := range cfg.Connections {
@@ -184,5 +177,26 @@ func deadHolder(holder, self string) bool {
 	if pid == os.Getpid() {
 		return true // an earlier incarnation that had our pid
 	}
-	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+	return processGone(pid)
+}
+
+// processGone reports whether pid has exited. A zombie (exited, not yet
+// reaped by its parent: a restart within a second of kill -9 often finds
+// one) has exited too, though signalling it still succeeds.
+func processGone(pid int) bool {
+	if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+		return true
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return errors.Is(err, fs.ErrNotExist)
+	}
+	// The state follows the command name, which is in parentheses and may
+	// itself hold spaces or parentheses: take the last ')'.
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 || i+2 >= len(stat) {
+		return false
+	}
+	state := stat[i+2]
+	return state == 'Z' || state == 'X'
 }

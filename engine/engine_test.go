@@ -20,14 +20,14 @@ import (
 	_ "github.com/pmsync/pmsync/connectors/jira"
 	"github.com/pmsync/pmsync/engine"
 	"github.com/pmsync/pmsync/sandbox/jirasim"
-	"github.com/pmsync/pmsync/store"
+	"github.com/pmsync/pmsync/store/sqlite"
 )
 
 type env struct {
 	sim   *jirasim.Server
 	clock *sandbox.Clock
 	cfg   *config.Config
-	db    *store.DB
+	db    *sqlite.DB
 	eng   *engine.Engine
 	dir   string
 }
@@ -89,7 +89,7 @@ func (e *env) open(t *testing.T, path string) {
 	if err != nil {
 		t.Fatalf("load config: %v", err)
 	}
-	db, err := store.Open(context.Background(), cfg.Database)
+	db, err := sqlite.Open(context.Background(), cfg.Database)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +379,7 @@ programs:
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.Open(ctx, conf.Database)
+	db, err := sqlite.Open(ctx, conf.Database)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,9 +400,9 @@ programs:
 	}
 }
 
-func openStore(t *testing.T, path string) *store.DB {
+func openStore(t *testing.T, path string) *sqlite.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), path)
+	db, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,8 +464,9 @@ func TestSourceBusyInAnotherProcess(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, jirasim.Cloud, 100)
 	seed(e.sim, 10, e.clock.Now())
-	// Another live process (on another host) holds the source's lease.
-	if got, err := e.db.AcquireLease(ctx, "sync:ehr-jira", "other-host/4242/beef", e.clock.Now(), time.Hour); err != nil || !got {
+	// Another live process (on another host) holds the lease of the
+	// source's connection.
+	if _, got, err := e.db.AcquireLease(ctx, "sync:conn:jira", "other-host/4242/beef", e.clock.Now(), time.Hour); err != nil || !got {
 		t.Fatal(got, err)
 	}
 	res, err := e.eng.Sync(ctx, engine.SyncOptions{})
@@ -478,7 +479,7 @@ func TestSourceBusyInAnotherProcess(t *testing.T) {
 	if live, _, _ := e.db.CountItems(ctx, "ehr-jira"); live != 0 {
 		t.Errorf("a busy source was synced anyway: %d items", live)
 	}
-	if err := e.db.ReleaseLease(ctx, "sync:ehr-jira", "other-host/4242/beef"); err != nil {
+	if err := e.db.ReleaseLease(ctx, "sync:conn:jira", "other-host/4242/beef"); err != nil {
 		t.Fatal(err)
 	}
 	if res, err := e.eng.Sync(ctx, engine.SyncOptions{}); err != nil || res[0].Seen != 10 {

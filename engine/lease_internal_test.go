@@ -3,7 +3,11 @@ package engine
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestDeadHolder(t *testing.T) {
@@ -32,5 +36,43 @@ func TestDeadHolder(t *testing.T) {
 		if got := deadHolder(tc.holder, self); got != tc.dead {
 			t.Errorf("deadHolder(%q) = %v, want %v", tc.holder, got, tc.dead)
 		}
+	}
+}
+
+// A zombie (exited, not yet reaped) is dead: a restart right after kill -9
+// must not wait for its lease to run out.
+func TestZombieHolderIsDead(t *testing.T) {
+	host, _ := os.Hostname()
+	ns := pidNamespace()
+	if ns == "" {
+		t.Skip("no /proc/self/ns/pid here")
+	}
+	cmd := exec.Command("true")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	defer func() { _ = cmd.Wait() }()
+	// Not waited for, the child stays a zombie once it exits.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(stat), ") Z ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("child %d did not become a zombie: %s", pid, stat)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Fatalf("signalling the zombie failed (%v); the test needs it to succeed", err)
+	}
+	self := fmt.Sprintf("%s/%s/%d/aaaa", host, ns, os.Getpid())
+	if !deadHolder(fmt.Sprintf("%s/%s/%d/bbbb", host, ns, pid), self) {
+		t.Errorf("a zombie holder (pid %d) is taken for alive", pid)
 	}
 }

@@ -54,7 +54,7 @@ func (e *Engine) Run(ctx context.Context, stop <-chan struct{}) error {
 		return err
 	})
 	rollupJob := job("rollup", func(ctx context.Context) error {
-		_, err := e.Push(ctx, false)
+		_, err := e.ScheduledPush(ctx)
 		return err
 	})
 	for _, j := range []struct {
@@ -96,6 +96,34 @@ func (e *Engine) Run(ctx context.Context, stop <-chan struct{}) error {
 	}
 	e.log.Info().Msg("scheduler stopped")
 	return nil
+}
+
+// rollupLease is held by the replica running the rollup schedule, so that
+// on a shared database the rollup runs on one replica at a time.
+const rollupLease = "rollup"
+
+// ScheduledPush is the rollup schedule's job: it rolls up and pushes under
+// the rollup lease, and reports whether it ran. Another replica holding the
+// lease means this one has nothing to do this time.
+func (e *Engine) ScheduledPush(ctx context.Context) (bool, error) {
+	fence, got, err := e.acquire(ctx, rollupLease, e.now())
+	if err != nil {
+		return false, fmt.Errorf("take the rollup lease: %w", err)
+	}
+	if !got {
+		e.log.Info().Msg("rollup runs on another replica this time")
+		return false, nil
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = e.db.ReleaseLease(rctx, rollupLease, e.holder)
+	}()
+	ctx, lost := context.WithCancelCause(ctx)
+	defer lost(nil)
+	go e.heartbeat(ctx, fence, lost)
+	_, err = e.Push(ctx, false)
+	return true, err
 }
 
 // cronLogger adapts zerolog to cron's logger.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/pmsync/pmsync/config"
@@ -60,17 +61,21 @@ var ErrStopped = errors.New("sync stopped before it finished")
 // ErrBusy is returned for a source another pmsync process is syncing.
 var ErrBusy = errors.New("another pmsync process is syncing this source")
 
-// syncLease is how long a source's sync lease lasts without renewal; it is
-// renewed with every page.
-const syncLease = 5 * time.Minute
+// DefaultLeaseTTL is how long a sync lease lasts without renewal; a
+// heartbeat renews it every third of that while the sync runs. A replica
+// killed mid-sync is replaced by another within this time.
+const DefaultLeaseTTL = 5 * time.Minute
 
 // ErrNoSuchSource is returned when a requested source or connection name is
 // not in the configuration.
 var ErrNoSuchSource = errors.New("no such source or connection")
 
-// Sync pulls every selected source, one after the other. A failing source
-// never stops the others: its error is in its result, and Sync returns the
-// errors of all failed sources joined.
+// Sync pulls every selected source. Connections sync concurrently, up to
+// the configured number of workers, and the sources of one connection one
+// after the other, so that a slow or rate-limited tool delays only its own
+// sources. A failing source never stops the others: its error is in its
+// result, and Sync returns the errors of all failed sources joined. Results
+// come in the order of the configuration.
 func (e *Engine) Sync(ctx context.Context, opts SyncOptions) ([]SourceResult, error) {
 	if e.readOnly {
 		return nil, ErrReadOnly
@@ -81,14 +86,63 @@ func (e *Engine) Sync(ctx context.Context, opts SyncOptions) ([]SourceResult, er
 	}
 	e.syncMu.Lock()
 	defer e.syncMu.Unlock()
-	var results []SourceResult
-	var errs []error
-	for _, src := range srcs {
-		if stopped(opts.Stop) || ctx.Err() != nil {
-			break
+	if opts.Progress != nil {
+		var mu sync.Mutex
+		progress := opts.Progress
+		opts.Progress = func(r SourceResult) {
+			mu.Lock()
+			defer mu.Unlock()
+			progress(r)
 		}
-		r := e.syncSource(ctx, src, opts)
-		results = append(results, r)
+	}
+
+	var groups [][]int // indexes into srcs, by connection, in order of first appearance
+	byConn := map[string]int{}
+	for i, src := range srcs {
+		g, ok := byConn[src.Connection.Name]
+		if !ok {
+			g = len(groups)
+			byConn[src.Connection.Name] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	results := make([]SourceResult, len(srcs))
+	ran := make([]bool, len(srcs))
+	work := make(chan []int)
+	var wg sync.WaitGroup
+	for range min(e.workers, len(groups)) {
+		wg.Go(func() {
+			for g := range work {
+				for _, i := range g {
+					if stopped(opts.Stop) || ctx.Err() != nil {
+						break
+					}
+					results[i], ran[i] = e.syncSource(ctx, srcs[i], opts), true
+				}
+			}
+		})
+	}
+feed:
+	for _, g := range groups {
+		select {
+		case work <- g:
+		case <-ctx.Done():
+			break feed
+		case <-opts.Stop:
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+
+	var out []SourceResult
+	var errs []error
+	for i, r := range results {
+		if !ran[i] {
+			continue
+		}
+		out = append(out, r)
 		if r.Err != nil && !errors.Is(r.Err, ErrStopped) && !(errors.Is(r.Err, ErrBusy) && opts.SkipBusy) {
 			errs = append(errs, fmt.Errorf("sync %s (connection %s): %w", r.Source, r.Connection, r.Err))
 		}
@@ -96,7 +150,7 @@ func (e *Engine) Sync(ctx context.Context, opts SyncOptions) ([]SourceResult, er
 	if ctx.Err() != nil {
 		errs = append(errs, ctx.Err())
 	}
-	return results, errors.Join(errs...)
+	return out, errors.Join(errs...)
 }
 
 func (e *Engine) selectSources(names []string) ([]config.SourceRef, error) {
@@ -143,6 +197,15 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 	}
 	start := e.now()
 	res = SourceResult{Source: src.Name, Connection: src.Connection.Name}
+	// Every attempt is counted, whatever stage it ended at: a run that
+	// could not even be recorded (the lease write hit a full disk) must
+	// still show in /metrics.
+	defer func() {
+		if res.Duration == 0 {
+			res.Duration = e.now().Sub(start)
+		}
+		e.metrics.observeRun(res)
+	}()
 	log := e.log.With().Str("source", src.Name).Str("connection", src.Connection.Name).Logger()
 	conn := e.conns[src.Connection.Name]
 	counter, _ := conn.(connectors.RequestCounter)
@@ -151,8 +214,11 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 		reqBefore = counter.Requests()
 	}
 
-	lease := "sync:" + src.Name
-	got, err := e.acquire(ctx, lease, start)
+	// One lease per connection (credential), not per source: two sources
+	// of one connection never sync at once anywhere in the cluster, so the
+	// vendor's rate limit for that credential holds across replicas.
+	lease := syncLeaseName(src.Connection.Name)
+	fence, got, err := e.acquire(ctx, lease, start)
 	if err != nil {
 		res.Status, res.Err = "failed", err
 		return res
@@ -171,7 +237,7 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 	// another process take it over all the same, stop before writing more.
 	ctx, lost := context.WithCancelCause(ctx)
 	defer lost(nil)
-	go e.heartbeat(ctx, lease, lost)
+	go e.heartbeat(ctx, fence, lost)
 
 	// Holding the lease, any run of this source still marked running
 	// belongs to a process that died.
@@ -203,7 +269,6 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 		if err := e.db.FinishRun(fctx, runID, rr, e.now()); err != nil && res.Err == nil {
 			res.Status, res.Err = "failed", fmt.Errorf("record run end: %w", err)
 		}
-		e.metrics.observeRun(res)
 		// One line per run at info, failed or not: the error is also
 		// returned, and the daemon logs failed jobs at error level once.
 		ev := log.Info()
@@ -239,13 +304,13 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 			cur = ""
 		}
 	}
-	seen, err := e.pull(ctx, src, conn, cur, opts, runID, &res)
+	seen, err := e.pull(ctx, fence, src, conn, cur, opts, runID, &res)
 	if errors.Is(err, connectors.ErrCursorInvalid) && cur != "" {
 		log.Warn().Str("err", err.Error()).Msg("saved cursor unusable, pulling in full")
-		seen, err = e.pull(ctx, src, conn, "", opts, runID, &res)
+		seen, err = e.pull(ctx, fence, src, conn, "", opts, runID, &res)
 	}
 	if err == nil && !stopped(opts.Stop) {
-		err = e.deletions(ctx, src, conn, seen, opts.Deletions, &res)
+		err = e.deletions(ctx, fence, src, conn, seen, opts.Deletions, &res)
 	}
 	if err == nil && !stopped(opts.Stop) {
 		if serr := e.db.SetMeta(ctx, fingerprintKey(src.Name), fp); serr != nil {
@@ -269,7 +334,7 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 // pull runs one Pull and writes each page with its cursor in one
 // transaction. When cur is empty it returns every id it saw, so that a
 // complete full pull can tombstone what the source no longer has.
-func (e *Engine) pull(ctx context.Context, src config.SourceRef, conn connectors.Connector, cur string, opts SyncOptions, runID int64, res *SourceResult) (map[string]struct{}, error) {
+func (e *Engine) pull(ctx context.Context, fence store.Fence, src config.SourceRef, conn connectors.Connector, cur string, opts SyncOptions, runID int64, res *SourceResult) (map[string]struct{}, error) {
 	set := e.cfg.Mapping(src.Mapping)
 	if set == nil {
 		return nil, fmt.Errorf("mapping %q is not defined", src.Mapping)
@@ -284,7 +349,7 @@ func (e *Engine) pull(ctx context.Context, src config.SourceRef, conn connectors
 	}
 	err = conn.Pull(ctx, scope, connectors.Cursor(cur), func(p connectors.Page) error {
 		now := e.now()
-		w := store.PageWrite{Source: src.Name, RunID: runID, Cursor: string(p.Next), At: now, Deleted: p.Deleted, Live: p.Live, HasLive: p.HasLive}
+		w := store.PageWrite{Fence: fence, Source: src.Name, RunID: runID, Cursor: string(p.Next), At: now, Deleted: p.Deleted, Live: p.Live, HasLive: p.HasLive}
 		if w.HasLive && len(w.Live) == 0 {
 			if keep, err := e.keepOnEmptyListing(ctx, src.Name); err != nil {
 				return err
@@ -337,7 +402,7 @@ func (e *Engine) pull(ctx context.Context, src config.SourceRef, conn connectors
 // deletions tombstones what the source no longer has: after a complete full
 // pull, everything not seen; on a deletion check, everything the connector's
 // id listing lacks.
-func (e *Engine) deletions(ctx context.Context, src config.SourceRef, conn connectors.Connector, seen map[string]struct{}, check bool, res *SourceResult) error {
+func (e *Engine) deletions(ctx context.Context, fence store.Fence, src config.SourceRef, conn connectors.Connector, seen map[string]struct{}, check bool, res *SourceResult) error {
 	var live []string
 	switch {
 	case seen != nil:
@@ -366,7 +431,7 @@ func (e *Engine) deletions(ctx context.Context, src config.SourceRef, conn conne
 			return err
 		}
 	}
-	n, err := e.db.Tombstone(ctx, src.Name, live, e.now())
+	n, err := e.db.Tombstone(ctx, fence, src.Name, live, e.now())
 	if err != nil {
 		return fmt.Errorf("tombstone deleted items: %w", err)
 	}
@@ -429,44 +494,48 @@ func (e *Engine) fingerprint(src config.SourceRef) (string, error) {
 	return hex.EncodeToString(sum[:12]), nil
 }
 
-// acquire takes the lease of a source, or takes it over from a process of
-// this host that died holding it.
-func (e *Engine) acquire(ctx context.Context, lease string, at time.Time) (bool, error) {
-	got, err := e.db.AcquireLease(ctx, lease, e.holder, at, syncLease)
+// syncLeaseName is the lease a connection's syncs run under.
+func syncLeaseName(connection string) string { return "sync:conn:" + connection }
+
+// acquire takes the lease of a connection, or takes it over from a process
+// of this host that died holding it.
+func (e *Engine) acquire(ctx context.Context, lease string, at time.Time) (store.Fence, bool, error) {
+	f, got, err := e.db.AcquireLease(ctx, lease, e.holder, at, e.leaseTTL)
 	if err != nil || got {
-		return got, err
+		return f, got, err
 	}
 	holder, ok, err := e.db.LeaseHolder(ctx, lease)
 	if err != nil || !ok {
-		return false, err
+		return store.Fence{}, false, err
 	}
 	if !deadHolder(holder, e.holder) {
-		return false, nil
+		return store.Fence{}, false, nil
 	}
 	e.log.Warn().Str("lease", lease).Str("holder", holder).Msg("taking over the lease of a process that is gone")
-	return e.db.TakeOverLease(ctx, lease, holder, e.holder, at, syncLease)
+	return e.db.TakeOverLease(ctx, lease, holder, e.holder, at, e.leaseTTL)
 }
 
-// heartbeat renews a source's lease every third of its term until ctx ends,
-// and cancels the sync (through lost) if the lease went to someone else.
-func (e *Engine) heartbeat(ctx context.Context, lease string, lost context.CancelCauseFunc) {
-	t := time.NewTicker(syncLease / 3)
+// heartbeat renews a lease every third of its term until ctx ends, and
+// cancels the work (through lost) if the lease went to someone else: its
+// writes would be refused by the fence anyway.
+func (e *Engine) heartbeat(ctx context.Context, fence store.Fence, lost context.CancelCauseFunc) {
+	t := time.NewTicker(e.leaseTTL / 3)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			got, err := e.db.AcquireLease(ctx, lease, e.holder, e.now(), syncLease)
+			f, got, err := e.db.AcquireLease(ctx, fence.Lease, e.holder, e.now(), e.leaseTTL)
 			if ctx.Err() != nil {
 				return
 			}
-			if err == nil && !got {
+			if err == nil && (!got || f.Token != fence.Token) {
 				lost(fmt.Errorf("%w: its lease was taken over", ErrBusy))
 				return
 			}
 			if err != nil {
-				e.log.Warn().Str("lease", lease).Str("err", err.Error()).Msg("lease renewal failed")
+				e.log.Warn().Str("lease", fence.Lease).Str("err", err.Error()).Msg("lease renewal failed")
 			}
 		}
 	}

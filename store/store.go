@@ -1,331 +1,286 @@
-// Package store keeps pmsync's state in SQLite: items and their field
-// history, cursors, sync runs, quarantined records, rollup snapshots and the
-// push outbox. It is the only package that knows SQL; its exported API uses
-// no database/sql types, so that another backend can sit beside it.
-//
-// The database runs in WAL mode with one writer connection (every write
-// transaction begins IMMEDIATE, so writers queue on the busy timeout instead
-// of failing on a lock upgrade) and a pool of read-only connections that see
-// committed data without waiting for the writer.
+// Package store is pmsync's storage contract in domain terms: the records
+// a sync, a rollup and a push exchange with the database, and the
+// interfaces a backend implements, split by role. It holds no driver:
+// store/sqlite (the embedded default) and store/postgres implement it, and
+// engine and web depend on this package only. storetest is the contract
+// suite every backend passes.
 package store
 
 import (
 	"context"
-	"database/sql"
-	"embed"
 	"errors"
-	"fmt"
-	"io/fs"
-	"net/url"
-	"os"
-	"path"
-	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
-	// The driver registers itself as "sqlite3".
-	_ "github.com/mattn/go-sqlite3"
+	"github.com/pmsync/pmsync"
 )
+
+// The fields whose changes are recorded in an item's history.
+const (
+	FieldKind      = "kind"
+	FieldState     = "state"
+	FieldDue       = "due"
+	FieldMilestone = "milestone"
+	// FieldDeleted records a tombstone being set (Old "", New the time) or
+	// lifted (Old the time, New "").
+	FieldDeleted = "deleted"
+)
+
+// Quarantined is a source record that failed to map, with the reason.
+type Quarantined struct {
+	Source     string
+	ExternalID string
+	Reason     string
+	// At is when the record failed; Quarantine returns the latest failure.
+	At time.Time
+	// FirstSeen is when the record first failed. Quarantine fills it;
+	// ApplyPage ignores it.
+	FirstSeen time.Time
+}
+
+// PageWrite is everything one page of a sync writes, in one transaction.
+type PageWrite struct {
+	// Fence, when set, must still hold: the page is refused with ErrFenced
+	// once the lease has passed to another holder.
+	Fence      Fence
+	Source     string
+	RunID      int64 // the run that pulled the page; 0 when none
+	Items      []pmsync.Item
+	Quarantine []Quarantined
+	Cursor     string // saved with the page
+	At         time.Time
+	// Deleted lists external ids the source reported deleted.
+	Deleted []string
+	// Live, when HasLive is set, is the complete list of the source's live
+	// external ids: every other live item of the source is tombstoned.
+	Live    []string
+	HasLive bool
+}
+
+// PageResult counts what a page changed.
+type PageResult struct {
+	Changed     int // items inserted or updated
+	Quarantined int // quarantine entries written
+	Deleted     int // items tombstoned
+}
+
+// Change is one recorded change of an item field.
+type Change struct {
+	Source     string
+	ExternalID string
+	RunID      int64 // 0 when the change came from no run
+	At         time.Time
+	Field      string
+	Old, New   string
+}
+
+// Run statuses. A run is RunRunning from StartRun until FinishRun; one that
+// never finishes (the process died) stays so.
+const (
+	RunRunning   = "running"
+	RunOK        = "ok"
+	RunFailed    = "failed"
+	RunCancelled = "cancelled"
+	// RunStopped is a run ended early on request (SIGTERM) after a complete
+	// page; its data is consistent but it did not reach the end.
+	RunStopped = "stopped"
+	// RunAbandoned is a run whose process died before finishing it (kill -9,
+	// power loss); AbandonRuns closes such runs.
+	RunAbandoned = "abandoned"
+)
+
+// Run is one sync of one source.
+type Run struct {
+	ID       int64
+	Source   string
+	Full     bool
+	Started  time.Time
+	Finished time.Time // zero while running
+	Status   string
+	Requests int64
+	Seen     int
+	Changed  int
+	// Quarantined and Deleted count records quarantined and items tombstoned.
+	Quarantined int
+	Deleted     int
+	Error       string
+}
+
+// RunResult is how a run ended.
+type RunResult struct {
+	Status   string // RunOK, RunFailed, RunCancelled or RunStopped
+	Requests int64
+	Seen     int
+	Changed  int
+	// Quarantined and Deleted count records quarantined and items tombstoned.
+	Quarantined int
+	Deleted     int
+	Error       string
+}
+
+// Push statuses. A push moves pending → sending → delivered, or sending →
+// failed → sending again; delivered is final, which is what keeps a
+// rollup version from going out twice.
+const (
+	PushPending   = "pending"
+	PushSending   = "sending"
+	PushDelivered = "delivered"
+	PushFailed    = "failed"
+)
+
+// ErrPushState is returned when a push is not in a status that allows the
+// requested move (for example, sending a delivered push again).
+var ErrPushState = errors.New("push status does not allow this")
+
+// Push is one rollup version queued for one target.
+type Push struct {
+	ID        int64
+	Target    string
+	Program   string
+	Version   string
+	Payload   []byte
+	Status    string
+	Attempts  int
+	LastError string
+	Receipt   string
+	Created   time.Time
+	Updated   time.Time
+}
+
+// Snapshot is one stored rollup of a program.
+type Snapshot struct {
+	Program string
+	AsOf    pmsync.Date
+	Version string
+	At      time.Time
+	Rollup  pmsync.Rollup
+}
 
 // ErrNotFound is returned when a run or push addressed by id does not exist.
 var ErrNotFound = errors.New("not found")
 
-// readers is the size of the read-only connection pool. A handful covers the
-// dashboard, the API and the rollup reading at once; WAL readers never block
-// each other.
-const readers = 4
-
-// busyTimeout is how long, in milliseconds, a connection waits for another
-// process's lock (a CLI sync beside the daemon) before failing.
-const busyTimeout = 10000
-
-// timeLayout is RFC 3339 with a fixed nine-digit fraction: it parses as
-// time.RFC3339Nano, and unlike that layout (which trims trailing zeros) its
-// text sorts in time order.
-const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
-
-//go:embed migrations/*.sql
-var migrationFiles embed.FS
-
-// DB is a pmsync database. It is safe for concurrent use.
-type DB struct {
-	path  string
-	write *sql.DB // one connection: SQLite allows one writer at a time
-	read  *sql.DB // read-only connections
+// Items keeps the mapped items of every source, their field history and
+// the records that failed to map.
+type Items interface {
+	// ApplyPage writes one page of a sync (items, quarantine, deletions and
+	// the cursor) in one transaction.
+	ApplyPage(ctx context.Context, w PageWrite) (PageResult, error)
+	// Tombstone marks every live item of source not in live as deleted and
+	// reports how many it marked. A set fence must still hold (ErrFenced).
+	Tombstone(ctx context.Context, fence Fence, source string, live []string, at time.Time) (int, error)
+	// Items returns the live items of the sources (every source when none
+	// is named).
+	Items(ctx context.Context, sources ...string) ([]pmsync.Item, error)
+	// Item returns one item, deleted or not.
+	Item(ctx context.Context, source, externalID string) (pmsync.Item, bool, error)
+	// Changes returns the recorded field changes of an item, oldest first.
+	Changes(ctx context.Context, source, externalID string) ([]Change, error)
+	// CountItems counts a source's live and deleted items.
+	CountItems(ctx context.Context, source string) (live, deleted int, err error)
+	// Quarantine returns the quarantined records of a source (every source
+	// when source is empty), newest failure first.
+	Quarantine(ctx context.Context, source string) ([]Quarantined, error)
 }
 
-// Open opens the database at path, creating the file if needed, and applies
-// any migration it has not seen yet. The directory must exist.
-func Open(ctx context.Context, path string) (*DB, error) {
-	if path == "" {
-		return nil, errors.New("open store: database path is empty")
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("open store %s: resolve path: %w", path, err)
-	}
-	dir := filepath.Dir(abs)
-	switch fi, err := os.Stat(dir); {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("open store %s: directory %s does not exist", path, dir)
-	case err != nil:
-		return nil, fmt.Errorf("open store %s: %w", path, err)
-	case !fi.IsDir():
-		return nil, fmt.Errorf("open store %s: %s is not a directory", path, dir)
-	}
-	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
-		return nil, fmt.Errorf("open store %s: it is a directory", path)
-	}
-	// Creating the file ourselves keeps it private (the items are work data
-	// of the organisation) and turns a permission problem into an error that
-	// names the file; SQLite gives its -wal and -shm files the same mode.
-	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("open store %s: %w", path, err)
-	}
-
-	db := &DB{path: path}
-	db.write, err = sql.Open("sqlite3", dsn(abs, url.Values{
-		"mode":          {"rw"},
-		"_journal_mode": {"WAL"},
-		"_synchronous":  {"NORMAL"},
-		"_busy_timeout": {strconv.Itoa(busyTimeout)},
-		"_foreign_keys": {"on"},
-		"_txlock":       {"immediate"},
-	}))
-	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", path, err)
-	}
-	db.write.SetMaxOpenConns(1)
-	db.write.SetMaxIdleConns(1)
-	if err := db.checkWAL(ctx); err != nil {
-		db.write.Close()
-		return nil, fmt.Errorf("open store %s: %w", path, err)
-	}
-	if err := migrate(ctx, db.write, time.Now()); err != nil {
-		db.write.Close()
-		return nil, fmt.Errorf("open store %s: %w", path, err)
-	}
-
-	db.read, err = sql.Open("sqlite3", dsn(abs, url.Values{
-		"mode":          {"ro"},
-		"_busy_timeout": {strconv.Itoa(busyTimeout)},
-		"_foreign_keys": {"on"},
-	}))
-	if err != nil {
-		db.write.Close()
-		return nil, fmt.Errorf("open store %s: %w", path, err)
-	}
-	db.read.SetMaxOpenConns(readers)
-	db.read.SetMaxIdleConns(readers)
-	if err := db.read.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open store %s: open reader: %w", path, err)
-	}
-	return db, nil
+// Runs records sync runs and keeps each source's cursor.
+type Runs interface {
+	StartRun(ctx context.Context, source string, full bool, at time.Time) (int64, error)
+	FinishRun(ctx context.Context, id int64, res RunResult, at time.Time) error
+	// Runs returns a source's latest runs (every source when source is
+	// empty), newest first.
+	Runs(ctx context.Context, source string, limit int) ([]Run, error)
+	// LastSuccess returns when the source last synced successfully and the
+	// error of its latest run when that one failed.
+	LastSuccess(ctx context.Context, source string) (time.Time, string, error)
+	Cursor(ctx context.Context, source string) (string, error)
+	// ResetCursor forgets a source's cursor, so that its next pull is full.
+	// A set fence must still hold (ErrFenced).
+	ResetCursor(ctx context.Context, fence Fence, source string) error
+	// AbandonRuns closes the source's runs left running by a process that
+	// died, and reports how many.
+	AbandonRuns(ctx context.Context, source string, at time.Time) (int, error)
 }
 
-// dsn builds a SQLite URI for the file at abs. The path is escaped so that
-// characters such as '?' or '#' in a directory name stay part of the name.
-func dsn(abs string, params url.Values) string {
-	p := filepath.ToSlash(abs)
-	if !strings.HasPrefix(p, "/") {
-		p = "/" + p // a Windows drive letter
-	}
-	u := url.URL{Scheme: "file", Path: p, RawQuery: params.Encode()}
-	return u.String()
+// Meta keeps small named values (fingerprints of what a cursor was made
+// for, and the like).
+type Meta interface {
+	Meta(ctx context.Context, key string) (string, bool, error)
+	SetMeta(ctx context.Context, key, value string) error
 }
 
-// checkWAL confirms the journal mode took: SQLite silently keeps the old
-// mode where WAL is impossible (some network file systems), and the reader
-// pool relies on it.
-func (db *DB) checkWAL(ctx context.Context) error {
-	var mode string
-	if err := db.write.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		return fmt.Errorf("read journal mode: %w", err)
-	}
-	if !strings.EqualFold(mode, "wal") {
-		return fmt.Errorf("journal mode is %q, want wal (is the file on a local disk?)", mode)
-	}
-	return nil
+// Snapshots keeps the rollup history of every program.
+type Snapshots interface {
+	// SaveSnapshot stores r unless the program's newest snapshot already
+	// has its version, and reports whether it stored it.
+	SaveSnapshot(ctx context.Context, r pmsync.Rollup, at time.Time) (bool, error)
+	LatestSnapshot(ctx context.Context, program string) (Snapshot, bool, error)
+	// Snapshots returns a program's latest snapshots, newest first.
+	Snapshots(ctx context.Context, program string, limit int) ([]Snapshot, error)
 }
 
-// Close closes the database. The writer closes last so that its checkpoint
-// folds the WAL back into the file.
-func (db *DB) Close() error {
-	var errs []error
-	if db.read != nil {
-		if err := db.read.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close store %s readers: %w", db.path, err))
-		}
-	}
-	if err := db.write.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("close store %s writer: %w", db.path, err))
-	}
-	return errors.Join(errs...)
+// Outbox queues rollup versions for push targets and records how each
+// delivery went; a version reaches a target at most once.
+type Outbox interface {
+	Enqueue(ctx context.Context, target, program, version string, payload []byte, at time.Time) (bool, error)
+	PendingPushes(ctx context.Context, target string) ([]Push, error)
+	ClaimPush(ctx context.Context, id int64, at time.Time, lease time.Duration) (bool, error)
+	SupersedePush(ctx context.Context, id int64, receipt string, at time.Time, lease time.Duration) (bool, error)
+	MarkDelivered(ctx context.Context, id int64, receipt string, at time.Time) error
+	MarkFailed(ctx context.Context, id int64, errText string, at time.Time) error
 }
 
-// writeTx runs fn in one IMMEDIATE transaction on the writer connection and
-// commits when fn succeeds.
-func (db *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin write: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback() // fn's error says what went wrong; the rollback only discards
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+// Leases keep two processes (a daemon and a CLI run, or replicas on one
+// database) from doing one job at once. A lease has a fencing token that
+// grows every time the lease passes to another holder (never when its
+// holder renews it, and never back: a released lease keeps its token), so a
+// write carrying an older Fence is refused even if its process still
+// believes it holds the lease.
+type Leases interface {
+	// AcquireLease takes or renews the lease name for holder until at + ttl.
+	// It succeeds when nobody holds the lease, when holder already does, or
+	// when the other holder's lease has run out; on success the Fence
+	// carries the lease's token.
+	AcquireLease(ctx context.Context, name, holder string, at time.Time, ttl time.Duration) (Fence, bool, error)
+	// ReleaseLease gives up holder's lease name (it runs out at once);
+	// someone else's is left alone.
+	ReleaseLease(ctx context.Context, name, holder string) error
+	// LeaseHolder returns who holds lease name, if anyone (run out or not).
+	LeaseHolder(ctx context.Context, name string) (string, bool, error)
+	// TakeOverLease hands lease name from a holder known to be dead to
+	// holder, provided from still holds it; the token grows.
+	TakeOverLease(ctx context.Context, name, from, holder string, at time.Time, ttl time.Duration) (Fence, bool, error)
+	// Leases lists every lease, for operators.
+	Leases(ctx context.Context) ([]Lease, error)
 }
 
-type migration struct {
-	version int
-	name    string
-	sql     string
+// Fence proves a writer still holds a lease. The zero Fence checks
+// nothing (a write outside any lease, such as a test's).
+type Fence struct {
+	Lease  string
+	Holder string
+	Token  int64
 }
 
-// migrations returns the embedded migrations in version order. A file is
-// named NNNN_description.sql.
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
-	if err != nil {
-		return nil, fmt.Errorf("list migrations: %w", err)
-	}
-	var ms []migration
-	for _, name := range names {
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name does not start with a positive version and '_'", base)
-		}
-		b, err := migrationFiles.ReadFile(name)
-		if err != nil {
-			return nil, fmt.Errorf("read migration %s: %w", base, err)
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("migrations %s and %s share version %d", ms[i-1].name, ms[i].name, ms[i].version)
-		}
-	}
-	return ms, nil
+// Lease is one lease as stored.
+type Lease struct {
+	Name    string
+	Holder  string
+	Token   int64
+	Expires time.Time
 }
 
-// migrate applies the migrations db has not recorded, all in one
-// transaction: a database is either fully upgraded or untouched. Because the
-// transaction is IMMEDIATE, two processes opening a new file at once apply
-// each migration once.
-func migrate(ctx context.Context, db *sql.DB, now time.Time) error {
-	ms, err := migrations()
-	if err != nil {
-		return err
-	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin migration: %w", err)
-	}
-	// Rollback after Commit is a no-op; before it, it undoes a partial upgrade.
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		name       TEXT NOT NULL,
-		applied_at TEXT NOT NULL
-	)`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
-	}
-	rows, err := tx.QueryContext(ctx, "SELECT version FROM schema_migrations")
-	if err != nil {
-		return fmt.Errorf("read applied migrations: %w", err)
-	}
-	applied := map[int]bool{}
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return fmt.Errorf("read applied migrations: %w", err)
-		}
-		applied[v] = true
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read applied migrations: %w", err)
-	}
-	rows.Close()
-	known := map[int]bool{}
-	for _, m := range ms {
-		known[m.version] = true
-	}
-	for v := range applied {
-		if !known[v] {
-			return fmt.Errorf("database has schema version %d, which this build does not know: it was written by a newer pmsync", v)
-		}
-	}
-	for _, m := range ms {
-		if applied[m.version] {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return fmt.Errorf("apply migration %s: %w", m.name, err)
-		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-			m.version, m.name, formatTime(now)); err != nil {
-			return fmt.Errorf("record migration %s: %w", m.name, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit migrations: %w", err)
-	}
-	return nil
-}
+// ErrFenced is returned by a write whose Fence no longer holds: the lease
+// has passed to another holder since it was taken.
+var ErrFenced = errors.New("the lease has passed to another holder")
 
-// formatTime renders t in UTC for storage.
-func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
-
-// nullTime renders t for a nullable column: NULL when t is zero.
-func nullTime(t time.Time) sql.NullString {
-	if t.IsZero() {
-		return sql.NullString{}
-	}
-	return sql.NullString{String: formatTime(t), Valid: true}
-}
-
-// parseTime reads a stored time; NULL and "" are the zero time.
-func parseTime(s sql.NullString) (time.Time, error) {
-	if !s.Valid || s.String == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, s.String)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("stored time %q: %w", s.String, err)
-	}
-	return t.UTC(), nil
-}
-
-// inChunk bounds the ids bound into one IN (...) list, far below SQLite's
-// variable limit, so that a page of any size can be looked up.
-const inChunk = 500
-
-// placeholders returns "?, ?, …" with n marks.
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
-}
-
-// Ping checks that the database answers a read, for readiness probes.
-func (db *DB) Ping(ctx context.Context) error {
-	var one int
-	if err := db.read.QueryRowContext(ctx, "SELECT 1 FROM schema_migrations LIMIT 1").Scan(&one); err != nil {
-		return fmt.Errorf("ping store %s: %w", db.path, err)
-	}
-	return nil
+// Store is a whole backend.
+type Store interface {
+	Items
+	Runs
+	Meta
+	Snapshots
+	Outbox
+	Leases
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	Close() error
 }

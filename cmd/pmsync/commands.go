@@ -88,7 +88,7 @@ func isTerminal(w io.Writer) bool {
 // app is a loaded configuration with its store and engine.
 type app struct {
 	cfg *config.Config
-	db  *store.DB
+	db  store.Store
 	eng *engine.Engine
 	log zerolog.Logger
 }
@@ -118,7 +118,7 @@ func setup(ctx context.Context, path string, env func(string) (string, bool), st
 		return nil, err
 	}
 	log := newLogger(cfg, stderr, !o.daemon)
-	db, err := store.Open(ctx, cfg.Database)
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -16,10 +16,10 @@ import (
 	"github.com/pmsync/pmsync/config"
 	"github.com/pmsync/pmsync/configs"
 	"github.com/pmsync/pmsync/connectors"
+	"github.com/pmsync/pmsync/connectors/httpapi"
 	"github.com/pmsync/pmsync/engine"
 	"github.com/pmsync/pmsync/report"
 	"github.com/pmsync/pmsync/sandbox"
-	"github.com/pmsync/pmsync/store"
 )
 
 // cmdDemo runs pmsync end to end on the built-in simulators: full sync of
@@ -33,7 +33,7 @@ func cmdDemo(ctx context.Context, stop *stopper, args []string, stdout, stderr i
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if host, _, err := net.SplitHostPort(*listen); err != nil || !isLoopback(host) {
+	if host, _, err := net.SplitHostPort(*listen); err != nil || !httpapi.IsLoopback(host) {
 		return fmt.Errorf("%w: --listen %q: the demo serves only on loopback (127.0.0.1, ::1, localhost)", errUsage, *listen)
 	}
 	if !validFormat(*format) {
@@ -66,7 +66,7 @@ func cmdDemo(ctx context.Context, stop *stopper, args []string, stdout, stderr i
 	if !*keep {
 		log = log.Level(zerolog.WarnLevel)
 	}
-	db, err := store.Open(ctx, cfg.Database)
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -110,12 +110,4 @@ func cmdDemo(ctx context.Context, stop *stopper, args []string, stdout, stderr i
 	}
 	a := &app{cfg: cfg, db: db, eng: eng, log: log}
 	return serve(ctx, stop, a, reg, stdout)
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

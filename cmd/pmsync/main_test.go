@@ -20,6 +20,7 @@ import (
 
 	"github.com/pmsync/pmsync/sandbox/jirasim"
 	"github.com/pmsync/pmsync/store"
+	"github.com/pmsync/pmsync/store/sqlite"
 )
 
 // TestMain lets a test run this binary as the pmsync command: the crash
@@ -206,7 +207,7 @@ func TestKillNineConverges(t *testing.T) {
 	}
 	// The killed runs are closed as abandoned by the run after them.
 	{
-		db, err := store.Open(context.Background(), filepath.Join(dir, "crashed.db"))
+		db, err := sqlite.Open(context.Background(), filepath.Join(dir, "crashed.db"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -229,7 +230,7 @@ func TestKillNineConverges(t *testing.T) {
 		}
 	}
 	read := func(name string) any {
-		db, err := store.Open(context.Background(), filepath.Join(dir, name))
+		db, err := sqlite.Open(context.Background(), filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,7 +248,7 @@ func TestKillNineConverges(t *testing.T) {
 
 func countItems(t *testing.T, path string) (int, int) {
 	t.Helper()
-	db, err := store.Open(context.Background(), path)
+	db, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +300,7 @@ func TestSIGTERMFinishesThePageAndExitsZero(t *testing.T) {
 	if live != 50*inFlight {
 		t.Errorf("%d items stored, want %d: every requested page (50 issues each) including the one in flight", live, 50*inFlight)
 	}
-	db, err := store.Open(context.Background(), filepath.Join(dir, "pmsync.db"))
+	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "pmsync.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -419,7 +420,7 @@ func TestQuarantineKeepsTheStoredItemAndIsListed(t *testing.T) {
 	if !strings.Contains(rollup, `"quarantined": 1`) || !strings.Contains(rollup, `"live": 1`) {
 		t.Errorf("rollup should still count the stored item and show 1 quarantined:\n%s", rollup)
 	}
-	db, err := store.Open(context.Background(), filepath.Join(dir, "pmsync.db"))
+	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "pmsync.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

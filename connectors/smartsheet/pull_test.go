@@ -16,91 +16,10 @@ import (
 
 	"github.com/pmsync/pmsync"
 	"github.com/pmsync/pmsync/connectors"
-	"github.com/pmsync/pmsync/connectors/connectortest"
 	"github.com/pmsync/pmsync/sandbox/smartsheetsim"
 )
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
-// contractFake drives the fake Smartsheet for the shared contract test.
-type contractFake struct {
-	e     *env
-	sheet int64
-}
-
-func (f *contractFake) Change(t *testing.T, k int) []string {
-	t.Helper()
-	// Past the overlap window, so that only the changed rows are read again.
-	f.e.clk.Set(t0.Add(time.Hour))
-	rows, err := f.e.sim.Rows(f.sheet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for i := 0; len(ids) < k; i += 7 {
-		r := rows[i]
-		if err := f.e.sim.UpdateRow(f.sheet, r.ID, map[string]any{"Status": "Blocked"}); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, itoa(r.ID))
-	}
-	return ids
-}
-
-func (f *contractFake) Delete(t *testing.T) string {
-	t.Helper()
-	rows, err := f.e.sim.Rows(f.sheet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A task row: deleting a milestone would take its tasks along.
-	for _, r := range rows {
-		if r.Cells["Type"] == "Task" {
-			if err := f.e.sim.DeleteRow(f.sheet, r.ID); err != nil {
-				t.Fatal(err)
-			}
-			return itoa(r.ID)
-		}
-	}
-	t.Fatal("the generated sheet has no task row")
-	return ""
-}
-
-func (f *contractFake) Fail(t *testing.T, status, times int) {
-	fault := smartsheetsim.Fault{Method: "GET", Path: "/sheets", Status: status, Times: times}
-	if status == 429 {
-		fault.ErrorCode, fault.Message = 4003, "Rate limit exceeded."
-	}
-	f.e.sim.Inject(fault)
-}
-
-func (f *contractFake) Malformed(t *testing.T) {
-	fault := smartsheetsim.Malformed()
-	fault.Method, fault.Path = "GET", "/sheets"
-	f.e.sim.Inject(fault)
-}
-
-func (f *contractFake) Secret() string { return secret }
-
-func TestContract(t *testing.T) {
-	connectortest.Run(t, connectortest.Harness{
-		Records: 1234,
-		New: func(t *testing.T, badAuth bool) (connectors.Connector, connectors.Scope, connectortest.Fake) {
-			p := connectors.Params{}
-			e := newEnv(t, p)
-			if badAuth {
-				bad, err := New(connectors.Params{Name: "pmo-sheets", Kind: Kind, BaseURL: smartsheetsim.BaseURL(e.ts),
-					Credentials: connectors.Credentials{Token: "not-the-token"}, Sleep: e.sleeps.Sleep})
-				if err != nil {
-					t.Fatal(err)
-				}
-				e.conn = bad
-			}
-			id := e.sim.Generate("PACS Viewer Integration", 1234, 11, t0)
-			return e.conn, scopeOf(id), &contractFake{e: e, sheet: id}
-		},
-	})
-}
 
 func TestFullPullLandsEveryRowOnce(t *testing.T) {
 	for _, tc := range []struct {

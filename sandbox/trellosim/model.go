@@ -106,7 +106,16 @@ type card struct {
 	items            []checkItem // its items; the first CheckItemsChecked are complete
 	itemIDs          map[string]string
 	comments         int
+	// raw caches the card's fields as `"name":value` segments in cardOrder,
+	// segment i at raw[rawAt[i]:rawAt[i+1]], and rawCustom its custom field
+	// items: a 100k-card board is paged without re-encoding every card.
+	raw       []byte
+	rawAt     []int32
+	rawCustom []byte
 }
+
+// touch drops the cached JSON after a change.
+func (c *card) touch() { c.raw, c.rawAt, c.rawCustom = nil, nil, nil }
 
 type action struct {
 	id, typ, member string
@@ -207,11 +216,15 @@ func (s *Server) addBoardAt(name string, at time.Time) string {
 func (s *Server) AddList(boardID, name string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.addListAt(boardID, name, s.now())
+}
+
+func (s *Server) addListAt(boardID, name string, at time.Time) string {
 	b := s.boards[boardID]
 	if b == nil {
 		return ""
 	}
-	l := &list{id: s.ids.next(s.now()), board: b.id, name: name, pos: float64(len(b.lists)+1) * 16384}
+	l := &list{id: s.ids.next(at), board: b.id, name: name, pos: float64(len(b.lists)+1) * 16384}
 	s.lists[l.id] = l
 	b.lists = append(b.lists, l.id)
 	return l.id
@@ -222,15 +235,15 @@ func (s *Server) AddList(boardID, name string) string {
 func (s *Server) AddLabel(boardID, name, color string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.addLabel(boardID, name, color)
+	return s.addLabelAt(boardID, name, color, s.now())
 }
 
-func (s *Server) addLabel(boardID, name, color string) string {
+func (s *Server) addLabelAt(boardID, name, color string, at time.Time) string {
 	b := s.boards[boardID]
 	if b == nil {
 		return ""
 	}
-	l := &label{id: s.ids.next(s.now()), board: b.id, name: name, color: color}
+	l := &label{id: s.ids.next(at), board: b.id, name: name, color: color}
 	s.labels[l.id] = l
 	b.labels = append(b.labels, l.id)
 	return l.id
@@ -242,20 +255,24 @@ func (s *Server) addLabel(boardID, name, color string) string {
 func (s *Server) AddMember(boardID, fullName, username string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := s.memberByName(fullName, username)
+	return s.addMemberAt(boardID, fullName, username, s.now())
+}
+
+func (s *Server) addMemberAt(boardID, fullName, username string, at time.Time) string {
+	m := s.memberByName(fullName, username, at)
 	if b := s.boards[boardID]; b != nil && !slices.Contains(b.members, m.id) {
 		b.members = append(b.members, m.id)
 	}
 	return m.id
 }
 
-func (s *Server) memberByName(fullName, username string) *member {
+func (s *Server) memberByName(fullName, username string, at time.Time) *member {
 	for _, m := range s.members {
 		if m.username == username {
 			return m
 		}
 	}
-	m := &member{id: s.ids.next(s.now()), fullName: fullName, username: username}
+	m := &member{id: s.ids.next(at), fullName: fullName, username: username}
 	s.members[m.id] = m
 	return m
 }
@@ -266,15 +283,19 @@ func (s *Server) memberByName(fullName, username string) *member {
 func (s *Server) AddCustomField(boardID, name, typ string, options ...string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.addFieldAt(boardID, name, typ, options, s.now())
+}
+
+func (s *Server) addFieldAt(boardID, name, typ string, options []string, at time.Time) string {
 	b := s.boards[boardID]
 	if b == nil || !slices.Contains([]string{"text", "number", "date", "checkbox", "list"}, typ) {
 		return ""
 	}
-	f := &field{id: s.ids.next(s.now()), board: b.id, name: name, typ: typ, pos: float64(len(b.fields)+1) * 16384}
+	f := &field{id: s.ids.next(at), board: b.id, name: name, typ: typ, pos: float64(len(b.fields)+1) * 16384}
 	if typ == "list" {
 		colors := []string{"green", "yellow", "orange", "red", "purple", "blue", "sky", "lime", "pink", "black"}
 		for i, o := range options {
-			f.options = append(f.options, option{id: s.ids.next(s.now()), text: o, color: colors[i%len(colors)], pos: float64(i+1) * 16384})
+			f.options = append(f.options, option{id: s.ids.next(at), text: o, color: colors[i%len(colors)], pos: float64(i+1) * 16384})
 		}
 	}
 	s.fields[f.id] = f
@@ -433,8 +454,9 @@ var stepNames = []string{
 // syncCustomIDs gives every custom field value of the card a stable item
 // id, as Trello keeps one customFieldItem per field and card.
 func (s *Server) syncCustomIDs(c *card, at time.Time) {
-	for name, v := range c.Custom {
-		if v != "" && c.itemIDs[name] == "" {
+	// In name order: ids come from a counter, and map order is random.
+	for _, name := range slices.Sorted(maps.Keys(c.Custom)) {
+		if c.Custom[name] != "" && c.itemIDs[name] == "" {
 			c.itemIDs[name] = s.ids.next(at)
 		}
 	}
@@ -480,6 +502,7 @@ func (s *Server) updateCardAt(id string, f func(*Card), at time.Time, creator st
 	c.Card = after
 	s.syncChecklist(c, at)
 	s.syncCustomIDs(c, at)
+	c.touch()
 	b.lastActivity = laterOf(b.lastActivity, at)
 	s.logChanges(b, c, before, at, creator)
 	return nil
@@ -609,6 +632,7 @@ func (s *Server) addCommentAt(id, text string, at time.Time, creator string) (*a
 	}
 	b := s.boards[c.board]
 	c.comments++
+	c.touch()
 	c.DateLastActivity = laterOf(c.DateLastActivity, at)
 	b.lastActivity = laterOf(b.lastActivity, at)
 	return s.log(b, c, at, creator, "commentCard", map[string]any{

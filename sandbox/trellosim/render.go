@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -143,6 +144,91 @@ func (s *Server) cardJSON(c *card) map[string]any {
 		"subscribed":            false,
 		"url":                   "https://trello.com/c/" + c.shortLink + "/" + strconv.Itoa(c.idShort) + "-" + slug(c.Name),
 	}
+}
+
+// cardOrder is the order Trello writes a card's fields in; it names every
+// key of cardJSON.
+var cardOrder = []string{
+	"id", "badges", "checkItemStates", "closed", "dueComplete", "dateLastActivity", "desc", "descData",
+	"due", "dueReminder", "email", "idBoard", "idChecklists", "idList", "idMembers", "idMembersVoted",
+	"idShort", "idAttachmentCover", "labels", "idLabels", "manualCoverAttachment", "name", "pos",
+	"shortLink", "shortUrl", "start", "subscribed", "url", "cover", "isTemplate", "cardRole", "address",
+	"coordinates", "creationMethod", "locationName",
+}
+
+func marshal(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return []byte("null") // the values are the simulator's own maps and slices
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+// appendCard writes a card as a list endpoint returns it, from the card's
+// cached JSON.
+func (s *Server) appendCard(buf *bytes.Buffer, c *card, cq cardQuery) {
+	if c.raw == nil {
+		s.encodeCard(c)
+	}
+	first := true
+	put := func(k string, v []byte) {
+		if !first {
+			buf.WriteByte(',')
+		}
+		first = false
+		buf.WriteByte('"')
+		buf.WriteString(k)
+		buf.WriteString(`":`)
+		buf.Write(v)
+	}
+	buf.WriteByte('{')
+	for i, k := range cardOrder {
+		if k == "id" || cq.fields == nil || slices.Contains(cq.fields, k) {
+			if !first {
+				buf.WriteByte(',')
+			}
+			first = false
+			buf.Write(c.raw[c.rawAt[i]:c.rawAt[i+1]])
+		}
+	}
+	if cq.custom {
+		put("customFieldItems", c.rawCustom)
+	}
+	if cq.members {
+		ms := make([]any, 0, len(c.Members))
+		for _, id := range c.Members {
+			ms = append(ms, s.memberJSON(s.members[id]))
+		}
+		put("members", marshal(ms))
+	}
+	if cq.checklists {
+		put("checklists", marshal(s.checklistJSON(c)))
+	}
+	buf.WriteByte('}')
+}
+
+// encodeCard fills the card's JSON cache with one encoder and one buffer.
+func (s *Server) encodeCard(c *card) {
+	m := s.cardJSON(c)
+	var buf bytes.Buffer
+	buf.Grow(2048)
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	c.rawAt = make([]int32, len(cardOrder)+1)
+	for i, k := range cardOrder {
+		c.rawAt[i] = int32(buf.Len())
+		buf.WriteString(`"` + k + `":`)
+		if err := enc.Encode(m[k]); err != nil {
+			buf.WriteString("null")
+		} else {
+			buf.Truncate(buf.Len() - 1) // Encode ends with a newline
+		}
+	}
+	c.rawAt[len(cardOrder)] = int32(buf.Len())
+	c.raw = bytes.Clone(buf.Bytes())
+	c.rawCustom = marshal(s.customItems(c))
 }
 
 func (s *Server) labelJSON(l *label) map[string]any {

@@ -1,6 +1,7 @@
 package trellosim
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -421,7 +422,7 @@ func (s *Server) postLabel(w http.ResponseWriter, b *board, q url.Values) {
 		invalid(w, "color")
 		return
 	}
-	id := s.addLabel(b.id, q.Get("name"), color)
+	id := s.addLabelAt(b.id, q.Get("name"), color, s.now())
 	writeJSON(w, http.StatusOK, s.labelJSON(s.labels[id]))
 }
 
@@ -575,11 +576,18 @@ func (s *Server) listCards(w http.ResponseWriter, q url.Values, ids []string, ke
 		}
 		s.boardOrder(sel)
 	}
-	out := make([]any, 0, len(sel))
-	for _, id := range sel {
-		out = append(out, s.renderCard(s.cards[id], cq))
+	var buf bytes.Buffer
+	buf.WriteByte('[')
+	for i, id := range sel {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		s.appendCard(&buf, s.cards[id], cq)
 	}
-	writeJSON(w, http.StatusOK, out)
+	buf.WriteString("]\n")
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf.Bytes())
 }
 
 func (s *Server) renderCard(c *card, cq cardQuery) map[string]any {
@@ -720,6 +728,7 @@ func parseDate(v string) (time.Time, bool) {
 
 // place moves a card to "top", "bottom" or a number within its list.
 func (s *Server) place(c *card, pos string) {
+	c.touch()
 	switch pos {
 	case "", "bottom":
 		return

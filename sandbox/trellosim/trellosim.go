@@ -57,19 +57,26 @@ const (
 // Bodies Trello sends that clients may recognise. Trello answers most
 // errors in plain text, not JSON.
 const (
-	MsgInvalidKey   = "invalid key"
+	// MsgInvalidKey answers a missing or wrong API key (or an
+	// Authorization header that is not OAuth).
+	MsgInvalidKey = "invalid key"
+	// MsgInvalidToken answers a wrong or revoked token; Trello's
+	// authorization guide names this body for a revoked token.
 	MsgInvalidToken = "invalid token"
 	// MsgUnauthorized answers a request without a token: Trello treats it
 	// as anonymous, and an anonymous caller may not read a private board.
 	MsgUnauthorized = "unauthorized permission requested"
-	MsgInvalidID    = "invalid id"
-	MsgNotFound     = "The requested resource was not found."
+	// MsgInvalidID answers an id that is not 24 hex digits (nor a short
+	// link); MsgNotFound a well-formed id of nothing (Trello's status-code
+	// guide: 400 for invalid fields, 404 when the model is not found).
+	MsgInvalidID = "invalid id"
+	MsgNotFound  = "The requested resource was not found."
 	// MsgRateLimited is the message of both 429 bodies.
 	MsgRateLimited = "Rate limit exceeded"
-	// ErrTokenLimit and ErrKeyLimit are the "error" of the 429 body, which
+	// CodeTokenLimit and CodeKeyLimit are the "error" of the 429 body, which
 	// tells which limit was hit.
-	ErrTokenLimit = "API_TOKEN_LIMIT_EXCEEDED"
-	ErrKeyLimit   = "API_KEY_LIMIT_EXCEEDED"
+	CodeTokenLimit = "API_TOKEN_LIMIT_EXCEEDED"
+	CodeKeyLimit   = "API_KEY_LIMIT_EXCEEDED"
 )
 
 // Options configure a simulator.
@@ -119,7 +126,7 @@ type Request struct {
 	Method string
 	Path   string // without BasePath
 	Query  url.Values
-	Time   time.Time
+	Time   time.Time // when it arrived, by Options.Now
 	// CredsInQuery is set when the key or token came in the query string
 	// rather than the Authorization header.
 	CredsInQuery bool
@@ -184,7 +191,7 @@ func New(o Options) *Server {
 		inFlight: map[string]int{},
 		maxConc:  map[string]int{},
 	}
-	s.me = s.memberByName("PMO Integration", "pmointegration")
+	s.me = s.memberByName("PMO Integration", "pmointegration", s.now())
 	return s
 }
 
@@ -241,9 +248,9 @@ func (s *Server) MaxConcurrent(token string) int {
 
 // creds are the credentials of a request and where they came from.
 type creds struct {
-	key, token       string
-	inQuery, inHeadr bool
-	badHeader        bool
+	key, token        string
+	inQuery, inHeader bool
+	badHeader         bool
 }
 
 // credentials reads the key and token. The Authorization header wins over
@@ -261,7 +268,7 @@ func credentials(r *http.Request) creds {
 			c.badHeader = true
 			return c
 		}
-		c.inHeadr = true
+		c.inHeader = true
 		if v, ok := params["oauth_consumer_key"]; ok {
 			c.key = v
 		}
@@ -305,16 +312,21 @@ func parseOAuth(h string) (map[string]string, bool) {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	began := s.now()
 	path, inAPI := strings.CutPrefix(r.URL.Path, BasePath)
 	if !inAPI || (path != "" && path[0] != '/') {
-		path = r.URL.Path
+		path, inAPI = r.URL.Path, false
 	}
 	c := credentials(r)
 	s.enter(c.token)
 	defer s.leave(c.token)
 
 	rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-	defer func() { s.record(r, path, c, rw.status) }()
+	defer func() { s.record(r, path, c, began, rw.status) }()
+	// The simulator's clock, not the wall clock, dates the answer; Trello
+	// also sends its time in milliseconds as X-Server-Time.
+	w.Header().Set("Date", began.Format(http.TimeFormat))
+	w.Header().Set("X-Server-Time", strconv.FormatInt(began.UnixMilli(), 10))
 
 	if f := s.takeFault(r.Method, path); f != nil {
 		if !wait(r, f.Delay) {
@@ -360,12 +372,12 @@ func (s *Server) leave(token string) {
 	s.inFlight[token]--
 }
 
-func (s *Server) record(r *http.Request, path string, c creds, status int) {
+func (s *Server) record(r *http.Request, path string, c creds, began time.Time, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = append(s.requests, Request{
-		Method: r.Method, Path: path, Query: r.URL.Query(), Time: s.now(),
-		CredsInQuery: c.inQuery, CredsInHeader: c.inHeadr, Status: status,
+		Method: r.Method, Path: path, Query: r.URL.Query(), Time: began,
+		CredsInQuery: c.inQuery, CredsInHeader: c.inHeader, Status: status,
 	})
 }
 
@@ -398,11 +410,11 @@ func (s *Server) admit(w http.ResponseWriter, c creds) bool {
 	switch {
 	case len(tok) >= s.opts.TokenLimit:
 		setLimits(len(tok), len(key))
-		writeJSON(w, http.StatusTooManyRequests, rateBody(ErrTokenLimit))
+		writeJSON(w, http.StatusTooManyRequests, rateBody(CodeTokenLimit))
 		return false
 	case len(key) >= s.opts.KeyLimit:
 		setLimits(len(tok), len(key))
-		writeJSON(w, http.StatusTooManyRequests, rateBody(ErrKeyLimit))
+		writeJSON(w, http.StatusTooManyRequests, rateBody(CodeKeyLimit))
 		return false
 	}
 	s.tokenHit[c.token] = append(tok, now)
@@ -486,7 +498,7 @@ func writeFault(w http.ResponseWriter, f *Fault) {
 		w.WriteHeader(status)
 		_, _ = w.Write([]byte(`[{"id":"5f3e1a2b7a3c51e0d2000001","name":"Configure MyChart proxy acc`))
 	case status == http.StatusTooManyRequests:
-		writeJSON(w, status, rateBody(ErrTokenLimit))
+		writeJSON(w, status, rateBody(CodeTokenLimit))
 	default:
 		writeText(w, status, faultText(status))
 	}

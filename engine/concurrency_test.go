@@ -1,0 +1,239 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/pmsync/pmsync/engine"
+	"github.com/pmsync/pmsync/sandbox"
+	"github.com/pmsync/pmsync/sandbox/jirasim"
+	"github.com/pmsync/pmsync/store"
+)
+
+// gate wraps a simulator and counts its search requests in flight.
+type gate struct {
+	next     http.Handler
+	mu       sync.Mutex
+	inFlight int
+	maxIn    int
+	searched chan struct{} // closed at the first search
+	once     sync.Once
+	before   func() // runs before each search is served
+}
+
+func newGate(next http.Handler) *gate {
+	return &gate{next: next, searched: make(chan struct{})}
+}
+
+func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.Contains(r.URL.Path, "/search") {
+		g.next.ServeHTTP(w, r)
+		return
+	}
+	g.mu.Lock()
+	g.inFlight++
+	g.maxIn = max(g.maxIn, g.inFlight)
+	g.mu.Unlock()
+	g.once.Do(func() { close(g.searched) })
+	if g.before != nil {
+		g.before()
+	}
+	g.next.ServeHTTP(w, r)
+	g.mu.Lock()
+	g.inFlight--
+	g.mu.Unlock()
+}
+
+func (g *gate) max() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.maxIn
+}
+
+// Two connections sync at once, and the two sources of one connection one
+// after the other: connection a's searches wait until connection b has
+// searched, which can only happen if b runs while a is busy.
+func TestConnectionsSyncConcurrently(t *testing.T) {
+	ctx := context.Background()
+	clk := sandbox.NewClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
+	newSim := func() (*jirasim.Server, *gate, string) {
+		sim := jirasim.New(jirasim.Options{Flavor: jirasim.Cloud, Email: testEmail, Token: testToken, Now: clk.Now, MaxResults: 20})
+		g := newGate(sim)
+		srv := httptest.NewServer(g)
+		t.Cleanup(srv.Close)
+		return sim, g, srv.URL
+	}
+	simA, gateA, urlA := newSim()
+	simB, gateB, urlB := newSim()
+	seed(simA, 60, clk.Now())
+	seed(simB, 60, clk.Now())
+	var waitedOut atomic.Bool
+	gateA.before = func() {
+		select {
+		case <-gateB.searched:
+		case <-time.After(10 * time.Second):
+			waitedOut.Store(true)
+		}
+	}
+
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`database: %s
+timezone: UTC
+sync: { workers: 2 }
+connections:
+  - { name: a, kind: jira, base_url: %s, flavor: cloud, auth: { email_env: JIRA_EMAIL, token_env: JIRA_TOKEN } }
+  - { name: b, kind: jira, base_url: %s, flavor: cloud, auth: { email_env: JIRA_EMAIL, token_env: JIRA_TOKEN } }
+programs:
+  - id: ehr
+    sources:
+      - { name: a-one, connection: a, scope: { jql: "project = EHR AND type = Task" } }
+      - { name: a-two, connection: a, scope: { project: EHR } }
+      - { name: b-one, connection: b, scope: { project: EHR } }
+`, filepath.Join(dir, "pmsync.db"), urlA, urlB)
+	path := filepath.Join(dir, "pmsync.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{sim: simA, clock: clk, dir: dir}
+	e.open(t, path)
+
+	res, err := e.eng.Sync(ctx, engine.SyncOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range res {
+		got = append(got, fmt.Sprintf("%s %s %d", r.Source, r.Status, r.Seen))
+	}
+	if want := "a-one ok 60,a-two ok 60,b-one ok 60"; strings.Join(got, ",") != want {
+		t.Errorf("results %v, want %s (in configuration order)", got, want)
+	}
+	if waitedOut.Load() {
+		t.Error("connection a waited 10 s for connection b: the connections did not sync at once")
+	}
+	if n := gateA.max(); n != 1 {
+		t.Errorf("connection a had %d searches in flight at once; its sources must sync one after the other", n)
+	}
+}
+
+// A sync whose connection lease passes to another process mid-run writes
+// nothing more: the page it was about to commit is refused by the fence.
+func TestSyncIsFencedWhenItsLeaseIsTakenOver(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, jirasim.Cloud, 100)
+	seed(e.sim, 250, e.clock.Now())
+	g := newGate(e.sim)
+	var stolen store.Fence
+	g.before = func() {
+		if stolen != (store.Fence{}) {
+			return
+		}
+		// Another replica finds the lease run out (its clock is an hour on)
+		// and takes it, while this sync is waiting for its first page.
+		f, got, err := e.db.AcquireLease(ctx, "sync:conn:jira", "other-host/1/beef", e.clock.Now().Add(time.Hour), time.Hour)
+		if err != nil || !got {
+			t.Errorf("the other replica could not take the lease: %v %v", got, err)
+		}
+		stolen = f
+	}
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+	path := writeConfig(t, e.dir, srv.URL, jirasim.Cloud)
+	e.open(t, path)
+
+	res, err := e.eng.Sync(ctx, engine.SyncOptions{})
+	if !errors.Is(err, store.ErrFenced) || len(res) != 1 || res[0].Status != "failed" {
+		t.Fatalf("sync after losing the lease: %v, %+v; want a failed run with ErrFenced", err, res)
+	}
+	if stolen.Token != 2 {
+		t.Errorf("the other replica got token %d, want 2", stolen.Token)
+	}
+	if live, _, _ := e.db.CountItems(ctx, "ehr-jira"); live != 0 {
+		t.Errorf("%d items written under a lost lease, want 0", live)
+	}
+	if c, _ := e.db.Cursor(ctx, "ehr-jira"); c != "" {
+		t.Errorf("cursor %q saved under a lost lease", c)
+	}
+}
+
+// The rollup schedule runs on one replica at a time.
+func TestScheduledPushTakesTheRollupLease(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, jirasim.Cloud, 100)
+	if _, got, err := e.db.AcquireLease(ctx, "rollup", "other-host/1/beef", e.clock.Now(), time.Hour); err != nil || !got {
+		t.Fatal(got, err)
+	}
+	if ran, err := e.eng.ScheduledPush(ctx); err != nil || ran {
+		t.Errorf("with another replica holding the rollup lease: ran %v, %v; want skipped", ran, err)
+	}
+	if snaps, _ := e.db.Snapshots(ctx, "ehr", 10); len(snaps) != 0 {
+		t.Errorf("%d snapshots saved by the skipped rollup", len(snaps))
+	}
+	if err := e.db.ReleaseLease(ctx, "rollup", "other-host/1/beef"); err != nil {
+		t.Fatal(err)
+	}
+	if ran, err := e.eng.ScheduledPush(ctx); err != nil || !ran {
+		t.Errorf("with the lease free: ran %v, %v; want ran", ran, err)
+	}
+	if snaps, _ := e.db.Snapshots(ctx, "ehr", 10); len(snaps) != 1 {
+		t.Errorf("%d snapshots after the rollup, want 1", len(snaps))
+	}
+	if h, _, _ := e.db.LeaseHolder(ctx, "rollup"); h == "other-host/1/beef" {
+		t.Errorf("the rollup lease is still the other replica's")
+	}
+}
+
+// failingLeases is a store whose lease writes fail, as on a full disk.
+type failingLeases struct{ engine.Store }
+
+func (failingLeases) AcquireLease(context.Context, string, string, time.Time, time.Duration) (store.Fence, bool, error) {
+	return store.Fence{}, false, errors.New("database or disk is full")
+}
+
+// A run that fails before it is recorded is counted all the same.
+func TestEveryFailedAttemptIsCounted(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, jirasim.Cloud, 100)
+	reg := prometheus.NewRegistry()
+	eng, err := engine.New(e.cfg, failingLeases{e.db}, engine.Options{Log: zerolog.Nop(), Now: e.clock.Now, Metrics: engine.NewMetrics(reg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.Sync(ctx, engine.SyncOptions{})
+	if err == nil || len(res) != 1 || res[0].Status != "failed" || res[0].RunID != 0 {
+		t.Fatalf("sync with a failing lease write: %v, %+v", err, res)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range families {
+		if f.GetName() != "pmsync_sync_runs_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			got = append(got, fmt.Sprintf("%s %g", strings.Join(labels, ","), m.GetCounter().GetValue()))
+		}
+	}
+	if want := []string{"source=ehr-jira,status=failed 1"}; strings.Join(got, ";") != strings.Join(want, ";") {
+		t.Errorf("pmsync_sync_runs_total = %v, want %v", got, want)
+	}
+}

@@ -1,0 +1,662 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"github.com/pmsync/pmsync/store"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pmsync/pmsync"
+)
+
+// itemCols are the stored columns of an item besides its key. Two items are
+// identical when every one of them is equal.
+const itemCols = `kind, title, url, owner, priority, status, state, start, due, done_at, updated_at,
+	percent_complete, planned_cost, actual_cost, likelihood, impact, milestone, parent, labels, fields, deleted_at`
+
+// itemRow is an item in its stored form. It is comparable, so that an
+// unchanged item is found with == and costs no write.
+type itemRow struct {
+	kind, title, url, owner, priority, status, state string
+	start, due, doneAt, updatedAt                    sql.NullString
+	percent, planned, actual                         sql.NullFloat64
+	likelihood, impact                               int64
+	milestone, parent                                string
+	labels, fields                                   string
+	deletedAt                                        sql.NullString
+}
+
+func (r *itemRow) dest() []any {
+	return []any{&r.kind, &r.title, &r.url, &r.owner, &r.priority, &r.status, &r.state,
+		&r.start, &r.due, &r.doneAt, &r.updatedAt, &r.percent, &r.planned, &r.actual,
+		&r.likelihood, &r.impact, &r.milestone, &r.parent, &r.labels, &r.fields, &r.deletedAt}
+}
+
+func (r itemRow) args() []any {
+	return []any{r.kind, r.title, r.url, r.owner, r.priority, r.status, r.state,
+		r.start, r.due, r.doneAt, r.updatedAt, r.percent, r.planned, r.actual,
+		r.likelihood, r.impact, r.milestone, r.parent, r.labels, r.fields, r.deletedAt}
+}
+
+// encodeItem turns a validated item into its stored form. It rejects what
+// the column types cannot hold faithfully.
+func encodeItem(it pmsync.Item) (itemRow, error) {
+	r := itemRow{
+		kind: string(it.Kind), title: it.Title, url: it.URL, owner: it.Owner, priority: it.Priority,
+		status: it.Status, state: string(it.State),
+		doneAt: nullTime(it.DoneAt), updatedAt: nullTime(it.UpdatedAt),
+		likelihood: int64(it.Likelihood), impact: int64(it.Impact),
+		milestone: it.Milestone, parent: it.Parent, deletedAt: nullTime(it.DeletedAt),
+		labels: "[]", fields: "{}",
+	}
+	var err error
+	if r.start, err = nullDate(it.Start); err != nil {
+		return itemRow{}, fmt.Errorf("start: %w", err)
+	}
+	if r.due, err = nullDate(it.Due); err != nil {
+		return itemRow{}, fmt.Errorf("due: %w", err)
+	}
+	if r.percent, err = nullFloat(it.PercentComplete); err != nil {
+		return itemRow{}, fmt.Errorf("percent complete: %w", err)
+	}
+	if r.planned, err = nullFloat(it.PlannedCost); err != nil {
+		return itemRow{}, fmt.Errorf("planned cost: %w", err)
+	}
+	if r.actual, err = nullFloat(it.ActualCost); err != nil {
+		return itemRow{}, fmt.Errorf("actual cost: %w", err)
+	}
+	if len(it.Labels) > 0 {
+		b, err := json.Marshal(it.Labels)
+		if err != nil {
+			return itemRow{}, fmt.Errorf("labels: %w", err)
+		}
+		r.labels = string(b)
+	}
+	if len(it.Fields) > 0 {
+		// Map keys marshal sorted, so equal fields give equal text.
+		b, err := json.Marshal(it.Fields)
+		if err != nil {
+			return itemRow{}, fmt.Errorf("fields: %w", err)
+		}
+		r.fields = string(b)
+	}
+	return r, nil
+}
+
+// item turns a stored row back into an item.
+func (r itemRow) item(source, externalID string) (pmsync.Item, error) {
+	it := pmsync.Item{
+		Source: source, ExternalID: externalID,
+		Kind: pmsync.Kind(r.kind), Title: r.title, URL: r.url, Owner: r.owner, Priority: r.priority,
+		Status: r.status, State: pmsync.State(r.state),
+		Start: pmsync.Date(r.start.String), Due: pmsync.Date(r.due.String),
+		Likelihood: int(r.likelihood), Impact: int(r.impact),
+		Milestone: r.milestone, Parent: r.parent,
+	}
+	var err error
+	if it.DoneAt, err = parseTime(r.doneAt); err != nil {
+		return pmsync.Item{}, fmt.Errorf("done_at: %w", err)
+	}
+	if it.UpdatedAt, err = parseTime(r.updatedAt); err != nil {
+		return pmsync.Item{}, fmt.Errorf("updated_at: %w", err)
+	}
+	if it.DeletedAt, err = parseTime(r.deletedAt); err != nil {
+		return pmsync.Item{}, fmt.Errorf("deleted_at: %w", err)
+	}
+	it.PercentComplete = floatPtr(r.percent)
+	it.PlannedCost = floatPtr(r.planned)
+	it.ActualCost = floatPtr(r.actual)
+	if err := json.Unmarshal([]byte(r.labels), &it.Labels); err != nil {
+		return pmsync.Item{}, fmt.Errorf("labels: %w", err)
+	}
+	if len(it.Labels) == 0 {
+		it.Labels = nil
+	}
+	if err := json.Unmarshal([]byte(r.fields), &it.Fields); err != nil {
+		return pmsync.Item{}, fmt.Errorf("fields: %w", err)
+	}
+	if len(it.Fields) == 0 {
+		it.Fields = nil
+	}
+	return it, nil
+}
+
+// nullDate checks that d is exactly YYYY-MM-DD, the form that sorts and
+// compares as text; unset is NULL.
+func nullDate(d pmsync.Date) (sql.NullString, error) {
+	if d.IsZero() {
+		return sql.NullString{}, nil
+	}
+	if _, err := time.Parse(pmsync.DateLayout, string(d)); err != nil || len(d) != len(pmsync.DateLayout) {
+		return sql.NullString{}, fmt.Errorf("date %q is not YYYY-MM-DD", string(d))
+	}
+	return sql.NullString{String: string(d), Valid: true}, nil
+}
+
+// nullFloat stores nil as NULL. NaN and infinities are refused: SQLite would
+// turn them into NULL or a value that never compares equal.
+func nullFloat(f *float64) (sql.NullFloat64, error) {
+	if f == nil {
+		return sql.NullFloat64{}, nil
+	}
+	if math.IsNaN(*f) || math.IsInf(*f, 0) {
+		return sql.NullFloat64{}, fmt.Errorf("%g is not a finite number", *f)
+	}
+	return sql.NullFloat64{Float64: *f, Valid: true}, nil
+}
+
+func floatPtr(f sql.NullFloat64) *float64 {
+	if !f.Valid {
+		return nil
+	}
+	v := f.Float64
+	return &v
+}
+
+func nullRun(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
+
+const (
+	// Items are inserted and updated by separate statements rather than one
+	// INSERT … ON CONFLICT DO UPDATE: the page's stored rows are read first
+	// anyway, and with the SQLite bundled here the upsert's update path
+	// measured about a millisecond a row on a 100k-item table against
+	// microseconds for the plain UPDATE.
+	insertItemSQL = `INSERT INTO items (` + itemCols + `, created_at, changed_at, source, external_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	updateItemSQL = `UPDATE items SET
+			kind = ?, title = ?, url = ?, owner = ?, priority = ?, status = ?, state = ?, start = ?, due = ?,
+			done_at = ?, updated_at = ?, percent_complete = ?, planned_cost = ?, actual_cost = ?,
+			likelihood = ?, impact = ?, milestone = ?, parent = ?, labels = ?, fields = ?, deleted_at = ?,
+			changed_at = ?
+		WHERE source = ? AND external_id = ?`
+	insertChangeSQL = `INSERT INTO item_changes (source, external_id, run_id, at, field, old_value, new_value)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	tombstoneSQL = `UPDATE items SET deleted_at = ?, changed_at = ?
+		WHERE source = ? AND external_id = ? AND deleted_at IS NULL`
+	upsertQuarantineSQL = `INSERT INTO quarantine (source, external_id, reason, first_seen, last_seen)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (source, external_id) DO UPDATE SET reason = excluded.reason, last_seen = excluded.last_seen`
+	setCursorSQL = `INSERT INTO cursors (source, value, updated) VALUES (?, ?, ?)
+		ON CONFLICT (source) DO UPDATE SET value = excluded.value, updated = excluded.updated`
+)
+
+// ApplyPage writes one page in one transaction: its items, its quarantined
+// records, its deletions and its cursor. A crash before the commit leaves
+// the previous cursor and data, so the page is pulled again; after it, the
+// page is never pulled twice.
+//
+// An item identical to the stored one in every column costs no write and is
+// not counted as changed. An item carried in the page exists again (its
+// tombstone, if any, is lifted) and leaves quarantine. A quarantine entry
+// leaves the stored item, if any, as it was. If any item is invalid or
+// belongs to another source, nothing of the page is written.
+func (db *DB) ApplyPage(ctx context.Context, w store.PageWrite) (store.PageResult, error) {
+	if w.Source == "" {
+		return store.PageResult{}, errors.New("apply page: source is empty")
+	}
+	rows := make([]itemRow, len(w.Items))
+	ids := make([]string, len(w.Items))
+	for i, it := range w.Items {
+		if it.Source != w.Source {
+			return store.PageResult{}, fmt.Errorf("apply page of source %q: item %q belongs to source %q", w.Source, it.ExternalID, it.Source)
+		}
+		if err := it.Validate(); err != nil {
+			return store.PageResult{}, fmt.Errorf("apply page of source %q: invalid item %q: %w", w.Source, it.ExternalID, err)
+		}
+		it.DeletedAt = time.Time{}
+		r, err := encodeItem(it)
+		if err != nil {
+			return store.PageResult{}, fmt.Errorf("apply page of source %q: item %q: %w", w.Source, it.ExternalID, err)
+		}
+		rows[i], ids[i] = r, it.ExternalID
+	}
+	for _, q := range w.Quarantine {
+		if q.Source != "" && q.Source != w.Source {
+			return store.PageResult{}, fmt.Errorf("apply page of source %q: quarantined record %q belongs to source %q", w.Source, q.ExternalID, q.Source)
+		}
+		if q.ExternalID == "" {
+			return store.PageResult{}, fmt.Errorf("apply page of source %q: quarantined record has no external id", w.Source)
+		}
+	}
+
+	var res store.PageResult
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := checkFence(ctx, tx, w.Fence); err != nil {
+			return err
+		}
+		stored, err := storedRows(ctx, tx, w.Source, ids)
+		if err != nil {
+			return err
+		}
+		insert, err := tx.PrepareContext(ctx, insertItemSQL)
+		if err != nil {
+			return fmt.Errorf("prepare item insert: %w", err)
+		}
+		defer insert.Close()
+		update, err := tx.PrepareContext(ctx, updateItemSQL)
+		if err != nil {
+			return fmt.Errorf("prepare item update: %w", err)
+		}
+		defer update.Close()
+		change, err := tx.PrepareContext(ctx, insertChangeSQL)
+		if err != nil {
+			return fmt.Errorf("prepare change insert: %w", err)
+		}
+		defer change.Close()
+		at := formatTime(w.At)
+		for i, r := range rows {
+			id := ids[i]
+			old, exists := stored[id]
+			if exists && old == r {
+				continue
+			}
+			if !exists {
+				if _, err := insert.ExecContext(ctx, append(r.args(), at, at, w.Source, id)...); err != nil {
+					return fmt.Errorf("insert item %q: %w", id, err)
+				}
+			} else {
+				if _, err := update.ExecContext(ctx, append(r.args(), at, w.Source, id)...); err != nil {
+					return fmt.Errorf("update item %q: %w", id, err)
+				}
+				for _, c := range diff(old, r) {
+					if _, err := change.ExecContext(ctx, w.Source, id, nullRun(w.RunID), at, c[0], c[1], c[2]); err != nil {
+						return fmt.Errorf("record %s change of item %q: %w", c[0], id, err)
+					}
+				}
+			}
+			stored[id] = r // a later duplicate in the same page compares against this
+			res.Changed++
+		}
+		if err := unquarantine(ctx, tx, w.Source, ids); err != nil {
+			return err
+		}
+		if len(w.Quarantine) > 0 {
+			q, err := tx.PrepareContext(ctx, upsertQuarantineSQL)
+			if err != nil {
+				return fmt.Errorf("prepare quarantine upsert: %w", err)
+			}
+			defer q.Close()
+			for _, e := range w.Quarantine {
+				when := e.At
+				if when.IsZero() {
+					when = w.At
+				}
+				t := formatTime(when)
+				if _, err := q.ExecContext(ctx, w.Source, e.ExternalID, e.Reason, t, t); err != nil {
+					return fmt.Errorf("quarantine record %q: %w", e.ExternalID, err)
+				}
+				res.Quarantined++
+			}
+		}
+		n, err := tombstone(ctx, tx, w.Source, w.Deleted, w.RunID, w.At)
+		if err != nil {
+			return err
+		}
+		res.Deleted += n
+		// A record that is gone at the source has nothing left to fix.
+		if err := unquarantine(ctx, tx, w.Source, w.Deleted); err != nil {
+			return err
+		}
+		if w.HasLive {
+			gone, err := liveExcept(ctx, tx, w.Source, w.Live)
+			if err != nil {
+				return err
+			}
+			n, err := tombstone(ctx, tx, w.Source, gone, w.RunID, w.At)
+			if err != nil {
+				return err
+			}
+			res.Deleted += n
+			if err := pruneQuarantine(ctx, tx, w.Source, w.Live); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, setCursorSQL, w.Source, w.Cursor, at); err != nil {
+			return fmt.Errorf("save cursor: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return store.PageResult{}, fmt.Errorf("apply page of source %q: %w", w.Source, err)
+	}
+	return res, nil
+}
+
+// diff lists the recorded field changes from old to cur as (field, old, new).
+func diff(old, cur itemRow) [][3]string {
+	var out [][3]string
+	if old.kind != cur.kind {
+		out = append(out, [3]string{store.FieldKind, old.kind, cur.kind})
+	}
+	if old.state != cur.state {
+		out = append(out, [3]string{store.FieldState, old.state, cur.state})
+	}
+	if old.due != cur.due {
+		out = append(out, [3]string{store.FieldDue, old.due.String, cur.due.String})
+	}
+	if old.milestone != cur.milestone {
+		out = append(out, [3]string{store.FieldMilestone, old.milestone, cur.milestone})
+	}
+	if old.deletedAt.Valid && !cur.deletedAt.Valid {
+		out = append(out, [3]string{store.FieldDeleted, old.deletedAt.String, ""})
+	}
+	return out
+}
+
+// storedRows reads the stored rows of the given ids of source, keyed by
+// external id, with one query per chunk of ids.
+func storedRows(ctx context.Context, tx *sql.Tx, source string, ids []string) (map[string]itemRow, error) {
+	out := make(map[string]itemRow, len(ids))
+	for chunk := range slices.Chunk(ids, inChunk) {
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, source)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT external_id, `+itemCols+` FROM items
+			WHERE source = ? AND external_id IN (`+placeholders(len(chunk))+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read stored items: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var r itemRow
+			if err := rows.Scan(append([]any{&id}, r.dest()...)...); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read stored items: %w", err)
+			}
+			out[id] = r
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read stored items: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// unquarantine removes the quarantine rows of ids that mapped again.
+func unquarantine(ctx context.Context, tx *sql.Tx, source string, ids []string) error {
+	for chunk := range slices.Chunk(ids, inChunk) {
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, source)
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM quarantine
+			WHERE source = ? AND external_id IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
+			return fmt.Errorf("clear quarantine: %w", err)
+		}
+	}
+	return nil
+}
+
+// pruneQuarantine removes the quarantine rows of source whose records are
+// not in live: deleted at the source or moved out of its scope.
+func pruneQuarantine(ctx context.Context, tx *sql.Tx, source string, live []string) error {
+	keep := make(map[string]struct{}, len(live))
+	for _, id := range live {
+		keep[id] = struct{}{}
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT external_id FROM quarantine WHERE source = ?", source)
+	if err != nil {
+		return fmt.Errorf("list quarantine: %w", err)
+	}
+	var gone []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("list quarantine: %w", err)
+		}
+		if _, ok := keep[id]; !ok {
+			gone = append(gone, id)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("list quarantine: %w", err)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("list quarantine: %w", err)
+	}
+	return unquarantine(ctx, tx, source, gone)
+}
+
+// liveExcept returns the live external ids of source that are not in live.
+func liveExcept(ctx context.Context, tx *sql.Tx, source string, live []string) ([]string, error) {
+	keep := make(map[string]struct{}, len(live))
+	for _, id := range live {
+		keep[id] = struct{}{}
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT external_id FROM items WHERE source = ? AND deleted_at IS NULL", source)
+	if err != nil {
+		return nil, fmt.Errorf("list live items: %w", err)
+	}
+	defer rows.Close()
+	var gone []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("list live items: %w", err)
+		}
+		if _, ok := keep[id]; !ok {
+			gone = append(gone, id)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list live items: %w", err)
+	}
+	return gone, nil
+}
+
+// tombstone marks the live items among ids deleted and records the change.
+// Unknown and already tombstoned ids are skipped.
+func tombstone(ctx context.Context, tx *sql.Tx, source string, ids []string, runID int64, at time.Time) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	upd, err := tx.PrepareContext(ctx, tombstoneSQL)
+	if err != nil {
+		return 0, fmt.Errorf("prepare tombstone: %w", err)
+	}
+	defer upd.Close()
+	change, err := tx.PrepareContext(ctx, insertChangeSQL)
+	if err != nil {
+		return 0, fmt.Errorf("prepare change insert: %w", err)
+	}
+	defer change.Close()
+	t := formatTime(at)
+	n := 0
+	for _, id := range ids {
+		res, err := upd.ExecContext(ctx, t, t, source, id)
+		if err != nil {
+			return n, fmt.Errorf("tombstone item %q: %w", id, err)
+		}
+		if k, err := res.RowsAffected(); err != nil {
+			return n, fmt.Errorf("tombstone item %q: %w", id, err)
+		} else if k == 0 {
+			continue
+		}
+		if _, err := change.ExecContext(ctx, source, id, nullRun(runID), t, store.FieldDeleted, "", t); err != nil {
+			return n, fmt.Errorf("record deletion of item %q: %w", id, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// Tombstone marks deleted every live item of source whose external id is
+// not in live, records a deleted change for each, and returns how many it
+// marked. Already tombstoned items are left alone.
+func (db *DB) Tombstone(ctx context.Context, fence store.Fence, source string, live []string, at time.Time) (int, error) {
+	if source == "" {
+		return 0, errors.New("tombstone: source is empty")
+	}
+	var n int
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := checkFence(ctx, tx, fence); err != nil {
+			return err
+		}
+		gone, err := liveExcept(ctx, tx, source, live)
+		if err != nil {
+			return err
+		}
+		if n, err = tombstone(ctx, tx, source, gone, 0, at); err != nil {
+			return err
+		}
+		return pruneQuarantine(ctx, tx, source, live)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("tombstone items of source %q: %w", source, err)
+	}
+	return n, nil
+}
+
+// Items returns the items of the given sources (all sources when none),
+// tombstones included, ordered by source and external id.
+func (db *DB) Items(ctx context.Context, sources ...string) ([]pmsync.Item, error) {
+	q := "SELECT source, external_id, " + itemCols + " FROM items"
+	args := make([]any, 0, len(sources))
+	if len(sources) > 0 {
+		q += " WHERE source IN (" + placeholders(len(sources)) + ")"
+		for _, s := range sources {
+			args = append(args, s)
+		}
+	}
+	// Sizing the result up front spares a 100k-item rollup a dozen
+	// reallocations of a large slice; the count is only a hint.
+	var n int
+	cq := "SELECT count(*) FROM items" + strings.TrimPrefix(q, "SELECT source, external_id, "+itemCols+" FROM items")
+	if err := db.read.QueryRowContext(ctx, cq, args...).Scan(&n); err != nil {
+		return nil, fmt.Errorf("count items of %q: %w", sources, err)
+	}
+	q += " ORDER BY source, external_id"
+	rows, err := db.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list items of %q: %w", sources, err)
+	}
+	defer rows.Close()
+	var out []pmsync.Item
+	if n > 0 {
+		out = make([]pmsync.Item, 0, n)
+	}
+	for rows.Next() {
+		var source, id string
+		var r itemRow
+		if err := rows.Scan(append([]any{&source, &id}, r.dest()...)...); err != nil {
+			return nil, fmt.Errorf("list items of %q: %w", sources, err)
+		}
+		it, err := r.item(source, id)
+		if err != nil {
+			return nil, fmt.Errorf("list items: item %q of source %q: %w", id, source, err)
+		}
+		out = append(out, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list items of %q: %w", sources, err)
+	}
+	return out, nil
+}
+
+// Item returns one item, tombstone or not, and whether it exists.
+func (db *DB) Item(ctx context.Context, source, externalID string) (pmsync.Item, bool, error) {
+	var r itemRow
+	err := db.read.QueryRowContext(ctx, "SELECT "+itemCols+" FROM items WHERE source = ? AND external_id = ?",
+		source, externalID).Scan(r.dest()...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return pmsync.Item{}, false, nil
+	}
+	if err != nil {
+		return pmsync.Item{}, false, fmt.Errorf("read item %q of source %q: %w", externalID, source, err)
+	}
+	it, err := r.item(source, externalID)
+	if err != nil {
+		return pmsync.Item{}, false, fmt.Errorf("read item %q of source %q: %w", externalID, source, err)
+	}
+	return it, true, nil
+}
+
+// Changes returns the recorded field changes of one item, oldest first.
+func (db *DB) Changes(ctx context.Context, source, externalID string) ([]store.Change, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT run_id, at, field, old_value, new_value FROM item_changes
+		WHERE source = ? AND external_id = ? ORDER BY id`, source, externalID)
+	if err != nil {
+		return nil, fmt.Errorf("list changes of item %q of source %q: %w", externalID, source, err)
+	}
+	defer rows.Close()
+	var out []store.Change
+	for rows.Next() {
+		c := store.Change{Source: source, ExternalID: externalID}
+		var run sql.NullInt64
+		var at sql.NullString
+		if err := rows.Scan(&run, &at, &c.Field, &c.Old, &c.New); err != nil {
+			return nil, fmt.Errorf("list changes of item %q of source %q: %w", externalID, source, err)
+		}
+		c.RunID = run.Int64
+		if c.At, err = parseTime(at); err != nil {
+			return nil, fmt.Errorf("list changes of item %q of source %q: %w", externalID, source, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list changes of item %q of source %q: %w", externalID, source, err)
+	}
+	return out, nil
+}
+
+// Quarantine returns the quarantined records of source ("" for all),
+// ordered by source and external id.
+func (db *DB) Quarantine(ctx context.Context, source string) ([]store.Quarantined, error) {
+	q := "SELECT source, external_id, reason, first_seen, last_seen FROM quarantine"
+	var args []any
+	if source != "" {
+		q += " WHERE source = ?"
+		args = append(args, source)
+	}
+	rows, err := db.read.QueryContext(ctx, q+" ORDER BY source, external_id", args...)
+	if err != nil {
+		return nil, fmt.Errorf("list quarantine of source %q: %w", source, err)
+	}
+	defer rows.Close()
+	var out []store.Quarantined
+	for rows.Next() {
+		var e store.Quarantined
+		var first, last sql.NullString
+		if err := rows.Scan(&e.Source, &e.ExternalID, &e.Reason, &first, &last); err != nil {
+			return nil, fmt.Errorf("list quarantine of source %q: %w", source, err)
+		}
+		if e.FirstSeen, err = parseTime(first); err != nil {
+			return nil, fmt.Errorf("list quarantine: record %q of source %q: %w", e.ExternalID, e.Source, err)
+		}
+		if e.At, err = parseTime(last); err != nil {
+			return nil, fmt.Errorf("list quarantine: record %q of source %q: %w", e.ExternalID, e.Source, err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list quarantine of source %q: %w", source, err)
+	}
+	return out, nil
+}
+
+// CountItems counts the live and tombstoned items of source ("" for all).
+func (db *DB) CountItems(ctx context.Context, source string) (live, deleted int, err error) {
+	q := "SELECT count(*), count(deleted_at) FROM items"
+	var args []any
+	if source != "" {
+		q += " WHERE source = ?"
+		args = append(args, source)
+	}
+	var total int
+	if err := db.read.QueryRowContext(ctx, q, args...).Scan(&total, &deleted); err != nil {
+		return 0, 0, fmt.Errorf("count items of source %q: %w", source, err)
+	}
+	return total - deleted, deleted, nil
+}
