@@ -96,6 +96,65 @@ func loadAsanaContract(t *testing.T) *contract.Spec {
 		}
 		return nil
 	}))
+	// The list endpoints document their compact records, but a request
+	// that names opt_fields gets those properties of the full record
+	// (Asana's "Input/output options": opt_fields "includes the named
+	// fields in the response"); the full record's schema checks them.
+	// (Only /tasks: StatusUpdateResponse requires status_type, which a
+	// listing asking for text alone rightly lacks.)
+	for path, full := range map[string]string{"/tasks": "TaskResponse"} {
+		must(spec.Patch("GET "+path+" 200 items: records with opt_fields are checked against "+full+" (Asana's input/output options)", func(doc *openapi3.T) error {
+			ref := doc.Components.Schemas[full]
+			if ref == nil {
+				return fmt.Errorf("no %s schema", full)
+			}
+			data := doc.Paths.Value(path).Get.Responses.Status(200).Value.Content.Get("application/json").Schema.Value.Properties["data"]
+			if data == nil || data.Value == nil || data.Value.Items == nil {
+				return fmt.Errorf("GET %s 200 has no data list", path)
+			}
+			data.Value.Items = openapi3.NewSchemaRef("#/components/schemas/"+full, ref.Value)
+			return nil
+		}))
+	}
+	// Nullable objects are written allOf [a $ref, {nullable: true}]
+	// (TaskResponse.parent "or null if this is not a subtask",
+	// CustomField.enum_value, assignee); under OpenAPI 3.0 every branch of
+	// an allOf must accept the null, so the intent needs the flag on each.
+	must(spec.Patch("allOf [$ref, {nullable: true}] is nullable: the properties' descriptions say null (a task's parent when it is no subtask, an unset enum value)", func(doc *openapi3.T) error {
+		seen := map[*openapi3.Schema]bool{}
+		var walk func(s *openapi3.Schema)
+		walk = func(s *openapi3.Schema) {
+			if s == nil || seen[s] {
+				return
+			}
+			seen[s] = true
+			for _, sub := range s.AllOf {
+				if sub.Value != nil && sub.Value.Nullable {
+					s.Nullable = true
+					for _, other := range s.AllOf {
+						if other.Value != nil && other.Ref == "" {
+							other.Value.Nullable = true
+						}
+					}
+				}
+			}
+			for _, group := range [][]*openapi3.SchemaRef{s.AllOf, s.OneOf, s.AnyOf} {
+				for _, sub := range group {
+					walk(sub.Value)
+				}
+			}
+			for _, p := range s.Properties {
+				walk(p.Value)
+			}
+			if s.Items != nil {
+				walk(s.Items.Value)
+			}
+		}
+		for _, sc := range doc.Components.Schemas {
+			walk(sc.Value)
+		}
+		return nil
+	}))
 	// Asana documents rate limiting once for the whole API ("Rate limits":
 	// 429 Too Many Requests with a Retry-After header), not per operation.
 	must(spec.Status(429, "Asana's rate limits page: any request may be answered 429 with Retry-After"))
