@@ -6,7 +6,10 @@
 // page/pageSize; bulk POST/PUT /sheets/{id}/rows with the 500-row limit and
 // allowPartialSuccess; DELETE /sheets/{id}/rows; GET /users/me. Errors carry
 // Smartsheet's {errorCode, message, refId} bodies, and faults (401, 4003 rate
-// limiting, 5xx, malformed bodies, failed rows) can be injected per request.
+// limiting, 4004 sheet busy, 5xx, malformed bodies, failed rows) can be
+// injected per request. Cells may hold formulas (SetFormula) whose computed
+// values change without moving their row's modifiedAt (Recalculate), as
+// Smartsheet's Modified records only data changes made to the row.
 package smartsheetsim
 
 import (
