@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,6 +47,10 @@ type Options struct {
 	// real. Tests replace it.
 	Sleep   func(ctx context.Context, d time.Duration) error
 	Metrics *Metrics // nil: no metrics
+	// Connections, when not nil, names the only connections whose
+	// connectors are built (a command that syncs some sources, or pushes,
+	// needs those and reads no other credentials).
+	Connections []string
 	// ReadOnly builds no connectors: the engine can roll up what is stored
 	// but not sync or push (a config loaded without secrets).
 	ReadOnly bool
@@ -105,7 +110,11 @@ func New(cfg *config.Config, db Store, opts Options) (*Engine, error) {
 		}
 		p.Transport = opts.Transport
 		p.Limiters = limiters
-		p.Log = opts.Log.With().Str("connector", c.Kind).Str("connection", c.Name).Logger()
+		if opts.Connections != nil && !slices.Contains(opts.Connections, c.Name) {
+			continue
+		}
+		// The connector adds its kind as "connector" itself.
+		p.Log = opts.Log.With().Str("connection", c.Name).Logger()
 		p.Now = opts.Now
 		p.Sleep = opts.Sleep
 		conn, err := cfg.Registry().New(p)
@@ -123,6 +132,9 @@ func New(cfg *config.Config, db Store, opts Options) (*Engine, error) {
 
 // ErrReadOnly is returned by Sync and Push of an engine built ReadOnly.
 var ErrReadOnly = errors.New("this engine was built without connectors (read-only)")
+
+// Config returns the configuration the engine was built from.
+func (e *Engine) Config() *config.Config { return e.cfg }
 
 // Connector returns the connector of a connection, for callers such as
 // `validate --probe`.

@@ -117,7 +117,7 @@ func (c *Connector) pushOne(ctx context.Context, project string, r pmsync.Rollup
 		if !again {
 			return connectors.Receipt{}, fmt.Errorf("create status update (attempt %d): %w", attempt, err)
 		}
-		c.log.Debug().Str("program", r.ID).Int("attempt", attempt).Dur("duration", wait).Str("err", err.Error()).
+		c.log.Debug().Str("program", r.ID).Int("attempt", attempt).Int64("wait_ms", wait.Milliseconds()).Str("err", err.Error()).
 			Msg("status update may not have been stored; checking again")
 		if err := c.sleep(ctx, wait); err != nil {
 			return connectors.Receipt{}, fmt.Errorf("create status update: wait before retry: %w", err)

@@ -341,8 +341,9 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 			}
 			return nil, fail
 		}
-		ev := c.log.Debug().Str("connector", c.vendor).Str("method", op.method).Str("path", op.path).
-			Int("attempt", attempt+1).Dur("duration", wait)
+		// c.log names the connector already (its Params.Log).
+		ev := c.log.Debug().Str("method", op.method).Str("path", op.path).
+			Int("attempt", attempt+1).Int64("wait_ms", wait.Milliseconds())
 		if err == nil {
 			ev = ev.Int("status", resp.Status)
 		} else {

@@ -83,6 +83,20 @@ func init() {
 		AuthKeys:           []string{"token"},
 		DefaultMapping:     DefaultMapping,
 		DefaultMappingYAML: defaultMappingYAML,
+		Blocks:             connectors.Blocks{Options: Options{}, Scope: Scope{}, Target: Target{}},
+		Sample: &connectors.Sample{
+			Connection: `  # Smartsheet: an API access token (Account > Apps & Integrations > API
+  # Access). region picks the API host: us, eu, au or gov.
+  - name: smartsheet
+    kind: smartsheet
+    region: us
+    auth: { token_env: SMARTSHEET_TOKEN }
+`,
+			Scope:      `{ sheet: 1000000000000001 }`,
+			ScopeHelp:  "smartsheet: sheet, the sheet id (File > Properties)",
+			Target:     `{ sheet: 1000000000000002 }`,
+			TargetHelp: "a row per program in a Smartsheet rollup sheet",
+		},
 	})
 }
 
