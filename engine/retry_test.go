@@ -70,7 +70,12 @@ programs:
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := config.Load(path, connectors.Default, func(k string) (string, bool) { return tok, k == "ASANA_TOKEN" })
+	c, err := config.Load(path, connectors.Default, func(k string) (string, bool) {
+		if k == "ASANA_TOKEN" {
+			return tok, true
+		}
+		return "", false
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
