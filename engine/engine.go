@@ -42,8 +42,11 @@ type Options struct {
 	Log       zerolog.Logger
 	Now       func() time.Time
 	Transport http.RoundTripper // nil: each connector clones the default transport
-	Sleep     func(ctx context.Context, d time.Duration) error
-	Metrics   *Metrics // nil: no metrics
+	// Sleep waits between retries, in connectors and before a source is
+	// synced again after the wait its vendor asked for; nil sleeps for
+	// real. Tests replace it.
+	Sleep   func(ctx context.Context, d time.Duration) error
+	Metrics *Metrics // nil: no metrics
 	// Connections, when not nil, names the only connections whose
 	// connectors are built (a command that syncs some sources, or pushes,
 	// needs those and reads no other credentials).
@@ -72,6 +75,8 @@ type Engine struct {
 	// connections sync at once.
 	leaseTTL time.Duration
 	workers  int
+	// sleep waits out a source's Retry-After before an early retry.
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // New builds the connectors of cfg. It fails if any connection cannot be
@@ -87,6 +92,10 @@ func New(cfg *config.Config, db Store, opts Options) (*Engine, error) {
 	}
 	if e.workers < 1 {
 		e.workers = 1
+	}
+	e.sleep = opts.Sleep
+	if e.sleep == nil {
+		e.sleep = httpapi.Sleep
 	}
 	limiters := httpapi.NewLimiters()
 	var errs []error
