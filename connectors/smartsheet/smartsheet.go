@@ -277,6 +277,7 @@ func New(p connectors.Params) (*Connector, error) {
 		Limiters:   p.Limiters,
 		Timeout:    p.Timeout,
 		Transport:  p.Transport,
+		RootCAs:    p.RootCAs,
 		ParseError: ParseError,
 		// The minute Smartsheet asks for after a 4003 must fit under the
 		// longest wait the client sits out, or every 429 would fail at once.
