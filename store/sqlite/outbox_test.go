@@ -111,9 +111,9 @@ func TestPushStateMachine(t *testing.T) {
 				case "sending":
 					err = db.MarkSending(ctx, id, at)
 				case "delivered":
-					err = db.MarkDelivered(ctx, id, "rcpt", at)
+					err = db.MarkDelivered(ctx, id, store.PushOutcome{Receipt: "rcpt", At: at})
 				case "failed":
-					err = db.MarkFailed(ctx, id, "boom", at)
+					err = db.MarkFailed(ctx, id, store.PushOutcome{Error: "boom", At: at})
 				}
 				if !errors.Is(err, o.wantErr) || (o.wantErr == nil) != (err == nil) {
 					t.Fatalf("op %d %s: error %v, want %v", i, o.name, err, o.wantErr)
@@ -154,8 +154,8 @@ func TestPushStateMachine(t *testing.T) {
 		db := openTest(t)
 		for name, err := range map[string]error{
 			"sending":   db.MarkSending(ctx, 7, t0),
-			"delivered": db.MarkDelivered(ctx, 7, "r", t0),
-			"failed":    db.MarkFailed(ctx, 7, "e", t0),
+			"delivered": db.MarkDelivered(ctx, 7, store.PushOutcome{Receipt: "r", At: t0}),
+			"failed":    db.MarkFailed(ctx, 7, store.PushOutcome{Error: "e", At: t0}),
 		} {
 			if !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("%s of an unknown push: error %v, want ErrNotFound", name, err)
@@ -210,7 +210,7 @@ func TestClaimPush(t *testing.T) {
 			t.Fatalf("claim %d at %s = %v, %v; want %v", i, s.at, got, err, s.want)
 		}
 	}
-	if err := db.MarkDelivered(ctx, id, "r", t0.Add(12*time.Minute)); err != nil {
+	if err := db.MarkDelivered(ctx, id, store.PushOutcome{Receipt: "r", At: t0.Add(12 * time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := db.ClaimPush(ctx, id, t0.Add(time.Hour), time.Minute); err != nil || got {
@@ -232,13 +232,13 @@ func TestSupersedePushLeavesAClaimedPushAlone(t *testing.T) {
 	if ok, _ := db.ClaimPush(ctx, v1, t0, 10*time.Minute); !ok {
 		t.Fatal("could not claim v1")
 	}
-	if ok, err := db.SupersedePush(ctx, v1, "superseded", t0.Add(time.Minute), 10*time.Minute); err != nil || ok {
+	if ok, err := db.SupersedePush(ctx, v1, store.PushOutcome{Receipt: "superseded", At: t0.Add(time.Minute)}, 10*time.Minute); err != nil || ok {
 		t.Errorf("superseded a push another process is sending: %v %v", ok, err)
 	}
-	if ok, err := db.SupersedePush(ctx, v1, "superseded", t0.Add(11*time.Minute), 10*time.Minute); err != nil || !ok {
+	if ok, err := db.SupersedePush(ctx, v1, store.PushOutcome{Receipt: "superseded", At: t0.Add(11 * time.Minute)}, 10*time.Minute); err != nil || !ok {
 		t.Errorf("could not supersede a push whose sender died: %v %v", ok, err)
 	}
-	if ok, err := db.SupersedePush(ctx, v2, "superseded", t0, 10*time.Minute); err != nil || !ok {
+	if ok, err := db.SupersedePush(ctx, v2, store.PushOutcome{Receipt: "superseded", At: t0}, 10*time.Minute); err != nil || !ok {
 		t.Errorf("could not supersede a pending push: %v %v", ok, err)
 	}
 }
