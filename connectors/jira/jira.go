@@ -54,6 +54,21 @@ func init() {
 		AuthKeys:           []string{"email?", "token"},
 		DefaultMapping:     DefaultMapping,
 		DefaultMappingYAML: defaultMappingYAML,
+		Blocks:             connectors.Blocks{Options: Options{}, Scope: Scope{}, Target: Target{}},
+		Sample: &connectors.Sample{
+			Connection: `  # Jira Cloud: the account's email and an API token (Atlassian account >
+  # Security > API tokens). For Jira Data Center set flavor: datacenter,
+  # base_url to your server, and give only token_env (a personal access token).
+  - name: jira
+    kind: jira
+    base_url: https://your-site.atlassian.net
+    auth: { email_env: JIRA_EMAIL, token_env: JIRA_API_TOKEN }
+`,
+			Scope:      `{ jql: "project = EHR" }`,
+			ScopeHelp:  "jira: jql (any JQL query) or project (a project key)",
+			Target:     `{ issue: PMO-1 }`,
+			TargetHelp: "a comment on a Jira issue",
+		},
 	})
 }
 
