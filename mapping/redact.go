@@ -70,15 +70,55 @@ var builtinPatterns = map[string]string{
 	"phone": `(?:\+1[\s.-]?)?(?:\(\d{3}\)\s?|\b\d{3}[\s.-])\d{3}[\s.-]\d{4}\b|\+\d{8,15}\b|\+\d{1,3}[\s.-]\(?\d{1,4}\)?[\s.-]\d{3,8}(?:[\s.-]\d{2,8}){0,3}\b|(?i:\b(?:phone|tel|telephone|mobile|fax|cell phone)\.?\s*(?:#|:|no\.?)?\s*(?P<value>\+?\d(?:[\s().-]{0,2}\d){6,14}))`,
 }
 
-// builtinNeeds lists, per built-in rule, bytes of which a text must hold
-// at least one for the rule to possibly match: a cheap test that spares
-// the regular expression on most titles.
-var builtinNeeds = map[string]string{
-	"ssn":   "0123456789",
-	"mrn":   "0123456789",
-	"dob":   "0123456789",
-	"email": "@",
-	"phone": "0123456789",
+// builtinNeeds is, per built-in rule, a cheap test that a text can match
+// at all (enough digits, an @, a label), which spares the regular
+// expression on the great majority of titles. Each test follows from its
+// pattern: an SSN has nine digits, a labelled MRN four, a phone number
+// seven (five after a +), and the labelled rules need their label.
+var builtinNeeds = map[string]func(s string, p textProfile) bool{
+	"ssn": func(_ string, p textProfile) bool { return p.digits >= 9 },
+	"mrn": func(s string, p textProfile) bool {
+		return p.digits >= 4 && containsAnyFold(s, "mrn", "med", "patient", "chart")
+	},
+	"dob": func(s string, p textProfile) bool {
+		return p.digits >= 2 && containsAnyFold(s, "dob", "d.o.b", "birth", "born")
+	},
+	"email": func(_ string, p textProfile) bool { return p.at },
+	"phone": func(_ string, p textProfile) bool { return p.digits >= 7 || p.plus && p.digits >= 5 },
+}
+
+// textProfile is what the needs tests read of a text, counted once.
+type textProfile struct {
+	digits   int
+	at, plus bool
+}
+
+func profileOf(s string) textProfile {
+	var p textProfile
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			p.digits++
+		case c == '@':
+			p.at = true
+		case c == '+':
+			p.plus = true
+		}
+	}
+	return p
+}
+
+// containsAnyFold reports whether s holds one of the ASCII words, in any
+// letter case, without allocating a lower-cased copy.
+func containsAnyFold(s string, words ...string) bool {
+	for _, w := range words {
+		for i := 0; i+len(w) <= len(s); i++ {
+			if strings.EqualFold(s[i:i+len(w)], w) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // redactor is one compiled redaction rule.
@@ -87,13 +127,15 @@ type redactor struct {
 	re      *regexp.Regexp
 	group   int    // index of the group named value, or 0 for the whole match
 	replace string // what a match becomes
-	needs   string // see builtinNeeds; "" means always try
+	// needs, when set, tells whether a text can match at all (see
+	// builtinNeeds); nil means always try.
+	needs func(s string, p textProfile) bool
 }
 
 // apply replaces what r matches in s and reports whether it replaced
-// anything.
-func (r *redactor) apply(s string) (string, bool) {
-	if r.needs != "" && !strings.ContainsAny(s, r.needs) {
+// anything. p is s's profile.
+func (r *redactor) apply(s string, p textProfile) (string, bool) {
+	if r.needs != nil && !r.needs(s, p) {
 		return s, false
 	}
 	matches := r.re.FindAllStringSubmatchIndex(s, -1)
@@ -196,7 +238,8 @@ func newRedactor(e Redaction) (*redactor, error) {
 	case e.Name == RedactAll:
 		return nil, &redactError{"name", fmt.Errorf("%q stands for every built-in rule and takes no pattern or replace", RedactAll)}
 	}
-	pattern, needs := e.Pattern, ""
+	pattern := e.Pattern
+	var needs func(string, textProfile) bool
 	if pattern == "" {
 		bp, ok := builtinPatterns[e.Name]
 		if !ok {
@@ -252,10 +295,12 @@ func (s *Set) Redact(text string) string {
 // value per rule that changed it.
 func (s *Set) redact(text string, counts map[string]int) (string, bool) {
 	redacted := false
+	p := profileOf(text)
 	for _, r := range s.redactors {
-		out, changed := r.apply(text)
+		out, changed := r.apply(text, p)
 		if changed {
 			text, redacted = out, true
+			p = profileOf(text)
 			if counts != nil {
 				counts[r.name]++
 			}
