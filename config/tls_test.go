@@ -116,6 +116,14 @@ programs:
 	if diff := cmp.Diff(want, cfg.HTTP.TLS); diff != "" || !cfg.HTTP.TLS.Enabled() {
 		t.Errorf("HTTP.TLS (-want +got):\n%s", diff)
 	}
+	// pmsync config shows where the dashboard's certificate is read from.
+	shown := map[string]string{}
+	for _, st := range cfg.Settings() {
+		shown[st.Key] = st.Value
+	}
+	if shown["http.tls.cert_file"] != want.CertFile || shown["http.tls.key_file"] != want.KeyFile || shown["audit.keep_payloads"] != "false" {
+		t.Errorf("effective settings lack the TLS files or the audit: %v", shown)
+	}
 
 	for _, tt := range []struct{ block, want string }{
 		{"{ cert_file: cert.pem }", "pmsync.yaml:4: http.tls: cert_file is set without key_file: give both"},
