@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"net/http"
@@ -27,6 +28,7 @@ import (
 // pushEnv is a Jira simulator holding an EHR project and a PMO status
 // issue, an engine that pushes the rollup to that issue, and its store.
 type pushEnv struct {
+	path   string // the config file
 	sim    *jirasim.Server
 	clock  *sandbox.Clock
 	db     *sqlite.DB
@@ -76,7 +78,7 @@ push:
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &pushEnv{sim: sim, clock: clk, db: db, eng: eng, status: status}
+	return &pushEnv{path: path, sim: sim, clock: clk, db: db, eng: eng, status: status}
 }
 
 func sha(b []byte) string {
@@ -206,5 +208,45 @@ func TestAuditKeepsNoPayloadUnlessAsked(t *testing.T) {
 	}
 	if got[0].Payload != nil || len(got[0].PayloadHash) != 64 {
 		t.Errorf("entry keeps %d payload bytes, hash %q; want no payload and a SHA-256", len(got[0].Payload), got[0].PayloadHash)
+	}
+}
+
+// TestResentPushIsAuditedAsExisting: a process that dies after the target
+// took the rollup but before recording so leaves the push "sending"; the
+// next push finds the version already at the target (the connector's
+// guard), writes nothing, and the audit says so.
+func TestResentPushIsAuditedAsExisting(t *testing.T) {
+	ctx := context.Background()
+	e := startPushEnv(t, false)
+	if _, err := e.eng.Sync(ctx, engine.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := e.eng.Push(ctx, false); err != nil || res[0].Status != "delivered" {
+		t.Fatalf("push = %+v, %v", res, err)
+	}
+	// Undo the record of the delivery, as a kill -9 between the vendor's
+	// answer and the commit would have left it: sending, long ago.
+	raw, err := sql.Open("sqlite3", "file:"+filepath.Join(filepath.Dir(e.path), "pmsync.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.ExecContext(ctx, "UPDATE outbox SET status = 'sending', updated = '2000-01-01T00:00:00.000000000Z'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.ExecContext(ctx, "DELETE FROM push_audit"); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Minute)
+	res, err := e.eng.Push(ctx, false)
+	if err != nil || len(res) != 1 || res[0].Status != "existing" {
+		t.Fatalf("push after the crash = %+v, %v; want the version found at the target", res, err)
+	}
+	if n := len(e.sim.Comments(e.status)); n != 1 {
+		t.Errorf("%d comments on the status issue, want 1: the version went out twice", n)
+	}
+	got, err := e.db.Deliveries(ctx, store.DeliveryFilter{})
+	if err != nil || len(got) != 1 || got[0].Outcome != store.DeliveryExisting || got[0].Attempt != 2 {
+		t.Errorf("audit = %+v, %v; want one entry, existing, at attempt 2", got, err)
 	}
 }
