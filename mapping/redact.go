@@ -19,7 +19,7 @@ type Redaction struct {
 	Name string `yaml:"name"`
 	// Pattern is a regular expression (Go RE2 syntax: linear time, no
 	// backreferences). When it has a group named value, only that group is
-	// replaced, so that a label before it stays readable: `MRN [mrn]`.
+	// replaced, so that a label before it stays readable: `MRN [redacted:mrn]`.
 	Pattern string `yaml:"pattern,omitempty"`
 	// Replace is the text put in place of a match; default "[redacted:NAME]".
 	Replace string `yaml:"replace,omitempty"`
