@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"Meta", []test{{"SetAndRead", testMeta}}},
 		{"Snapshots", []test{{"SaveAndList", testSnapshots}}},
 		{"Outbox", outbox},
+		{"Audit", audit},
 		{"Leases", leases},
 		{"Concurrency", concurrency},
 	}
