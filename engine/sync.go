@@ -15,6 +15,7 @@ import (
 	"github.com/pmsync/pmsync"
 	"github.com/pmsync/pmsync/config"
 	"github.com/pmsync/pmsync/connectors"
+	"github.com/pmsync/pmsync/mapping"
 	"github.com/pmsync/pmsync/store"
 )
 
@@ -307,14 +308,14 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 		res.Status, res.Err = "failed", err
 		return res
 	}
-	if cur != "" {
-		if old, ok, err := e.db.Meta(ctx, fingerprintKey(src.Name)); err != nil {
-			res.Status, res.Err = "failed", fmt.Errorf("read source fingerprint: %w", err)
-			return res
-		} else if ok && old != fp {
-			log.Info().Msg("scope or mapping changed, pulling in full")
-			cur = ""
-		}
+	oldFP, hasFP, err := e.db.Meta(ctx, fingerprintKey(src.Name))
+	if err != nil {
+		res.Status, res.Err = "failed", fmt.Errorf("read source fingerprint: %w", err)
+		return res
+	}
+	if cur != "" && hasFP && oldFP != fp {
+		log.Info().Msg("scope or mapping changed, pulling in full")
+		cur = ""
 	}
 	seen, err := e.pull(ctx, fence, src, conn, cur, opts, runID, &res)
 	if errors.Is(err, connectors.ErrCursorInvalid) && cur != "" {
@@ -324,7 +325,9 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 	if err == nil && !stopped(opts.Stop) {
 		err = e.deletions(ctx, fence, src, conn, seen, opts.Deletions, &res)
 	}
-	if err == nil && !stopped(opts.Stop) {
+	// The fingerprint is written only when it changed: a sync with nothing
+	// new writes no data.
+	if err == nil && !stopped(opts.Stop) && (!hasFP || oldFP != fp) {
 		if serr := e.db.SetMeta(ctx, fingerprintKey(src.Name), fp); serr != nil {
 			err = fmt.Errorf("save source fingerprint: %w", serr)
 		}
@@ -344,9 +347,9 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 }
 
 // pull runs one Pull and writes each page with its cursor in one
-// transaction. The next page is fetched and mapped while the previous one
-// commits (one page in flight), so a sync takes about the longer of
-// fetching and storing rather than their sum; pages still commit in order,
+// transaction. The next page is fetched and decoded while the previous one
+// is mapped and committed (one page in flight), so a sync takes about the
+// longer of fetching and storing rather than their sum; pages still commit in order,
 // so a failed or cancelled run has committed a whole prefix of pages and
 // nothing past it. When cur is empty it returns every id it saw, so that a
 // complete full pull can tombstone what the source no longer has.
@@ -364,9 +367,13 @@ func (e *Engine) pull(ctx context.Context, fence store.Fence, src config.SourceR
 		return nil, err
 	}
 
+	// A page goes from the pull to the committer with its records as
+	// pulled: mapping them happens on the committer's side, so that the
+	// pull goroutine only fetches and decodes, and mapping page N overlaps
+	// fetching page N+1 as storing does.
 	type pending struct {
 		w       store.PageWrite
-		records int
+		records []pmsync.Record
 	}
 	pctx, stopPull := context.WithCancel(ctx)
 	defer stopPull()
@@ -380,7 +387,9 @@ func (e *Engine) pull(ctx context.Context, fence store.Fence, src config.SourceR
 			if failed.Load() {
 				continue
 			}
-			pr, err := e.db.ApplyPage(ctx, pg.w)
+			w := pg.w
+			w.Items, w.Quarantine = e.mapPage(set, src, pg.records, w.At)
+			pr, err := e.db.ApplyPage(ctx, w)
 			if err != nil {
 				commitErr = fmt.Errorf("store page: %w", err)
 				failed.Store(true)
@@ -388,11 +397,11 @@ func (e *Engine) pull(ctx context.Context, fence store.Fence, src config.SourceR
 				continue
 			}
 			res.Pages++
-			res.Seen += pg.records
+			res.Seen += len(pg.records)
 			res.Changed += pr.Changed
 			res.Quarantined += pr.Quarantined
 			res.Deleted += pr.Deleted
-			e.log.Debug().Str("source", src.Name).Int("records", pg.records).Int("changed", pr.Changed).Msg("page stored")
+			e.log.Debug().Str("source", src.Name).Int("records", len(pg.records)).Int("changed", pr.Changed).Msg("page stored")
 			if opts.Progress != nil {
 				opts.Progress(*res)
 			}
@@ -403,8 +412,7 @@ func (e *Engine) pull(ctx context.Context, fence store.Fence, src config.SourceR
 		if failed.Load() {
 			return errCommitFailed
 		}
-		now := e.now()
-		w := store.PageWrite{Fence: fence, Source: src.Name, RunID: runID, Cursor: string(p.Next), At: now,
+		w := store.PageWrite{Fence: fence, Source: src.Name, RunID: runID, Cursor: string(p.Next), At: e.now(),
 			Deleted: slices.Clone(p.Deleted), Live: slices.Clone(p.Live), HasLive: p.HasLive}
 		if w.HasLive && len(w.Live) == 0 {
 			if keep, err := e.keepOnEmptyListing(ctx, src.Name); err != nil {
@@ -413,27 +421,13 @@ func (e *Engine) pull(ctx context.Context, fence store.Fence, src config.SourceR
 				w.HasLive = false
 			}
 		}
-		index := make(map[string]int, len(p.Records))
-		w.Items = make([]pmsync.Item, 0, len(p.Records))
-		for _, rec := range p.Records {
-			rec.Source = src.Name
-			if seen != nil {
+		if seen != nil {
+			for _, rec := range p.Records {
 				seen[rec.ExternalID] = struct{}{}
 			}
-			it, err := set.Map(rec)
-			if err != nil {
-				w.Quarantine = append(w.Quarantine, store.Quarantined{Source: src.Name, ExternalID: rec.ExternalID, Reason: fmt.Sprintf("mapping %s: %v", src.Mapping, err), At: now})
-				continue
-			}
-			if i, dup := index[it.ExternalID]; dup { // a record moved between pages: keep the newest
-				w.Items[i] = it
-				continue
-			}
-			index[it.ExternalID] = len(w.Items)
-			w.Items = append(w.Items, it)
 		}
 		select {
-		case commits <- pending{w: w, records: len(p.Records)}:
+		case commits <- pending{w: w, records: slices.Clone(p.Records)}:
 		case <-pctx.Done():
 			return pctx.Err()
 		}
@@ -451,6 +445,30 @@ func (e *Engine) pull(ctx context.Context, fence store.Fence, src config.SourceR
 		return nil, err
 	}
 	return seen, nil
+}
+
+// mapPage maps the records of one page: the items to store, and the
+// records that failed to map with the reason. Of two records with one id
+// (a record moved between pages of the walk) the later is kept.
+func (e *Engine) mapPage(set *mapping.Set, src config.SourceRef, recs []pmsync.Record, now time.Time) ([]pmsync.Item, []store.Quarantined) {
+	var quarantine []store.Quarantined
+	index := make(map[string]int, len(recs))
+	items := make([]pmsync.Item, 0, len(recs))
+	for _, rec := range recs {
+		rec.Source = src.Name
+		it, err := set.Map(rec)
+		if err != nil {
+			quarantine = append(quarantine, store.Quarantined{Source: src.Name, ExternalID: rec.ExternalID, Reason: fmt.Sprintf("mapping %s: %v", src.Mapping, err), At: now})
+			continue
+		}
+		if i, dup := index[it.ExternalID]; dup {
+			items[i] = it
+			continue
+		}
+		index[it.ExternalID] = len(items)
+		items = append(items, it)
+	}
+	return items, quarantine
 }
 
 // errCommitFailed stops a pull whose previous page could not be stored;
