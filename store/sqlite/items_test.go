@@ -87,7 +87,10 @@ func TestQuietPageWritesNothing(t *testing.T) {
 			w.Items = []pmsync.Item{task("A-1", func(it *pmsync.Item) { it.Title = "Renamed" }), task("A-3")}
 			return w
 		}, true},
-		{"a deletion", func(w store.PageWrite) store.PageWrite { w.Cursor, w.Items, w.Deleted = "c2", nil, []string{"A-2"}; return w }, true},
+		{"a deletion", func(w store.PageWrite) store.PageWrite {
+			w.Cursor, w.Items, w.Deleted = "c2", nil, []string{"A-2"}
+			return w
+		}, true},
 		{"nothing new after all that", func(w store.PageWrite) store.PageWrite { w.Cursor, w.Items = "c2", nil; return w }, false},
 	}
 	for _, s := range steps {
