@@ -219,14 +219,14 @@ func TestParseFlags(t *testing.T) {
 		check   func(options) bool
 	}{
 		{"defaults", nil, "", func(o options) bool {
-			return o.items == 100_000 && strings.Join(o.vendors, ",") == "jira,asana,smartsheet" && o.out == filepath.Join("bench", "out") && o.changedPct == 1 && o.runs == 3 && o.store == storeSQLite
+			return o.items == 100_000 && strings.Join(o.vendors, ",") == "jira,asana,smartsheet,trello" && o.out == filepath.Join("bench", "out") && o.changedPct == 1 && o.runs == 3 && o.store == storeSQLite
 		}},
 		{"postgres", []string{"-store", "postgres"}, "", func(o options) bool { return o.store == storePostgres }},
 		{"unknown store", []string{"-store", "mysql"}, `-store "mysql": want sqlite or postgres`, nil},
 		{"subset", []string{"-items", "500", "-vendors", "asana, jira"}, "", func(o options) bool {
 			return o.items == 500 && strings.Join(o.vendors, ",") == "asana,jira"
 		}},
-		{"unknown vendor", []string{"-vendors", "jira,trello"}, `unknown vendor "trello"`, nil},
+		{"unknown vendor", []string{"-vendors", "jira,wrike"}, `unknown vendor "wrike"`, nil},
 		{"no items", []string{"-items", "0"}, "must be at least 1", nil},
 		{"bad percent", []string{"-changed", "150"}, "must be in (0, 100]", nil},
 		{"no runs", []string{"-runs", "0"}, "must be at least 1", nil},
@@ -311,6 +311,13 @@ func benchmarkSmall(t *testing.T, st string) {
 		{"smartsheet", scenarioFull, 1, 1, items},
 		{"smartsheet", scenarioIncremental, 2, 1, 3},
 		{"smartsheet", scenarioNoChange, 1, 1, 0},
+		// Trello: the newest actions, the board's lists, labels, members
+		// and custom fields, then one page of cards; three changed cards
+		// are the actions since the cursor, the board's names again and
+		// the three cards; a quiet board is one actions request.
+		{"trello", scenarioFull, 1 + 4 + 1, 1, items},
+		{"trello", scenarioIncremental, 1 + 4 + 3, 2, 3},
+		{"trello", scenarioNoChange, 1, 1, 0},
 	} {
 		s, ok := got[key{tc.vendor, tc.scenario}]
 		if !ok {
@@ -334,8 +341,8 @@ func benchmarkSmall(t *testing.T, st string) {
 	if s := got[key{"smartsheet", scenarioFull}]; s.Floor == nil || s.Floor.Records != items {
 		t.Errorf("smartsheet full floor = %+v, want %d rows", s.Floor, items)
 	}
-	if len(res.Rollups) != 3 {
-		t.Fatalf("got %d rollups, want 3", len(res.Rollups))
+	if len(res.Rollups) != len(knownVendors()) {
+		t.Fatalf("got %d rollups, want %d", len(res.Rollups), len(knownVendors()))
 	}
 	for _, r := range res.Rollups {
 		if r.Run.Records != items {

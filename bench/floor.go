@@ -73,13 +73,17 @@ func floorRequest(ctx context.Context, j job, c call, token string) (*http.Reque
 				body = b
 			}
 		}
-	case pagingAsana:
+	case pagingAsana, pagingTrello:
+		key := "offset"
+		if j.Paging == pagingTrello {
+			key = "before"
+		}
 		q, err := url.ParseQuery(query)
 		if err != nil {
 			return nil, fmt.Errorf("read recorded query: %w", err)
 		}
-		if q.Has("offset") {
-			q.Set("offset", token)
+		if q.Has(key) {
+			q.Set(key, token)
 			query = q.Encode()
 		}
 	}
@@ -123,6 +127,16 @@ func fetch(client *http.Client, req *http.Request) ([]byte, error) {
 // pageOf counts the records of a decoded answer and finds the token of the
 // next page, if the vendor pages by token.
 func pageOf(p paging, doc any) (records int, next string) {
+	if p == pagingTrello {
+		cards, _ := doc.([]any)
+		for _, c := range cards {
+			cm, _ := c.(map[string]any)
+			if id, _ := cm["id"].(string); id != "" && (next == "" || id < next) {
+				next = id
+			}
+		}
+		return len(cards), next
+	}
 	m, _ := doc.(map[string]any)
 	count := func(key string) int {
 		list, _ := m[key].([]any)
