@@ -15,7 +15,8 @@ import (
 // runFloor is the floor a sync is compared with: it sends the data requests
 // the sync sent (same endpoints, queries, field lists and page sizes),
 // reads each answer whole and decodes it with encoding/json into generic
-// values, as the connectors do, and nothing else: no mapping, no storage,
+// values, as the connectors do (a Smartsheet sheet, which its connector
+// decodes as it arrives, is decoded row by row as it arrives), and nothing else: no mapping, no storage,
 // no retries, no rate limiter. Pagination tokens come from its own previous
 // answer, so it walks the same pages as the sync did.
 func runFloor(ctx context.Context, j job) (childResult, error) {
@@ -33,6 +34,19 @@ func runFloor(ctx context.Context, j job) (childResult, error) {
 		req, err := floorRequest(ctx, j, c, token)
 		if err != nil {
 			return childResult{}, fmt.Errorf("floor request %d (%s %s): %w", i+1, c.Method, c.Path, err)
+		}
+		if j.Paging == pagingNone {
+			// Smartsheet's connector reads a sheet as one answer, decoding
+			// it as it arrives; the floor does the same, row by row.
+			n, size, err := streamRows(client, req)
+			if err != nil {
+				return childResult{}, fmt.Errorf("floor request %d (%s %s): %w", i+1, c.Method, c.Path, err)
+			}
+			res.Requests++
+			res.Pages++
+			res.Records += n
+			res.Bytes += size
+			continue
 		}
 		body, err := fetch(client, req)
 		if err != nil {
@@ -122,6 +136,68 @@ func fetch(client *http.Client, req *http.Request) ([]byte, error) {
 		return nil, fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, body)
 	}
 	return body, nil
+}
+
+// streamRows sends req and decodes a 2xx answer (an object) as it arrives
+// into generic values, the elements of its "rows" array one at a time; it
+// returns how many rows there were and the bytes read.
+func streamRows(client *http.Client, req *http.Request) (rows int, size int64, err error) {
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+		return 0, 0, fmt.Errorf("HTTP %d: %s", resp.StatusCode, body)
+	}
+	cr := &countingReader{r: resp.Body}
+	dec := json.NewDecoder(cr)
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return 0, 0, fmt.Errorf("decode answer: got %v (%v), want an object", tok, err)
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return 0, 0, fmt.Errorf("decode answer: %w", err)
+		}
+		if tok != "rows" {
+			var v any
+			if err := dec.Decode(&v); err != nil {
+				return 0, 0, fmt.Errorf("decode answer: %w", err)
+			}
+			continue
+		}
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+			return 0, 0, fmt.Errorf("decode rows: got %v (%v), want an array", tok, err)
+		}
+		for dec.More() {
+			var row any
+			if err := dec.Decode(&row); err != nil {
+				return 0, 0, fmt.Errorf("decode row %d: %w", rows+1, err)
+			}
+			rows++
+		}
+		if _, err := dec.Token(); err != nil {
+			return 0, 0, fmt.Errorf("decode rows: %w", err)
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return 0, 0, fmt.Errorf("decode answer: %w", err)
+	}
+	return rows, cr.n, nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // pageOf counts the records of a decoded answer and finds the token of the

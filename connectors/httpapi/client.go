@@ -375,12 +375,12 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 		if err == nil && resp.Status >= 200 && resp.Status < 300 {
 			return resp, nil
 		}
+		if err != nil && ctx.Err() != nil {
+			return nil, fmt.Errorf("%s: %s %s: %w", c.vendor, op.method, op.path, ctx.Err())
+		}
 		var se *streamError
 		if errors.As(err, &se) {
 			return nil, se.err
-		}
-		if err != nil && ctx.Err() != nil {
-			return nil, fmt.Errorf("%s: %s %s: %w", c.vendor, op.method, op.path, ctx.Err())
 		}
 		wait, retry, fail := c.judge(op, attempt, resp, err)
 		if !retry || attempt >= c.maxRetries {

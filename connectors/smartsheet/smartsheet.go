@@ -271,8 +271,11 @@ type Connector struct {
 	// Overlap is how far before the newest modifiedAt seen an incremental
 	// pull starts (Params.Overlap when set, else DefaultOverlap).
 	Overlap time.Duration
-	// RowPageSize is the most rows one GET /sheets/{id} asks for
-	// (DefaultRowPageSize unless changed).
+	// RowPageSize, when positive, reads sheets in pages of at most that
+	// many rows (and PageCells cells). By default (0) a sheet comes in one
+	// answer, decoded as it arrives, and is read in pages of
+	// DefaultRowPageSize only when that answer proves too large; a
+	// connection's page_cells asks for pages from the start.
 	RowPageSize int
 	// PageCells is the most cells (rows × columns) one GET /sheets/{id}
 	// asks for once the sheet's width is known (the connection's
@@ -304,19 +307,21 @@ func New(p connectors.Params) (*Connector, error) {
 		return nil, fmt.Errorf("build smartsheet http client: %w", err)
 	}
 	c := &Connector{
-		Overlap:     DefaultOverlap,
-		RowPageSize: DefaultRowPageSize,
-		PageCells:   cmp.Or(connectors.Options[Options](p).PageCells, DefaultPageCells),
-		name:        name,
-		api:         api,
-		log:         log,
-		now:         p.Now,
+		Overlap:   DefaultOverlap,
+		PageCells: cmp.Or(connectors.Options[Options](p).PageCells, DefaultPageCells),
+		name:      name,
+		api:       api,
+		log:       log,
+		now:       p.Now,
 	}
 	if c.now == nil {
 		c.now = time.Now
 	}
 	if p.Overlap > 0 {
 		c.Overlap = p.Overlap
+	}
+	if connectors.Options[Options](p).PageCells > 0 {
+		c.RowPageSize = DefaultRowPageSize
 	}
 	return c, nil
 }
