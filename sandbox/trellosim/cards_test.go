@@ -565,3 +565,31 @@ func TestCardOrderCoversCardJSON(t *testing.T) {
 		t.Errorf("after a rename the list says %v", fromList[0]["name"])
 	}
 }
+
+// TestWarmChangesNoAnswer: a board read after Warm is the board read
+// without it, card for card; a card changed after Warm is read as changed.
+func TestWarmChangesNoAnswer(t *testing.T) {
+	now := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	read := func(warm bool) (string, string) {
+		s, ts, _ := start(t, Options{})
+		board := s.Generate("Portal", 40, 7, now)
+		if warm {
+			s.Warm()
+		}
+		path := "/boards/" + board + "/cards/all?customFieldItems=true"
+		before := get(t, ts, path).text()
+		id := s.Cards(board)[3].ID
+		if err := s.UpdateCard(id, func(c *Card) { c.Name = "Renamed after the cache was filled" }); err != nil {
+			t.Fatal(err)
+		}
+		return before, get(t, ts, path).text()
+	}
+	cold, coldAfter := read(false)
+	warm, warmAfter := read(true)
+	if cold != warm || coldAfter != warmAfter {
+		t.Error("a warmed board reads differently from a cold one")
+	}
+	if !strings.Contains(warmAfter, "Renamed after the cache was filled") {
+		t.Error("a card changed after Warm is read as it was")
+	}
+}
