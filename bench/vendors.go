@@ -325,17 +325,20 @@ func newTrello(n int, seed int64, clock *simClock, t0 time.Time) (*vendor, error
 		// 100 requests per 10 s as burst, the rest spread over the window.
 		rate: vendorRate{perSecond: float64(steady) / trello.RateWindow.Seconds(), burst: trello.DefaultTokenLimit / 10},
 		// Trello has no filter that returns only the changed cards: the
-		// board's actions say which changed (one request), then each is read
-		// on its own (a batch request carries at most 10) or the whole board
-		// is read again, whichever takes fewer requests.
+		// board's actions say which changed, then each card is read on its
+		// own (a batch request carries at most 10) or the whole board is
+		// read again, whichever takes fewer requests. Its pages say nothing
+		// of what follows, so a walk ends with a page shorter than the
+		// limit: n items take n/limit + 1 pages.
 		minimum: func(changed, items int) int {
+			pages := func(n int) int { return n/trello.MaxPageLimit + 1 }
 			if changed >= items {
-				return minRequests(items, trello.MaxPageLimit)
+				return pages(items)
 			}
 			if changed == 0 {
 				return 1
 			}
-			return 1 + min(minRequests(changed, trelloBatch), minRequests(items, trello.MaxPageLimit))
+			return pages(changed) + min(minRequests(changed, trelloBatch), pages(items))
 		},
 		paging:  pagingTrello,
 		baseURL: trellosim.BaseURL(ts),
