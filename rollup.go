@@ -616,8 +616,8 @@ func Build(in Input) (Rollup, *Explanation) {
 			v.Why = fmt.Sprintf("due %s, %d days ago", m.Due, m.Due.DaysUntil(asOf))
 		case v.Forecast != nil && m.Due.Before(v.Forecast.P85):
 			v.State = MilestoneAtRisk
-			v.Why = fmt.Sprintf("forecast p85 %s is after due %s: %s open, at %s tasks a week over the last %s",
-				v.Forecast.P85, m.Due, plural(v.Forecast.Remaining, "task"), rangeText(r.Forecasting.Weekly), plural(len(r.Forecasting.Weekly), "week"))
+			v.Why = fmt.Sprintf("forecast p85 %s is after due %s: %s, at %s a week over the last %s",
+				v.Forecast.P85, m.Due, plural(v.Forecast.Remaining, "open task"), rangeText(r.Forecasting.Weekly), plural(len(r.Forecasting.Weekly), "week"))
 			r.Milestones.AtRisk++
 			r.AtRisk = append(r.AtRisk, *v)
 			ex.add("milestones.at_risk", m, v.Why)
@@ -873,16 +873,17 @@ func orEmpty[T any](s []T) []T {
 	return s
 }
 
-// rangeText writes the smallest and largest of counts as "2–5" (or "3").
+// rangeText writes the smallest and largest of weekly task counts as
+// "2–5 tasks" (or "1 task").
 func rangeText(counts []int) string {
 	if len(counts) == 0 {
-		return "0"
+		return "0 tasks"
 	}
 	lo, hi := slices.Min(counts), slices.Max(counts)
 	if lo == hi {
-		return fmt.Sprint(lo)
+		return plural(lo, "task")
 	}
-	return fmt.Sprintf("%d–%d", lo, hi)
+	return fmt.Sprintf("%d–%d tasks", lo, hi)
 }
 
 // version fingerprints what a rollup says (not when it was made, nor its
