@@ -200,7 +200,7 @@ func TestGoldenProgram(t *testing.T) {
 	wantNext := []Milestone{
 		{ItemRef: ref("M2", "Pharmacy cutover", "2026-07-10"), State: MilestoneAtRisk, Progress: f(33.33), Baseline: "2026-07-15",
 			Forecast: &Forecast{P50: "2026-07-16", P85: "2026-07-16", Remaining: 2},
-			Why: "forecast p85 2026-07-16 is after due 2026-07-10: 2 open tasks, at 1 task a week over the last 8 weeks"},
+			Why:      "forecast p85 2026-07-16 is after due 2026-07-10: 2 open tasks, at 1 task a week over the last 8 weeks"},
 		{ItemRef: ref("M3", "Training complete", "2026-09-30"), State: MilestoneOnTrack, Progress: f(0), Baseline: "2026-09-01", SlipDays: 29,
 			Forecast: &Forecast{P50: "2026-07-30", P85: "2026-07-30", Remaining: 4}},
 	}
