@@ -497,3 +497,7 @@ func count(n *int) string {
 	}
 	return fmt.Sprint(*n)
 }
+
+// Equal reports whether two rules are the same expression (compiled
+// programs are not comparable), for tests and go-cmp.
+func (r HealthRule) Equal(o HealthRule) bool { return r.Expr == o.Expr }

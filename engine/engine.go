@@ -32,6 +32,7 @@ type Store interface {
 	store.Runs
 	store.Meta
 	store.Snapshots
+	store.Reports
 	store.Outbox
 	store.Leases
 }
