@@ -67,7 +67,8 @@ type PortfolioBudget struct {
 	ElapsedPercent *float64 `json:"elapsed_percent"`
 	VariancePoints *float64 `json:"variance_points"`
 	// BurnRate adds up the programs' weekly burn; null unless every
-	// program has one.
+	// program with money in it has one. Programs with no money at all
+	// (nothing planned, nothing spent) are left out of the budget totals.
 	BurnRate   *float64        `json:"burn_rate_per_week"`
 	ByCurrency []CurrencyTotal `json:"by_currency"`
 }
@@ -281,9 +282,12 @@ func portfolioBudget(programs []Rollup) PortfolioBudget {
 	b := PortfolioBudget{ByCurrency: []CurrencyTotal{}}
 	byCur := map[string]*CurrencyTotal{}
 	var plannedWithBudget, actualWithBudget, weighted float64
-	elapsedKnown, rateKnown := true, len(programs) > 0
+	elapsedKnown, rateKnown := true, true
 	var rate float64
 	for _, r := range programs {
+		if r.Budget.Planned == 0 && r.Budget.Actual == 0 && r.Budget.BurnRate == nil {
+			continue // no money to add, in whatever currency
+		}
 		c := byCur[r.Budget.Currency]
 		if c == nil {
 			c = &CurrencyTotal{Currency: r.Budget.Currency}
@@ -329,7 +333,7 @@ func portfolioBudget(programs []Rollup) PortfolioBudget {
 		}
 	}
 	if rateKnown {
-		b.BurnRate = ptr(round2(rate))
+		b.BurnRate = ptr(round2(rate)) // at least one program has money in it: the one currency
 	}
 	return b
 }

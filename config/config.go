@@ -199,17 +199,17 @@ type Push struct {
 	Programs   []string // program ids; "all" in the file is expanded to every program
 }
 
-// Webhook posts the report, once per report version, to a URL: as a Slack
-// or Microsoft Teams message, or as the JSON document signed with
-// HMAC-SHA256. The URL (which often carries a token) and the signing
-// secret are read from the environment or a file only.
+// Webhook posts the report, once per report version, to a URL: as a chat
+// message or as the JSON document signed with HMAC-SHA256 (the formats
+// are package push's). The URL (which often carries a token) and the
+// signing secret are read from the environment or a file only.
 type Webhook struct {
 	// Name names the target in the outbox and in push results; it
 	// defaults to the url_env or url_file it reads.
 	Name       string        `yaml:"name"`
 	URLEnv     string        `yaml:"url_env"`
 	URLFile    string        `yaml:"url_file"`
-	Format     string        `yaml:"format"` // slack | teams | json (default)
+	Format     string        `yaml:"format"` // one of push.WebhookFormats; json by default
 	SecretEnv  string        `yaml:"secret_env"`
 	SecretFile string        `yaml:"secret_file"`
 	Timeout    time.Duration `yaml:"timeout"` // per request; 0 keeps the default
@@ -225,11 +225,11 @@ type File struct {
 	// Path is the file written (a relative path in the file is resolved
 	// against the file's directory).
 	Path   string `yaml:"path"`
-	Format string `yaml:"format"` // json | csv | md; default from the extension, else json
+	Format string `yaml:"format"` // one of push.FileFormats; default from the extension, else json
 }
 
 // Key names the target stably, for the outbox and push results: the
-// connection and its connector's key ("jira:issue=PMO-1"),
+// connection and its connector's key ("tracker:issue=PMO-1"),
 // "webhook:<name>" or "file:<path>".
 func (p Push) Key() string {
 	switch {
@@ -242,13 +242,6 @@ func (p Push) Key() string {
 	}
 	return ""
 }
-
-// WebhookFormats and FileFormats list what a webhook sends and a file
-// holds.
-var (
-	WebhookFormats = []string{"slack", "teams", "json"}
-	FileFormats    = []string{"json", "csv", "md"}
-)
 
 // SourceRef is one source with everything the engine needs to pull it.
 type SourceRef struct {

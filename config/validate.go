@@ -20,6 +20,7 @@ import (
 	"github.com/pmsync/pmsync/connectors"
 	"github.com/pmsync/pmsync/connectors/httpapi"
 	"github.com/pmsync/pmsync/mapping"
+	"github.com/pmsync/pmsync/push"
 )
 
 // loader carries one load of one file: where problems are reported and
@@ -821,7 +822,7 @@ func (l *loader) checkWebhook(p string, w *Webhook) {
 	if w.Format == "" {
 		w.Format = "json"
 	}
-	oneOf(l, p+".format", w.Format, WebhookFormats...)
+	oneOf(l, p+".format", w.Format, push.WebhookFormats()...)
 	if w.Timeout < 0 {
 		l.problem(p+".timeout", "must not be negative")
 	}
@@ -861,7 +862,7 @@ func validEnvName(s string) bool {
 
 // checkWebhookURL applies the rule of every outgoing URL: absolute, https
 // (http only to a loopback host), no credentials in it. A query is allowed
-// (Teams workflow URLs carry their signature there). The error never
+// (some chat workflow URLs carry their signature there). The error never
 // repeats the URL, which is a secret.
 func checkWebhookURL(raw string) error {
 	u, err := neturl.Parse(raw)
@@ -895,7 +896,7 @@ func (l *loader) checkFile(p string, f *File) {
 			f.Format = "md"
 		}
 	}
-	oneOf(l, p+".format", f.Format, FileFormats...)
+	oneOf(l, p+".format", f.Format, push.FileFormats()...)
 	dir := filepath.Dir(f.Path)
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		l.problem(p+".path", "directory %s does not exist", dir)

@@ -87,6 +87,24 @@ type Pusher interface {
 	Push(ctx context.Context, target Target, rollups []pmsync.Rollup) ([]Receipt, error)
 }
 
+// Previewer shows what Push would write for each rollup, writing nothing
+// and reading nothing from the tool: what `pmsync push --dry-run` prints
+// for a tool's target.
+type Previewer interface {
+	Preview(target Target, rollups []pmsync.Rollup) ([]Preview, error)
+}
+
+// Preview is what a push would write for one program's rollup.
+type Preview struct {
+	Program string
+	// Where says what would be written, in the tool's terms ("a comment on
+	// issue PMO-1", "the row of program ehr in sheet 9988").
+	Where string
+	// Text is the content as it would be written (for structured writes,
+	// one "field: value" per line).
+	Text string
+}
+
 // Checker verifies authentication and reachability.
 type Checker interface {
 	Check(ctx context.Context) error

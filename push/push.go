@@ -34,3 +34,10 @@ type Payload struct {
 	Header      http.Header
 	Body        []byte
 }
+
+// WebhookFormats lists what a webhook can send: a Slack message, a
+// Microsoft Teams message (an Adaptive Card), or the JSON document.
+func WebhookFormats() []string { return []string{"slack", "teams", "json"} }
+
+// FileFormats lists what a file target can hold: the report formats.
+func FileFormats() []string { return []string{"json", "csv", "md"} }
