@@ -32,6 +32,7 @@ Commands:
   run        the daemon: scheduled sync, rollup and push, plus the dashboard
   sync       pull sources now       [--once] [--source NAME]... [--full] [--deletions]
   rollup     print the rollup       [--program ID]... [--format table|json|csv|md]
+                                    [--since 28d|4w|DATE] [--changes-since DATE|7d] [--explain]
   push       roll up and deliver    [--dry-run]
   validate   check the config       [--probe]
   quarantine list records that failed to map, with the reason   [--source NAME]...
