@@ -415,7 +415,10 @@ func Build(in Input) (Rollup, *Explanation) {
 	for _, a := range in.Arrived {
 		arrived[itemKey{a.Source, a.ExternalID}] = a.At
 	}
-	day7, day28 := asOf.AddDays(-7), asOf.AddDays(-28)
+	// Days are compared as day numbers: formatting a date per item would
+	// cost an allocation each on a large program.
+	today := dayNumber(asOf.Time())
+	day7, day28 := today-7, today-28
 	var weekly [forecastWeeks]int
 	usesDoneAt := false
 	var created7, created28 int
@@ -452,41 +455,42 @@ func Build(in Input) (Rollup, *Explanation) {
 			if it.State == StateDone {
 				r.Progress.Done++
 				ex.add("progress.done", it, "")
-				on := Date("")
+				var when time.Time
 				switch t, ok := finished[key]; {
 				case !it.DoneAt.IsZero():
-					on = DateOf(it.DoneAt.In(loc))
+					when = it.DoneAt
 					if it.Kind == KindTask {
 						usesDoneAt = true
 					}
 				case ok:
-					on = DateOf(t.In(loc))
+					when = t
 				}
-				if on != "" {
+				if !when.IsZero() {
+					on := dayNumber(when.In(loc))
 					if on > day7 {
 						r.Throughput.Done7++
-						ex.add("throughput.done_7d", it, "done "+string(on))
+						ex.add("throughput.done_7d", it, "done "+string(DateOf(when.In(loc))))
 					}
 					if on > day28 {
 						r.Throughput.Done28++
-						ex.add("throughput.done_28d", it, "done "+string(on))
+						ex.add("throughput.done_28d", it, "done "+string(DateOf(when.In(loc))))
 					}
 					if it.Kind == KindTask {
-						if w := max(0, on.DaysUntil(asOf)) / 7; w < forecastWeeks {
+						if w := max(0, today-on) / 7; w < forecastWeeks {
 							weekly[w]++
 						}
 					}
 				}
 			}
 			if t, ok := arrived[key]; ok {
-				on := DateOf(t.In(loc))
+				on := dayNumber(t.In(loc))
 				if on > day7 {
 					created7++
-					ex.add("throughput.created_7d", it, "first seen "+string(on))
+					ex.add("throughput.created_7d", it, "first seen "+string(DateOf(t.In(loc))))
 				}
 				if on > day28 {
 					created28++
-					ex.add("throughput.created_28d", it, "first seen "+string(on))
+					ex.add("throughput.created_28d", it, "first seen "+string(DateOf(t.In(loc))))
 				}
 			}
 		}
@@ -532,7 +536,7 @@ func Build(in Input) (Rollup, *Explanation) {
 	// Created counts are only as good as the watch: before every source
 	// had completed its first sync, new work could not be told from old.
 	if obs := in.ObservedSince; !obs.IsZero() {
-		since := DateOf(obs.In(loc))
+		since := dayNumber(obs.In(loc))
 		if since <= day7 {
 			r.Throughput.Created7 = &created7
 		}
@@ -738,6 +742,13 @@ func budget(r *Rollup, p Program, planned float64, past []Rollup, asOf Date, ex 
 			}
 		}
 	}
+}
+
+// dayNumber counts the days from 1970-01-01 to t's calendar date in t's
+// location.
+func dayNumber(t time.Time) int {
+	y, m, d := t.Date()
+	return int(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)
 }
 
 // slipOf returns a milestone's baseline and its later moves, or nil when
