@@ -326,7 +326,7 @@ func throughputLine(t pmsync.Throughput) string {
 
 func intOr(n *int) string {
 	if n == nil {
-		return "?"
+		return "—"
 	}
 	return strconv.Itoa(*n)
 }
