@@ -87,14 +87,8 @@ type Pusher interface {
 	Push(ctx context.Context, target Target, rollups []pmsync.Rollup) ([]Receipt, error)
 }
 
-// Previewer shows what Push would write for each rollup, writing nothing
-// and reading nothing from the tool: what `pmsync push --dry-run` prints
-// for a tool's target.
-type Previewer interface {
-	Preview(target Target, rollups []pmsync.Rollup) ([]Preview, error)
-}
-
-// Preview is what a push would write for one program's rollup.
+// Preview is what a push would write for one program's rollup (see
+// Spec.Preview).
 type Preview struct {
 	Program string
 	// Where says what would be written, in the tool's terms ("a comment on

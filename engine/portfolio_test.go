@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"slices"
 
 	"path/filepath"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	"github.com/pmsync/pmsync/sandbox"
 	"github.com/pmsync/pmsync/sandbox/asanasim"
 	"github.com/pmsync/pmsync/sandbox/jirasim"
+	"github.com/pmsync/pmsync/sandbox/trellosim"
 	"github.com/pmsync/pmsync/store/sqlite"
 )
 
@@ -182,9 +184,36 @@ func TestDemoPortfolioRollsUpEveryTool(t *testing.T) {
 		smart = append(smart, p)
 	}
 
-	want := map[string]counts{"ehr-upgrade": tally(jira, asOf), "telehealth-launch": tally(asana, asOf), "pacs-viewer": tally(smart, asOf)}
-	if len(rep.Programs) != 3 {
-		t.Fatalf("rollup has %d programs, want 3", len(rep.Programs))
+	// Trello: the PMO template read off the simulator's own cards.
+	board := demo.Vars["portal_board"]
+	listName := map[string]string{}
+	for _, name := range []string{"Backlog", "Doing", "Blocked", "Done", "Cancelled", "Milestones", "Risks"} {
+		listName[demo.Trello.ListID(board, name)] = name
+	}
+	milestoneLabel, riskLabel := demo.Trello.LabelID(board, "Milestone"), demo.Trello.LabelID(board, "Risk")
+	var trello []plain
+	for _, c := range demo.Trello.Cards(board) {
+		list := listName[c.IDList]
+		p := plain{kind: "task"}
+		switch {
+		case slices.Contains(c.Labels, milestoneLabel) || list == "Milestones":
+			p.kind = "milestone"
+		case slices.Contains(c.Labels, riskLabel) || list == "Risks":
+			p.kind = "risk"
+			p.score = num(c.Custom["Likelihood"]) * num(c.Custom["Impact"])
+		}
+		p.cancelled = list == "Cancelled" || c.Closed && p.kind == "risk"
+		p.done = !p.cancelled && (c.DueComplete || list == "Done")
+		if c.Due != nil {
+			p.due = c.Due.UTC().Format("2006-01-02")
+		}
+		trello = append(trello, p)
+	}
+
+	want := map[string]counts{"ehr-upgrade": tally(jira, asOf), "telehealth-launch": tally(asana, asOf), "pacs-viewer": tally(smart, asOf),
+		"patient-portal": tally(trello, asOf)}
+	if len(rep.Programs) != 4 {
+		t.Fatalf("rollup has %d programs, want 4", len(rep.Programs))
 	}
 	for _, r := range rep.Programs {
 		w := want[r.ID]
@@ -203,12 +232,19 @@ func TestPushDeliversOncePerVersion(t *testing.T) {
 	p := startPortfolio(t)
 	demo, eng := p.demo, p.eng
 	sheet, _ := strconv.ParseInt(demo.Vars["rollup_sheet"], 10, 64)
-	observe := func() (updates, comments, rows int) {
+	statusList := demo.Vars["trello_status_list"]
+	observe := func() (updates, comments, rows, cards, cardComments int) {
 		r, err := demo.Smartsheet.Rows(sheet)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return len(demo.Asana.StatusUpdates(demo.Vars["asana_project"])), len(demo.Jira.Comments(demo.Vars["jira_status_issue"])), len(r)
+		for _, c := range demo.Trello.Cards(demo.Vars["trello_status_board"]) {
+			if c.IDList == statusList {
+				cards++
+				cardComments += len(demo.Trello.Comments(c.ID))
+			}
+		}
+		return len(demo.Asana.StatusUpdates(demo.Vars["asana_project"])), len(demo.Jira.Comments(demo.Vars["jira_status_issue"])), len(r), cards, cardComments
 	}
 	if _, err := eng.Sync(ctx, engine.SyncOptions{}); err != nil {
 		t.Fatal(err)
@@ -219,17 +255,18 @@ func TestPushDeliversOncePerVersion(t *testing.T) {
 			t.Fatalf("push round %d: %v", round, err)
 		}
 		want := map[int]string{1: "delivered", 2: "unchanged"}[round]
-		if len(res) != 5 {
-			t.Errorf("round %d: %d push results, want 5 (3 sheet rows, 1 status update, 1 comment)", round, len(res))
+		if len(res) != 7 {
+			t.Errorf("round %d: %d push results, want 7 (4 sheet rows, 1 status update, 1 comment, 1 Trello card)", round, len(res))
 		}
 		for _, r := range res {
 			if r.Status != want {
 				t.Errorf("round %d: %s %s is %s, want %s", round, r.Target, r.Program, r.Status, want)
 			}
 		}
-		u, c, r := observe()
-		if u != 1 || c != 1 || r != 3 {
-			t.Errorf("after round %d: %d Asana status updates, %d Jira comments, %d rollup rows; want 1, 1, 3", round, u, c, r)
+		u, c, r, cards, cc := observe()
+		if u != 1 || c != 1 || r != 4 || cards != 1 || cc != 1 {
+			t.Errorf("after round %d: %d Asana status updates, %d Jira comments, %d rollup rows, %d Trello cards with %d comments; want 1, 1, 4, 1, 1",
+				round, u, c, r, cards, cc)
 		}
 	}
 	// A milestone finished at the vendor changes the rollup: one more
@@ -246,6 +283,13 @@ func TestPushDeliversOncePerVersion(t *testing.T) {
 			break
 		}
 	}
+	board := demo.Vars["portal_board"]
+	for _, c := range demo.Trello.Cards(board) {
+		if c.IDList == demo.Trello.ListID(board, "Milestones") && !c.DueComplete && !c.Closed {
+			_ = demo.Trello.UpdateCard(c.ID, func(x *trellosim.Card) { x.DueComplete = true })
+			break
+		}
+	}
 	p.clock.Advance(time.Hour)
 	if _, err := eng.Sync(ctx, engine.SyncOptions{}); err != nil {
 		t.Fatal(err)
@@ -253,9 +297,10 @@ func TestPushDeliversOncePerVersion(t *testing.T) {
 	if _, err := eng.Push(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	u, c, r := observe()
-	if u != 2 || c != 2 || r != 3 {
-		t.Errorf("after a new version: %d Asana status updates, %d Jira comments, %d rollup rows; want 2, 2, 3", u, c, r)
+	u, c, r, cards, cc := observe()
+	if u != 2 || c != 2 || r != 4 || cards != 1 || cc != 2 {
+		t.Errorf("after a new version: %d Asana status updates, %d Jira comments, %d rollup rows, %d Trello cards with %d comments; want 2, 2, 4, 1, 2",
+			u, c, r, cards, cc)
 	}
 
 }

@@ -186,15 +186,24 @@ func (e *Engine) previewConnector(ctx context.Context, p config.Push, key string
 		send = append(send, res)
 		batch = append(batch, r)
 	}
-	pv, ok := e.conns[p.Connection].(connectors.Previewer)
-	if !ok || len(batch) == 0 {
+	// The kind's Preview needs no connection: a dry run shows what a
+	// tool would be sent without its credentials.
+	var preview func(connectors.Target, []pmsync.Rollup) ([]connectors.Preview, error)
+	for _, c := range e.cfg.Connections {
+		if c.Name == p.Connection {
+			if spec, err := e.cfg.Registry().Lookup(c.Kind); err == nil {
+				preview = spec.Preview
+			}
+		}
+	}
+	if preview == nil || len(batch) == 0 {
 		for i := range send {
 			send[i].Preview = &Preview{Where: fmt.Sprintf("connection %s (%s)", p.Connection, key),
 				Body: fmt.Sprintf("rollup version %s of program %s (this connector shows no preview of what it writes)", send[i].Version, send[i].Program)}
 		}
 		return append(results, send...), nil
 	}
-	previews, err := pv.Preview(p.Target, batch)
+	previews, err := preview(p.Target, batch)
 	if err != nil {
 		return append(results, send...), fmt.Errorf("preview push to %s: %w", key, err)
 	}
@@ -399,10 +408,23 @@ func (e *Engine) deliver(ctx context.Context, p config.Push, key string) ([]Push
 			}
 		}
 		e.metrics.observePush(res)
+		e.logPush(res)
 		results = append(results, res)
 	}
 	if pushErr != nil {
 		errs = append(errs, fmt.Errorf("push to %s: %w", key, pushErr))
 	}
 	return results, errors.Join(errs...)
+}
+
+// logPush writes one line per delivery attempt at info: pushes are rare
+// (once per rollup version and target) and each one changes a tool people
+// read.
+func (e *Engine) logPush(r PushResult) {
+	ev := e.log.Info()
+	if r.Err != nil {
+		ev = e.log.Warn().Str("err", r.Err.Error())
+	}
+	ev.Str("target", r.Target).Str("program", r.Program).Str("version", r.Version).Str("outcome", r.Status).
+		Str("receipt", r.Receipt).Msg("push")
 }

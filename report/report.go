@@ -437,7 +437,7 @@ func CSV(w io.Writer, rep pmsync.Report) error {
 			}
 		}
 		_ = cw.Write([]string{string(rep.AsOf), r.ID, r.Name, string(r.Health.Status), strings.Join(r.Health.Reasons, "; "),
-			strconv.FormatFloat(r.Progress.Percent, 'f', 2, 64), strconv.Itoa(r.Progress.Done), strconv.Itoa(r.Progress.Total),
+			num(progress(r.Progress)), strconv.Itoa(r.Progress.Done), strconv.Itoa(r.Progress.Total),
 			strconv.Itoa(r.Milestones.Total), strconv.Itoa(r.Milestones.Done), strconv.Itoa(r.Milestones.Late), strconv.Itoa(r.Milestones.DueSoon),
 			strconv.Itoa(r.Risks.Open), strconv.Itoa(r.Risks.RedFlags),
 			strconv.FormatFloat(r.Budget.Planned, 'f', 2, 64), strconv.FormatFloat(r.Budget.Actual, 'f', 2, 64),
@@ -478,8 +478,8 @@ func Markdown(w io.Writer, rep pmsync.Report) error {
 	fmt.Fprintln(sw, "| Program | Health | Progress | Milestones late | Red-flag risks | Budget burn | Time elapsed |")
 	fmt.Fprintln(sw, "|---|---|---|---|---|---|---|")
 	for _, r := range rep.Programs {
-		fmt.Fprintf(sw, "| %s | %s | %.1f%% | %d | %d | %s | %s |\n", mdEscape(r.Name), strings.ToUpper(string(r.Health.Status)),
-			r.Progress.Percent, r.Milestones.Late, r.Risks.RedFlags, pct(r.Budget.BurnPercent), pct(r.Budget.ElapsedPercent))
+		fmt.Fprintf(sw, "| %s | %s | %s | %d | %d | %s | %s |\n", mdEscape(r.Name), strings.ToUpper(string(r.Health.Status)),
+			pct(progress(r.Progress)), r.Milestones.Late, r.Risks.RedFlags, pct(r.Budget.BurnPercent), pct(r.Budget.ElapsedPercent))
 	}
 	for _, r := range rep.Programs {
 		fmt.Fprintf(sw, "\n## %s\n\n", mdEscape(r.Name))

@@ -1,6 +1,7 @@
 // Package sandbox starts pmsync's vendor simulators on loopback with a
 // realistic hospital portfolio: an EHR upgrade in Jira Cloud, a telehealth
-// launch in Asana and a PACS viewer integration in Smartsheet. `pmsync demo`
+// launch in Asana, a PACS viewer integration in Smartsheet and a patient
+// portal go-live in Trello. `pmsync demo`
 // runs on it; tests and benchmarks use the simulators in its subpackages.
 package sandbox
 
@@ -14,6 +15,7 @@ import (
 	"github.com/pmsync/pmsync/sandbox/asanasim"
 	"github.com/pmsync/pmsync/sandbox/jirasim"
 	"github.com/pmsync/pmsync/sandbox/smartsheetsim"
+	"github.com/pmsync/pmsync/sandbox/trellosim"
 )
 
 // The demo's credentials. They are fake and only open the simulators.
@@ -22,6 +24,8 @@ const (
 	jiraToken       = "demo-jira-token"
 	asanaToken      = "demo-asana-token"
 	smartsheetToken = "demo-smartsheet-token"
+	trelloKey       = "demo-trello-key"
+	trelloToken     = "demo-trello-token"
 )
 
 // Sizes of the demo programs (issues, tasks, rows).
@@ -29,6 +33,7 @@ const (
 	JiraIssues      = 240
 	AsanaTasks      = 180
 	SmartsheetRows  = 150
+	TrelloCards     = 120
 	generationSeed  = 2026
 	statusIssueName = "Executive status — EHR Upgrade"
 )
@@ -38,6 +43,7 @@ type Demo struct {
 	Jira       *jirasim.Server
 	Asana      *asanasim.Server
 	Smartsheet *smartsheetsim.Server
+	Trello     *trellosim.Server
 	// Vars fills the {{placeholders}} of configs/demo.yaml.
 	Vars map[string]string
 	// Env holds the credentials the demo configuration reads.
@@ -50,6 +56,7 @@ func Start(now time.Time) (*Demo, error) {
 	d := &Demo{Vars: map[string]string{}, Env: map[string]string{
 		"DEMO_JIRA_EMAIL": jiraEmail, "DEMO_JIRA_TOKEN": jiraToken,
 		"DEMO_ASANA_TOKEN": asanaToken, "DEMO_SMARTSHEET_TOKEN": smartsheetToken,
+		"DEMO_TRELLO_KEY": trelloKey, "DEMO_TRELLO_TOKEN": trelloToken,
 	}}
 	day := func(offset int) string { return now.AddDate(0, 0, offset).Format("2006-01-02") }
 
@@ -81,6 +88,18 @@ func Start(now time.Time) (*Demo, error) {
 		return nil, fmt.Errorf("create the demo rollup sheet: %w", err)
 	}
 	d.Vars["rollup_sheet"] = strconv.FormatInt(rollup, 10)
+
+	d.Trello = trellosim.New(trellosim.Options{Key: trelloKey, Token: trelloToken})
+	ts := d.Trello.Start()
+	d.servers = append(d.servers, ts)
+	d.Vars["trello_url"] = trellosim.BaseURL(ts)
+	d.Vars["portal_board"] = d.Trello.Generate("Patient Portal Go-Live", TrelloCards, generationSeed, now)
+	d.Vars["portal_start"], d.Vars["portal_end"] = day(-90), day(60)
+	// The go-live's status card lives on a board of its own, so that the
+	// pulled board does not read it back as a task.
+	status := d.Trello.AddBoard("PMO Executive Status")
+	d.Vars["trello_status_board"] = status
+	d.Vars["trello_status_list"] = d.Trello.AddList(status, "Program Health")
 	return d, nil
 }
 

@@ -15,13 +15,13 @@ import (
 	"github.com/pmsync/pmsync/sandbox/jirasim"
 )
 
-type cli struct {
+type rollupCLI struct {
 	t    *testing.T
 	path string
 	env  func(string) (string, bool)
 }
 
-func (c cli) do(args ...string) string {
+func (c rollupCLI) do(args ...string) string {
 	c.t.Helper()
 	var out, errb bytes.Buffer
 	if code := run(append(args, "--config", c.path), &out, &errb, c.env); code != 0 {
@@ -30,7 +30,7 @@ func (c cli) do(args ...string) string {
 	return out.String()
 }
 
-func (c cli) fails(code int, args ...string) string {
+func (c rollupCLI) fails(code int, args ...string) string {
 	c.t.Helper()
 	var out, errb bytes.Buffer
 	if got := run(append(args, "--config", c.path), &out, &errb, c.env); got != code {
@@ -41,7 +41,7 @@ func (c cli) fails(code int, args ...string) string {
 
 // The engine runs on the wall clock here, so the simulator does too and
 // the milestone is due years ahead.
-func newCLI(t *testing.T, extra string) (cli, *jirasim.Server, *sandbox.Clock) {
+func newCLI(t *testing.T, extra string) (rollupCLI, *jirasim.Server, *sandbox.Clock) {
 	t.Helper()
 	clk := sandbox.NewClock(time.Now().Add(-time.Hour))
 	sim, url := startJira(t, clk)
@@ -53,7 +53,7 @@ func newCLI(t *testing.T, extra string) (cli, *jirasim.Server, *sandbox.Clock) {
 			t.Fatal(err)
 		}
 	}
-	return cli{t: t, path: path, env: envOf(map[string]string{"JIRA_EMAIL": email, "JIRA_TOKEN": token})}, sim, clk
+	return rollupCLI{t: t, path: path, env: envOf(map[string]string{"JIRA_EMAIL": email, "JIRA_TOKEN": token})}, sim, clk
 }
 
 // A milestone's due date moves later between two syncs; `pmsync rollup`
@@ -151,13 +151,28 @@ func TestPushDryRunShowsPayloadsAndUnchangedTargets(t *testing.T) {
   - file: { path: DIR/rollup.json }
 `)
 	now := clk.Now()
-	sim.Add(jirasim.Issue{Project: "EHR", Type: "Task", Summary: "Build", Status: "To Do", Created: now, Updated: now})
+	keys := sim.Add(jirasim.Issue{Project: "EHR", Type: "Task", Summary: "Build", Status: "To Do", Created: now, Updated: now})
+	// The tool's own target too: a comment on that issue.
+	b, _ := os.ReadFile(c.path)
+	if err := os.WriteFile(c.path, append(b, []byte("  - { connection: jira, target: { issue: "+keys[0]+" } }\n")...), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	c.do("sync")
 	dir := filepath.Dir(c.path)
-	out := c.do("push", "--dry-run")
+	// A dry run needs no vendor credential, and still shows the comment.
+	var dryOut, dryErr bytes.Buffer
+	if code := run([]string{"push", "--dry-run", "--config", c.path}, &dryOut, &dryErr, envOf(nil)); code != 0 {
+		t.Fatalf("dry run without credentials: exit %d\n%s", code, dryErr.String())
+	}
+	out := dryOut.String()
 	if !strings.Contains(out, "=== file:"+dir+"/rollup.md: report version") || !strings.Contains(out, "write "+dir+"/rollup.md\n# Portfolio rollup — ") ||
-		!strings.Contains(out, `"schema": "pmsync.rollup/v1"`) || strings.Contains(out, "unchanged") {
+		!strings.Contains(out, `"schema": "pmsync.rollup/v1"`) || strings.Contains(out, "unchanged") ||
+		!strings.Contains(out, "=== jira:issue="+keys[0]+": program ehr version") || !strings.Contains(out, "a comment on issue "+keys[0]) ||
+		!strings.Contains(out, "*EHR Upgrade: ") {
 		t.Errorf("dry run:\n%s", out)
+	}
+	if n := len(sim.Comments(keys[0])); n != 0 {
+		t.Fatalf("the dry run commented %d times", n)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "rollup.md")); !os.IsNotExist(err) {
 		t.Fatalf("the dry run wrote a file: %v", err)
@@ -167,8 +182,11 @@ func TestPushDryRunShowsPayloadsAndUnchangedTargets(t *testing.T) {
 	if err != nil || !strings.Contains(out, string(md)) {
 		t.Errorf("the file written is not what the dry run showed (%v)", err)
 	}
+	if n := len(sim.Comments(keys[0])); n != 1 {
+		t.Errorf("the push commented %d times, want once", n)
+	}
 	out = c.do("push", "--dry-run")
-	want := fmt.Sprintf("unchanged (already delivered): file:%s/rollup.json, file:%s/rollup.md", dir, dir)
+	want := fmt.Sprintf("unchanged (already delivered): file:%s/rollup.json, file:%s/rollup.md, jira:issue=%s", dir, dir, keys[0])
 	if !strings.Contains(out, want) || strings.Contains(out, "===") {
 		t.Errorf("dry run after the push lacks %q:\n%s", want, out)
 	}

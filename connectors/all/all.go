@@ -7,4 +7,5 @@ import (
 	_ "github.com/pmsync/pmsync/connectors/asana"      // kind "asana"
 	_ "github.com/pmsync/pmsync/connectors/jira"       // kind "jira"
 	_ "github.com/pmsync/pmsync/connectors/smartsheet" // kind "smartsheet"
+	_ "github.com/pmsync/pmsync/connectors/trello"     // kind "trello"
 )

@@ -45,7 +45,7 @@ push:
     target:
       sheet: 12
 `, []string{
-			`f.yaml:2: connections[0].region: unknown key; known keys: flavor, name, kind, base_url, timeout, rate_limit, auth`,
+			`f.yaml:2: connections[0].region: unknown key; known keys: flavor, site_url, name, kind, base_url, timeout, rate_limit, auth`,
 			`f.yaml:9: push[0].target.sheet: unknown key; known keys: issue`,
 		}},
 		{"asana scope", `connections:
@@ -71,6 +71,18 @@ push:
 `, []string{
 			`f.yaml:5: programs[0].sources[0].scope: asana scope project "Telehealth" is not a gid (the digits in the project's URL)`,
 			`f.yaml:7: push[0].target: asana push target needs project (the gid of the project that gets the status updates)`,
+		}},
+		{"trello options, board short link and target", `connections:
+  - { name: t, kind: trello, token_limit: -5, auth: { key_env: KEY, token_env: TOKEN } }
+programs:
+  - id: p
+    sources: [ { connection: t, scope: { board: AbCd1234 } } ]
+push:
+  - { connection: t, target: { card: 5abbe4b7ddc1b351ef961414, list: 5abbe4b7ddc1b351ef961415 } }
+`, []string{
+			`f.yaml:2: connections[0].token_limit: must be a positive number of requests per 10 seconds (Trello allows 100 per token)`,
+			`f.yaml:5: programs[0].sources[0].scope.board: trello scope board "AbCd1234" looks like the short link from the board's URL; give the board's 24-hex id (open the board URL with .json appended and copy its "id")`,
+			`f.yaml:7: push[0].target: trello push target takes card or list, not both`,
 		}},
 		{"smartsheet region, scope and target options", `connections:
   - { name: s, kind: smartsheet, region: mars, auth: { token_env: TOKEN } }

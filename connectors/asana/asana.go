@@ -65,11 +65,24 @@ func init() {
 		New:                connectors.Adapt(New),
 		Scope:              connectors.ScopeDecoder(CheckScope),
 		Target:             connectors.TargetDecoder(CheckTarget, func(t Target) string { return "project=" + t.Project }),
+		Preview:            Preview,
 		CheckParams:        CheckParams,
 		FieldKeys:          []string{"fields", "custom"},
 		AuthKeys:           []string{"token"},
 		DefaultMapping:     DefaultMapping,
 		DefaultMappingYAML: defaultMappingYAML,
+		Blocks:             connectors.Blocks{Scope: Scope{}, Target: Target{}},
+		Sample: &connectors.Sample{
+			Connection: `  # Asana: a personal access token (Settings > Apps > Developer apps).
+  - name: asana
+    kind: asana
+    auth: { token_env: ASANA_TOKEN }
+`,
+			Scope:      `{ project: "1200000000000001" }`,
+			ScopeHelp:  "asana: project, the project's gid (the digits in its URL)",
+			Target:     `{ project: "1200000000000001" }`,
+			TargetHelp: "a status update on an Asana project",
+		},
 	})
 }
 

@@ -7,9 +7,9 @@ import (
 	"github.com/pmsync/pmsync/connectors"
 )
 
-// Preview implements connectors.Previewer: the status update each rollup
+// Preview is the kind's connectors.Spec.Preview: the status update each rollup
 // would post on the target project.
-func (c *Connector) Preview(target connectors.Target, rollups []pmsync.Rollup) ([]connectors.Preview, error) {
+func Preview(target connectors.Target, rollups []pmsync.Rollup) ([]connectors.Preview, error) {
 	t, err := connectors.TargetConfig(Kind, target, CheckTarget)
 	if err != nil {
 		return nil, err

@@ -8,13 +8,13 @@ import (
 	"github.com/pmsync/pmsync/connectors"
 )
 
-// Preview implements connectors.Previewer: the comment each rollup would
+// Preview is the kind's connectors.Spec.Preview: the comment each rollup would
 // add to the target issue, in wiki markup (Cloud sends the same lines as
 // an Atlassian Document Format document).
-func (c *Connector) Preview(target connectors.Target, rollups []pmsync.Rollup) ([]connectors.Preview, error) {
+func Preview(target connectors.Target, rollups []pmsync.Rollup) ([]connectors.Preview, error) {
 	t, err := connectors.TargetConfig(Kind, target, CheckTarget)
 	if err != nil {
-		return nil, fmt.Errorf("jira connection %q: %w", c.name, err)
+		return nil, fmt.Errorf("jira: %w", err)
 	}
 	key := strings.TrimSpace(t.Issue)
 	out := make([]connectors.Preview, 0, len(rollups))

@@ -8,13 +8,13 @@ import (
 	"github.com/pmsync/pmsync/connectors"
 )
 
-// Preview implements connectors.Previewer: the cells of each program's row
+// Preview is the kind's connectors.Spec.Preview: the cells of each program's row
 // in the rollup sheet, by column title. The sheet is not read, so the
 // health is shown by its colour name rather than the column's own option.
-func (c *Connector) Preview(target connectors.Target, rollups []pmsync.Rollup) ([]connectors.Preview, error) {
+func Preview(target connectors.Target, rollups []pmsync.Rollup) ([]connectors.Preview, error) {
 	t, err := connectors.TargetConfig(Kind, target, CheckTarget)
 	if err != nil {
-		return nil, fmt.Errorf("smartsheet connection %q: %w", c.name, err)
+		return nil, fmt.Errorf("smartsheet: %w", err)
 	}
 	rs := &rollupSheet{cols: map[string]*columnDoc{}}
 	for _, rc := range rollupColumns() {

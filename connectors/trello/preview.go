@@ -8,12 +8,12 @@ import (
 	"github.com/pmsync/pmsync/connectors"
 )
 
-// Preview implements connectors.Previewer: what each rollup's card would
+// Preview is the kind's connectors.Spec.Preview: what each rollup's card would
 // hold (and the comment, when the target adds one).
-func (c *Connector) Preview(target connectors.Target, rollups []pmsync.Rollup) ([]connectors.Preview, error) {
+func Preview(target connectors.Target, rollups []pmsync.Rollup) ([]connectors.Preview, error) {
 	t, err := targetOf(target)
 	if err != nil {
-		return nil, fmt.Errorf("trello connection %q: %w", c.name, err)
+		return nil, fmt.Errorf("trello: %w", err)
 	}
 	out := make([]connectors.Preview, 0, len(rollups))
 	for _, r := range rollups {

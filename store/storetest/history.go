@@ -1,4 +1,4 @@
-package sqlite
+package storetest
 
 import (
 	"context"
@@ -15,20 +15,31 @@ func milestone(id string, due pmsync.Date) pmsync.Item {
 	return task(id, func(it *pmsync.Item) { it.Kind, it.Due = pmsync.KindMilestone, due })
 }
 
+// history lists the tests of what the rollup reads of the past: the change
+// log, first sights and first successes, snapshots since a date, the latest
+// report, and pushes looked up for dry runs.
+var history = []test{
+	{"ChangeLog", testChangeLog},
+	{"FirstSeenAndFirstSuccess", testFirstSeenAndFirstSuccess},
+	{"SnapshotsSince", testSnapshotsSince},
+	{"LatestReport", testLatestReport},
+	{"LookupPush", testLookupPush},
+}
+
 // The change log selects by source, field, the item's kind and time, in
 // the order the changes were recorded.
-func TestChangeLog(t *testing.T) {
+func testChangeLog(t *testing.T, open Opener) {
 	ctx := context.Background()
-	db := openTest(t)
+	db := open(t)
 	t1, t2, t3 := t0, t0.Add(24*time.Hour), t0.Add(48*time.Hour)
-	mustApply(t, db, store.PageWrite{At: t1, Items: []pmsync.Item{milestone("M1", "2026-05-01"), task("T1")}})
-	mustApply(t, db, store.PageWrite{Source: "asana", At: t1, Items: []pmsync.Item{{Source: "asana", ExternalID: "A1", Kind: pmsync.KindMilestone, State: pmsync.StateTodo, Title: "A1", Due: "2026-06-01"}}})
+	apply(t, db, store.PageWrite{At: t1, Items: []pmsync.Item{milestone("M1", "2026-05-01"), task("T1")}})
+	apply(t, db, store.PageWrite{Source: "asana", At: t1, Items: []pmsync.Item{{Source: "asana", ExternalID: "A1", Kind: pmsync.KindMilestone, State: pmsync.StateTodo, Title: "A1", Due: "2026-06-01"}}})
 	// Day 2: M1 moves to 05-15, T1 moves and finishes; A1 moves.
-	mustApply(t, db, store.PageWrite{At: t2, Items: []pmsync.Item{milestone("M1", "2026-05-15"),
+	apply(t, db, store.PageWrite{At: t2, Items: []pmsync.Item{milestone("M1", "2026-05-15"),
 		task("T1", func(it *pmsync.Item) { it.Due, it.State = "2026-04-10", pmsync.StateDone })}})
-	mustApply(t, db, store.PageWrite{Source: "asana", At: t2, Items: []pmsync.Item{{Source: "asana", ExternalID: "A1", Kind: pmsync.KindMilestone, State: pmsync.StateTodo, Title: "A1", Due: "2026-06-20"}}})
+	apply(t, db, store.PageWrite{Source: "asana", At: t2, Items: []pmsync.Item{{Source: "asana", ExternalID: "A1", Kind: pmsync.KindMilestone, State: pmsync.StateTodo, Title: "A1", Due: "2026-06-20"}}})
 	// Day 3: M1 moves again.
-	mustApply(t, db, store.PageWrite{At: t3, Items: []pmsync.Item{milestone("M1", "2026-05-30"),
+	apply(t, db, store.PageWrite{At: t3, Items: []pmsync.Item{milestone("M1", "2026-05-30"),
 		task("T1", func(it *pmsync.Item) { it.Due, it.State = "2026-04-10", pmsync.StateDone })}})
 
 	change := func(source, id string, at time.Time, field, old, cur string) store.Change {
@@ -62,9 +73,9 @@ func TestChangeLog(t *testing.T) {
 	}
 }
 
-func TestFirstSeenAndFirstSuccess(t *testing.T) {
+func testFirstSeenAndFirstSuccess(t *testing.T, open Opener) {
 	ctx := context.Background()
-	db := openTest(t)
+	db := open(t)
 	if got, err := db.FirstSuccess(ctx, "jira"); err != nil || !got.IsZero() {
 		t.Fatalf("FirstSuccess of a source never synced = %v, %v", got, err)
 	}
@@ -82,10 +93,10 @@ func TestFirstSeenAndFirstSuccess(t *testing.T) {
 		t.Errorf("FirstSuccess = %v, %v; want %v", got, err, t0.Add(time.Hour+time.Minute))
 	}
 
-	mustApply(t, db, store.PageWrite{At: t0, Items: []pmsync.Item{task("T1"), task("T2")}})
+	apply(t, db, store.PageWrite{At: t0, Items: []pmsync.Item{task("T1"), task("T2")}})
 	later := t0.Add(72 * time.Hour)
-	mustApply(t, db, store.PageWrite{At: later, Items: []pmsync.Item{task("T3"), task("T1", func(it *pmsync.Item) { it.Title = "renamed" })}})
-	mustApply(t, db, store.PageWrite{Source: "asana", At: later, Items: []pmsync.Item{{Source: "asana", ExternalID: "A1", Kind: pmsync.KindTask, State: pmsync.StateTodo, Title: "A1"}}})
+	apply(t, db, store.PageWrite{At: later, Items: []pmsync.Item{task("T3"), task("T1", func(it *pmsync.Item) { it.Title = "renamed" })}})
+	apply(t, db, store.PageWrite{Source: "asana", At: later, Items: []pmsync.Item{{Source: "asana", ExternalID: "A1", Kind: pmsync.KindTask, State: pmsync.StateTodo, Title: "A1"}}})
 	got, err := db.FirstSeen(ctx, later, "jira")
 	// T1 was updated later but first seen at t0.
 	if want := []pmsync.Seen{{Source: "jira", ExternalID: "T3", At: later}}; err != nil || !cmp.Equal(want, got) {
@@ -97,9 +108,9 @@ func TestFirstSeenAndFirstSuccess(t *testing.T) {
 	}
 }
 
-func TestSnapshotsSince(t *testing.T) {
+func testSnapshotsSince(t *testing.T, open Opener) {
 	ctx := context.Background()
-	db := openTest(t)
+	db := open(t)
 	for i, asOf := range []pmsync.Date{"2026-03-01", "2026-03-05", "2026-03-10", "2026-03-10", "2026-03-20"} {
 		r := pmsync.Rollup{ID: "ehr", AsOf: asOf, Version: string(asOf) + "-" + string(rune('a'+i))}
 		if _, err := db.SaveSnapshot(ctx, r, t0.Add(time.Duration(i)*time.Hour)); err != nil {
@@ -137,9 +148,9 @@ func TestSnapshotsSince(t *testing.T) {
 	}
 }
 
-func TestLatestReport(t *testing.T) {
+func testLatestReport(t *testing.T, open Opener) {
 	ctx := context.Background()
-	db := openTest(t)
+	db := open(t)
 	if _, _, ok, err := db.LatestReport(ctx); ok || err != nil {
 		t.Fatalf("LatestReport on a new database = %v, %v", ok, err)
 	}
@@ -155,9 +166,9 @@ func TestLatestReport(t *testing.T) {
 	}
 }
 
-func TestLookupPush(t *testing.T) {
+func testLookupPush(t *testing.T, open Opener) {
 	ctx := context.Background()
-	db := openTest(t)
+	db := open(t)
 	if _, err := db.Enqueue(ctx, "file:/tmp/r.json", "*", "v1", []byte("{}"), t0); err != nil {
 		t.Fatal(err)
 	}
