@@ -99,6 +99,7 @@ func DefaultHealthRules() HealthRules {
 
 type figureVisitor struct{ figures []string }
 
+// Visit collects the figures a rule reads: section.name member accesses.
 func (v *figureVisitor) Visit(n *ast.Node) {
 	m, ok := (*n).(*ast.MemberNode)
 	if !ok {
