@@ -76,6 +76,73 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	return db, nil
 }
 
+// OpenReadOnly connects for a command that only reads (rollup, quarantine,
+// audit): every transaction is read-only, no migration runs, and a
+// database whose schema is missing or older than this build is an error
+// rather than something to create.
+func OpenReadOnly(ctx context.Context, url string) (*DB, error) {
+	if url == "" {
+		return nil, errors.New("open store: database url is empty")
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("open store: the database url does not parse: %s", scrub(err.Error(), url))
+	}
+	cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+	db := &DB{name: describe(cfg.ConnConfig)}
+	db.pool, err = pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %s", db.name, scrub(err.Error(), url))
+	}
+	if err := db.pool.Ping(ctx); err != nil {
+		db.pool.Close()
+		return nil, fmt.Errorf("open store %s: %w", db.name, scrubbed(err, url))
+	}
+	if err := checkMigrated(ctx, db.pool); err != nil {
+		db.pool.Close()
+		return nil, fmt.Errorf("open store %s: %w", db.name, err)
+	}
+	return db, nil
+}
+
+// checkMigrated reports whether the database holds exactly the schema this
+// build writes.
+func checkMigrated(ctx context.Context, pool *pgxpool.Pool) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	var exists bool
+	if err := pool.QueryRow(ctx, "SELECT to_regclass('schema_migrations') IS NOT NULL").Scan(&exists); err != nil {
+		return fmt.Errorf("read applied migrations: %w", err)
+	}
+	if !exists {
+		return errors.New("the database holds no pmsync data yet: run pmsync sync or pmsync run first")
+	}
+	rows, err := pool.Query(ctx, "SELECT version FROM schema_migrations")
+	if err != nil {
+		return fmt.Errorf("read applied migrations: %w", err)
+	}
+	applied, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return fmt.Errorf("read applied migrations: %w", err)
+	}
+	done := map[int]bool{}
+	for _, v := range applied {
+		done[v] = true
+	}
+	for _, m := range ms {
+		if !done[m.version] {
+			return fmt.Errorf("the database's schema is older than this build (migration %d not applied): run pmsync sync or pmsync run once to upgrade it", m.version)
+		}
+		delete(done, m.version)
+	}
+	for v := range done {
+		return fmt.Errorf("database has schema version %d, which this build does not know: it was written by a newer pmsync", v)
+	}
+	return nil
+}
+
 // describe names a database by user, host, port and name, for messages.
 func describe(c *pgx.ConnConfig) string {
 	return fmt.Sprintf("postgres://%s@%s/%s", c.User, netAddr(c.Host, c.Port), c.Database)
