@@ -3,6 +3,8 @@ package engine
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -97,14 +99,17 @@ func (e *Engine) Push(ctx context.Context, dryRun bool) ([]PushResult, error) {
 	}
 	byID := map[string]pmsync.Rollup{}
 	for _, r := range rep.Programs {
-		byID[r.ID] = r
+		// What is queued is what may be sent: redacted.
+		if byID[r.ID], err = e.redactRollup(r); err != nil {
+			return nil, err
+		}
 	}
 	var results []PushResult
 	var errs []error
 	for _, p := range e.cfg.Push {
 		key := p.Key()
 		if t, ok := e.targets[key]; ok {
-			res, err := e.pushReport(ctx, t, key, subReport(rep, p.Programs), dryRun)
+			res, err := e.pushReport(ctx, t, key, subReport(rep, byID, p.Programs), dryRun)
 			results = append(results, res...)
 			if err != nil {
 				errs = append(errs, err)
@@ -143,15 +148,32 @@ func (e *Engine) Push(ctx context.Context, dryRun bool) ([]PushResult, error) {
 	return results, errors.Join(errs...)
 }
 
-// subReport is the report of some of the programs, with their own totals.
-func subReport(rep pmsync.Report, ids []string) pmsync.Report {
+// subReport is the report of some of the programs, with their own totals,
+// made of the rollups as they may be sent (redacted, byID).
+func subReport(rep pmsync.Report, byID map[string]pmsync.Rollup, ids []string) pmsync.Report {
 	var rs []pmsync.Rollup
 	for _, r := range rep.Programs {
 		if slices.Contains(ids, r.ID) {
-			rs = append(rs, r)
+			rs = append(rs, byID[r.ID])
 		}
 	}
 	return pmsync.NewReport(rep.AsOf, rep.GeneratedAt, rs)
+}
+
+// redactReport applies the redaction rules to a queued report's programs,
+// so that a report queued before a rule was added goes out redacted all
+// the same. The version stays the queued one: it names the delivery.
+func (e *Engine) redactReport(rep pmsync.Report) (pmsync.Report, error) {
+	programs := make([]pmsync.Rollup, len(rep.Programs))
+	for i, r := range rep.Programs {
+		var err error
+		if programs[i], err = e.redactRollup(r); err != nil {
+			return rep, err
+		}
+	}
+	out := pmsync.NewReport(rep.AsOf, rep.GeneratedAt, programs)
+	out.Version = rep.Version
+	return out, nil
 }
 
 // alreadySent reports whether the outbox holds this version for the
@@ -269,7 +291,7 @@ func (e *Engine) deliverReport(ctx context.Context, t push.Target, key string) (
 	rec := context.WithoutCancel(ctx)
 	var results []PushResult
 	for _, pp := range pending[:len(pending)-1] {
-		ok, err := e.db.SupersedePush(rec, pp.ID, "superseded by a newer report", e.now(), pushLease)
+		ok, err := e.db.SupersedePush(rec, pp.ID, store.PushOutcome{At: e.now(), Receipt: "superseded by a newer report"}, pushLease)
 		if err != nil {
 			return results, err
 		}
@@ -283,10 +305,25 @@ func (e *Engine) deliverReport(ctx context.Context, t push.Target, key string) (
 	pp := pending[len(pending)-1]
 	res := PushResult{Target: key, Program: ReportProgram, Version: pp.Version}
 	var rep pmsync.Report
-	if err := json.Unmarshal(pp.Payload, &rep); err != nil {
-		_ = e.db.MarkFailed(rec, pp.ID, "stored report is unreadable: "+err.Error(), e.now())
+	err = json.Unmarshal(pp.Payload, &rep)
+	if err == nil {
+		rep, err = e.redactReport(rep)
+	}
+	if err != nil {
+		_ = e.db.MarkFailed(rec, pp.ID, store.PushOutcome{At: e.now(), Error: "stored report is unreadable: " + err.Error()})
 		res.Status, res.Err = "failed", err
 		return append(results, res), fmt.Errorf("push to %s: stored report %s is unreadable: %w", key, pp.Version, err)
+	}
+	// The audit keeps the hash of what the target receives, and the
+	// document itself only when configured.
+	payload, err := t.Render(rep)
+	if err != nil {
+		return results, err
+	}
+	sum := sha256.Sum256(payload.Body)
+	sent := store.PushOutcome{PayloadHash: hex.EncodeToString(sum[:])}
+	if e.cfg.Audit.KeepPayloads {
+		sent.Payload = payload.Body
 	}
 	claimed, err := e.db.ClaimPush(ctx, pp.ID, e.now(), pushLease)
 	if err != nil {
@@ -299,18 +336,24 @@ func (e *Engine) deliverReport(ctx context.Context, t push.Target, key string) (
 	receipt, sendErr := t.Send(ctx, rep)
 	if sendErr != nil {
 		res.Status, res.Err = "failed", sendErr
-		if err := e.db.MarkFailed(rec, pp.ID, sendErr.Error(), e.now()); err != nil {
+		o := sent
+		o.At, o.Error = e.now(), sendErr.Error()
+		if err := e.db.MarkFailed(rec, pp.ID, o); err != nil {
 			sendErr = errors.Join(sendErr, fmt.Errorf("mark push %d failed: %w", pp.ID, err))
 		}
 		e.metrics.observePush(res)
+		e.logPush(res)
 		return append(results, res), fmt.Errorf("push to %s: %w", key, sendErr)
 	}
 	res.Status, res.Receipt = "delivered", receipt
 	var markErr error
-	if err := e.db.MarkDelivered(rec, pp.ID, receipt, e.now()); err != nil {
+	o := sent
+	o.Outcome, o.At, o.Receipt = store.DeliveryDelivered, e.now(), receipt
+	if err := e.db.MarkDelivered(rec, pp.ID, o); err != nil {
 		markErr = fmt.Errorf("mark push %d delivered: %w", pp.ID, err)
 	}
 	e.metrics.observePush(res)
+	e.logPush(res)
 	return append(results, res), markErr
 }
 
@@ -339,7 +382,7 @@ func (e *Engine) deliver(ctx context.Context, p config.Push, key string) ([]Push
 	waiting := map[string]bool{} // programs whose older version another process is sending
 	for i, pp := range pending {
 		if newest[pp.Program] != i {
-			ok, err := e.db.SupersedePush(rec, pp.ID, "superseded by a newer rollup", e.now(), pushLease)
+			ok, err := e.db.SupersedePush(rec, pp.ID, store.PushOutcome{At: e.now(), Receipt: "superseded by a newer rollup"}, pushLease)
 			if err != nil {
 				return results, err
 			}
@@ -351,8 +394,14 @@ func (e *Engine) deliver(ctx context.Context, p config.Push, key string) ([]Push
 			continue
 		}
 		var r pmsync.Rollup
-		if err := json.Unmarshal(pp.Payload, &r); err != nil {
-			_ = e.db.MarkFailed(rec, pp.ID, "stored rollup is unreadable: "+err.Error(), e.now())
+		err := json.Unmarshal(pp.Payload, &r)
+		if err == nil {
+			// A rollup queued before a redaction rule was added goes out
+			// redacted all the same.
+			r, err = e.redactRollup(r)
+		}
+		if err != nil {
+			_ = e.db.MarkFailed(rec, pp.ID, store.PushOutcome{At: e.now(), Error: "stored rollup is unreadable: " + err.Error()})
 			results = append(results, PushResult{Target: key, Program: pp.Program, Version: pp.Version, Status: "failed", Err: err})
 			continue
 		}
@@ -374,6 +423,20 @@ func (e *Engine) deliver(ctx context.Context, p config.Push, key string) ([]Push
 		batch = append(batch, r)
 		ids = append(ids, pp.ID)
 	}
+	// The audit keeps the hash of each document as handed to the
+	// connector, and the document itself only when configured.
+	sent := make([]store.PushOutcome, len(batch))
+	for i, r := range batch {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return results, fmt.Errorf("encode rollup %s: %w", r.ID, err)
+		}
+		sum := sha256.Sum256(b)
+		sent[i].PayloadHash = hex.EncodeToString(sum[:])
+		if e.cfg.Audit.KeepPayloads {
+			sent[i].Payload = b
+		}
+	}
 	if len(batch) == 0 {
 		return results, nil
 	}
@@ -394,7 +457,12 @@ func (e *Engine) deliver(ctx context.Context, p config.Push, key string) ([]Push
 			if rc.URL != "" {
 				res.Receipt = rc.URL
 			}
-			if err := e.db.MarkDelivered(rec, ids[i], res.Receipt, e.now()); err != nil {
+			o := sent[i]
+			o.Outcome, o.At, o.Receipt = store.DeliveryDelivered, e.now(), res.Receipt
+			if rc.Existing {
+				o.Outcome = store.DeliveryExisting
+			}
+			if err := e.db.MarkDelivered(rec, ids[i], o); err != nil {
 				errs = append(errs, fmt.Errorf("mark push %d delivered: %w", ids[i], err))
 			}
 		default:
@@ -403,7 +471,9 @@ func (e *Engine) deliver(ctx context.Context, p config.Push, key string) ([]Push
 			if res.Err == nil {
 				res.Err = errors.New("the connector returned no receipt")
 			}
-			if err := e.db.MarkFailed(rec, ids[i], res.Err.Error(), e.now()); err != nil {
+			o := sent[i]
+			o.At, o.Error = e.now(), res.Err.Error()
+			if err := e.db.MarkFailed(rec, ids[i], o); err != nil {
 				errs = append(errs, fmt.Errorf("mark push %d failed: %w", ids[i], err))
 			}
 		}

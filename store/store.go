@@ -150,6 +150,65 @@ type Push struct {
 	Updated   time.Time
 }
 
+// Outcomes of a push attempt, as the push audit records them.
+const (
+	// DeliveryDelivered: the target received the rollup version.
+	DeliveryDelivered = "delivered"
+	// DeliveryExisting: the target already held the version (an earlier
+	// attempt wrote it and died before recording so); nothing new was
+	// written.
+	DeliveryExisting = "existing"
+	// DeliveryFailed: the attempt failed; the push is tried again.
+	DeliveryFailed = "failed"
+	// DeliverySuperseded: the push was closed unsent because a newer
+	// rollup of the program replaced it.
+	DeliverySuperseded = "superseded"
+)
+
+// PushOutcome is how one attempt at a push ended. The move of the push in
+// the outbox and its audit entry are written in one transaction.
+type PushOutcome struct {
+	// Outcome is one of the Delivery values; empty means the one the method
+	// stands for (delivered, failed or superseded).
+	Outcome string
+	At      time.Time
+	// PayloadHash is the SHA-256, in hex, of the rollup document handed to
+	// the target; empty, the store hashes the queued payload.
+	PayloadHash string
+	// Payload is kept in the audit entry when not nil (the configuration
+	// asks for it); otherwise the entry holds the hash only.
+	Payload []byte
+	// Receipt is what the target left (an id or URL) for a delivery, or
+	// why a push was superseded.
+	Receipt string
+	// Error is why the attempt failed.
+	Error string
+}
+
+// Delivery is one entry of the push audit: an outcome of one push.
+type Delivery struct {
+	ID      int64
+	PushID  int64 // the outbox entry, which may since have been pruned
+	Target  string
+	Program string
+	Version string
+	// Attempt counts the attempts at the push so far, this one included
+	// (0 for a push superseded before any attempt).
+	Attempt int
+	PushOutcome
+}
+
+// DeliveryFilter selects audit entries. Zero fields select everything.
+type DeliveryFilter struct {
+	Target  string
+	Program string
+	Version string
+	Outcome string
+	Since   time.Time // entries at or after
+	Until   time.Time // entries before
+	Limit   int       // the newest Limit entries; 0 for all
+}
+
 // Snapshot is one stored rollup of a program.
 type Snapshot struct {
 	Program string
@@ -257,18 +316,38 @@ type Reports interface {
 }
 
 // Outbox queues rollup versions for push targets and records how each
-// delivery went; a version reaches a target at most once.
+// delivery went; a version reaches a target at most once. Every outcome
+// (delivered, failed, superseded) also adds an entry to the push audit in
+// the same transaction, so that no delivery goes unrecorded.
 type Outbox interface {
 	Enqueue(ctx context.Context, target, program, version string, payload []byte, at time.Time) (bool, error)
 	PendingPushes(ctx context.Context, target string) ([]Push, error)
 	ClaimPush(ctx context.Context, id int64, at time.Time, lease time.Duration) (bool, error)
-	SupersedePush(ctx context.Context, id int64, receipt string, at time.Time, lease time.Duration) (bool, error)
-	MarkDelivered(ctx context.Context, id int64, receipt string, at time.Time) error
-	MarkFailed(ctx context.Context, id int64, errText string, at time.Time) error
+	// SupersedePush closes push id unsent unless another process is
+	// sending it (a claim younger than lease), and audits it as
+	// superseded; o.Receipt says why.
+	SupersedePush(ctx context.Context, id int64, o PushOutcome, lease time.Duration) (bool, error)
+	// MarkDelivered records that push id arrived (o.Outcome delivered or
+	// existing, o.Receipt what the target left). Delivered is final: a
+	// second call fails with ErrPushState.
+	MarkDelivered(ctx context.Context, id int64, o PushOutcome) error
+	// MarkFailed records that an attempt at push id failed (o.Error why),
+	// so that it is retried.
+	MarkFailed(ctx context.Context, id int64, o PushOutcome) error
 	// LookupPush returns the push of a version of a program to a target,
 	// whatever its status, and whether there is one (what a dry run
 	// reports as unchanged).
 	LookupPush(ctx context.Context, target, program, version string) (Push, bool, error)
+}
+
+// Audit lists the push audit: every outcome of every push, kept apart from
+// the outbox so that it outlives the outbox's own history.
+type Audit interface {
+	// Deliveries returns the entries f selects, newest first.
+	Deliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error)
+	// PruneDeliveries deletes the entries older than before and reports
+	// how many it deleted.
+	PruneDeliveries(ctx context.Context, before time.Time) (int, error)
 }
 
 // Leases keep two processes (a daemon and a CLI run, or replicas on one
@@ -323,6 +402,7 @@ type Store interface {
 	Snapshots
 	Reports
 	Outbox
+	Audit
 	Leases
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error

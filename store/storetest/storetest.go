@@ -43,6 +43,7 @@ func Run(t *testing.T, open Opener) {
 		{"Snapshots", []test{{"SaveAndList", testSnapshots}}},
 		{"History", history},
 		{"Outbox", outbox},
+		{"Audit", audit},
 		{"Leases", leases},
 		{"Concurrency", concurrency},
 	}
