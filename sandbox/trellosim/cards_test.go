@@ -593,3 +593,43 @@ func TestWarmChangesNoAnswer(t *testing.T) {
 		t.Error("a card changed after Warm is read as it was")
 	}
 }
+
+// TestBoardNestedResources: lists, labels, members and custom fields asked
+// for with the board are what their own endpoints answer, under the
+// nested parameters' names.
+func TestBoardNestedResources(t *testing.T) {
+	s, ts, _ := start(t, Options{})
+	board := s.Generate("Portal", 30, 3, t0)
+	b := "/boards/" + board
+	var nested map[string]any
+	getOK(t, ts, b+"?fields=name&lists=all&list_fields=id,name,closed&labels=all&label_fields=id,name,color&labels_limit=1000"+
+		"&members=all&member_fields=id,fullName,username&customFields=true", &nested)
+	for key, path := range map[string]string{
+		"lists":        b + "/lists?filter=all&fields=id,name,closed",
+		"labels":       b + "/labels?fields=id,name,color&limit=1000",
+		"members":      b + "/members?fields=id,fullName,username",
+		"customFields": b + "/customFields",
+	} {
+		var own []any
+		getOK(t, ts, path, &own)
+		if len(own) == 0 {
+			t.Errorf("%s: the generated board has none", path)
+		}
+		if diff := cmp.Diff(own, nested[key]); diff != "" {
+			t.Errorf("nested %s differ from %s (-own +nested):\n%s", key, path, diff)
+		}
+	}
+	if nested["name"] != "Portal" {
+		t.Errorf("board name %v, want Portal", nested["name"])
+	}
+	var plain map[string]any
+	getOK(t, ts, b+"?fields=name", &plain)
+	for _, key := range []string{"lists", "labels", "members", "customFields"} {
+		if _, ok := plain[key]; ok {
+			t.Errorf("%s sent without being asked for", key)
+		}
+	}
+	if r := get(t, ts, b+"?labels=some"); r.status != http.StatusBadRequest {
+		t.Errorf("labels=some answered %d, want 400", r.status)
+	}
+}
