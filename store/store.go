@@ -226,6 +226,11 @@ type Outbox interface {
 	SupersedePush(ctx context.Context, id int64, receipt string, at time.Time, lease time.Duration) (bool, error)
 	MarkDelivered(ctx context.Context, id int64, receipt string, at time.Time) error
 	MarkFailed(ctx context.Context, id int64, errText string, at time.Time) error
+	// Pushes returns the pushes of a program (every program when program
+	// is empty) in any status, newest first, at most limit of them (all
+	// when limit <= 0): what the dashboard lists as delivered to the tools.
+	// Payloads are left out.
+	Pushes(ctx context.Context, program string, limit int) ([]Push, error)
 }
 
 // Leases keep two processes (a daemon and a CLI run, or replicas on one

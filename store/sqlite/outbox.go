@@ -175,3 +175,44 @@ func (db *DB) SupersedePush(ctx context.Context, id int64, receipt string, at ti
 	}
 	return n == 1, nil
 }
+
+// Pushes returns the pushes of program ("" for all) in any status, newest
+// first, at most limit of them (all when limit <= 0), without payloads.
+func (db *DB) Pushes(ctx context.Context, program string, limit int) ([]store.Push, error) {
+	q := `SELECT id, target, program, version, status, attempts, last_error, receipt, created, updated FROM outbox`
+	var args []any
+	if program != "" {
+		q += " WHERE program = ?"
+		args = append(args, program)
+	}
+	q += " ORDER BY id DESC"
+	if limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, limit)
+	}
+	rows, err := db.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list pushes of program %q: %w", program, err)
+	}
+	defer rows.Close()
+	var out []store.Push
+	for rows.Next() {
+		var p store.Push
+		var created, updated sql.NullString
+		if err := rows.Scan(&p.ID, &p.Target, &p.Program, &p.Version, &p.Status, &p.Attempts,
+			&p.LastError, &p.Receipt, &created, &updated); err != nil {
+			return nil, fmt.Errorf("list pushes of program %q: %w", program, err)
+		}
+		if p.Created, err = parseTime(created); err != nil {
+			return nil, fmt.Errorf("list pushes: push %d: %w", p.ID, err)
+		}
+		if p.Updated, err = parseTime(updated); err != nil {
+			return nil, fmt.Errorf("list pushes: push %d: %w", p.ID, err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list pushes of program %q: %w", program, err)
+	}
+	return out, nil
+}

@@ -242,3 +242,75 @@ func TestSupersedePushLeavesAClaimedPushAlone(t *testing.T) {
 		t.Errorf("could not supersede a pending push: %v %v", ok, err)
 	}
 }
+
+func TestPushesNewestFirstByProgram(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	queue := []struct{ target, program, version string }{
+		{"smartsheet", "ehr", "v1"},
+		{"asana", "tele", "v1"},
+		{"smartsheet", "ehr", "v2"},
+		{"jira", "ehr", "v2"},
+	}
+	ids := map[string]int64{}
+	for i, q := range queue {
+		if _, err := db.Enqueue(ctx, q.target, q.program, q.version, []byte("{}"), t0.Add(time.Duration(i)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pending, err := db.PendingPushes(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pending {
+		ids[p.Target+"/"+p.Program+"/"+p.Version] = p.ID
+	}
+	if err := db.MarkDelivered(ctx, ids["smartsheet/ehr/v1"], "row 7", t0.Add(10*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.MarkFailed(ctx, ids["jira/ehr/v2"], "jira answered 503", t0.Add(11*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+
+	type row struct{ Target, Version, Status, Receipt, LastError string }
+	rows := func(ps []store.Push) []row {
+		var out []row
+		for _, p := range ps {
+			if p.Payload != nil {
+				t.Errorf("push %d carries its payload", p.ID)
+			}
+			out = append(out, row{p.Target, p.Version, p.Status, p.Receipt, p.LastError})
+		}
+		return out
+	}
+	got, err := db.Pushes(ctx, "ehr", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []row{
+		{"jira", "v2", store.PushFailed, "", "jira answered 503"},
+		{"smartsheet", "v2", store.PushPending, "", ""},
+		{"smartsheet", "v1", store.PushDelivered, "row 7", ""},
+	}
+	if diff := cmp.Diff(want, rows(got)); diff != "" {
+		t.Errorf("Pushes(ehr) (-want +got):\n%s", diff)
+	}
+	got, err = db.Pushes(ctx, "ehr", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want[:1], rows(got)); diff != "" {
+		t.Errorf("Pushes(ehr, 1) (-want +got):\n%s", diff)
+	}
+	got, err = db.Pushes(ctx, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 || got[0].Program != "ehr" || got[1].Program != "ehr" || got[2].Program != "tele" {
+		t.Errorf("Pushes(all) = %+v, want the four pushes newest first", rows(got))
+	}
+	got, err = db.Pushes(ctx, "pacs", 0)
+	if err != nil || len(got) != 0 {
+		t.Errorf("Pushes(pacs) = %v, %v; want none", got, err)
+	}
+}
