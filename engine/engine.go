@@ -67,6 +67,8 @@ type Engine struct {
 	// connections sync at once.
 	leaseTTL time.Duration
 	workers  int
+	// waits counts each connection's rate-limit and retry waits.
+	waits *waitLog
 }
 
 // New builds the connectors of cfg. It fails if any connection cannot be
@@ -76,7 +78,8 @@ func New(cfg *config.Config, db Store, opts Options) (*Engine, error) {
 		opts.Now = time.Now
 	}
 	e := &Engine{cfg: cfg, db: db, log: opts.Log, now: opts.Now, conns: map[string]connectors.Connector{}, metrics: opts.Metrics,
-		holder: holderName(), readOnly: opts.ReadOnly, leaseTTL: cfg.Sync.LeaseTTL, workers: cfg.Sync.Workers}
+		holder: holderName(), readOnly: opts.ReadOnly, leaseTTL: cfg.Sync.LeaseTTL, workers: cfg.Sync.Workers,
+		waits: newWaitLog(opts.Now, opts.Sleep)}
 	if e.leaseTTL <= 0 {
 		e.leaseTTL = DefaultLeaseTTL
 	}
@@ -98,7 +101,7 @@ func New(cfg *config.Config, db Store, opts Options) (*Engine, error) {
 		p.Limiters = limiters
 		p.Log = opts.Log.With().Str("connector", c.Kind).Str("connection", c.Name).Logger()
 		p.Now = opts.Now
-		p.Sleep = opts.Sleep
+		p.Sleep = e.waits.sleeper(c.Name)
 		conn, err := cfg.Registry().New(p)
 		if err != nil {
 			errs = append(errs, err)
