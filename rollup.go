@@ -51,6 +51,8 @@ type Rollup struct {
 	Late     []ItemRef `json:"late_milestones"`
 	DueSoon  []ItemRef `json:"due_soon_milestones"`
 	RedFlags []ItemRef `json:"red_flag_risks"`
+	// RiskMatrix counts the open risks by likelihood and impact.
+	RiskMatrix RiskMatrix `json:"risk_matrix"`
 	// Changes says what moved since the previous rollup of the program.
 	Changes []string `json:"changes,omitempty"`
 }
@@ -168,6 +170,7 @@ func Compute(p Program, items []Item, sources []SourceStatus, rules Rules, asOf 
 				continue
 			}
 			r.Risks.Open++
+			r.RiskMatrix.add(it.Likelihood, it.Impact)
 			if score := it.Likelihood * it.Impact; score >= rules.RedFlagScore {
 				r.Risks.RedFlags++
 				r.RedFlags = append(r.RedFlags, ref(it, score))

@@ -58,6 +58,7 @@ func normalize(rep pmsync.Report) pmsync.Report {
 		r.Late = orEmpty(r.Late)
 		r.DueSoon = orEmpty(r.DueSoon)
 		r.RedFlags = orEmpty(r.RedFlags)
+		r.RiskMatrix.Cells = orEmpty(r.RiskMatrix.Cells)
 		programs[i] = r
 	}
 	rep.Programs = programs

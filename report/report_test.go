@@ -68,6 +68,9 @@ func fixture() pmsync.Report {
 					{Source: "jira-ehr", ExternalID: "EHR-205", Title: "Interface engine | HL7 feed vendor delay", Score: 20, Owner: "Sam Okafor"},
 					{Source: "smartsheet-budget", ExternalID: "4410", Title: "Pharmacy formulary [mapping] gaps", Score: 16},
 				},
+				RiskMatrix: pmsync.RiskMatrix{Cells: []pmsync.RiskCell{
+					{Likelihood: 5, Impact: 4, Risks: 1}, {Likelihood: 4, Impact: 4, Risks: 1}, {Likelihood: 2, Impact: 3, Risks: 7},
+				}, Unrated: 1},
 				Changes: []string{"health amber → red", "late milestones 1 → 2"},
 			},
 			{
@@ -344,7 +347,7 @@ func TestJSONFillsMissingLists(t *testing.T) {
 				`"progress":{"done":0,"total":0,"percent":0},"milestones":{"total":0,"done":0,"late":0,"due_soon":0},` +
 				`"risks":{"open":0,"red_flags":0},"budget":{"planned":0,"actual":0,"burn_percent":null,"elapsed_percent":null,` +
 				`"variance_points":null,"forecast_at_completion":null},"items":{"live":0,"deleted":0},"sources":[],` +
-				`"late_milestones":[],"due_soon_milestones":[],"red_flag_risks":[]}]}`,
+				`"late_milestones":[],"due_soon_milestones":[],"red_flag_risks":[],"risk_matrix":{"cells":[],"unrated":0}}]}`,
 		},
 	}
 	for _, tt := range tests {
