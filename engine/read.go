@@ -204,3 +204,7 @@ func (e *Engine) program(id string) (pmsync.Program, error) {
 	}
 	return pmsync.Program{}, fmt.Errorf("%w %q (programs: %v)", ErrNoSuchProgram, id, known)
 }
+
+// RulesFor returns the rollup rules of a program (thresholds the dashboard
+// draws, such as the red-flag score).
+func (e *Engine) RulesFor(program string) pmsync.Rules { return e.cfg.RulesFor(program) }

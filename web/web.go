@@ -8,10 +8,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
-	"errors"
 	"fmt"
 	"html/template"
-	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -29,9 +27,21 @@ import (
 //go:embed templates/*.html
 var templates embed.FS
 
-// Roller computes rollups (the engine).
+//go:embed assets
+var assets embed.FS
+
+// Roller is what the server reads of the engine: the rollup, and around it
+// the programs, the sources' state, items and pushes, in the
+// configuration's time zone.
 type Roller interface {
 	Rollup(ctx context.Context, opts engine.RollupOptions) (pmsync.Report, error)
+	Programs() []pmsync.Program
+	RulesFor(program string) pmsync.Rules
+	Location() *time.Location
+	NextRuns() engine.Schedule
+	SourceReports(ctx context.Context, runs, quarantined int) ([]engine.SourceReport, error)
+	ProgramItems(ctx context.Context, program string, f engine.ItemFilter) ([]pmsync.Item, error)
+	Pushes(ctx context.Context, program string, limit int) ([]store.Push, error)
 }
 
 // History reads rollup snapshots (the store).
@@ -46,7 +56,12 @@ type Server struct {
 	token   pmsync.Secret
 	gather  prometheus.Gatherer
 	log     zerolog.Logger
-	page    *template.Template
+	pages   map[string]*template.Template
+	css     []byte
+	cssPath string
+	loc     *time.Location
+	now     func() time.Time
+	refresh time.Duration
 	ready   func(ctx context.Context) error
 	mux     *http.ServeMux
 	Version string
@@ -60,37 +75,35 @@ type Options struct {
 	// Ready reports whether the service can serve (database reachable).
 	Ready   func(ctx context.Context) error
 	Version string
+	// Refresh, when positive, makes the pages reload themselves at this
+	// interval (a wall screen); zero leaves them still.
+	Refresh time.Duration
+	// Now reads the clock for "synced 5 min ago"; nil uses time.Now.
+	Now func() time.Time
 }
 
 // New builds the handler tree.
 func New(roll Roller, hist History, o Options) (*Server, error) {
-	funcs := template.FuncMap{
-		"pct":     func(p *float64) string { return fmtPct(p) },
-		"upper":   strings.ToUpper,
-		"spark":   sparkline,
-		"bar":     bar,
-		"money":   func(f float64) string { return pmsync.Money(f, 0) },
-		"colour":  func(h pmsync.HealthStatus) string { return string(h) },
-		"when":    func(t time.Time) string { return t.Format("2006-01-02 15:04 MST") },
-		"hasTime": func(t time.Time) bool { return !t.IsZero() },
-	}
-	page, err := template.New("dashboard.html").Funcs(funcs).ParseFS(templates, "templates/dashboard.html")
-	if err != nil {
-		return nil, fmt.Errorf("parse dashboard template: %w", err)
-	}
 	if o.Gatherer == nil {
 		o.Gatherer = prometheus.NewRegistry()
 	}
 	if o.Ready == nil {
 		o.Ready = func(context.Context) error { return nil }
 	}
-	s := &Server{roll: roll, hist: hist, token: o.Token, gather: o.Gatherer, log: o.Log, page: page, ready: o.Ready, Version: o.Version}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &Server{roll: roll, hist: hist, token: o.Token, gather: o.Gatherer, log: o.Log, ready: o.Ready, Version: o.Version,
+		loc: roll.Location(), now: o.Now, refresh: o.Refresh}
+	if err := s.parse(); err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.auth(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
 	mux.Handle("GET /api/v1/rollup", s.auth(http.HandlerFunc(s.apiRollup)))
-	mux.Handle("GET /{$}", s.auth(http.HandlerFunc(s.dashboard)))
+	s.routes(mux)
 	s.mux = mux
 	return s, nil
 }
@@ -101,7 +114,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	// default-src does not cover framing; frame-ancestors (and X-Frame-Options
 	// for older browsers) keep the dashboard out of other sites' frames.
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'")
+	// No script runs on any page, and the one stylesheet is served from
+	// here: nothing inline, nothing from elsewhere.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	// Rollups are portfolio data behind a token: no shared cache may keep them.
@@ -154,94 +169,16 @@ func (s *Server) programs(r *http.Request) []string {
 func (s *Server) apiRollup(w http.ResponseWriter, r *http.Request) {
 	rep, err := s.roll.Rollup(r.Context(), engine.RollupOptions{Programs: s.programs(r)})
 	if err != nil {
-		s.fail(w, err)
+		s.fail(w, r, err)
 		return
 	}
 	// Rendered whole before the status line so that a failure is a 500, not a
 	// truncated 200; report.JSON is the same document `pmsync rollup` prints.
 	var buf bytes.Buffer
 	if err := report.JSON(&buf, rep); err != nil {
-		s.fail(w, err)
+		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(buf.Bytes())
-}
-
-type programView struct {
-	pmsync.Rollup
-	Trend []float64 // progress % of past snapshots, oldest first, then now
-}
-
-func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
-	rep, err := s.roll.Rollup(r.Context(), engine.RollupOptions{Programs: s.programs(r)})
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	views := make([]programView, 0, len(rep.Programs))
-	for _, p := range rep.Programs {
-		v := programView{Rollup: p}
-		if s.hist != nil {
-			snaps, err := s.hist.Snapshots(r.Context(), p.ID, 30)
-			if err != nil {
-				s.fail(w, err)
-				return
-			}
-			for i := len(snaps) - 1; i >= 0; i-- {
-				v.Trend = append(v.Trend, snaps[i].Rollup.Progress.Percent)
-			}
-		}
-		v.Trend = append(v.Trend, p.Progress.Percent)
-		views = append(views, v)
-	}
-	data := struct {
-		Report   pmsync.Report
-		Programs []programView
-		Version  string
-	}{rep, views, s.Version}
-	var buf bytes.Buffer
-	if err := s.page.Execute(&buf, data); err != nil {
-		s.fail(w, fmt.Errorf("render dashboard: %w", err))
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_, _ = w.Write(buf.Bytes())
-}
-
-func (s *Server) fail(w http.ResponseWriter, err error) {
-	if errors.Is(err, engine.ErrNoSuchProgram) {
-		http.Error(w, err.Error(), http.StatusNotFound)
-		return
-	}
-	s.log.Error().Str("err", err.Error()).Msg("http request failed")
-	http.Error(w, "internal error: "+err.Error(), http.StatusInternalServerError)
-}
-
-func fmtPct(p *float64) string {
-	if p == nil {
-		return "—"
-	}
-	return fmt.Sprintf("%.1f%%", *p)
-}
-
-// bar renders a horizontal percent bar as inline SVG.
-func bar(percent float64) template.HTML {
-	w := math.Max(0, math.Min(100, percent)) * 2
-	return template.HTML(fmt.Sprintf(`<svg width="200" height="12" role="img" aria-label="%.1f%%"><rect width="200" height="12" fill="#e5e7eb"/><rect width="%.1f" height="12" fill="#2563eb"/></svg>`, percent, w))
-}
-
-// sparkline renders a progress history as an inline SVG polyline.
-func sparkline(points []float64) template.HTML {
-	if len(points) < 2 {
-		return ""
-	}
-	const wdt, hgt = 120.0, 24.0
-	var b strings.Builder
-	for i, p := range points {
-		x := wdt * float64(i) / float64(len(points)-1)
-		y := hgt - hgt*math.Max(0, math.Min(100, p))/100
-		fmt.Fprintf(&b, "%.1f,%.1f ", x, y)
-	}
-	return template.HTML(fmt.Sprintf(`<svg width="120" height="24" role="img" aria-label="progress trend"><polyline fill="none" stroke="#2563eb" stroke-width="1.5" points="%s"/></svg>`, strings.TrimSpace(b.String())))
 }

@@ -1,0 +1,247 @@
+package web
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/pmsync/pmsync"
+	"github.com/pmsync/pmsync/store"
+)
+
+func TestPercentBar(t *testing.T) {
+	for _, tc := range []struct {
+		in   float64
+		want string
+	}{
+		{40, `<rect class="fill" width="40" height="8" rx="2"/>`},
+		{-5, `<rect class="fill" width="0" height="8" rx="2"/>`},
+		{130, `<rect class="fill" width="100" height="8" rx="2"/>`},
+		{33.333, `<rect class="fill" width="33.3" height="8" rx="2"/>`},
+	} {
+		got := string(percentBar(tc.in, "Progress"))
+		if !strings.Contains(got, tc.want) || !strings.Contains(got, `preserveAspectRatio="none"`) {
+			t.Errorf("percentBar(%v) = %s, want it to contain %s", tc.in, got, tc.want)
+		}
+		checkSVG(t, got)
+	}
+}
+
+func TestBurnBars(t *testing.T) {
+	// Bars are 130 px for 100 %: 62 % is 80.6 px, 45 % is 58.5 px.
+	got := string(burnBars(f64(62), f64(45)))
+	for _, w := range []string{
+		`aria-label="Budget burned 62.0% against time elapsed 45.0%"`,
+		`<rect class="fill-burn" x="70" y="2" width="80.6" height="11" rx="2"/>`,
+		`<rect class="fill-time" x="70" y="21" width="58.5" height="11" rx="2"/>`,
+		`class="lbl">burned</text>`, `class="lbl">elapsed</text>`,
+	} {
+		if !strings.Contains(got, w) {
+			t.Errorf("burnBars lacks %s:\n%s", w, got)
+		}
+	}
+	// Unknown ratios draw no bar and say so.
+	got = string(burnBars(nil, f64(120)))
+	if strings.Contains(got, "fill-burn") || !strings.Contains(got, `class="val">unknown</text>`) || !strings.Contains(got, `width="130" height="11" rx="2"/><text x="206" y="30" class="val">120.0%`) {
+		t.Errorf("burnBars(nil, 120) = %s", got)
+	}
+	checkSVG(t, got)
+}
+
+func TestTimeline(t *testing.T) {
+	rows := []timelineRow{
+		{Title: "Interfaces live", Baseline: "2026-11-01", Due: "2026-11-15", Status: "due soon"},
+		{Title: "Training plan", Due: "", Status: "open"},
+	}
+	got := string(timeline(rows, "2026-11-10"))
+	checkSVG(t, got)
+	// Days 20758 (2026-11-01) to 20772 (2026-11-15), padded by 7 on each
+	// side: 20751..20779 over 230..660 px, 430/28 px a day. Baseline x =
+	// 230 + 7·430/28 = 337.5; due x = 230 + 21·430/28 = 552.5; today
+	// (20767) x = 475.7, its line down to 84 − 4. The first row's middle
+	// is y = 28 + 12 = 40.
+	for _, w := range []string{
+		`aria-label="Milestone timeline: 2 milestones, 1 moved from their baseline due date; today is 2026-11-10"`,
+		`<line class="today" x1="475.7" y1="20" x2="475.7" y2="80"/>`,
+		`<g class="ms soon"><title>Interfaces live: due soon, due 2026-11-15 (baseline 2026-11-01, moved +14 days)</title>`,
+		`<line class="slip" x1="337.5" y1="40" x2="552.5" y2="40"/>`,
+		`<path class="baseline" d="M337.5 35L342.5 40L337.5 45L332.5 40Z"/>`,
+		`<path class="due" d="M552.5 34L558.5 40L552.5 46L546.5 40Z"/>`,
+		`class="val">due soon, +14 d</text>`,
+		`<g class="ms open"><title>Training plan: open</title>`,
+		`class="val">no due date</text>`,
+	} {
+		if !strings.Contains(got, w) {
+			t.Errorf("timeline lacks %s:\n%s", w, got)
+		}
+	}
+	// A hostile title is text, never markup.
+	got = string(timeline([]timelineRow{{Title: `<b onmouseover="x">`, Due: "2026-11-15", Status: "late"}}, "2026-11-20"))
+	if strings.Contains(got, "<b ") || !strings.Contains(got, "&lt;b onmouseover=&#34;x&#34;&gt;") {
+		t.Errorf("timeline did not escape a title:\n%s", got)
+	}
+	checkSVG(t, got)
+}
+
+func TestTrendChart(t *testing.T) {
+	// Counts 2 then 6: the axis runs to 8 (a multiple of four), 102 px
+	// tall from y = 116: 2 → 90.5, 6 → 39.5; x from 44 to 288.
+	got := string(trendChart("Late milestones", "", []trendPoint{{"2026-11-01", 2}, {"2026-11-08", 6}}))
+	checkSVG(t, got)
+	for _, w := range []string{
+		`aria-label="Late milestones from 2026-11-01 to 2026-11-08: 2 then, 6 now"`,
+		`<polyline points="44,90.5 288,39.5"/>`,
+		`text-anchor="end">8</text>`, `text-anchor="end">6</text>`, `text-anchor="end">0</text>`,
+		`>2026-11-01</text>`, `>2026-11-08</text>`, `>as-of date</text>`,
+	} {
+		if !strings.Contains(got, w) {
+			t.Errorf("trend lacks %s:\n%s", w, got)
+		}
+	}
+	// Percentages run to 100 whatever the values.
+	got = string(trendChart("Progress", "%", []trendPoint{{"2026-11-01", 10}, {"2026-11-08", 20}}))
+	if !strings.Contains(got, `text-anchor="end">100%</text>`) || !strings.Contains(got, `<polyline points="44,105.8 288,95.6"/>`) {
+		t.Errorf("percent trend:\n%s", got)
+	}
+	if got := string(trendChart("Progress", "%", nil)); !strings.Contains(got, "No history yet.") {
+		t.Errorf("empty trend = %s", got)
+	}
+}
+
+func TestBurnChartScales(t *testing.T) {
+	got := string(burnChart("2026-01-01", "2026-12-31", "2026-07-01", 1000000, []burnPoint{{"2026-07-01", 400000}}, nil, "EUR"))
+	checkSVG(t, got)
+	// No forecast: the money axis runs to the plan, 1M; ticks at quarters.
+	for _, w := range []string{">250k</text>", ">500k</text>", ">1M</text>", ">spent (EUR)</text>", ">planned 1M</text>", ">actual 400k</text>"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("burn chart lacks %s", w)
+		}
+	}
+	if strings.Contains(got, "forecast") {
+		t.Errorf("burn chart draws a forecast it was not given")
+	}
+}
+
+func TestScaleHelpers(t *testing.T) {
+	for _, tc := range []struct{ in, want float64 }{
+		{0, 1}, {1, 1}, {1.2, 2}, {2.2, 2.5}, {7, 10}, {100, 100}, {2500000, 2500000}, {3875000.63, 5000000},
+	} {
+		if got := niceCeil(tc.in); got != tc.want {
+			t.Errorf("niceCeil(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		in   float64
+		want string
+	}{
+		{2500000, "2.5M"}, {1250000, "1.25M"}, {1550000.25, "1.55M"}, {750000, "750k"}, {900, "900"}, {0, "0"},
+	} {
+		if got := shortMoney(tc.in); got != tc.want {
+			t.Errorf("shortMoney(%v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	// 2026-01-05 to 2026-12-18 holds eleven month starts, February to
+	// December: thinned to every second one.
+	var labels []string
+	for _, tk := range monthTicks(day("2026-01-05"), day("2026-12-18")) {
+		labels = append(labels, tk.label)
+	}
+	if diff := cmp.Diff([]string{"Feb 2026", "Apr 2026", "Jun 2026", "Aug 2026", "Oct 2026", "Dec 2026"}, labels); diff != "" {
+		t.Errorf("month ticks (-want +got):\n%s", diff)
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	programs := []pmsync.Rollup{
+		{Health: pmsync.Health{Status: pmsync.Red}, Progress: pmsync.Progress{Done: 10, Total: 40}, Milestones: pmsync.MilestoneCounts{Late: 2, DueSoon: 1}, Risks: pmsync.RiskCounts{RedFlags: 3},
+			Budget: pmsync.Budget{Currency: "USD", Planned: 1000, Actual: 600, ElapsedPercent: f64(50)}},
+		{Health: pmsync.Health{Status: pmsync.Green}, Progress: pmsync.Progress{Done: 5, Total: 10},
+			Budget: pmsync.Budget{Currency: "USD", Planned: 3000, Actual: 600, ElapsedPercent: f64(10)}},
+		// No dates: its money counts, its burn does not.
+		{Health: pmsync.Health{Status: pmsync.Amber}, Budget: pmsync.Budget{Currency: "USD", Planned: 500, Actual: 100}},
+		{Health: pmsync.Health{Status: pmsync.Amber}, Budget: pmsync.Budget{Currency: "EUR", Planned: 200, Actual: 50, ElapsedPercent: f64(20)}},
+		// No budget at all: no currency group.
+		{Health: pmsync.Health{Status: pmsync.Green}},
+	}
+	got := summarize(programs)
+	// USD: planned 4500, actual 1300; measured over the first two: burn
+	// 1200/4000 = 30 %, elapsed (1000·50 + 3000·10)/4000 = 20 %, +10.
+	// EUR: 50/200 = 25 %, elapsed 20 %, +5.
+	want := portfolioSummary{
+		Programs: 5, Health: healthCounts{Red: 1, Amber: 2, Green: 2},
+		Progress: pmsync.Progress{Done: 15, Total: 50, Percent: 30}, Late: 2, DueSoon: 1, RedFlags: 3,
+		Budgets: []budgetTotal{
+			{Currency: "USD", Planned: 4500, Actual: 1300, BurnPercent: f64(30), ElapsedPercent: f64(20), VariancePoints: f64(10), Programs: 3, Measured: 2},
+			{Currency: "EUR", Planned: 200, Actual: 50, BurnPercent: f64(25), ElapsedPercent: f64(20), VariancePoints: f64(5), Programs: 1, Measured: 1},
+		},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("summary (-want +got):\n%s", diff)
+	}
+}
+
+func TestRank(t *testing.T) {
+	p := func(id string, h pmsync.HealthStatus, late, flags, soon int, variance *float64) pmsync.Rollup {
+		return pmsync.Rollup{ID: id, Name: id, Health: pmsync.Health{Status: h}, Milestones: pmsync.MilestoneCounts{Late: late, DueSoon: soon},
+			Risks: pmsync.RiskCounts{RedFlags: flags}, Budget: pmsync.Budget{VariancePoints: variance}}
+	}
+	in := []pmsync.Rollup{
+		p("green", pmsync.Green, 0, 0, 0, f64(30)),
+		p("red-1-late", pmsync.Red, 1, 0, 0, nil),
+		p("amber-no-variance", pmsync.Amber, 0, 1, 0, nil),
+		p("red-2-late", pmsync.Red, 2, 0, 0, nil),
+		p("red-1-late-2-flags", pmsync.Red, 1, 2, 0, nil),
+		p("amber-variance", pmsync.Amber, 0, 1, 0, f64(8)),
+		p("amber-b", pmsync.Amber, 0, 0, 2, f64(1)),
+		p("amber-a", pmsync.Amber, 0, 0, 2, f64(1)),
+	}
+	var got []string
+	for _, r := range rank(in) {
+		got = append(got, r.ID)
+	}
+	want := []string{"red-2-late", "red-1-late-2-flags", "red-1-late", "amber-variance", "amber-no-variance", "amber-a", "amber-b", "green"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ranking (-want +got):\n%s", diff)
+	}
+}
+
+func TestMatrixZones(t *testing.T) {
+	m := pmsync.RiskMatrix{Cells: []pmsync.RiskCell{{Likelihood: 5, Impact: 3, Risks: 2}, {Likelihood: 2, Impact: 4, Risks: 1}}}
+	rows := matrixRows(m, 15)
+	if len(rows) != 5 || rows[0][0].Likelihood != 5 || rows[4][0].Likelihood != 1 || rows[0][4].Impact != 5 {
+		t.Fatalf("matrix is not laid out likelihood 5 on top, impact 1..5 left to right")
+	}
+	cell := func(l, i int) matrixCell { return rows[5-l][i-1] }
+	for _, tc := range []struct {
+		l, i, risks int
+		zone        string
+	}{
+		{5, 3, 2, "red flag"}, // 15: at the red-flag score
+		{3, 5, 0, "red flag"},
+		{2, 4, 1, "watch"}, // 8: at least half of 15
+		{4, 2, 0, "watch"},
+		{2, 3, 0, "low"}, // 6
+		{1, 1, 0, "low"},
+	} {
+		if c := cell(tc.l, tc.i); c.Risks != tc.risks || c.Zone != tc.zone || c.Score != tc.l*tc.i {
+			t.Errorf("cell %d×%d = %+v, want %d risks in %s", tc.l, tc.i, c, tc.risks, tc.zone)
+		}
+	}
+}
+
+func TestHistoryOnePointPerDay(t *testing.T) {
+	snap := func(asOf pmsync.Date, pct float64) store.Snapshot {
+		return store.Snapshot{AsOf: asOf, Rollup: pmsync.Rollup{AsOf: asOf, Progress: pmsync.Progress{Percent: pct}}}
+	}
+	// Newest first, as the store returns them; two rollups on 11-19.
+	snaps := []store.Snapshot{snap("2026-11-26", 39), snap("2026-11-19", 36), snap("2026-11-19", 35), snap("2026-11-12", 30)}
+	cur := pmsync.Rollup{AsOf: "2026-11-26", Progress: pmsync.Progress{Percent: 40}}
+	var got []string
+	for _, r := range history(snaps, cur) {
+		got = append(got, string(r.AsOf)+"="+valueText(r.Progress.Percent, "%"))
+	}
+	if diff := cmp.Diff([]string{"2026-11-12=30%", "2026-11-19=36%", "2026-11-26=40%"}, got); diff != "" {
+		t.Errorf("history (-want +got):\n%s", diff)
+	}
+}
