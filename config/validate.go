@@ -216,6 +216,9 @@ func (l *loader) checkRules(path string, r Rules, base pmsync.Rules) {
 
 func (l *loader) checkHTTP(cfg *Config) {
 	h := cfg.HTTP
+	if h.Refresh != 0 && h.Refresh < MinRefresh {
+		l.problem("http.refresh", "%s is shorter than %s (0 turns the refresh off)", h.Refresh, MinRefresh)
+	}
 	token, hasToken := l.secret("http.auth_token", h.AuthTokenEnv, h.AuthTokenFile)
 	cfg.secrets.http = token
 	host, port, err := net.SplitHostPort(h.Listen)
