@@ -110,8 +110,8 @@ type timelineRow struct {
 // them when the milestone slipped, and today as a dashed line. Each row is
 // named and its status written out beside the diamonds.
 func timeline(rows []timelineRow, today pmsync.Date) template.HTML {
-	const w, left, right, top, rowH = 760.0, 230.0, 100.0, 28.0, 24.0
-	h := top + rowH*float64(max(len(rows), 1)) + 8
+	const w, left, right, top, rowH = 760.0, 290.0, 100.0, 22.0, 24.0
+	h := top + rowH*float64(max(len(rows), 1)) + 22
 	slipped := 0
 	for _, r := range rows {
 		if !r.Baseline.IsZero() && r.Baseline != r.Due {
@@ -135,15 +135,17 @@ func timeline(rows []timelineRow, today pmsync.Date) template.HTML {
 	}
 	pad := math.Max(7, (hi-lo)*0.04)
 	x := linear{lo - pad, hi + pad, left, w - right}
-	dateAxis(&b, x, lo-pad, hi+pad, top-12, h-4)
+	// Month ticks along the bottom, today's label on top: they never meet.
+	bottom := h - 18
+	dateAxis(&b, x, lo-pad, hi+pad, top-4, bottom, h-4)
 	tx := x.at(day(today))
 	b.f(`<line class="today" x1="%s" y1="%s" x2="%s" y2="%s"/><text class="today-lbl" x="%s" y="10" text-anchor="middle">today %s</text>`,
-		num(tx), num(top-8), num(tx), num(h-4), num(tx), text(string(today)))
+		num(tx), num(top-8), num(tx), num(bottom), num(tx), text(string(today)))
 	for i, r := range rows {
 		y := top + rowH*float64(i) + rowH/2
 		b.f(`<g class="ms %s">`, statusClass(r.Status))
 		b.f(`<title>%s</title>`, text(milestoneSummary(r)))
-		b.f(`<text x="0" y="%s" class="lbl">%s</text>`, num(y+4), text(clip(r.Title, 34)))
+		b.f(`<text x="0" y="%s" class="lbl">%s</text>`, num(y+4), text(clip(r.Title, 46)))
 		cur := day(r.Due)
 		if math.IsNaN(cur) {
 			b.f(`<text x="%s" y="%s" class="val">no due date</text></g>`, num(left), num(y+4))
@@ -213,14 +215,13 @@ func clip(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// dateAxis writes month ticks (or quarters, on a long axis) between two
-// days, with their labels, from y0 to y1.
-func dateAxis(b *svgBuilder, x linear, from, to, y0, y1 float64) {
-	ticks := monthTicks(from, to)
-	for _, t := range ticks {
+// dateAxis writes month ticks between two days: grid lines from y0 to y1
+// and their labels at labelY.
+func dateAxis(b *svgBuilder, x linear, from, to, y0, y1, labelY float64) {
+	for _, t := range monthTicks(from, to) {
 		tx := x.at(t.day)
-		b.f(`<line class="grid" x1="%s" y1="%s" x2="%s" y2="%s"/>`, num(tx), num(y0+4), num(tx), num(y1))
-		b.f(`<text class="tick" x="%s" y="%s" text-anchor="middle">%s</text>`, num(tx), num(y0), text(t.label))
+		b.f(`<line class="grid" x1="%s" y1="%s" x2="%s" y2="%s"/>`, num(tx), num(y0), num(tx), num(y1))
+		b.f(`<text class="tick" x="%s" y="%s" text-anchor="middle">%s</text>`, num(tx), num(labelY), text(t.label))
 	}
 }
 
@@ -320,10 +321,13 @@ func burnChart(start, end, today pmsync.Date, planned float64, actual []burnPoin
 	b.f(`<text class="axis-title" x="%s" y="%s" text-anchor="middle">date</text>`, num((left+w-right)/2), num(h-4))
 	b.f(`<text class="axis-title" x="12" y="%s" text-anchor="middle" transform="rotate(-90 12 %s)">spent%s</text>`, num((top+h-bottom)/2), num((top+h-bottom)/2), text(currencySuffix(currency)))
 
+	// The labels at the right end: the forecast's moves off the plan's
+	// when they would overlap.
+	planY := y.at(planned) + 4
 	if planned > 0 {
 		b.f(`<g class="plan"><title>Plan: %s spread evenly from %s to %s</title><line x1="%s" y1="%s" x2="%s" y2="%s"/>`,
 			text(moneyText(planned, currency)), text(string(start)), text(string(end)), num(x.at(s0)), num(y.at(0)), num(x.at(s1)), num(y.at(planned)))
-		b.f(`<text class="series-lbl" x="%s" y="%s">planned %s</text></g>`, num(w-right+6), num(y.at(planned)+4), text(shortMoney(planned)))
+		b.f(`<text class="series-lbl" x="%s" y="%s">planned %s</text></g>`, num(w-right+6), num(planY), text(shortMoney(planned)))
 	}
 	t := math.Max(s0, math.Min(s1, day(today)))
 	b.f(`<line class="today" x1="%s" y1="%s" x2="%s" y2="%s"/><text class="today-lbl" x="%s" y="%s" text-anchor="middle">today</text>`,
@@ -341,7 +345,15 @@ func burnChart(start, end, today pmsync.Date, planned float64, actual []burnPoin
 		if forecast != nil {
 			b.f(`<g class="forecast"><title>Forecast at completion: %s</title><line x1="%s" y1="%s" x2="%s" y2="%s"/>`,
 				text(moneyText(*forecast, currency)), num(lx), num(ly), num(x.at(s1)), num(y.at(*forecast)))
-			b.f(`<text class="series-lbl" x="%s" y="%s">forecast %s</text></g>`, num(w-right+6), num(y.at(*forecast)+4), text(shortMoney(*forecast)))
+			fy := y.at(*forecast) + 4
+			if planned > 0 && math.Abs(fy-planY) < 12 {
+				if fy <= planY {
+					fy = planY - 12
+				} else {
+					fy = planY + 12
+				}
+			}
+			b.f(`<text class="series-lbl" x="%s" y="%s">forecast %s</text></g>`, num(w-right+6), num(fy), text(shortMoney(*forecast)))
 		}
 	}
 	return b.close()

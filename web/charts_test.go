@@ -57,17 +57,18 @@ func TestTimeline(t *testing.T) {
 	got := string(timeline(rows, "2026-11-10"))
 	checkSVG(t, got)
 	// Days 20758 (2026-11-01) to 20772 (2026-11-15), padded by 7 on each
-	// side: 20751..20779 over 230..660 px, 430/28 px a day. Baseline x =
-	// 230 + 7·430/28 = 337.5; due x = 230 + 21·430/28 = 552.5; today
-	// (20767) x = 475.7, its line down to 84 − 4. The first row's middle
-	// is y = 28 + 12 = 40.
+	// side: 20751..20779 over 290..660 px, 370/28 px a day. Baseline x =
+	// 290 + 7·370/28 = 382.5; due x = 290 + 21·370/28 = 567.5; today
+	// (20767) x = 290 + 16·370/28 = 501.4, its line from 22 − 8 down to
+	// the axis at 92 − 18. The first row's middle is y = 22 + 12 = 34.
 	for _, w := range []string{
 		`aria-label="Milestone timeline: 2 milestones, 1 moved from their baseline due date; today is 2026-11-10"`,
-		`<line class="today" x1="475.7" y1="20" x2="475.7" y2="80"/>`,
+		`<line class="today" x1="501.4" y1="14" x2="501.4" y2="74"/>`,
 		`<g class="ms soon"><title>Interfaces live: due soon, due 2026-11-15 (baseline 2026-11-01, moved +14 days)</title>`,
-		`<line class="slip" x1="337.5" y1="40" x2="552.5" y2="40"/>`,
-		`<path class="baseline" d="M337.5 35L342.5 40L337.5 45L332.5 40Z"/>`,
-		`<path class="due" d="M552.5 34L558.5 40L552.5 46L546.5 40Z"/>`,
+		`<line class="slip" x1="382.5" y1="34" x2="567.5" y2="34"/>`,
+		`<path class="baseline" d="M382.5 29L387.5 34L382.5 39L377.5 34Z"/>`,
+		`<path class="due" d="M567.5 28L573.5 34L567.5 40L561.5 34Z"/>`,
+		`<text class="tick" x="382.5" y="88" text-anchor="middle">Nov 2026</text>`,
 		`class="val">due soon, +14 d</text>`,
 		`<g class="ms open"><title>Training plan: open</title>`,
 		`class="val">no due date</text>`,
@@ -243,5 +244,18 @@ func TestHistoryOnePointPerDay(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"2026-11-12=30%", "2026-11-19=36%", "2026-11-26=40%"}, got); diff != "" {
 		t.Errorf("history (-want +got):\n%s", diff)
+	}
+}
+
+func TestBurnChartLabelsDoNotOverlap(t *testing.T) {
+	// The demo's telehealth: plan 2.4M, forecast 2,540,125; the axis runs
+	// to 5M over 210..16 px. Plan label y = 210 − 194·2.4/5 + 4 = 120.9;
+	// the forecast's would be 115.4, closer than 12 px, so it moves up to
+	// 108.9.
+	got := string(burnChart("2026-07-09", "2027-05-05", "2026-12-06", 2400000, []burnPoint{{"2026-12-06", 1163541}}, f64(2540125), "USD"))
+	for _, w := range []string{`y="120.9">planned 2.4M</text>`, `y="108.9">forecast 2.54M</text>`} {
+		if !strings.Contains(got, w) {
+			t.Errorf("burn chart lacks %s:\n%s", w, got)
+		}
 	}
 }
