@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/pmsync/pmsync"
+	"github.com/pmsync/pmsync/config"
+	"github.com/pmsync/pmsync/connectors"
+	_ "github.com/pmsync/pmsync/connectors/all"
+	"github.com/pmsync/pmsync/engine"
+	"github.com/pmsync/pmsync/store"
+	"github.com/pmsync/pmsync/store/sqlite"
+	"github.com/pmsync/pmsync/web"
+)
+
+// dashboardItems is the size the dashboard must stay fast at: a page view
+// with this many stored items answers in under 50 ms (BENCHMARKS.md).
+const dashboardItems = 100_000
+
+// dashboardConfig is a portfolio of two programs: a large one holding
+// every generated item and a small one, so that the portfolio page ranks
+// more than one program. The connections are never contacted: the engine
+// is built read-only.
+const dashboardConfig = `database: %s
+timezone: America/New_York
+connections:
+  - { name: jira, kind: jira, base_url: "http://127.0.0.1:9", flavor: cloud, auth: { email_env: E, token_env: T } }
+programs:
+  - id: ehr-upgrade
+    name: EHR Upgrade
+    start: 2026-01-05
+    end: 2026-12-18
+    budget: { planned: 25000000, currency: USD }
+    sources: [ { name: ehr-jira, connection: jira, scope: { project: EHR } } ]
+  - id: pacs
+    name: PACS Viewer Integration
+    start: 2026-02-01
+    end: 2026-10-30
+    budget: { planned: 1200000, currency: USD }
+    sources: [ { name: pacs-jira, connection: jira, scope: { project: PACS } } ]
+`
+
+// dashboardNow is the benchmark's fixed clock.
+var dashboardNow = time.Date(2026, 6, 15, 14, 0, 0, 0, time.UTC)
+
+// benchItems generates n items of one source in the benchmark's usual mix:
+// 8 % milestones, 10 % risks, the rest tasks; dates spread over the year.
+func benchItems(source string, n int) []pmsync.Item {
+	items := make([]pmsync.Item, n)
+	states := []pmsync.State{pmsync.StateTodo, pmsync.StateInProgress, pmsync.StateDone, pmsync.StateDone, pmsync.StateBlocked}
+	for i := range items {
+		it := pmsync.Item{Source: source, ExternalID: fmt.Sprintf("%s-%d", source, i+1), Kind: pmsync.KindTask,
+			Title: fmt.Sprintf("Work item %d", i+1), URL: fmt.Sprintf("https://acme.atlassian.net/browse/EHR-%d", i+1),
+			Owner: fmt.Sprintf("Owner %d", i%40), Status: "In Progress", State: states[i%len(states)],
+			UpdatedAt: dashboardNow.Add(-time.Duration(i) * time.Minute)}
+		cost := float64(100 + i%900)
+		it.ActualCost = &cost
+		switch {
+		case i%100 < 8:
+			it.Kind = pmsync.KindMilestone
+			it.Due = pmsync.Date("2026-01-05").AddDays(i % 360)
+		case i%100 < 18:
+			it.Kind = pmsync.KindRisk
+			it.Likelihood, it.Impact = 1+i%5, 1+(i/5)%5
+		default:
+			it.Milestone = fmt.Sprintf("%s-%d", source, (i/100)*100+1)
+		}
+		items[i] = it
+	}
+	return items
+}
+
+// dashboardServer fills a store with dashboardItems items and returns the
+// dashboard over it, as `pmsync run` builds it.
+func dashboardServer(b *testing.B) http.Handler {
+	b.Helper()
+	ctx := context.Background()
+	dir := b.TempDir()
+	cfg, err := config.Parse("bench.yaml", fmt.Appendf(nil, dashboardConfig, filepath.Join(dir, "pmsync.db")), connectors.Default, nil, config.WithoutSecrets())
+	if err != nil {
+		b.Fatal(err)
+	}
+	db, err := sqlite.Open(ctx, cfg.Database)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	for source, n := range map[string]int{"ehr-jira": dashboardItems, "pacs-jira": 500} {
+		items := benchItems(source, n)
+		run, err := db.StartRun(ctx, source, true, dashboardNow)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for lo := 0; lo < len(items); lo += 1000 {
+			page := items[lo:min(lo+1000, len(items))]
+			if _, err := db.ApplyPage(ctx, store.PageWrite{Source: source, RunID: run, Items: page, Cursor: "c", At: dashboardNow}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := db.FinishRun(ctx, run, store.RunResult{Status: store.RunOK, Seen: n, Changed: n}, dashboardNow); err != nil {
+			b.Fatal(err)
+		}
+	}
+	now := func() time.Time { return dashboardNow }
+	eng, err := engine.New(cfg, db, engine.Options{Log: zerolog.Nop(), Now: now, ReadOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// A scheduled rollup has run once, as in a running daemon.
+	if _, err := eng.Rollup(ctx, engine.RollupOptions{Save: true}); err != nil {
+		b.Fatal(err)
+	}
+	srv, err := web.New(eng, db, web.Options{Log: zerolog.Nop(), Now: now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return srv
+}
+
+// BenchmarkDashboard measures one page view or API read over a store of
+// 100,000 items:
+//
+//	go test ./bench -run '^$' -bench Dashboard -benchtime 20x
+func BenchmarkDashboard(b *testing.B) {
+	srv := dashboardServer(b)
+	for _, path := range []string{
+		"/", "/programs/ehr-upgrade", "/sources",
+		"/api/v1/portfolio", "/api/v1/programs/ehr-upgrade", "/api/v1/rollup",
+	} {
+		b.Run(strings.TrimPrefix(strings.ReplaceAll(path, "/", "_"), "_"), func(b *testing.B) {
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+				if rec.Code != http.StatusOK {
+					b.Fatalf("GET %s = %d: %.300s", path, rec.Code, rec.Body)
+				}
+			}
+		})
+	}
+}
