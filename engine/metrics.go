@@ -12,6 +12,9 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 	lastOK   *prometheus.GaugeVec
 	pushes   *prometheus.CounterVec
+	// quarantined is the number of records of each source waiting in
+	// quarantine, set after each of its sync runs.
+	quarantined *prometheus.GaugeVec
 }
 
 // NewMetrics registers the engine's metrics with reg.
@@ -36,8 +39,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pmsync_pushes_total", Help: "Rollup deliveries by target and outcome.",
 		}, []string{"target", "status"}),
+		quarantined: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pmsync_quarantined_records", Help: "Records of each source that failed to map and wait in quarantine.",
+		}, []string{"source"}),
 	}
-	reg.MustRegister(m.runs, m.records, m.requests, m.duration, m.lastOK, m.pushes)
+	reg.MustRegister(m.runs, m.records, m.requests, m.duration, m.lastOK, m.pushes, m.quarantined)
 	return m
 }
 
@@ -62,4 +68,11 @@ func (m *Metrics) observePush(r PushResult) {
 		return
 	}
 	m.pushes.WithLabelValues(r.Target, r.Status).Inc()
+}
+
+func (m *Metrics) setQuarantined(source string, n int) {
+	if m == nil {
+		return
+	}
+	m.quarantined.WithLabelValues(source).Set(float64(n))
 }

@@ -71,6 +71,7 @@ func fillLists(r pmsync.Rollup) pmsync.Rollup {
 	r.DueSoon = orEmpty(r.DueSoon)
 	r.RedFlags = orEmpty(r.RedFlags)
 	r.RiskMatrix.Cells = orEmpty(r.RiskMatrix.Cells)
+	r.Changes = orEmpty(r.Changes)
 	return r
 }
 

@@ -169,7 +169,7 @@ func fixture() pmsync.Report {
 				Sources: []pmsync.SourceStatus{
 					{Source: "asana-telehealth", Connection: "asana", LastSuccess: time.Date(2026, 11, 26, 6, 50, 0, 0, time.UTC)},
 				},
-				Late: []pmsync.ItemRef{}, DueSoon: []pmsync.ItemRef{}, RedFlags: []pmsync.ItemRef{},
+				Late: []pmsync.ItemRef{}, DueSoon: []pmsync.ItemRef{}, RedFlags: []pmsync.ItemRef{}, Changes: []string{},
 			},
 			{
 				ID: "ehr-upgrade", Name: "EHR Upgrade", AsOf: "2026-11-26", Version: "3f9a1c2b7d4e",

@@ -82,7 +82,7 @@ func TestBrowser(t *testing.T) {
 
 	// The portfolio.
 	must(t, chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("summary"))))
-	save("portfolio.png", do(t, ctx, chromedp.FullScreenshot(100)))
+	save("portfolio.png", browse(t, ctx, chromedp.FullScreenshot(100)))
 
 	var red, amber, green, late, flags, done, total int
 	for _, r := range rollup.Programs {
@@ -99,7 +99,7 @@ func TestBrowser(t *testing.T) {
 		done += r.Progress.Done
 		total += r.Progress.Total
 	}
-	band := do(t, ctx, chromedp.Text(chromedp.ID("summary")))
+	band := browse(t, ctx, chromedp.Text(chromedp.ID("summary")))
 	for _, want := range []string{
 		fmt.Sprintf("%d red · %d amber · %d green", red, amber, green),
 		fmt.Sprintf("%d of %d tasks and milestones done", done, total),
@@ -108,17 +108,17 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("the summary band lacks %q:\n%s", want, band)
 		}
 	}
-	if got := do(t, ctx, chromedp.Text(chromedp.CSS("#sum-late .big"))); got != fmt.Sprint(late) {
+	if got := browse(t, ctx, chromedp.Text(chromedp.CSS("#sum-late .big"))); got != fmt.Sprint(late) {
 		t.Errorf("late milestones in the band = %q, want %d", got, late)
 	}
-	if got := do(t, ctx, chromedp.Text(chromedp.CSS("#sum-flags .big"))); got != fmt.Sprint(flags) {
+	if got := browse(t, ctx, chromedp.Text(chromedp.CSS("#sum-flags .big"))); got != fmt.Sprint(flags) {
 		t.Errorf("red-flag risks in the band = %q, want %d", got, flags)
 	}
 
 	type card struct {
 		ID, Title, Badge, Class, Href, Fresh, Text string
 	}
-	cards := do(t, ctx, chromedp.Evaluate[[]card](`[...document.querySelectorAll("article.card")].map(a => ({
+	cards := browse(t, ctx, chromedp.Evaluate[[]card](`[...document.querySelectorAll("article.card")].map(a => ({
 		ID: a.id, Title: a.querySelector("h3").innerText, Badge: a.querySelector(".badge").innerText,
 		Class: a.className, Href: a.querySelector("h3 a").getAttribute("href"),
 		Fresh: a.querySelector(".fresh").innerText, Text: a.innerText}))`))
@@ -167,17 +167,17 @@ func TestBrowser(t *testing.T) {
 
 	// Keyboard: the first Tab lands on the skip link.
 	must(t, chromedp.Do(ctx, chromedp.KeyEvent("\t")))
-	if got := do(t, ctx, chromedp.Evaluate[string](`document.activeElement.textContent`)); got != "Skip to content" {
+	if got := browse(t, ctx, chromedp.Evaluate[string](`document.activeElement.textContent`)); got != "Skip to content" {
 		t.Errorf("the first Tab focuses %q, want the skip link", got)
 	}
 
 	// A phone: nothing wider than the screen.
 	must(t, chromedp.Do(ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateScale(2))))
-	if w := do(t, ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth - window.innerWidth`)); w > 0 {
+	if w := browse(t, ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth - window.innerWidth`)); w > 0 {
 		t.Errorf("on a 390 px phone the portfolio is %d px wider than the screen", w)
 	}
 	must(t, chromedp.Do(ctx, chromedp.KeyEvent("\t"))) // the skip link hides again
-	save("portfolio-phone.png", do(t, ctx, chromedp.CaptureScreenshot()))
+	save("portfolio-phone.png", browse(t, ctx, chromedp.CaptureScreenshot()))
 	must(t, chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)))
 
 	// Follow the link of the red program with the most red flags.
@@ -193,7 +193,7 @@ func TestBrowser(t *testing.T) {
 	}
 	r := byID[target]
 	must(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#h-`+target+` a`)), chromedp.WaitVisible(chromedp.ID("timeline"))))
-	if loc := do(t, ctx, chromedp.Location()); loc != base+"/programs/"+target {
+	if loc := browse(t, ctx, chromedp.Location()); loc != base+"/programs/"+target {
 		t.Errorf("following the card's link reached %s", loc)
 	}
 
@@ -204,7 +204,7 @@ func TestBrowser(t *testing.T) {
 		Titles []string
 		Today  int
 	}
-	tl := do(t, ctx, chromedp.Evaluate[timelineInfo](`(() => { const s = document.querySelector("#timeline svg.timeline"); return {
+	tl := browse(t, ctx, chromedp.Evaluate[timelineInfo](`(() => { const s = document.querySelector("#timeline svg.timeline"); return {
 		Label: s.getAttribute("aria-label"), Titles: [...s.querySelectorAll("g.ms > title")].map(e => e.textContent),
 		Today: s.querySelectorAll("line.today").length}; })()`))
 	if !strings.HasPrefix(tl.Label, "Milestone timeline:") || tl.Today != 1 {
@@ -217,7 +217,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// The risk matrix: 5 × 5 cells whose counts add up to the open risks.
-	cells := do(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("table.matrix tbody td")].map(td => td.innerText.trim())`))
+	cells := browse(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("table.matrix tbody td")].map(td => td.innerText.trim())`))
 	if len(cells) != 25 {
 		t.Fatalf("the risk matrix has %d cells, want 25", len(cells))
 	}
@@ -236,22 +236,22 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// A red-flag row per red flag, the first naming the worst.
-	rows := do(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#red-flags tr.flag")].map(tr => tr.innerText)`))
+	rows := browse(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#red-flags tr.flag")].map(tr => tr.innerText)`))
 	if len(rows) != len(r.RedFlags) {
 		t.Errorf("%d red-flag rows, want %d", len(rows), len(r.RedFlags))
 	} else if first := r.RedFlags[0]; !strings.Contains(rows[0], first.Title) || !strings.Contains(rows[0], fmt.Sprint(first.Score)) {
 		t.Errorf("the first red-flag row %q does not name %q (%d)", rows[0], first.Title, first.Score)
 	}
-	links := do(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#red-flags tr.flag a[href^='http']").length`))
+	links := browse(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#red-flags tr.flag a[href^='http']").length`))
 	if links == 0 {
 		t.Errorf("the red-flag rows link to no source item")
 	}
-	save("program-"+target+".png", do(t, ctx, chromedp.FullScreenshot(100)))
+	save("program-"+target+".png", browse(t, ctx, chromedp.FullScreenshot(100)))
 
 	// Print: the navigation is gone and the page prints on A4 and Letter.
 	_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: "print"})
 	must(t, err)
-	if d := do(t, ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector(".top nav")).display`)); d != "none" {
+	if d := browse(t, ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector(".top nav")).display`)); d != "none" {
 		t.Errorf("printed, the navigation is %q, want none", d)
 	}
 	_, err = chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: ""})
@@ -260,18 +260,18 @@ func TestBrowser(t *testing.T) {
 		name string
 		size chromedp.PaperSize
 	}{{"a4", chromedp.PaperA4}, {"letter", chromedp.PaperLetter}} {
-		pdf := do(t, ctx, chromedp.PrintToPDF(chromedp.PDFPaper(paper.size), chromedp.PDFPrintBackground()))
+		pdf := browse(t, ctx, chromedp.PrintToPDF(chromedp.PDFPaper(paper.size), chromedp.PDFPrintBackground()))
 		if !bytes.HasPrefix(pdf, []byte("%PDF-")) || pdfPages(pdf) < 1 {
 			t.Errorf("the %s PDF is not a PDF with pages (%d bytes)", paper.name, len(pdf))
 		}
 		save("program-"+target+"-"+paper.name+".pdf", pdf)
 	}
 	must(t, chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("summary"))))
-	save("portfolio-a4.pdf", do(t, ctx, chromedp.PrintToPDF(chromedp.PDFPaper(chromedp.PaperA4), chromedp.PDFPrintBackground())))
+	save("portfolio-a4.pdf", browse(t, ctx, chromedp.PrintToPDF(chromedp.PDFPaper(chromedp.PaperA4), chromedp.PDFPrintBackground())))
 
 	// The sources page lists every source.
 	must(t, chromedp.Do(ctx, chromedp.Navigate(base+"/sources"), chromedp.WaitVisible(chromedp.ID("source-table"))))
-	srcRows := do(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#source-table tbody tr")].map(tr => tr.id)`))
+	srcRows := browse(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#source-table tbody tr")].map(tr => tr.id)`))
 	var wantRows []string
 	for _, p := range demoPrograms {
 		wantRows = append(wantRows, "source-"+p.source)
@@ -281,7 +281,7 @@ func TestBrowser(t *testing.T) {
 	if !slices.Equal(srcRows, wantRows) {
 		t.Errorf("sources page rows %q, want %q", srcRows, wantRows)
 	}
-	save("sources.png", do(t, ctx, chromedp.FullScreenshot(100)))
+	save("sources.png", browse(t, ctx, chromedp.FullScreenshot(100)))
 
 	// Nothing the browser refused (a CSP violation is a console error) and
 	// no script error.
@@ -388,7 +388,7 @@ func must(t *testing.T, err error) {
 	}
 }
 
-func do[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
+func browse[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 	t.Helper()
 	v, err := chromedp.Run(ctx, a)
 	if err != nil {

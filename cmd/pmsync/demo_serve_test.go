@@ -25,49 +25,62 @@ func startDemo(t *testing.T) string {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "demo", "--serve", "--listen", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "PMSYNC_TEST_AS_MAIN=1")
+	// The demo says where it serves on stderr (stdout is for the rollup
+	// document); both are read, in case that moves.
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	logs := &lockedBuffer{}
-	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	found := make(chan string, 2)
+	ended := make(chan struct{}, 2)
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("demo after SIGTERM: %v\n%s", err, logs)
+		// Wait may close the pipes only once they are read to the end.
+		timeout := time.After(30 * time.Second)
+		for range 2 {
+			select {
+			case <-ended:
+			case <-timeout:
+				_ = cmd.Process.Kill()
+				t.Errorf("the demo did not stop within 30 s of SIGTERM")
 			}
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("the demo did not stop within 30 s of SIGTERM")
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("demo after SIGTERM: %v\n%s", err, logs)
 		}
 	})
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "dashboard on "); ok {
-				found <- strings.TrimSuffix(strings.Fields(rest)[0], "/")
+	for _, r := range []io.Reader{stdout, stderr} {
+		go func() {
+			sc := bufio.NewScanner(r)
+			for sc.Scan() {
+				fmt.Fprintln(logs, sc.Text())
+				if rest, ok := strings.CutPrefix(sc.Text(), "dashboard on "); ok {
+					found <- strings.TrimSuffix(strings.Fields(rest)[0], "/")
+				}
 			}
-		}
-		close(found)
-	}()
-	select {
-	case base, ok := <-found:
-		if !ok {
-			t.Fatalf("the demo ended before serving; stderr:\n%s", logs)
-		}
-		return base
-	case <-time.After(3 * time.Minute):
-		t.Fatalf("the demo did not start serving within 3 minutes; stderr:\n%s", logs)
+			ended <- struct{}{}
+		}()
 	}
-	return ""
+	deadline := time.After(3 * time.Minute)
+	for {
+		select {
+		case base := <-found:
+			return base
+		case <-ended:
+			ended <- struct{}{} // for the cleanup's count
+			t.Fatalf("the demo ended before serving; output:\n%s", logs)
+		case <-deadline:
+			t.Fatalf("the demo did not start serving within 3 minutes; output:\n%s", logs)
+		}
+	}
 }
 
 type lockedBuffer struct {

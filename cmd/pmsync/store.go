@@ -13,3 +13,10 @@ import (
 func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	return sqlite.Open(ctx, cfg.Database)
 }
+
+// openReadStore opens the store for a command that only reads it: a
+// missing database is an error, nothing is created or migrated, and a
+// writer's lock does not hold it up.
+func openReadStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	return sqlite.OpenReadOnly(ctx, cfg.Database)
+}
