@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -132,11 +131,16 @@ func dashboardServer(b *testing.B) http.Handler {
 //	go test ./bench -run '^$' -bench Dashboard -benchtime 20x
 func BenchmarkDashboard(b *testing.B) {
 	srv := dashboardServer(b)
-	for _, path := range []string{
-		"/", "/programs/ehr-upgrade", "/sources",
-		"/api/v1/portfolio", "/api/v1/programs/ehr-upgrade", "/api/v1/rollup",
+	for _, page := range []struct{ name, path string }{
+		{"portfolio", "/"},
+		{"program", "/programs/ehr-upgrade"},
+		{"sources", "/sources"},
+		{"api-portfolio", "/api/v1/portfolio"},
+		{"api-program", "/api/v1/programs/ehr-upgrade"},
+		{"api-rollup", "/api/v1/rollup"},
 	} {
-		b.Run(strings.TrimPrefix(strings.ReplaceAll(path, "/", "_"), "_"), func(b *testing.B) {
+		path := page.path
+		b.Run(page.name, func(b *testing.B) {
 			for b.Loop() {
 				rec := httptest.NewRecorder()
 				srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
