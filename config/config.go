@@ -7,6 +7,7 @@
 package config
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -42,6 +43,7 @@ type Config struct {
 	HTTP        HTTP
 	Schedule    Schedule
 	Sync        Sync
+	Audit       Audit
 	Rules       Rules // top-level rule overrides; see RulesFor
 	Connections []Connection
 	Programs    []Program
@@ -51,6 +53,9 @@ type Config struct {
 	reg  *connectors.Registry
 	loc  *time.Location
 	sets map[string]*mapping.Set
+	// rootCAs are the certificates of each connection's tls.ca_file, by
+	// connection name.
+	rootCAs map[string]*x509.CertPool
 	// secrets sits behind a pointer so that printing a Config with %v shows
 	// an address: fmt cannot call Secret.String on values it reaches through
 	// unexported fields and would print them raw.
@@ -78,6 +83,28 @@ type HTTP struct {
 	// Refresh makes the dashboard's pages reload themselves at this
 	// interval (a wall screen); 0, the default, leaves them still.
 	Refresh time.Duration `yaml:"refresh"`
+	// TLS, when its files are set, serves the dashboard and API over
+	// HTTPS.
+	TLS ServerTLS `yaml:"tls"`
+}
+
+// ServerTLS names the certificate (chain) and private key the dashboard
+// serves with, both PEM files. They are read again when they change on
+// disk, so that a renewed certificate needs no restart. Relative paths are
+// resolved against the config file's directory.
+type ServerTLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether the dashboard serves TLS.
+func (t ServerTLS) Enabled() bool { return t.CertFile != "" }
+
+// Audit configures the push audit.
+type Audit struct {
+	// KeepPayloads keeps each delivered rollup document in the audit beside
+	// its hash; by default only the hash is kept.
+	KeepPayloads bool `yaml:"keep_payloads"`
 }
 
 // MinRefresh is the shortest dashboard refresh interval accepted.
@@ -123,14 +150,25 @@ type Connection struct {
 	Timeout   time.Duration
 	RateLimit RateLimit
 	Auth      Auth
+	TLS       ClientTLS
 	// Options are the kind's own keys (connectors.Spec.Options); nil when
 	// the kind has none.
 	Options any
 }
 
+// ClientTLS tunes how a connection verifies its server. Verification is
+// always on; what can change is whom it trusts.
+type ClientTLS struct {
+	// CAFile is a PEM bundle of the certificate authorities the connection
+	// trusts instead of the system's, for an on-premises server whose
+	// certificate a private CA issued. Relative paths are resolved against
+	// the config file's directory.
+	CAFile string `yaml:"ca_file"`
+}
+
 // commonConnectionKeys are the keys of a connection entry config decodes;
 // every other key belongs to the connection's kind.
-var commonConnectionKeys = []string{"name", "kind", "base_url", "timeout", "rate_limit", "auth"}
+var commonConnectionKeys = []string{"name", "kind", "base_url", "timeout", "rate_limit", "auth", "tls"}
 
 // RateLimit overrides the vendor's default request rate; zero keeps it.
 type RateLimit struct {
@@ -353,6 +391,7 @@ func (c *Config) Params(connection string) (connectors.Params, error) {
 			}
 			p := conn.params(creds)
 			p.Overlap = c.Sync.Overlap
+			p.RootCAs = c.rootCAs[conn.Name]
 			return p, nil
 		}
 	}

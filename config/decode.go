@@ -28,6 +28,7 @@ type file struct {
 	HTTP         HTTP                    `yaml:"http"`
 	Schedule     Schedule                `yaml:"schedule"`
 	Sync         Sync                    `yaml:"sync"`
+	Audit        Audit                   `yaml:"audit"`
 	Rules        Rules                   `yaml:"rules"`
 	Connections  []yaml.Node             `yaml:"connections"`
 	Programs     []fileProgram           `yaml:"programs"`
@@ -61,6 +62,7 @@ type fileConnection struct {
 	Timeout   time.Duration `yaml:"timeout"`
 	RateLimit RateLimit     `yaml:"rate_limit"`
 	Auth      Auth          `yaml:"auth"`
+	TLS       ClientTLS     `yaml:"tls"`
 }
 
 type filePush struct {

@@ -44,9 +44,10 @@ func Schema(reg *connectors.Registry) ([]byte, error) {
 }
 
 var (
-	durationType = reflect.TypeFor[time.Duration]()
-	dateType     = reflect.TypeFor[pmsync.Date]()
-	nodeType     = reflect.TypeFor[yaml.Node]()
+	durationType  = reflect.TypeFor[time.Duration]()
+	dateType      = reflect.TypeFor[pmsync.Date]()
+	nodeType      = reflect.TypeFor[yaml.Node]()
+	redactionType = reflect.TypeFor[mapping.Redaction]()
 )
 
 // reflector reflects the yaml-tagged types config and the connectors decode
@@ -67,6 +68,8 @@ func reflector() *jsonschema.Reflector {
 				return &jsonschema.Schema{Type: "string", Pattern: `^[0-9]{4}-[0-9]{2}-[0-9]{2}$`, Description: "a date, YYYY-MM-DD"}
 			case nodeType:
 				return &jsonschema.Schema{} // filled in by schemaOf
+			case redactionType:
+				return redactionSchema()
 			}
 			return nil
 		},
@@ -127,6 +130,7 @@ func schemaOf(reg *connectors.Registry) (*jsonschema.Schema, error) {
 		"programs":    "The executive units and the sources that feed them.",
 		"mappings":    "Named mappings from a tool's fields to pmsync's items; extend a kind's default (<kind>-default) and override what differs.",
 		"push":        "Where rollups are delivered: a connection, its kind's target, and programs (all, or a list of ids).",
+		"audit":       "The push audit (pmsync audit): keep_payloads keeps each delivered document beside its SHA-256; by default only the hash is kept.",
 	})
 	enums(root, "log", map[string][]any{"level": {"debug", "info", "warn", "error"}, "format": {"auto", "json", "console"}})
 
@@ -189,6 +193,24 @@ func schemaOf(reg *connectors.Registry) (*jsonschema.Schema, error) {
 	ms.Version, ms.Definitions, ms.ID = "", nil, ""
 	prop(root, "mappings").AdditionalProperties = ms
 	return root, nil
+}
+
+// redactionSchema is an entry of a mapping's redact list: a built-in
+// rule's name (or builtin for all), or a rule of one's own.
+func redactionSchema() *jsonschema.Schema {
+	names := []any{mapping.RedactAll}
+	for _, n := range mapping.BuiltinRedactions() {
+		names = append(names, n)
+	}
+	own := &jsonschema.Schema{Type: "object", Required: []string{"name"}, AdditionalProperties: jsonschema.FalseSchema,
+		Properties: jsonschema.NewProperties()}
+	own.Properties.Set("name", &jsonschema.Schema{Type: "string", Pattern: "^[a-z0-9_-]+$"})
+	own.Properties.Set("pattern", &jsonschema.Schema{Type: "string", Description: "a regular expression (RE2); a group named value is what gets replaced"})
+	own.Properties.Set("replace", &jsonschema.Schema{Type: "string", Description: "the text put in place of a match; default [redacted:NAME]"})
+	return &jsonschema.Schema{
+		Description: "A built-in redaction rule (" + strings.Join(mapping.BuiltinRedactions(), ", ") + ", or " + mapping.RedactAll + " for all) or { name, pattern, replace }.",
+		AnyOf:       []*jsonschema.Schema{{Type: "string", Enum: names}, own},
+	}
 }
 
 // connectionSchema is the shape of a connection entry of one kind: the

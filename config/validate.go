@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -68,9 +69,11 @@ func (l *loader) load(data []byte) *Config {
 		HTTP:     doc.HTTP,
 		Schedule: doc.Schedule,
 		Sync:     doc.Sync,
+		Audit:    doc.Audit,
 		Rules:    doc.Rules,
 		Mappings: doc.Mappings,
 		secrets:  &secrets{creds: map[string]connectors.Credentials{}},
+		rootCAs:  map[string]*x509.CertPool{},
 		origin:   &origin{root: l.root, idx: l.idx, fromEnv: l.fromEnv, expanded: l.expanded},
 	}
 	l.database(cfg, &doc)
@@ -282,6 +285,7 @@ func (l *loader) checkHTTP(cfg *Config) {
 	if !httpapi.IsLoopback(host) && !hasToken {
 		l.problem("http.listen", "%q is not a loopback address: set auth_token_env or auth_token_file", h.Listen)
 	}
+	l.checkServerTLS(cfg)
 }
 
 // secret reads the secret configured by the keys <path>_env and
@@ -390,7 +394,7 @@ func (l *loader) checkConnections(cfg *Config, nodes []yaml.Node) map[string]con
 		if n.Kind != yaml.MappingNode {
 			continue // reported by the decoder
 		}
-		conn := Connection{Name: fc.Name, Kind: fc.Kind, BaseURL: fc.BaseURL, Timeout: fc.Timeout, RateLimit: fc.RateLimit, Auth: fc.Auth}
+		conn := Connection{Name: fc.Name, Kind: fc.Kind, BaseURL: fc.BaseURL, Timeout: fc.Timeout, RateLimit: fc.RateLimit, Auth: fc.Auth, TLS: fc.TLS}
 		before := l.found
 		unique := false
 		switch {
@@ -421,6 +425,12 @@ func (l *loader) checkConnections(cfg *Config, nodes []yaml.Node) map[string]con
 		if conn.BaseURL != "" {
 			if err := httpapi.CheckBaseURL(conn.BaseURL); err != nil {
 				l.problem(p+".base_url", "%v", err)
+			}
+		}
+		if conn.TLS.CAFile != "" {
+			conn.TLS.CAFile = l.path(p+".tls.ca_file", conn.TLS.CAFile)
+			if pool := l.caBundle(p+".tls.ca_file", conn.TLS.CAFile); pool != nil && conn.Name != "" {
+				cfg.rootCAs[conn.Name] = pool
 			}
 		}
 		if conn.Timeout < 0 {

@@ -6,6 +6,7 @@ package connectors
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -142,9 +143,13 @@ type Params struct {
 	// connector's default.
 	Overlap   time.Duration
 	Transport http.RoundTripper // nil uses a private clone of the default transport
-	Limiters  RateLimiters      // nil gives the connection its own buckets
-	Log       zerolog.Logger
-	Now       func() time.Time
+	// RootCAs, when not nil, are the only certificate authorities the
+	// connection trusts (an on-premises server with a private CA); nil
+	// trusts the system's. Verification is never turned off.
+	RootCAs  *x509.CertPool
+	Limiters RateLimiters // nil gives the connection its own buckets
+	Log      zerolog.Logger
+	Now      func() time.Time
 	// Sleep waits between retries; nil sleeps for real. Tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
 }

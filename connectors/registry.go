@@ -19,7 +19,7 @@ type Spec struct {
 	New func(Params) (Connector, error)
 	// Options decodes the kind's own keys of a connection entry: the block
 	// holds every key of the entry besides the common ones (name, kind,
-	// base_url, timeout, rate_limit, auth), and is nil-noded when there are
+	// base_url, timeout, rate_limit, auth, tls), and is nil-noded when there are
 	// none. What it returns reaches New as Params.Options. Nil: the kind
 	// has no keys of its own and any other key is unknown.
 	Options func(b *yamlnode.Block) any

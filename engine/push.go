@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"github.com/pmsync/pmsync"
 	"github.com/pmsync/pmsync/config"
 	"github.com/pmsync/pmsync/connectors"
+	"github.com/pmsync/pmsync/store"
 )
 
 // pushLease is how long a push being sent by one process is left alone by
@@ -52,7 +55,10 @@ func (e *Engine) Push(ctx context.Context, dryRun bool) ([]PushResult, error) {
 	}
 	byID := map[string]pmsync.Rollup{}
 	for _, r := range rep.Programs {
-		byID[r.ID] = r
+		// What is queued is what may be sent: redacted.
+		if byID[r.ID], err = e.redactRollup(r); err != nil {
+			return nil, err
+		}
 	}
 	var results []PushResult
 	var errs []error
@@ -114,7 +120,7 @@ func (e *Engine) deliver(ctx context.Context, p config.Push, key string) ([]Push
 	waiting := map[string]bool{} // programs whose older version another process is sending
 	for i, pp := range pending {
 		if newest[pp.Program] != i {
-			ok, err := e.db.SupersedePush(rec, pp.ID, "superseded by a newer rollup", e.now(), pushLease)
+			ok, err := e.db.SupersedePush(rec, pp.ID, store.PushOutcome{At: e.now(), Receipt: "superseded by a newer rollup"}, pushLease)
 			if err != nil {
 				return results, err
 			}
@@ -126,8 +132,14 @@ func (e *Engine) deliver(ctx context.Context, p config.Push, key string) ([]Push
 			continue
 		}
 		var r pmsync.Rollup
-		if err := json.Unmarshal(pp.Payload, &r); err != nil {
-			_ = e.db.MarkFailed(rec, pp.ID, "stored rollup is unreadable: "+err.Error(), e.now())
+		err := json.Unmarshal(pp.Payload, &r)
+		if err == nil {
+			// A rollup queued before a redaction rule was added goes out
+			// redacted all the same.
+			r, err = e.redactRollup(r)
+		}
+		if err != nil {
+			_ = e.db.MarkFailed(rec, pp.ID, store.PushOutcome{At: e.now(), Error: "stored rollup is unreadable: " + err.Error()})
 			results = append(results, PushResult{Target: key, Program: pp.Program, Version: pp.Version, Status: "failed", Err: err})
 			continue
 		}
@@ -149,6 +161,20 @@ func (e *Engine) deliver(ctx context.Context, p config.Push, key string) ([]Push
 		batch = append(batch, r)
 		ids = append(ids, pp.ID)
 	}
+	// The audit keeps the hash of each document as handed to the
+	// connector, and the document itself only when configured.
+	sent := make([]store.PushOutcome, len(batch))
+	for i, r := range batch {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return results, fmt.Errorf("encode rollup %s: %w", r.ID, err)
+		}
+		sum := sha256.Sum256(b)
+		sent[i].PayloadHash = hex.EncodeToString(sum[:])
+		if e.cfg.Audit.KeepPayloads {
+			sent[i].Payload = b
+		}
+	}
 	if len(batch) == 0 {
 		return results, nil
 	}
@@ -169,7 +195,12 @@ func (e *Engine) deliver(ctx context.Context, p config.Push, key string) ([]Push
 			if rc.URL != "" {
 				res.Receipt = rc.URL
 			}
-			if err := e.db.MarkDelivered(rec, ids[i], res.Receipt, e.now()); err != nil {
+			o := sent[i]
+			o.Outcome, o.At, o.Receipt = store.DeliveryDelivered, e.now(), res.Receipt
+			if rc.Existing {
+				o.Outcome = store.DeliveryExisting
+			}
+			if err := e.db.MarkDelivered(rec, ids[i], o); err != nil {
 				errs = append(errs, fmt.Errorf("mark push %d delivered: %w", ids[i], err))
 			}
 		default:
@@ -178,7 +209,9 @@ func (e *Engine) deliver(ctx context.Context, p config.Push, key string) ([]Push
 			if res.Err == nil {
 				res.Err = errors.New("the connector returned no receipt")
 			}
-			if err := e.db.MarkFailed(rec, ids[i], res.Err.Error(), e.now()); err != nil {
+			o := sent[i]
+			o.At, o.Error = e.now(), res.Err.Error()
+			if err := e.db.MarkFailed(rec, ids[i], o); err != nil {
 				errs = append(errs, fmt.Errorf("mark push %d failed: %w", ids[i], err))
 			}
 		}

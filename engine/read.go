@@ -181,18 +181,6 @@ func (e *Engine) ProgramItems(ctx context.Context, program string, f ItemFilter)
 	return out, nil
 }
 
-// Pushes returns the latest pushes made for a program, newest first.
-func (e *Engine) Pushes(ctx context.Context, program string, limit int) ([]store.Push, error) {
-	if _, err := e.program(program); err != nil {
-		return nil, err
-	}
-	ps, err := e.db.Pushes(ctx, program, limit)
-	if err != nil {
-		return nil, fmt.Errorf("read pushes of program %s: %w", program, err)
-	}
-	return ps, nil
-}
-
 func (e *Engine) program(id string) (pmsync.Program, error) {
 	programs := e.cfg.ProgramList()
 	known := make([]string, 0, len(programs))

@@ -69,7 +69,7 @@ func TestSourceReports(t *testing.T) {
 	}
 }
 
-func TestProgramItemsAndPushes(t *testing.T) {
+func TestProgramItems(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, jirasim.Cloud, 100)
 	now := e.clock.Now()
@@ -113,14 +113,4 @@ func TestProgramItemsAndPushes(t *testing.T) {
 		t.Errorf("items of an unknown program: err %v, want ErrNoSuchProgram", err)
 	}
 
-	if _, err := e.db.Enqueue(ctx, "jira:issue=PMO-1", "ehr", "v1", []byte("{}"), now); err != nil {
-		t.Fatal(err)
-	}
-	ps, err := e.eng.Pushes(ctx, "ehr", 10)
-	if err != nil || len(ps) != 1 || ps[0].Target != "jira:issue=PMO-1" || ps[0].Status != store.PushPending {
-		t.Errorf("pushes = %+v, %v; want the one queued push", ps, err)
-	}
-	if _, err := e.eng.Pushes(ctx, "nope", 10); !errors.Is(err, engine.ErrNoSuchProgram) {
-		t.Errorf("pushes of an unknown program: err %v, want ErrNoSuchProgram", err)
-	}
 }

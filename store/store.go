@@ -4,6 +4,10 @@
 // store/sqlite (the embedded default) and store/postgres implement it, and
 // engine and web depend on this package only. storetest is the contract
 // suite every backend passes.
+//
+// Times are kept to the microsecond at least (PostgreSQL's resolution) and
+// read back in UTC; an item written again with the same times to that
+// precision is unchanged.
 package store
 
 import (
@@ -146,6 +150,65 @@ type Push struct {
 	Updated   time.Time
 }
 
+// Outcomes of a push attempt, as the push audit records them.
+const (
+	// DeliveryDelivered: the target received the rollup version.
+	DeliveryDelivered = "delivered"
+	// DeliveryExisting: the target already held the version (an earlier
+	// attempt wrote it and died before recording so); nothing new was
+	// written.
+	DeliveryExisting = "existing"
+	// DeliveryFailed: the attempt failed; the push is tried again.
+	DeliveryFailed = "failed"
+	// DeliverySuperseded: the push was closed unsent because a newer
+	// rollup of the program replaced it.
+	DeliverySuperseded = "superseded"
+)
+
+// PushOutcome is how one attempt at a push ended. The move of the push in
+// the outbox and its audit entry are written in one transaction.
+type PushOutcome struct {
+	// Outcome is one of the Delivery values; empty means the one the method
+	// stands for (delivered, failed or superseded).
+	Outcome string
+	At      time.Time
+	// PayloadHash is the SHA-256, in hex, of the rollup document handed to
+	// the target; empty, the store hashes the queued payload.
+	PayloadHash string
+	// Payload is kept in the audit entry when not nil (the configuration
+	// asks for it); otherwise the entry holds the hash only.
+	Payload []byte
+	// Receipt is what the target left (an id or URL) for a delivery, or
+	// why a push was superseded.
+	Receipt string
+	// Error is why the attempt failed.
+	Error string
+}
+
+// Delivery is one entry of the push audit: an outcome of one push.
+type Delivery struct {
+	ID      int64
+	PushID  int64 // the outbox entry, which may since have been pruned
+	Target  string
+	Program string
+	Version string
+	// Attempt counts the attempts at the push so far, this one included
+	// (0 for a push superseded before any attempt).
+	Attempt int
+	PushOutcome
+}
+
+// DeliveryFilter selects audit entries. Zero fields select everything.
+type DeliveryFilter struct {
+	Target  string
+	Program string
+	Version string
+	Outcome string
+	Since   time.Time // entries at or after
+	Until   time.Time // entries before
+	Limit   int       // the newest Limit entries; 0 for all
+}
+
 // Snapshot is one stored rollup of a program.
 type Snapshot struct {
 	Program string
@@ -167,8 +230,9 @@ type Items interface {
 	// Tombstone marks every live item of source not in live as deleted and
 	// reports how many it marked. A set fence must still hold (ErrFenced).
 	Tombstone(ctx context.Context, fence Fence, source string, live []string, at time.Time) (int, error)
-	// Items returns the live items of the sources (every source when none
-	// is named).
+	// Items returns the items of the sources (every source when none is
+	// named), tombstones included (Item.Deleted tells them apart), ordered
+	// by source and external id, byte-wise.
 	Items(ctx context.Context, sources ...string) ([]pmsync.Item, error)
 	// Item returns one item, deleted or not.
 	Item(ctx context.Context, source, externalID string) (pmsync.Item, bool, error)
@@ -177,7 +241,7 @@ type Items interface {
 	// CountItems counts a source's live and deleted items.
 	CountItems(ctx context.Context, source string) (live, deleted int, err error)
 	// Quarantine returns the quarantined records of a source (every source
-	// when source is empty), newest failure first.
+	// when source is empty), ordered by source and external id.
 	Quarantine(ctx context.Context, source string) ([]Quarantined, error)
 }
 
@@ -218,19 +282,34 @@ type Snapshots interface {
 }
 
 // Outbox queues rollup versions for push targets and records how each
-// delivery went; a version reaches a target at most once.
+// delivery went; a version reaches a target at most once. Every outcome
+// (delivered, failed, superseded) also adds an entry to the push audit in
+// the same transaction, so that no delivery goes unrecorded.
 type Outbox interface {
 	Enqueue(ctx context.Context, target, program, version string, payload []byte, at time.Time) (bool, error)
 	PendingPushes(ctx context.Context, target string) ([]Push, error)
 	ClaimPush(ctx context.Context, id int64, at time.Time, lease time.Duration) (bool, error)
-	SupersedePush(ctx context.Context, id int64, receipt string, at time.Time, lease time.Duration) (bool, error)
-	MarkDelivered(ctx context.Context, id int64, receipt string, at time.Time) error
-	MarkFailed(ctx context.Context, id int64, errText string, at time.Time) error
-	// Pushes returns the pushes of a program (every program when program
-	// is empty) in any status, newest first, at most limit of them (all
-	// when limit <= 0): what the dashboard lists as delivered to the tools.
-	// Payloads are left out.
-	Pushes(ctx context.Context, program string, limit int) ([]Push, error)
+	// SupersedePush closes push id unsent unless another process is
+	// sending it (a claim younger than lease), and audits it as
+	// superseded; o.Receipt says why.
+	SupersedePush(ctx context.Context, id int64, o PushOutcome, lease time.Duration) (bool, error)
+	// MarkDelivered records that push id arrived (o.Outcome delivered or
+	// existing, o.Receipt what the target left). Delivered is final: a
+	// second call fails with ErrPushState.
+	MarkDelivered(ctx context.Context, id int64, o PushOutcome) error
+	// MarkFailed records that an attempt at push id failed (o.Error why),
+	// so that it is retried.
+	MarkFailed(ctx context.Context, id int64, o PushOutcome) error
+}
+
+// Audit lists the push audit: every outcome of every push, kept apart from
+// the outbox so that it outlives the outbox's own history.
+type Audit interface {
+	// Deliveries returns the entries f selects, newest first.
+	Deliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error)
+	// PruneDeliveries deletes the entries older than before and reports
+	// how many it deleted.
+	PruneDeliveries(ctx context.Context, before time.Time) (int, error)
 }
 
 // Leases keep two processes (a daemon and a CLI run, or replicas on one
@@ -284,6 +363,7 @@ type Store interface {
 	Meta
 	Snapshots
 	Outbox
+	Audit
 	Leases
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error

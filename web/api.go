@@ -120,8 +120,8 @@ type apiProgramDoc struct {
 	Program     apiProgramDef `json:"program"`
 	Rules       apiRules      `json:"rules"`
 	Rollup      pmsync.Rollup `json:"rollup"`
-	// Pushes are the latest deliveries of the program's rollups to the
-	// tools, newest first.
+	// Pushes are the latest entries of the push audit for the program
+	// (each outcome of each push of its rollups), newest first.
 	Pushes []apiPush `json:"pushes"`
 }
 
@@ -140,15 +140,17 @@ type apiRules struct {
 	RedFlagScore int `json:"red_flag_score"`
 }
 
+// apiPush is one entry of the push audit.
 type apiPush struct {
-	Target    string    `json:"target"`
-	Version   string    `json:"version"`
-	Status    string    `json:"status"`
-	Attempts  int       `json:"attempts"`
-	Receipt   string    `json:"receipt,omitempty"`
-	LastError string    `json:"last_error,omitempty"`
-	Created   time.Time `json:"created"`
-	Updated   time.Time `json:"updated"`
+	Target  string    `json:"target"`
+	Version string    `json:"version"`
+	Outcome string    `json:"outcome"` // delivered | existing | failed | superseded
+	Attempt int       `json:"attempt"`
+	At      time.Time `json:"at"`
+	Receipt string    `json:"receipt,omitempty"`
+	Error   string    `json:"error,omitempty"`
+	// PayloadSHA256 is the hash of the rollup document sent.
+	PayloadSHA256 string `json:"payload_sha256,omitempty"`
 }
 
 func (s *Server) apiProgram(w http.ResponseWriter, r *http.Request) {
@@ -167,8 +169,8 @@ func (s *Server) apiProgram(w http.ResponseWriter, r *http.Request) {
 		Rules:   apiRules{DueSoonDays: d.Rules.DueSoonDays, RedFlagScore: d.Rules.RedFlagScore},
 		Rollup:  fillLists(d.R), Pushes: []apiPush{}}
 	for _, ps := range d.Pushes {
-		doc.Pushes = append(doc.Pushes, apiPush{Target: ps.Target, Version: ps.Version, Status: ps.Status, Attempts: ps.Attempts,
-			Receipt: ps.Receipt, LastError: ps.LastError, Created: ps.Created.UTC(), Updated: ps.Updated.UTC()})
+		doc.Pushes = append(doc.Pushes, apiPush{Target: ps.Target, Version: ps.Version, Outcome: ps.Outcome, Attempt: ps.Attempt,
+			At: ps.At.UTC(), Receipt: ps.Receipt, Error: ps.Error, PayloadSHA256: ps.PayloadHash})
 	}
 	s.writeJSON(w, r, doc)
 }

@@ -292,7 +292,7 @@ type programData struct {
 	Matrix   [][]matrixCell
 	Trends   []trend
 	Figures  []figure
-	Pushes   []store.Push
+	Pushes   []store.Delivery
 }
 
 func (s *Server) programView(ctx context.Context, p pmsync.Program) (programData, error) {
@@ -310,9 +310,11 @@ func (s *Server) programView(ctx context.Context, p pmsync.Program) (programData
 			return programData{}, fmt.Errorf("read history of %s: %w", p.ID, err)
 		}
 	}
-	pushes, err := s.roll.Pushes(ctx, p.ID, pagePushes)
-	if err != nil {
-		return programData{}, err
+	var pushes []store.Delivery
+	if s.hist != nil {
+		if pushes, err = s.hist.Deliveries(ctx, store.DeliveryFilter{Program: p.ID, Limit: pagePushes}); err != nil {
+			return programData{}, fmt.Errorf("read the push audit of %s: %w", p.ID, err)
+		}
 	}
 	rules := s.roll.RulesFor(p.ID)
 	d := programData{meta: s.meta(r.Name, "", rep.AsOf, rep.GeneratedAt), Program: p, R: r, Rules: rules,

@@ -41,12 +41,13 @@ type Roller interface {
 	NextRuns() engine.Schedule
 	SourceReports(ctx context.Context, runs, quarantined int) ([]engine.SourceReport, error)
 	ProgramItems(ctx context.Context, program string, f engine.ItemFilter) ([]pmsync.Item, error)
-	Pushes(ctx context.Context, program string, limit int) ([]store.Push, error)
 }
 
-// History reads rollup snapshots (the store).
+// History reads the past from the store: rollup snapshots, and the push
+// audit (every outcome of every push of a rollup to a tool).
 type History interface {
 	Snapshots(ctx context.Context, program string, limit int) ([]store.Snapshot, error)
+	Deliveries(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, error)
 }
 
 // Server is the HTTP face of the daemon.

@@ -47,7 +47,6 @@ type fakeEngine struct {
 	programs []pmsync.Program
 	sources  []engine.SourceReport
 	items    map[string][]pmsync.Item
-	pushes   map[string][]store.Push
 	next     engine.Schedule
 	err      error // returned by every read
 
@@ -127,23 +126,24 @@ func contains[T comparable](s []T, v T) bool {
 	return false
 }
 
-func (f *fakeEngine) Pushes(_ context.Context, program string, limit int) ([]store.Push, error) {
-	if f.err != nil {
-		return nil, f.err
-	}
-	ps := f.pushes[program]
-	return ps[:min(limit, len(ps))], nil
-}
-
-// fakeHistory serves snapshots per program, newest first as the store does.
+// fakeHistory serves snapshots and push audit entries per program, newest
+// first as the store does.
 type fakeHistory struct {
-	snaps map[string][]store.Snapshot
-	err   error
+	snaps  map[string][]store.Snapshot
+	audit  map[string][]store.Delivery
+	err    error
+	filter []store.DeliveryFilter
 }
 
 func (f *fakeHistory) Snapshots(_ context.Context, program string, limit int) ([]store.Snapshot, error) {
 	s := f.snaps[program]
 	return s[:min(limit, len(s))], f.err
+}
+
+func (f *fakeHistory) Deliveries(_ context.Context, flt store.DeliveryFilter) ([]store.Delivery, error) {
+	f.filter = append(f.filter, flt)
+	d := f.audit[flt.Program]
+	return d[:min(flt.Limit, len(d))], f.err
 }
 
 func f64(f float64) *float64 { return &f }
@@ -260,14 +260,6 @@ func fixtureEngine() *fakeEngine {
 				{Source: "jira-ehr", ExternalID: "EHR-205", Kind: pmsync.KindRisk, State: pmsync.StateTodo, Title: "Interface engine vendor delay", Likelihood: 4, Impact: 5},
 			},
 		},
-		pushes: map[string][]store.Push{
-			"ehr-upgrade": {
-				{ID: 9, Target: "jira:issue=PMO-1", Program: "ehr-upgrade", Version: "3f9a1c2b7d4e", Status: store.PushDelivered, Attempts: 1,
-					Receipt: "https://acme.atlassian.net/browse/PMO-1?focusedCommentId=10001", Created: time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC), Updated: time.Date(2026, 11, 26, 7, 0, 2, 0, time.UTC)},
-				{ID: 8, Target: "smartsheet:sheet=42", Program: "ehr-upgrade", Version: "3f9a1c2b7d4e", Status: store.PushFailed, Attempts: 2,
-					LastError: "smartsheet: 429 rate limited", Created: time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC), Updated: time.Date(2026, 11, 26, 7, 1, 0, 0, time.UTC)},
-			},
-		},
 	}
 }
 
@@ -293,6 +285,16 @@ func newEnv(t *testing.T, o Options) env {
 					Risks: pmsync.RiskCounts{Open: 8, RedFlags: 0}, Budget: pmsync.Budget{Actual: 1000000, BurnPercent: f64(40)}}},
 		},
 	}}
+	hist.audit = map[string][]store.Delivery{
+		"ehr-upgrade": {
+			{ID: 12, PushID: 9, Target: "jira:issue=PMO-1", Program: "ehr-upgrade", Version: "3f9a1c2b7d4e", Attempt: 1,
+				PushOutcome: store.PushOutcome{Outcome: store.DeliveryDelivered, At: time.Date(2026, 11, 26, 7, 0, 2, 0, time.UTC),
+					PayloadHash: "9b1f", Receipt: "https://acme.atlassian.net/browse/PMO-1?focusedCommentId=10001"}},
+			{ID: 11, PushID: 8, Target: "smartsheet:sheet=42", Program: "ehr-upgrade", Version: "3f9a1c2b7d4e", Attempt: 2,
+				PushOutcome: store.PushOutcome{Outcome: store.DeliveryFailed, At: time.Date(2026, 11, 26, 7, 1, 0, 0, time.UTC),
+					PayloadHash: "9b1f", Error: "smartsheet: 429 rate limited"}},
+		},
+	}
 	logs := &bytes.Buffer{}
 	o.Log = zerolog.New(logs)
 	if o.Now == nil {
@@ -463,13 +465,16 @@ func TestProgramPage(t *testing.T) {
 		"as-of date</text>",
 		// Items behind the figures.
 		"<h3>Late milestones: 1</h3>", "<h3>Milestones due within 14 days: 1</h3>", "<h3>Red-flag risks (score ≥ 15): 1</h3>",
-		// Pushes, times in New York.
-		`jira:issue=PMO-1<br><span class="sub">version 3f9a1c2b7d4e</span></td><td>delivered</td><td><time datetime="2026-11-26T02:00:02-05:00">2026-11-26 02:00</time></td><td><a href="https://acme.atlassian.net/browse/PMO-1?focusedCommentId=10001">open</a></td>`,
-		`failed (2 attempts)<br><span class="sub">smartsheet: 429 rate limited</span>`,
+		// Pushes from the audit, times in New York.
+		`jira:issue=PMO-1<br><span class="sub">version 3f9a1c2b7d4e</span></td><td><span class="outcome delivered">delivered</span></td><td><time datetime="2026-11-26T02:00:02-05:00">2026-11-26 02:00</time></td><td><a href="https://acme.atlassian.net/browse/PMO-1?focusedCommentId=10001">open</a></td>`,
+		`<span class="outcome failed">failed</span> (attempt 2)<br><span class="sub">smartsheet: 429 rate limited</span>`,
 		`<a href="/">Portfolio</a> › EHR Upgrade`,
 	})
 	if got := e.eng.calls(); len(got) != 1 || !cmp.Equal(got[0].Programs, []string{"ehr-upgrade"}) {
 		t.Errorf("rollup calls = %+v, want one for ehr-upgrade", got)
+	}
+	if want := []store.DeliveryFilter{{Program: "ehr-upgrade", Limit: 20}}; !cmp.Equal(want, e.hist.filter) {
+		t.Errorf("audit reads = %+v, want %+v", e.hist.filter, want)
 	}
 }
 
@@ -715,10 +720,10 @@ func TestAPIProgram(t *testing.T) {
 		t.Errorf("rollup (-want +got):\n%s", diff)
 	}
 	wantPushes := []map[string]any{
-		{"target": "jira:issue=PMO-1", "version": "3f9a1c2b7d4e", "status": "delivered", "attempts": 1.0,
-			"receipt": "https://acme.atlassian.net/browse/PMO-1?focusedCommentId=10001", "created": "2026-11-26T07:00:00Z", "updated": "2026-11-26T07:00:02Z"},
-		{"target": "smartsheet:sheet=42", "version": "3f9a1c2b7d4e", "status": "failed", "attempts": 2.0,
-			"last_error": "smartsheet: 429 rate limited", "created": "2026-11-26T07:00:00Z", "updated": "2026-11-26T07:01:00Z"},
+		{"target": "jira:issue=PMO-1", "version": "3f9a1c2b7d4e", "outcome": "delivered", "attempt": 1.0, "at": "2026-11-26T07:00:02Z",
+			"receipt": "https://acme.atlassian.net/browse/PMO-1?focusedCommentId=10001", "payload_sha256": "9b1f"},
+		{"target": "smartsheet:sheet=42", "version": "3f9a1c2b7d4e", "outcome": "failed", "attempt": 2.0, "at": "2026-11-26T07:01:00Z",
+			"error": "smartsheet: 429 rate limited", "payload_sha256": "9b1f"},
 	}
 	if diff := cmp.Diff(wantPushes, doc.Pushes); diff != "" {
 		t.Errorf("pushes (-want +got):\n%s", diff)

@@ -404,6 +404,7 @@ func probeSources(ctx context.Context, cfg *config.Config, eng *engine.Engine, n
 		var records, mapped int
 		failures := map[string]int{}
 		misses := map[string]int{}
+		redacted := map[string]int{}
 		scope, err := engine.ScopeFor(cfg, src)
 		if err != nil {
 			return err
@@ -412,13 +413,16 @@ func probeSources(ctx context.Context, cfg *config.Config, eng *engine.Engine, n
 			for _, rec := range p.Records {
 				records++
 				rec.Source = src.Name
-				_, m, err := set.Explain(rec)
+				_, ex, err := set.Probe(rec)
 				if err != nil {
 					failures[err.Error()]++
 					continue
 				}
 				mapped++
-				for _, miss := range m {
+				for rule, n := range ex.Redacted {
+					redacted[rule] += n
+				}
+				for _, miss := range ex.Misses {
 					if miss.Defaulted {
 						continue // the rule's default covers it: not a gap
 					}
@@ -432,6 +436,7 @@ func probeSources(ctx context.Context, cfg *config.Config, eng *engine.Engine, n
 			continue
 		}
 		fmt.Fprintf(w, "source %s: %d sample records, %d mapped with %s\n", src.Name, records, mapped, src.Mapping)
+		fmt.Fprintf(w, "  %s\n", redactionReport(set, redacted))
 		for _, f := range byCount(failures) {
 			fmt.Fprintf(w, "  would quarantine %d: %s\n", failures[f], f)
 		}

@@ -44,6 +44,9 @@ func commands() []*command {
 		{name: "quarantine", summary: "list the records that failed to map, with the reason",
 			examples: []string{"pmsync quarantine", "pmsync quarantine --source ehr-jira"},
 			define:   (*cli).cmdQuarantine},
+		{name: "audit", summary: "list the push audit: every delivery of a rollup (target, program, version, outcome, SHA-256 of what was sent, time)",
+			examples: []string{"pmsync audit", "pmsync audit --program ehr-upgrade --since 7d", "pmsync audit --outcome failed --format json"},
+			define:   (*cli).cmdAudit},
 		{name: "config", summary: "print the effective configuration and where each value came from (secrets as <secret>)",
 			examples: []string{"pmsync config", "PMSYNC_LOG_LEVEL=debug pmsync config"},
 			define:   (*cli).cmdConfig},
@@ -187,6 +190,7 @@ var completionValues = map[string]string{
 	"--format":     "table json csv md",
 	"--log-level":  "debug info warn error",
 	"--log-format": "auto json console",
+	"--outcome":    "delivered existing failed superseded",
 }
 
 func (c *cli) cmdCompletion(fs *flag.FlagSet) func(context.Context, []string) error {

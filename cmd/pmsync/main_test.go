@@ -461,6 +461,7 @@ func TestValidateProbeReportsUnmappedValues(t *testing.T) {
 	}
 	want := path + ": ok (1 connections, 1 programs, 1 sources)\n" +
 		"source ehr-jira: 3 sample records, 3 mapped with strict\n" +
+		"  redacted values: ssn 0, mrn 0, dob 0, email 0, phone 0\n" +
 		"  unmapped value priority \"Medium\" (2 records): add it to the mapping's map\n" +
 		"  unmapped value priority \"Low\" (1 records): add it to the mapping's map\n"
 	if diff := cmp.Diff(want, out.String()); diff != "" {

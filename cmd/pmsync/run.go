@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -99,14 +98,14 @@ func (c *cli) serve(ctx context.Context, a *app, reg *prometheus.Registry, out i
 	}
 	var sh swapHandler
 	sh.set(h)
-	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
+	ln, scheme, err := listenDashboard(a.cfg, a.log)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", a.cfg.HTTP.Listen, err)
+		return err
 	}
 	hs := &http.Server{Handler: &sh, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	fmt.Fprintf(out, "dashboard on http://%s/ (Ctrl-C to stop)\n", ln.Addr())
+	fmt.Fprintf(out, "dashboard on %s://%s/ (Ctrl-C to stop)\n", scheme, ln.Addr())
 	a.log.Info().Str("listen", ln.Addr().String()).Msg("dashboard listening")
 
 	type generation struct {

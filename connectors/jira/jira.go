@@ -298,6 +298,7 @@ func New(p connectors.Params) (*Connector, error) {
 		Limiters:   p.Limiters,
 		Timeout:    p.Timeout,
 		Transport:  p.Transport,
+		RootCAs:    p.RootCAs,
 		ParseError: ParseError,
 		Sleep:      p.Sleep,
 		Now:        p.Now,

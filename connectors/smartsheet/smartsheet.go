@@ -342,6 +342,7 @@ func apiConfig(p connectors.Params, base string, log zerolog.Logger) httpapi.Con
 		Limiters:   p.Limiters,
 		Timeout:    p.Timeout,
 		Transport:  p.Transport,
+		RootCAs:    p.RootCAs,
 		ParseError: ParseError,
 		// The minute Smartsheet asks for after a 4003 fits under the
 		// client's Retry-After ceiling (httpapi.DefaultMaxRetryAfter).
