@@ -53,15 +53,18 @@ func TestComputeMixedProgram(t *testing.T) {
 	if diff := cmp.Diff(Progress{Done: 3, Total: 7, Percent: 42.86}, got.Progress); diff != "" {
 		t.Errorf("progress (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(MilestoneCounts{Total: 3, Done: 1, Late: 1, DueSoon: 1}, got.Milestones); diff != "" {
+	// M2 is due soon and behind (see the reasons below).
+	if diff := cmp.Diff(MilestoneCounts{Total: 3, Done: 1, Late: 1, DueSoon: 1, Behind: 1}, got.Milestones); diff != "" {
 		t.Errorf("milestones (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(RiskCounts{Open: 3, RedFlags: 2}, got.Risks); diff != "" {
 		t.Errorf("risks (-want +got):\n%s", diff)
 	}
 	// 2026-01-01 → 2026-12-31 is 364 days; → 2026-07-02 is 182: elapsed 50 %.
-	// actual 300 + 100 = 400 of 1000: burn 40 %, variance −10; forecast 400 × 7 / 3.
-	wantBudget := Budget{Currency: "USD", Planned: 1000, Actual: 400, BurnPercent: f(40), ElapsedPercent: f(50), VariancePoints: f(-10), Forecast: f(933.33)}
+	// actual 300 + 100 = 400 of 1000: burn 40 %, variance −10; forecast 400 × 7 / 3;
+	// 600 remaining; earned value 1000 × 3 / 7 = 428.57, cost variance 428.57 − 400.
+	wantBudget := Budget{Currency: "USD", Planned: 1000, Actual: 400, BurnPercent: f(40), ElapsedPercent: f(50), VariancePoints: f(-10), Forecast: f(933.33),
+		Remaining: f(600), EarnedValue: f(428.57), CostVariance: f(28.57)}
 	if diff := cmp.Diff(wantBudget, got.Budget); diff != "" {
 		t.Errorf("budget (-want +got):\n%s", diff)
 	}
@@ -225,6 +228,20 @@ func TestStaleOrMissingSourcesAreAmber(t *testing.T) {
 		if got.Health.Status != tc.want || !strings.HasPrefix(got.Health.Reasons[0], tc.why) {
 			t.Errorf("%+v: health %s %q, want %s %q", tc.src, got.Health.Status, got.Health.Reasons, tc.want, tc.why)
 		}
+	}
+}
+
+func TestStaleReasonIsInTheConfiguredZone(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 22:10 UTC on 1 July is 18:10 in New York (EDT, UTC−4).
+	last := time.Date(2026, 7, 1, 22, 10, 0, 0, time.UTC)
+	got, _ := Build(Input{Program: Program{ID: "p"}, Sources: []SourceStatus{{Source: "a", LastSuccess: last, Stale: true}},
+		Rules: DefaultRules(), AsOf: "2026-07-02", Location: ny})
+	if want := "source a is stale: last synced 2026-07-01 18:10 EDT"; len(got.Health.Reasons) == 0 || got.Health.Reasons[0] != want {
+		t.Errorf("reasons %q, want %q", got.Health.Reasons, want)
 	}
 }
 

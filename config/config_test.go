@@ -104,7 +104,7 @@ func TestBadFiles(t *testing.T) {
 			`testdata/refs.bad.yml:20: programs[2]: at least one source is required`,
 			`testdata/refs.bad.yml:22: push[0].programs[2]: "ehr" is listed twice`,
 			`testdata/refs.bad.yml:22: push[0].programs[3]: no program named "radiology" (programs: ehr, pacs)`,
-			`testdata/refs.bad.yml:23: push[1]: connection is required`,
+			`testdata/refs.bad.yml:23: push[1]: connection is required (or webhook, or file)`,
 		}},
 		{"syntax.bad.yml", []string{
 			`testdata/syntax.bad.yml:3:23: a second ": " in this value; quote the value`,

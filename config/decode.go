@@ -37,13 +37,15 @@ type file struct {
 }
 
 type fileProgram struct {
-	ID      string       `yaml:"id"`
-	Name    string       `yaml:"name"`
-	Start   pmsync.Date  `yaml:"start"`
-	End     pmsync.Date  `yaml:"end"`
-	Budget  Budget       `yaml:"budget"`
-	Rules   *Rules       `yaml:"rules"`
-	Sources []fileSource `yaml:"sources"`
+	ID        string       `yaml:"id"`
+	Name      string       `yaml:"name"`
+	Portfolio string       `yaml:"portfolio"`
+	Owner     string       `yaml:"owner"`
+	Start     pmsync.Date  `yaml:"start"`
+	End       pmsync.Date  `yaml:"end"`
+	Budget    Budget       `yaml:"budget"`
+	Rules     *Rules       `yaml:"rules"`
+	Sources   []fileSource `yaml:"sources"`
 }
 
 type fileSource struct {
@@ -68,6 +70,8 @@ type fileConnection struct {
 type filePush struct {
 	Connection string    `yaml:"connection"`
 	Target     yaml.Node `yaml:"target"`
+	Webhook    *Webhook  `yaml:"webhook"`
+	File       *File     `yaml:"file"`
 	Programs   yaml.Node `yaml:"programs"`
 }
 

@@ -88,6 +88,18 @@ type Pusher interface {
 	Push(ctx context.Context, target Target, rollups []pmsync.Rollup) ([]Receipt, error)
 }
 
+// Preview is what a push would write for one program's rollup (see
+// Spec.Preview).
+type Preview struct {
+	Program string
+	// Where says what would be written, in the tool's terms ("a comment on
+	// issue PMO-1", "the row of program ehr in sheet 9988").
+	Where string
+	// Text is the content as it would be written (for structured writes,
+	// one "field: value" per line).
+	Text string
+}
+
 // Checker verifies authentication and reachability.
 type Checker interface {
 	Check(ctx context.Context) error

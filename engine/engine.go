@@ -23,6 +23,7 @@ import (
 	"github.com/pmsync/pmsync/config"
 	"github.com/pmsync/pmsync/connectors"
 	"github.com/pmsync/pmsync/connectors/httpapi"
+	"github.com/pmsync/pmsync/push"
 	"github.com/pmsync/pmsync/store"
 )
 
@@ -33,6 +34,7 @@ type Store interface {
 	store.Runs
 	store.Meta
 	store.Snapshots
+	store.Reports
 	store.Outbox
 	store.Leases
 }
@@ -58,11 +60,13 @@ type Options struct {
 
 // Engine owns the connectors of one configuration and drives them.
 type Engine struct {
-	cfg     *config.Config
-	db      Store
-	log     zerolog.Logger
-	now     func() time.Time
-	conns   map[string]connectors.Connector // by connection name
+	cfg   *config.Config
+	db    Store
+	log   zerolog.Logger
+	now   func() time.Time
+	conns map[string]connectors.Connector // by connection name
+	// targets are the webhook and file targets, by target key.
+	targets map[string]push.Target
 	metrics *Metrics
 	// syncMu serializes syncs (two runs of one source would race on its
 	// cursor); pushMu serializes outbox deliveries.
@@ -127,6 +131,11 @@ func New(cfg *config.Config, db Store, opts Options) (*Engine, error) {
 		}
 		e.conns[c.Name] = conn
 	}
+	targets, err := newTargets(cfg, opts)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	e.targets = targets
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

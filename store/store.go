@@ -218,6 +218,16 @@ type Snapshot struct {
 	Rollup  pmsync.Rollup
 }
 
+// ChangeQuery selects recorded item changes for the rollup: the due-date
+// history of milestones (baselines, slips) and moves into done
+// (throughput).
+type ChangeQuery struct {
+	Sources []string      // the items' sources; empty means every source
+	Fields  []string      // the changed fields (FieldDue, …); empty means every field
+	Kinds   []pmsync.Kind // the items' kinds as stored now; empty means any kind
+	Since   time.Time     // changes at or after this time; zero means all
+}
+
 // ErrNotFound is returned when a run or push addressed by id does not exist.
 var ErrNotFound = errors.New("not found")
 
@@ -240,6 +250,12 @@ type Items interface {
 	Changes(ctx context.Context, source, externalID string) ([]Change, error)
 	// CountItems counts a source's live and deleted items.
 	CountItems(ctx context.Context, source string) (live, deleted int, err error)
+	// ChangeLog returns the recorded changes q selects, oldest first.
+	ChangeLog(ctx context.Context, q ChangeQuery) ([]Change, error)
+	// FirstSeen returns the items of the sources (every source when none
+	// is named) that the store first saw at or after since, with when,
+	// ordered by source and external id. Tombstones are included.
+	FirstSeen(ctx context.Context, since time.Time, sources ...string) ([]pmsync.Seen, error)
 	// Quarantine returns the quarantined records of a source (every source
 	// when source is empty), ordered by source and external id.
 	Quarantine(ctx context.Context, source string) ([]Quarantined, error)
@@ -255,6 +271,10 @@ type Runs interface {
 	// LastSuccess returns when the source last synced successfully and the
 	// error of its latest run when that one failed.
 	LastSuccess(ctx context.Context, source string) (time.Time, string, error)
+	// FirstSuccess returns when the source's first successful sync
+	// finished, or the zero time when none has: items first seen after it
+	// are new work, not the initial load.
+	FirstSuccess(ctx context.Context, source string) (time.Time, error)
 	Cursor(ctx context.Context, source string) (string, error)
 	// ResetCursor forgets a source's cursor, so that its next pull is full.
 	// A set fence must still hold (ErrFenced).
@@ -279,6 +299,20 @@ type Snapshots interface {
 	LatestSnapshot(ctx context.Context, program string) (Snapshot, bool, error)
 	// Snapshots returns a program's latest snapshots, newest first.
 	Snapshots(ctx context.Context, program string, limit int) ([]Snapshot, error)
+	// SnapshotsSince returns a program's snapshots whose as-of date is on
+	// or after from, oldest first, preceded by the newest one before from
+	// (the state a window opens with), if any.
+	SnapshotsSince(ctx context.Context, program string, from pmsync.Date) ([]Snapshot, error)
+}
+
+// Reports keeps the latest computed rollup document, which the dashboard
+// and the API serve instead of recomputing per request.
+type Reports interface {
+	// SaveReport replaces the latest report with rep.
+	SaveReport(ctx context.Context, rep pmsync.Report, at time.Time) error
+	// LatestReport returns the latest report, when it was saved, and
+	// whether there is one.
+	LatestReport(ctx context.Context) (pmsync.Report, time.Time, bool, error)
 }
 
 // Outbox queues rollup versions for push targets and records how each
@@ -300,6 +334,10 @@ type Outbox interface {
 	// MarkFailed records that an attempt at push id failed (o.Error why),
 	// so that it is retried.
 	MarkFailed(ctx context.Context, id int64, o PushOutcome) error
+	// LookupPush returns the push of a version of a program to a target,
+	// whatever its status, and whether there is one (what a dry run
+	// reports as unchanged).
+	LookupPush(ctx context.Context, target, program, version string) (Push, bool, error)
 }
 
 // Audit lists the push audit: every outcome of every push, kept apart from
@@ -362,6 +400,7 @@ type Store interface {
 	Runs
 	Meta
 	Snapshots
+	Reports
 	Outbox
 	Audit
 	Leases

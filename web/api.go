@@ -54,6 +54,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if status == 499 {
 		return
 	}
+	s.jsonError(w, status, msg)
+}
+
+// jsonError answers {"error": msg} with status; msg must be safe to show.
+func (s *Server) jsonError(w http.ResponseWriter, status int, msg string) {
 	b, _ := json.Marshal(struct {
 		Error string `json:"error"`
 	}{msg})
@@ -72,6 +77,12 @@ func fillLists(r pmsync.Rollup) pmsync.Rollup {
 	r.RedFlags = orEmpty(r.RedFlags)
 	r.RiskMatrix.Cells = orEmpty(r.RiskMatrix.Cells)
 	r.Changes = orEmpty(r.Changes)
+	r.Health.Rules = orEmpty(r.Health.Rules)
+	r.NextMilestones = orEmpty(r.NextMilestones)
+	r.AtRisk = orEmpty(r.AtRisk)
+	r.Slips = orEmpty(r.Slips)
+	r.Forecasting.Weekly = orEmpty(r.Forecasting.Weekly)
+	r.Trend.Points = orEmpty(r.Trend.Points)
 	return r
 }
 
@@ -83,11 +94,16 @@ func orEmpty[T any](s []T) []T {
 }
 
 type apiPortfolioDoc struct {
-	Schema      string           `json:"schema"`
-	AsOf        pmsync.Date      `json:"as_of"`
-	GeneratedAt time.Time        `json:"generated_at"`
-	Timezone    string           `json:"timezone"`
-	Summary     portfolioSummary `json:"summary"`
+	Schema      string      `json:"schema"`
+	AsOf        pmsync.Date `json:"as_of"`
+	GeneratedAt time.Time   `json:"generated_at"`
+	Timezone    string      `json:"timezone"`
+	// Version is the served report's.
+	Version string `json:"version"`
+	// Portfolio and Portfolios are the report's totals (see the rollup
+	// document).
+	Portfolio  pmsync.Portfolio   `json:"portfolio"`
+	Portfolios []pmsync.Portfolio `json:"portfolios"`
 	// Programs are ranked by need of attention, most first.
 	Programs []apiRanked `json:"programs"`
 }
@@ -105,7 +121,7 @@ func (s *Server) apiPortfolio(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	doc := apiPortfolioDoc{Schema: portfolioSchema, AsOf: d.AsOf, GeneratedAt: d.Generated.UTC(), Timezone: s.loc.String(),
-		Summary: d.Summary, Programs: []apiRanked{}}
+		Version: d.ReportVersion, Portfolio: d.Portfolio, Portfolios: orEmpty(d.Groups), Programs: []apiRanked{}}
 	for _, c := range d.Programs {
 		doc.Programs = append(doc.Programs, apiRanked{Rank: c.Rank, Dashboard: c.Path, Rollup: fillLists(c.Rollup)})
 	}

@@ -102,7 +102,9 @@ type timelineRow struct {
 	Title    string
 	Baseline pmsync.Date // the first due date seen; "" when unknown
 	Due      pmsync.Date
-	Status   string // late | due soon | open | done
+	Status   string // late | at risk | due soon | on track | open | no date
+	// P50 and P85 are the forecast completion dates; "" without a forecast.
+	P50, P85 pmsync.Date
 }
 
 // timeline draws milestones as rows on a date axis: the baseline due date
@@ -127,7 +129,7 @@ func timeline(rows []timelineRow, today pmsync.Date) template.HTML {
 	}
 	lo, hi := day(today), day(today)
 	for _, r := range rows {
-		for _, d := range []pmsync.Date{r.Baseline, r.Due} {
+		for _, d := range []pmsync.Date{r.Baseline, r.Due, r.P50, r.P85} {
 			if v := day(d); !math.IsNaN(v) {
 				lo, hi = math.Min(lo, v), math.Max(hi, v)
 			}
@@ -157,6 +159,10 @@ func timeline(rows []timelineRow, today pmsync.Date) template.HTML {
 			b.f(`<line class="slip" x1="%s" y1="%s" x2="%s" y2="%s"/>`, num(bx), num(y), num(cx), num(y))
 			b.f(`<path class="baseline" d="%s"/>`, diamond(bx, y, 5))
 		}
+		if p50, p85 := day(r.P50), day(r.P85); !math.IsNaN(p50) && !math.IsNaN(p85) {
+			// The forecast: a bar from p50 to p85 under the row's diamond.
+			b.f(`<line class="fc" x1="%s" y1="%s" x2="%s" y2="%s"/>`, num(x.at(p50)), num(y+8), num(x.at(math.Max(p50, p85))+1), num(y+8))
+		}
 		b.f(`<path class="due" d="%s"/>`, diamond(cx, y, 6))
 		b.f(`<text x="%s" y="%s" class="val">%s</text></g>`, num(w-right+6), num(y+4), text(rowStatus(r)))
 	}
@@ -171,7 +177,7 @@ func statusClass(s string) string {
 	switch s {
 	case "late":
 		return "late"
-	case "due soon":
+	case "due soon", "at risk":
 		return "soon"
 	case "done":
 		return "done"
@@ -202,6 +208,9 @@ func milestoneSummary(r timelineRow) string {
 	}
 	if d := slipDays(r); d != 0 {
 		s += fmt.Sprintf(" (baseline %s, moved %+d days)", r.Baseline, d)
+	}
+	if r.P85 != "" {
+		s += fmt.Sprintf("; forecast p50 %s, p85 %s", r.P50, r.P85)
 	}
 	return s
 }
@@ -488,7 +497,7 @@ func pctText(p *float64) string {
 
 // healthBar shows how many programs are of each colour as one stacked
 // bar; the counts are written beside it on the page as words.
-func healthBar(h healthCounts) template.HTML {
+func healthBar(h pmsync.HealthCounts) template.HTML {
 	total := h.Red + h.Amber + h.Green
 	label := fmt.Sprintf("Health of %s: %d red, %d amber, %d green", plural(total, "program"), h.Red, h.Amber, h.Green)
 	var b svgBuilder

@@ -153,57 +153,44 @@ func TestScaleHelpers(t *testing.T) {
 	}
 }
 
-func TestSummarize(t *testing.T) {
-	programs := []pmsync.Rollup{
-		{Health: pmsync.Health{Status: pmsync.Red}, Progress: pmsync.Progress{Done: 10, Total: 40}, Milestones: pmsync.MilestoneCounts{Late: 2, DueSoon: 1}, Risks: pmsync.RiskCounts{RedFlags: 3},
-			Budget: pmsync.Budget{Currency: "USD", Planned: 1000, Actual: 600, ElapsedPercent: f64(50)}},
-		{Health: pmsync.Health{Status: pmsync.Green}, Progress: pmsync.Progress{Done: 5, Total: 10},
-			Budget: pmsync.Budget{Currency: "USD", Planned: 3000, Actual: 600, ElapsedPercent: f64(10)}},
-		// No dates: its money counts, its burn does not.
-		{Health: pmsync.Health{Status: pmsync.Amber}, Budget: pmsync.Budget{Currency: "USD", Planned: 500, Actual: 100}},
-		{Health: pmsync.Health{Status: pmsync.Amber}, Budget: pmsync.Budget{Currency: "EUR", Planned: 200, Actual: 50, ElapsedPercent: f64(20)}},
-		// No budget at all: no currency group.
-		{Health: pmsync.Health{Status: pmsync.Green}},
+func TestRanked(t *testing.T) {
+	rep := pmsync.Report{
+		Programs: []pmsync.Rollup{{ID: "a"}, {ID: "b"}, {ID: "c"}, {ID: "d"}},
+		// The rollup's ranking; d is not in it (a report assembled by hand).
+		Portfolio: pmsync.Portfolio{Attention: []pmsync.Attention{{Program: "c"}, {Program: "a"}, {Program: "gone"}, {Program: "b"}}},
 	}
-	got := summarize(programs)
-	// USD: planned 4500, actual 1300; measured over the first two: burn
-	// 1200/4000 = 30 %, elapsed (1000·50 + 3000·10)/4000 = 20 %, +10.
-	// EUR: 50/200 = 25 %, elapsed 20 %, +5.
-	want := portfolioSummary{
-		Programs: 5, Health: healthCounts{Red: 1, Amber: 2, Green: 2},
-		Progress: pmsync.Progress{Done: 15, Total: 50, Percent: 30}, Late: 2, DueSoon: 1, RedFlags: 3,
-		Budgets: []budgetTotal{
-			{Currency: "USD", Planned: 4500, Actual: 1300, BurnPercent: f64(30), ElapsedPercent: f64(20), VariancePoints: f64(10), Programs: 3, Measured: 2},
-			{Currency: "EUR", Planned: 200, Actual: 50, BurnPercent: f64(25), ElapsedPercent: f64(20), VariancePoints: f64(5), Programs: 1, Measured: 1},
-		},
+	var got []string
+	for _, r := range ranked(rep) {
+		got = append(got, r.ID)
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("summary (-want +got):\n%s", diff)
+	if diff := cmp.Diff([]string{"c", "a", "b", "d"}, got); diff != "" {
+		t.Errorf("ranking (-want +got):\n%s", diff)
 	}
 }
 
-func TestRank(t *testing.T) {
-	p := func(id string, h pmsync.HealthStatus, late, flags, soon int, variance *float64) pmsync.Rollup {
-		return pmsync.Rollup{ID: id, Name: id, Health: pmsync.Health{Status: h}, Milestones: pmsync.MilestoneCounts{Late: late, DueSoon: soon},
-			Risks: pmsync.RiskCounts{RedFlags: flags}, Budget: pmsync.Budget{VariancePoints: variance}}
+func TestTimelineRows(t *testing.T) {
+	ref := func(id string, due pmsync.Date) pmsync.ItemRef {
+		return pmsync.ItemRef{Source: "s", ExternalID: id, Title: id, Due: due}
 	}
-	in := []pmsync.Rollup{
-		p("green", pmsync.Green, 0, 0, 0, f64(30)),
-		p("red-1-late", pmsync.Red, 1, 0, 0, nil),
-		p("amber-no-variance", pmsync.Amber, 0, 1, 0, nil),
-		p("red-2-late", pmsync.Red, 2, 0, 0, nil),
-		p("red-1-late-2-flags", pmsync.Red, 1, 2, 0, nil),
-		p("amber-variance", pmsync.Amber, 0, 1, 0, f64(8)),
-		p("amber-b", pmsync.Amber, 0, 0, 2, f64(1)),
-		p("amber-a", pmsync.Amber, 0, 0, 2, f64(1)),
+	r := pmsync.Rollup{
+		Late:    []pmsync.ItemRef{ref("late", "2026-11-01")},
+		DueSoon: []pmsync.ItemRef{ref("soon", "2026-11-20"), ref("risky", "2026-11-25")},
+		NextMilestones: []pmsync.Milestone{
+			{ItemRef: ref("soon", "2026-11-20"), State: pmsync.MilestoneDueSoon},
+			{ItemRef: ref("risky", "2026-11-25"), State: pmsync.MilestoneAtRisk, Baseline: "2026-11-10", Forecast: &pmsync.Forecast{P50: "2026-11-28", P85: "2026-12-05"}},
+			{ItemRef: ref("later", "2027-02-01"), State: pmsync.MilestoneOnTrack},
+		},
+		Slips: []pmsync.Slip{{ItemRef: ref("risky", "2026-11-25"), Baseline: "2026-11-10", Days: 15}, {ItemRef: ref("far", "2027-06-01"), Baseline: "2027-05-01", Days: 31}},
 	}
-	var got []string
-	for _, r := range rank(in) {
-		got = append(got, r.ID)
+	want := []timelineRow{
+		{Title: "late", Due: "2026-11-01", Status: "late"},
+		{Title: "soon", Due: "2026-11-20", Status: "due soon"},
+		{Title: "risky", Due: "2026-11-25", Status: "at risk", Baseline: "2026-11-10", P50: "2026-11-28", P85: "2026-12-05"},
+		{Title: "later", Due: "2027-02-01", Status: "on track"},
+		{Title: "far", Due: "2027-06-01", Status: "open", Baseline: "2027-05-01"},
 	}
-	want := []string{"red-2-late", "red-1-late-2-flags", "red-1-late", "amber-variance", "amber-no-variance", "amber-a", "amber-b", "green"}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("ranking (-want +got):\n%s", diff)
+	if diff := cmp.Diff(want, timelineRows(r)); diff != "" {
+		t.Errorf("timeline rows (-want +got):\n%s", diff)
 	}
 }
 

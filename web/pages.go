@@ -24,7 +24,8 @@ const (
 	pagePushes     = 20
 	pageRuns       = 5
 	pageQuarantine = 50
-	cardNames      = 3 // milestones and risks named on a portfolio card
+	pageEvidence   = 200 // items listed per figure on the explanation page
+	cardNames      = 3   // milestones and risks named on a portfolio card
 )
 
 // routes registers the dashboard pages and the JSON API.
@@ -32,6 +33,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+s.cssPath, s.stylesheet)
 	mux.Handle("GET /{$}", s.auth(http.HandlerFunc(s.portfolioPage)))
 	mux.Handle("GET /programs/{id}", s.auth(http.HandlerFunc(s.programPage)))
+	mux.Handle("GET /programs/{id}/explain", s.auth(http.HandlerFunc(s.explainPage)))
 	mux.Handle("GET /sources", s.auth(http.HandlerFunc(s.sourcesPage)))
 	mux.Handle("GET /api/v1/portfolio", s.auth(http.HandlerFunc(s.apiPortfolio)))
 	mux.Handle("GET /api/v1/programs/{id}", s.auth(http.HandlerFunc(s.apiProgram)))
@@ -52,7 +54,7 @@ func (s *Server) parse() error {
 	// changes.
 	s.cssPath = "/assets/pmsync-" + hex.EncodeToString(sum[:6]) + ".css"
 	s.pages = map[string]*template.Template{}
-	for _, name := range []string{"portfolio", "program", "sources", "error"} {
+	for _, name := range []string{"portfolio", "program", "explain", "sources", "error"} {
 		t, err := template.New(name).Funcs(s.funcs()).ParseFS(templates, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return fmt.Errorf("parse %s template: %w", name, err)
@@ -89,6 +91,7 @@ func (s *Server) funcs() template.FuncMap {
 		"waited":      func(d time.Duration) string { return d.Round(100 * time.Millisecond).String() },
 		"shorten":     func(s string, n int) string { return clip(s, n) },
 		"add":         func(a, b int) int { return a + b },
+		"deref":       func(p *float64) float64 { return *p },
 	}
 }
 
@@ -176,6 +179,10 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, sta
 // show.
 var errBadRequest = errors.New("bad request")
 
+// errUnavailable is a page this server cannot give (its engine lacks the
+// capability).
+var errUnavailable = errors.New("explanations are not available from this server")
+
 // classify maps an error to a status and the text a client may see.
 // Internal errors are logged with a reference and only the reference is
 // sent: their text may name files, queries or hosts.
@@ -187,6 +194,8 @@ func (s *Server) classify(r *http.Request, err error) (int, string) {
 	case errors.Is(err, engine.ErrNoSuchProgram):
 		// The engine's text names the program asked for and the known ones.
 		return http.StatusNotFound, err.Error()
+	case errors.Is(err, errUnavailable):
+		return http.StatusNotImplemented, err.Error()
 	case errors.Is(err, errBadRequest):
 		return http.StatusBadRequest, strings.TrimPrefix(err.Error(), errBadRequest.Error()+": ")
 	case errors.Is(err, context.Canceled):
@@ -247,20 +256,25 @@ type card struct {
 
 type portfolioData struct {
 	meta
-	Summary  portfolioSummary
+	// ReportVersion is the served report's.
+	ReportVersion string
+	Portfolio     pmsync.Portfolio
+	// Groups are the portfolios programs name, when any does.
+	Groups   []pmsync.Portfolio
 	Programs []card
 }
 
 // portfolio builds the portfolio of the programs asked for (every program
 // when none is).
 func (s *Server) portfolio(ctx context.Context, programs []string) (portfolioData, error) {
-	rep, err := s.roll.Rollup(ctx, engine.RollupOptions{Programs: programs})
+	rep, err := s.served(ctx, programs)
 	if err != nil {
 		return portfolioData{}, err
 	}
-	d := portfolioData{meta: s.meta("Portfolio", "portfolio", rep.AsOf, rep.GeneratedAt), Summary: summarize(rep.Programs)}
+	d := portfolioData{meta: s.meta("Portfolio", "portfolio", rep.AsOf, rep.GeneratedAt), ReportVersion: rep.Version,
+		Portfolio: rep.Portfolio, Groups: rep.Portfolios}
 	now := s.now()
-	for i, p := range rank(rep.Programs) {
+	for i, p := range ranked(rep) {
 		d.Programs = append(d.Programs, card{Rollup: p, Rank: i + 1, Path: programPath(p.ID), Fresh: freshnessOf(p.Sources, now),
 			DueDays: s.roll.RulesFor(p.ID).DueSoonDays})
 	}
@@ -296,7 +310,7 @@ type programData struct {
 }
 
 func (s *Server) programView(ctx context.Context, p pmsync.Program) (programData, error) {
-	rep, err := s.roll.Rollup(ctx, engine.RollupOptions{Programs: []string{p.ID}})
+	rep, err := s.served(ctx, []string{p.ID})
 	if err != nil {
 		return programData{}, err
 	}
@@ -321,14 +335,19 @@ func (s *Server) programView(ctx context.Context, p pmsync.Program) (programData
 		Fresh: freshnessOf(r.Sources, s.now()), Pushes: pushes}
 	d.Timeline = timeline(timelineRows(r), rep.AsOf)
 
-	hist := history(snaps, r)
+	// The burn chart spans the program's life: the stored rollups. The
+	// trends are the rollup's own, over its trend window.
 	var spent []burnPoint
-	var progress, late, flags []trendPoint
-	for _, h := range hist {
+	for _, h := range history(snaps, r) {
 		spent = append(spent, burnPoint{Date: h.AsOf, Actual: h.Budget.Actual})
-		progress = append(progress, trendPoint{h.AsOf, h.Progress.Percent})
-		late = append(late, trendPoint{h.AsOf, float64(h.Milestones.Late)})
-		flags = append(flags, trendPoint{h.AsOf, float64(h.Risks.RedFlags)})
+	}
+	var progress, late, flags []trendPoint
+	for _, tp := range trendPoints(r) {
+		if tp.Progress != nil {
+			progress = append(progress, trendPoint{tp.AsOf, *tp.Progress})
+		}
+		late = append(late, trendPoint{tp.AsOf, float64(tp.LateMilestones)})
+		flags = append(flags, trendPoint{tp.AsOf, float64(tp.RedFlags)})
 	}
 	d.Burn = burnChart(p.Start, p.End, rep.AsOf, r.Budget.Planned, spent, r.Budget.Forecast, r.Budget.Currency)
 	d.Matrix = matrixRows(r.RiskMatrix, rules.RedFlagScore)
@@ -340,6 +359,8 @@ func (s *Server) programView(ctx context.Context, p pmsync.Program) (programData
 	d.Figures = []figure{
 		{Name: "Late milestones", Count: r.Milestones.Late, Items: r.Late},
 		{Name: fmt.Sprintf("Milestones due within %d days", rules.DueSoonDays), Count: r.Milestones.DueSoon, Items: r.DueSoon},
+		{Name: "Milestones at risk (forecast p85 after the due date)", Count: r.Milestones.AtRisk, Items: milestoneRefs(r.AtRisk)},
+		{Name: "Slipped milestones (due later than their baseline)", Count: r.Milestones.Slipped, Items: slipRefs(r.Slips)},
 		{Name: fmt.Sprintf("Red-flag risks (score ≥ %d)", rules.RedFlagScore), Count: r.Risks.RedFlags, Items: r.RedFlags},
 	}
 	return d, nil
@@ -406,4 +427,78 @@ func (s *Server) sourcesPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, r, "sources", http.StatusOK, d)
+}
+
+// shownFigure is one figure of an explanation as the page lists it.
+type shownFigure struct {
+	Name, How, Anchor, Value string
+	Items                    []pmsync.Evidence
+	More                     int // items not listed
+}
+
+type explainData struct {
+	meta
+	Program pmsync.Program
+	Figures []shownFigure
+	Shown   int
+}
+
+// explainPage lists every figure of a program's rollup with the items
+// behind it. It computes the explanation when asked: it reads the items.
+func (s *Server) explainPage(w http.ResponseWriter, r *http.Request) {
+	p, err := s.program(r)
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	ex, ok := s.roll.(Explainer)
+	if !ok {
+		s.pageError(w, r, errUnavailable)
+		return
+	}
+	doc, err := ex.Explain(r.Context(), engine.RollupOptions{Programs: []string{p.ID}})
+	if err != nil {
+		s.pageError(w, r, err)
+		return
+	}
+	d := explainData{meta: s.meta(p.Name+": every figure", "", doc.AsOf, s.now()), Program: p, Shown: pageEvidence}
+	for _, e := range doc.Programs {
+		if e.Program != p.ID {
+			continue
+		}
+		for _, f := range e.Figures {
+			sf := shownFigure{Name: f.Name, How: f.How, Anchor: "figure-" + strings.ReplaceAll(f.Name, ".", "-"), Value: figureValue(f.Value)}
+			sf.Items = f.Items[:min(len(f.Items), pageEvidence)]
+			sf.More = len(f.Items) - len(sf.Items)
+			d.Figures = append(d.Figures, sf)
+		}
+	}
+	s.render(w, r, "explain", http.StatusOK, d)
+}
+
+// figureValue writes a figure's value: numbers as the document has them,
+// a missing one as "unknown".
+func figureValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "unknown"
+	case *float64:
+		if x == nil {
+			return "unknown"
+		}
+		return trimZero(fmt.Sprintf("%.2f", *x))
+	case float64:
+		return trimZero(fmt.Sprintf("%.2f", x))
+	case *pmsync.Date:
+		if x == nil {
+			return "unknown"
+		}
+		return string(*x)
+	case *int:
+		if x == nil {
+			return "unknown"
+		}
+		return fmt.Sprint(*x)
+	}
+	return fmt.Sprint(v)
 }

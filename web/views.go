@@ -12,141 +12,35 @@ import (
 	"github.com/pmsync/pmsync/store"
 )
 
-// The views turn the rollup and what the engine reports into what the pages
-// and the JSON API show. They compute nothing the rollup already holds:
-// they add it up across programs, rank, and put times in one zone.
+// The views lay the rollup and what the engine reports out for the pages
+// and the JSON API. They compute no figure: the rollup holds them all (the
+// portfolio's totals and ranking included); the views order, merge and put
+// times in one zone.
 
-// portfolioSummary is the band at the top of the portfolio page.
-type portfolioSummary struct {
-	Programs int `json:"programs"`
-	// Health counts the programs of each colour.
-	Health healthCounts `json:"health"`
-	// Progress adds up done and total work of every program.
-	Progress pmsync.Progress `json:"progress"`
-	// Late and DueSoon add up milestones; RedFlags the red-flag risks.
-	Late     int `json:"late_milestones"`
-	DueSoon  int `json:"due_soon_milestones"`
-	RedFlags int `json:"red_flag_risks"`
-	// Budgets adds up budgets per currency (amounts in different
-	// currencies are never summed).
-	Budgets []budgetTotal `json:"budgets"`
-}
-
-type healthCounts struct {
-	Red   int `json:"red"`
-	Amber int `json:"amber"`
-	Green int `json:"green"`
-}
-
-// budgetTotal is the budget of the programs of one currency: planned and
-// actual summed; burn and elapsed over the programs that have both a
-// planned budget and dates, the time elapsed weighted by planned budget.
-type budgetTotal struct {
-	Currency       string   `json:"currency"`
-	Planned        float64  `json:"planned"`
-	Actual         float64  `json:"actual"`
-	BurnPercent    *float64 `json:"burn_percent"`
-	ElapsedPercent *float64 `json:"elapsed_percent"`
-	VariancePoints *float64 `json:"variance_points"`
-	// Programs counts the programs summed; Measured those with burn and
-	// elapsed both known.
-	Programs int `json:"programs"`
-	Measured int `json:"measured"`
-}
-
-func summarize(programs []pmsync.Rollup) portfolioSummary {
-	s := portfolioSummary{Programs: len(programs), Budgets: []budgetTotal{}}
-	type acc struct {
-		budgetTotal
-		mPlanned, mActual, mElapsed float64
+// ranked orders a report's programs by the portfolio's ranking by need of
+// attention (the rollup's; programs it does not rank follow in report
+// order).
+func ranked(rep pmsync.Report) []pmsync.Rollup {
+	byID := make(map[string]pmsync.Rollup, len(rep.Programs))
+	for _, r := range rep.Programs {
+		byID[r.ID] = r
 	}
-	var order []string
-	byCur := map[string]*acc{}
-	for _, r := range programs {
-		switch r.Health.Status {
-		case pmsync.Red:
-			s.Health.Red++
-		case pmsync.Amber:
-			s.Health.Amber++
-		default:
-			s.Health.Green++
-		}
-		s.Progress.Done += r.Progress.Done
-		s.Progress.Total += r.Progress.Total
-		s.Late += r.Milestones.Late
-		s.DueSoon += r.Milestones.DueSoon
-		s.RedFlags += r.Risks.RedFlags
-		if r.Budget.Planned == 0 && r.Budget.Actual == 0 {
-			continue // no budget to add up
-		}
-		a, ok := byCur[r.Budget.Currency]
-		if !ok {
-			a = &acc{budgetTotal: budgetTotal{Currency: r.Budget.Currency}}
-			byCur[r.Budget.Currency] = a
-			order = append(order, r.Budget.Currency)
-		}
-		a.Programs++
-		a.Planned += r.Budget.Planned
-		a.Actual += r.Budget.Actual
-		if r.Budget.Planned > 0 && r.Budget.ElapsedPercent != nil {
-			a.Measured++
-			a.mPlanned += r.Budget.Planned
-			a.mActual += r.Budget.Actual
-			a.mElapsed += r.Budget.Planned * *r.Budget.ElapsedPercent
+	out := make([]pmsync.Rollup, 0, len(rep.Programs))
+	for _, a := range rep.Portfolio.Attention {
+		if r, ok := byID[a.Program]; ok {
+			out = append(out, r)
+			delete(byID, a.Program)
 		}
 	}
-	if s.Progress.Total > 0 {
-		s.Progress.Percent = round2(100 * float64(s.Progress.Done) / float64(s.Progress.Total))
-	}
-	for _, c := range order {
-		a := byCur[c]
-		t := a.budgetTotal
-		t.Planned, t.Actual = round2(t.Planned), round2(t.Actual)
-		if a.mPlanned > 0 {
-			burn, elapsed := round2(100*a.mActual/a.mPlanned), round2(a.mElapsed/a.mPlanned)
-			t.BurnPercent, t.ElapsedPercent = &burn, &elapsed
-			v := round2(burn - elapsed)
-			t.VariancePoints = &v
+	for _, r := range rep.Programs {
+		if _, left := byID[r.ID]; left {
+			out = append(out, r)
 		}
-		s.Budgets = append(s.Budgets, t)
 	}
-	return s
+	return out
 }
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
-
-// rank orders programs by need of attention: red before amber before
-// green; then more late milestones, more red flags, a larger burn
-// variance, more milestones due soon; then by name.
-func rank(programs []pmsync.Rollup) []pmsync.Rollup {
-	out := slices.Clone(programs)
-	severity := func(h pmsync.HealthStatus) int {
-		switch h {
-		case pmsync.Red:
-			return 2
-		case pmsync.Amber:
-			return 1
-		}
-		return 0
-	}
-	variance := func(r pmsync.Rollup) float64 {
-		if r.Budget.VariancePoints == nil {
-			return math.Inf(-1)
-		}
-		return *r.Budget.VariancePoints
-	}
-	slices.SortStableFunc(out, func(a, b pmsync.Rollup) int {
-		return cmp.Or(
-			-cmp.Compare(severity(a.Health.Status), severity(b.Health.Status)),
-			-cmp.Compare(a.Milestones.Late, b.Milestones.Late),
-			-cmp.Compare(a.Risks.RedFlags, b.Risks.RedFlags),
-			-cmp.Compare(variance(a), variance(b)),
-			-cmp.Compare(a.Milestones.DueSoon, b.Milestones.DueSoon),
-			cmp.Compare(a.Name, b.Name),
-		)
-	})
-	return out
-}
 
 // programPath is the dashboard page of a program. Program ids come from
 // the configuration, never from the data, so no item value reaches a URL.
@@ -209,18 +103,67 @@ func history(snaps []store.Snapshot, current pmsync.Rollup) []pmsync.Rollup {
 	return out
 }
 
-// timelineRows are the milestones the rollup names, ordered by due date:
-// the late ones and those due soon.
+// timelineRows are the milestones the rollup names, by due date: the late
+// ones, those due soon, the next ones, those at risk and those that
+// slipped, each once, with its baseline and forecast where known.
 func timelineRows(r pmsync.Rollup) []timelineRow {
 	var rows []timelineRow
+	at := map[string]int{} // by source and external id
+	row := func(ref pmsync.ItemRef) *timelineRow {
+		key := ref.Source + "\x00" + ref.ExternalID
+		if i, ok := at[key]; ok {
+			return &rows[i]
+		}
+		at[key] = len(rows)
+		rows = append(rows, timelineRow{Title: ref.Title, Due: ref.Due})
+		return &rows[len(rows)-1]
+	}
 	for _, m := range r.Late {
-		rows = append(rows, timelineRow{Title: m.Title, Due: m.Due, Status: "late"})
+		row(m).Status = "late"
 	}
 	for _, m := range r.DueSoon {
-		rows = append(rows, timelineRow{Title: m.Title, Due: m.Due, Status: "due soon"})
+		if x := row(m); x.Status == "" {
+			x.Status = "due soon"
+		}
+	}
+	for _, list := range [][]pmsync.Milestone{r.NextMilestones, r.AtRisk} {
+		for _, m := range list {
+			x := row(m.ItemRef)
+			if st := milestoneStatus(m.State); x.Status == "" || x.Status == "due soon" && st == "at risk" {
+				x.Status = st
+			}
+			if m.Baseline != "" {
+				x.Baseline = m.Baseline
+			}
+			if m.Forecast != nil {
+				x.P50, x.P85 = m.Forecast.P50, m.Forecast.P85
+			}
+		}
+	}
+	for _, sl := range r.Slips {
+		x := row(sl.ItemRef)
+		x.Baseline = sl.Baseline
+		if x.Status == "" {
+			x.Status = "open"
+		}
 	}
 	slices.SortStableFunc(rows, func(a, b timelineRow) int { return cmp.Compare(a.Due, b.Due) })
 	return rows
+}
+
+// milestoneStatus words a milestone state of the rollup.
+func milestoneStatus(state string) string {
+	switch state {
+	case pmsync.MilestoneLate:
+		return "late"
+	case pmsync.MilestoneAtRisk:
+		return "at risk"
+	case pmsync.MilestoneDueSoon:
+		return "due soon"
+	case pmsync.MilestoneNoDate:
+		return "no date"
+	}
+	return "on track"
 }
 
 // matrixCell is one cell of the risk matrix as the page draws it.
@@ -259,4 +202,37 @@ type figure struct {
 	Name  string
 	Count int
 	Items []pmsync.ItemRef
+}
+
+func milestoneRefs(ms []pmsync.Milestone) []pmsync.ItemRef {
+	out := make([]pmsync.ItemRef, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, m.ItemRef)
+	}
+	return out
+}
+
+func slipRefs(sl []pmsync.Slip) []pmsync.ItemRef {
+	out := make([]pmsync.ItemRef, 0, len(sl))
+	for _, s := range sl {
+		out = append(out, s.ItemRef)
+	}
+	return out
+}
+
+// trendPoints are the rollup's trend, and the rollup itself as the last
+// point when the trend does not reach its as-of date (a rollup built
+// without history).
+func trendPoints(r pmsync.Rollup) []pmsync.TrendPoint {
+	pts := r.Trend.Points
+	if n := len(pts); n == 0 || pts[n-1].AsOf != r.AsOf {
+		var pct *float64
+		if r.Progress.Total > 0 {
+			p := r.Progress.Percent
+			pct = &p
+		}
+		pts = append(slices.Clip(pts), pmsync.TrendPoint{AsOf: r.AsOf, Done: r.Progress.Done, Total: r.Progress.Total, Progress: pct,
+			LateMilestones: r.Milestones.Late, RedFlags: r.Risks.RedFlags, Planned: r.Budget.Planned, Actual: r.Budget.Actual, Burn: r.Budget.BurnPercent})
+	}
+	return pts
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -26,7 +27,10 @@ func (c *cli) cmdRun(fs *flag.FlagSet) func(context.Context, []string) error {
 			return err
 		}
 		reg := newRegistry()
-		metrics := engine.NewMetrics(reg)
+		// Replicas on one database each serve /metrics: the engine's series
+		// carry the replica (its host name) so that a scraper can tell them
+		// apart and sum them.
+		metrics := engine.NewMetrics(prometheus.WrapRegistererWith(prometheus.Labels{"replica": replicaName()}, reg))
 		a, err := c.open(ctx, cfg, setupOptions{daemon: true, engine: engine.Options{Metrics: metrics}})
 		if err != nil {
 			return err
@@ -55,6 +59,16 @@ func (c *cli) cmdRun(fs *flag.FlagSet) func(context.Context, []string) error {
 		}
 		return c.serve(ctx, a, reg, c.stdout, reload)
 	}
+}
+
+// replicaName names this replica in metrics: the host name (a container's
+// own, under Docker or Kubernetes).
+func replicaName() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		return "unknown"
+	}
+	return host
 }
 
 // registerProcessMetrics adds the Go runtime's and the process's

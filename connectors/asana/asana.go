@@ -65,6 +65,7 @@ func init() {
 		New:                connectors.Adapt(New),
 		Scope:              connectors.ScopeDecoder(CheckScope),
 		Target:             connectors.TargetDecoder(CheckTarget, func(t Target) string { return "project=" + t.Project }),
+		Preview:            Preview,
 		CheckParams:        CheckParams,
 		FieldKeys:          []string{"fields", "custom"},
 		AuthKeys:           []string{"token"},

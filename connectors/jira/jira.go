@@ -52,6 +52,7 @@ func init() {
 		Options:            decodeOptions,
 		Scope:              connectors.ScopeDecoder(CheckScope),
 		Target:             connectors.TargetDecoder(CheckTarget, func(t Target) string { return "issue=" + strings.TrimSpace(t.Issue) }),
+		Preview:            Preview,
 		CheckParams:        CheckParams,
 		FieldKeys:          []string{"fields", "custom"},
 		AuthKeys:           []string{"email?", "token"},

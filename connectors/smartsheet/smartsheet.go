@@ -78,6 +78,7 @@ func init() {
 		Options:            decodeOptions,
 		Scope:              connectors.ScopeDecoder(CheckScope),
 		Target:             connectors.TargetDecoder(CheckTarget, func(t Target) string { return "sheet=" + strings.TrimSpace(t.Sheet) }),
+		Preview:            Preview,
 		CheckParams:        CheckParams,
 		FieldKeys:          []string{"cells", "cells_display", "cells_email"},
 		AuthKeys:           []string{"token"},

@@ -89,6 +89,7 @@ func init() {
 		Options:            DecodeOptions,
 		Scope:              DecodeScope,
 		Target:             DecodeTarget,
+		Preview:            Preview,
 		CheckParams:        CheckParams,
 		FieldKeys:          []string{"fields", "custom"},
 		AuthKeys:           []string{"key", "token"},

@@ -41,6 +41,7 @@ func Run(t *testing.T, open Opener) {
 		{"Runs", runs},
 		{"Meta", []test{{"SetAndRead", testMeta}}},
 		{"Snapshots", []test{{"SaveAndList", testSnapshots}}},
+		{"History", history},
 		{"Outbox", outbox},
 		{"Audit", audit},
 		{"Leases", leases},
