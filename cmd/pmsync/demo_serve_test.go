@@ -103,6 +103,7 @@ func (l *lockedBuffer) String() string {
 // curlCall is one documented curl command.
 type curlCall struct {
 	line    string
+	method  string
 	url     string
 	headers http.Header
 }
@@ -131,16 +132,23 @@ func readmeCurls(t *testing.T, readme string) []curlCall {
 }
 
 // parseCurl reads the subset of curl the README uses: -s/-S/-f flags,
-// -H headers and one URL, with shell quoting and $VARIABLES.
+// -X GET or POST, -H headers and one URL, with shell quoting and
+// $PMSYNC_TOKEN.
 func parseCurl(line string) (curlCall, error) {
 	words, err := shellWords(line)
 	if err != nil {
 		return curlCall{}, err
 	}
-	c := curlCall{line: line, headers: http.Header{}}
+	c := curlCall{line: line, method: http.MethodGet, headers: http.Header{}}
 	for i := 1; i < len(words); i++ {
 		w := words[i]
 		switch {
+		case w == "-X" || w == "--request":
+			if i+1 >= len(words) || (words[i+1] != http.MethodGet && words[i+1] != http.MethodPost) {
+				return c, fmt.Errorf("%q: -X takes GET or POST", line)
+			}
+			i++
+			c.method = words[i]
 		case w == "-H" || w == "--header":
 			if i+1 >= len(words) {
 				return c, fmt.Errorf("%q: -H without a header", line)
@@ -218,7 +226,10 @@ func TestParseCurl(t *testing.T) {
 	if c.url != "http://127.0.0.1:8080/api/v1/programs/ehr-upgrade/items?kind=milestone&state=todo" || c.headers.Get("Authorization") != "Bearer demo-needs-no-token" {
 		t.Errorf("parsed %+v", c)
 	}
-	for _, bad := range []string{`curl -X POST http://x/`, `curl http://x/ | jq .`, `curl 'http://x/`, `curl -s`} {
+	if c, err := parseCurl(`curl -s -X POST http://x/refresh`); err != nil || c.method != http.MethodPost || c.url != "http://x/refresh" {
+		t.Errorf("parseCurl(-X POST) = %+v, %v", c, err)
+	}
+	for _, bad := range []string{`curl -X DELETE http://x/`, `curl -d a=b http://x/`, `curl http://x/ | jq .`, `curl 'http://x/`, `curl -s`} {
 		if _, err := parseCurl(bad); err == nil {
 			t.Errorf("parseCurl(%q) succeeded, want an error", bad)
 		}
@@ -261,7 +272,7 @@ func TestReadmeCurlExamples(t *testing.T) {
 			t.Errorf("README curl %q: examples address the demo's default, 127.0.0.1:8080", c.line)
 			continue
 		}
-		req, err := http.NewRequest(http.MethodGet, base+u.RequestURI(), nil)
+		req, err := http.NewRequest(c.method, base+u.RequestURI(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
