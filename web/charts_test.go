@@ -1,13 +1,13 @@
 package web
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pmsync/pmsync"
-	"github.com/pmsync/pmsync/store"
 )
 
 func TestPercentBar(t *testing.T) {
@@ -218,31 +218,58 @@ func TestMatrixZones(t *testing.T) {
 	}
 }
 
-func TestHistoryOnePointPerDay(t *testing.T) {
-	snap := func(asOf pmsync.Date, pct float64) store.Snapshot {
-		return store.Snapshot{AsOf: asOf, Rollup: pmsync.Rollup{AsOf: asOf, Progress: pmsync.Progress{Percent: pct}}}
+func TestKeepRows(t *testing.T) {
+	rows := func(status string, n int, from pmsync.Date) []timelineRow {
+		var out []timelineRow
+		for i := range n {
+			out = append(out, timelineRow{Title: fmt.Sprintf("%s%d", status, i+1), Due: from.AddDays(i), Status: status})
+		}
+		return out
 	}
-	// Newest first, as the store returns them; two rollups on 11-19.
-	snaps := []store.Snapshot{snap("2026-11-26", 39), snap("2026-11-19", 36), snap("2026-11-19", 35), snap("2026-11-12", 30)}
-	cur := pmsync.Rollup{AsOf: "2026-11-26", Progress: pmsync.Progress{Percent: 40}}
-	var got []string
-	for _, r := range history(snaps, cur) {
-		got = append(got, string(r.AsOf)+"="+valueText(r.Progress.Percent, "%"))
+	titles := func(rs []timelineRow) string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.Title)
+		}
+		return strings.Join(out, " ")
 	}
-	if diff := cmp.Diff([]string{"2026-11-12=30%", "2026-11-19=36%", "2026-11-26=40%"}, got); diff != "" {
-		t.Errorf("history (-want +got):\n%s", diff)
+	sorted := func(rs ...[]timelineRow) []timelineRow {
+		var all []timelineRow
+		for _, r := range rs {
+			all = append(all, r...)
+		}
+		return all
+	}
+	// 10 late (due 2026-01-01..10) then 20 others (from 2026-02-01): at
+	// most 24, of which 8 late, the most recently due: late3..late10.
+	got := keepRows(sorted(rows("late", 10, "2026-01-01"), rows("soon", 20, "2026-02-01")), 24)
+	want := "late3 late4 late5 late6 late7 late8 late9 late10 " +
+		"soon1 soon2 soon3 soon4 soon5 soon6 soon7 soon8 soon9 soon10 soon11 soon12 soon13 soon14 soon15 soon16"
+	if titles(got) != want {
+		t.Errorf("keepRows = %s\nwant %s", titles(got), want)
+	}
+	// 30 late and 2 others: the late fill what the others leave, 22.
+	got = keepRows(sorted(rows("late", 30, "2026-01-01"), rows("soon", 2, "2026-03-01")), 24)
+	if len(got) != 24 || got[0].Title != "late9" || got[21].Title != "late30" || got[23].Title != "soon2" {
+		t.Errorf("keepRows = %s", titles(got))
+	}
+	// Few enough: all, untouched.
+	few := rows("late", 3, "2026-01-01")
+	if got := keepRows(few, 24); titles(got) != "late1 late2 late3" {
+		t.Errorf("keepRows of 3 = %s", titles(got))
 	}
 }
 
-func TestBurnChartLabelsDoNotOverlap(t *testing.T) {
-	// The demo's telehealth: plan 2.4M, forecast 2,540,125; the axis runs
-	// to 5M over 210..16 px. Plan label y = 210 − 194·2.4/5 + 4 = 120.9;
-	// the forecast's would be 115.4, closer than 12 px, so it moves up to
-	// 108.9.
-	got := string(burnChart("2026-07-09", "2027-05-05", "2026-12-06", 2400000, []burnPoint{{"2026-12-06", 1163541}}, f64(2540125), "USD"))
-	for _, w := range []string{`y="120.9">planned 2.4M</text>`, `y="108.9">forecast 2.54M</text>`} {
-		if !strings.Contains(got, w) {
-			t.Errorf("burn chart lacks %s:\n%s", w, got)
-		}
+func TestNewFigureListsAPageful(t *testing.T) {
+	var refs []pmsync.ItemRef
+	for i := range 30 {
+		refs = append(refs, pmsync.ItemRef{ExternalID: fmt.Sprint(i)})
+	}
+	f := newFigure("Late milestones", 31, refs)
+	if len(f.Items) != 25 || f.More != 5 || f.Count != 31 || f.Items[24].ExternalID != "24" {
+		t.Errorf("figure lists %d, %d more, count %d", len(f.Items), f.More, f.Count)
+	}
+	if f := newFigure("None", 0, nil); len(f.Items) != 0 || f.More != 0 {
+		t.Errorf("empty figure = %+v", f)
 	}
 }

@@ -20,7 +20,8 @@ import (
 
 // Limits of what one page shows.
 const (
-	trendSnapshots = 60 // rollups behind the trends and the burn chart
+	timelineMax    = 24 // milestones on a timeline
+	pageRows       = 25 // items listed per figure on a program page
 	pagePushes     = 20
 	pageRuns       = 5
 	pageQuarantine = 50
@@ -302,6 +303,11 @@ type programData struct {
 	Rules    pmsync.Rules
 	Fresh    []freshness
 	Timeline template.HTML
+	// Milestones counts the milestones the timeline could show, and
+	// TimelineShown those it does.
+	Milestones, TimelineShown int
+	// RedFlags is the red-flag list as shown.
+	RedFlags figure
 	Burn     template.HTML
 	Matrix   [][]matrixCell
 	Trends   []trend
@@ -318,12 +324,6 @@ func (s *Server) programView(ctx context.Context, p pmsync.Program) (programData
 		return programData{}, fmt.Errorf("rollup of %s returned %d programs", p.ID, len(rep.Programs))
 	}
 	r := rep.Programs[0]
-	var snaps []store.Snapshot
-	if s.hist != nil {
-		if snaps, err = s.hist.Snapshots(ctx, p.ID, trendSnapshots); err != nil {
-			return programData{}, fmt.Errorf("read history of %s: %w", p.ID, err)
-		}
-	}
 	var pushes []store.Delivery
 	if s.hist != nil {
 		if pushes, err = s.hist.Deliveries(ctx, store.DeliveryFilter{Program: p.ID, Limit: pagePushes}); err != nil {
@@ -333,16 +333,18 @@ func (s *Server) programView(ctx context.Context, p pmsync.Program) (programData
 	rules := s.roll.RulesFor(p.ID)
 	d := programData{meta: s.meta(r.Name, "", rep.AsOf, rep.GeneratedAt), Program: p, R: r, Rules: rules,
 		Fresh: freshnessOf(r.Sources, s.now()), Pushes: pushes}
-	d.Timeline = timeline(timelineRows(r), rep.AsOf)
+	rows := timelineRows(r)
+	d.Milestones = len(rows)
+	rows = keepRows(rows, timelineMax)
+	d.TimelineShown = len(rows)
+	d.Timeline = timeline(rows, rep.AsOf)
 
-	// The burn chart spans the program's life: the stored rollups. The
-	// trends are the rollup's own, over its trend window.
+	// The charts over time draw the rollup's own trend (its trend window):
+	// the served report holds it, so a page view reads nothing more.
 	var spent []burnPoint
-	for _, h := range history(snaps, r) {
-		spent = append(spent, burnPoint{Date: h.AsOf, Actual: h.Budget.Actual})
-	}
 	var progress, late, flags []trendPoint
 	for _, tp := range trendPoints(r) {
+		spent = append(spent, burnPoint{Date: tp.AsOf, Actual: tp.Actual})
 		if tp.Progress != nil {
 			progress = append(progress, trendPoint{tp.AsOf, *tp.Progress})
 		}
@@ -357,12 +359,13 @@ func (s *Server) programView(ctx context.Context, p pmsync.Program) (programData
 		{"Red-flag risks", trendChart("Red-flag risks", "", flags)},
 	}
 	d.Figures = []figure{
-		{Name: "Late milestones", Count: r.Milestones.Late, Items: r.Late},
-		{Name: fmt.Sprintf("Milestones due within %d days", rules.DueSoonDays), Count: r.Milestones.DueSoon, Items: r.DueSoon},
-		{Name: "Milestones at risk (forecast p85 after the due date)", Count: r.Milestones.AtRisk, Items: milestoneRefs(r.AtRisk)},
-		{Name: "Slipped milestones (due later than their baseline)", Count: r.Milestones.Slipped, Items: slipRefs(r.Slips)},
-		{Name: fmt.Sprintf("Red-flag risks (score ≥ %d)", rules.RedFlagScore), Count: r.Risks.RedFlags, Items: r.RedFlags},
+		newFigure("Late milestones", r.Milestones.Late, r.Late),
+		newFigure(fmt.Sprintf("Milestones due within %d days", rules.DueSoonDays), r.Milestones.DueSoon, r.DueSoon),
+		newFigure("Milestones at risk (forecast p85 after the due date)", r.Milestones.AtRisk, milestoneRefs(r.AtRisk)),
+		newFigure("Slipped milestones (due later than their baseline)", r.Milestones.Slipped, slipRefs(r.Slips)),
+		newFigure(fmt.Sprintf("Red-flag risks (score ≥ %d)", rules.RedFlagScore), r.Risks.RedFlags, r.RedFlags),
 	}
+	d.RedFlags = d.Figures[4]
 	return d, nil
 }
 

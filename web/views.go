@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/pmsync/pmsync"
-	"github.com/pmsync/pmsync/store"
 )
 
 // The views lay the rollup and what the engine reports out for the pages
@@ -75,32 +74,6 @@ func ago(d time.Duration) string {
 		return fmt.Sprintf("%d h ago", int(d/time.Hour))
 	}
 	return fmt.Sprintf("%d days ago", int(d/(24*time.Hour)))
-}
-
-// history turns a program's snapshots (newest first, as the store returns
-// them) and its current rollup into one point per as-of date, oldest
-// first; the latest rollup of a date stands for it.
-func history(snaps []store.Snapshot, current pmsync.Rollup) []pmsync.Rollup {
-	var out []pmsync.Rollup
-	add := func(r pmsync.Rollup) {
-		if n := len(out); n > 0 && out[n-1].AsOf == r.AsOf {
-			out[n-1] = r
-			return
-		}
-		out = append(out, r)
-	}
-	for i := len(snaps) - 1; i >= 0; i-- {
-		r := snaps[i].Rollup
-		if r.AsOf == "" {
-			r.AsOf = snaps[i].AsOf
-		}
-		if r.AsOf > current.AsOf {
-			continue
-		}
-		add(r)
-	}
-	add(current)
-	return out
 }
 
 // timelineRows are the milestones the rollup names, by due date: the late
@@ -197,11 +170,43 @@ func matrixRows(m pmsync.RiskMatrix, redFlag int) [][]matrixCell {
 	return rows
 }
 
-// figure is one count of the rollup with the items behind it.
+// figure is one count of the rollup with the items behind it, as many as
+// a page lists.
 type figure struct {
 	Name  string
 	Count int
 	Items []pmsync.ItemRef
+	More  int // items not listed
+}
+
+func newFigure(name string, count int, items []pmsync.ItemRef) figure {
+	shown := items[:min(len(items), pageRows)]
+	return figure{Name: name, Count: count, Items: shown, More: len(items) - len(shown)}
+}
+
+// keepRows keeps at most n timeline rows, by due date, when there are more:
+// up to n/3 of the late ones, those due most recently (still within
+// reach), and then the others (at risk, due soon, slipped, next) soonest
+// first; late ones fill what the others leave.
+func keepRows(rows []timelineRow, n int) []timelineRow {
+	if len(rows) <= n {
+		return rows
+	}
+	var late, other []timelineRow
+	for _, r := range rows {
+		if r.Status == "late" {
+			late = append(late, r)
+		} else {
+			other = append(other, r)
+		}
+	}
+	slices.Reverse(late) // rows come by due date: the most recent last
+	nLate := min(len(late), n/3)
+	nOther := min(len(other), n-nLate)
+	nLate = min(len(late), n-nOther)
+	kept := append(slices.Clone(late[:nLate]), other[:nOther]...)
+	slices.SortStableFunc(kept, func(a, b timelineRow) int { return cmp.Compare(a.Due, b.Due) })
+	return kept
 }
 
 func milestoneRefs(ms []pmsync.Milestone) []pmsync.ItemRef {
