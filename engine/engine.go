@@ -83,6 +83,9 @@ type Engine struct {
 	waits *waitLog
 	// sleep waits out a source's Retry-After before an early retry.
 	sleep func(ctx context.Context, d time.Duration) error
+	// served keeps the latest report as last read, so that Latest decodes
+	// it again only when a newer one has been saved.
+	served servedReport
 }
 
 // New builds the connectors of cfg. It fails if any connection cannot be

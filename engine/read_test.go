@@ -7,10 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/pmsync/pmsync"
 	"github.com/pmsync/pmsync/engine"
 	"github.com/pmsync/pmsync/sandbox/jirasim"
 	"github.com/pmsync/pmsync/store"
+	"github.com/pmsync/pmsync/store/sqlite"
 )
 
 func TestSourceReports(t *testing.T) {
@@ -113,4 +116,53 @@ func TestProgramItems(t *testing.T) {
 		t.Errorf("items of an unknown program: err %v, want ErrNoSuchProgram", err)
 	}
 
+}
+
+// decodeCounter counts the reads of the whole latest report.
+type decodeCounter struct {
+	*sqlite.DB
+	reads int
+}
+
+func (d *decodeCounter) LatestReport(ctx context.Context) (pmsync.Report, time.Time, bool, error) {
+	d.reads++
+	return d.DB.LatestReport(ctx)
+}
+
+func TestLatestDecodesTheReportOnlyWhenANewerOneIsSaved(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, jirasim.Cloud, 100)
+	seed(e.sim, 3, e.clock.Now())
+	db := &decodeCounter{DB: e.db}
+	eng, err := engine.New(e.cfg, db, engine.Options{Log: zerolog.Nop(), Now: e.clock.Now,
+		Sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Sync(ctx, engine.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := eng.Latest(ctx)
+	if err != nil || len(first.Programs) != 1 || first.Programs[0].Items.Live != 3 {
+		t.Fatalf("Latest = %+v, %v; want the synced program with 3 items", first.Programs, err)
+	}
+	before := db.reads
+	for range 3 {
+		if again, err := eng.Latest(ctx); err != nil || again.Version != first.Version || !again.GeneratedAt.Equal(first.GeneratedAt) {
+			t.Fatalf("Latest again = %v, %v", again.Version, err)
+		}
+	}
+	if db.reads != before {
+		t.Errorf("Latest read the whole report %d more times though none newer was saved", db.reads-before)
+	}
+	// A newer report (another replica's, or this one's refresh) is read.
+	e.clock.Advance(time.Hour)
+	seed(e.sim, 2, e.clock.Now())
+	if _, err := eng.Sync(ctx, engine.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	next, err := eng.Latest(ctx)
+	if err != nil || next.Programs[0].Items.Live != 5 || !next.GeneratedAt.After(first.GeneratedAt) || db.reads != before+1 {
+		t.Errorf("after a newer report: %d items at %v (%d reads), want 5 items read once more", next.Programs[0].Items.Live, next.GeneratedAt, db.reads-before)
+	}
 }
