@@ -439,6 +439,26 @@ func TestPortfolioPage(t *testing.T) {
 	}
 }
 
+func TestPortfolioGroups(t *testing.T) {
+	e := newEnv(t, Options{})
+	rep := fixture()
+	rep.Programs[1].Portfolio, rep.Programs[1].Owner = "Clinical", "Dana Whitfield"
+	rep.Programs[2].Portfolio = "Clinical"
+	e.eng.rep = pmsync.NewReport(rep.AsOf, rep.GeneratedAt, rep.Programs)
+	body := e.page(t, "/")
+	// Clinical holds EHR (red, 1 late, 1 red flag) and PACS (amber); the
+	// telehealth program names no portfolio.
+	wantAll(t, "portfolio groups", body, []string{
+		`<tr><th scope="row">(no portfolio)</th><td class="num">1</td><td>0 red · 0 amber · 1 green</td><td class="num">75.0%</td><td class="num">0</td><td class="num">0</td>`,
+		`<tr><th scope="row">Clinical</th><td class="num">2</td><td>1 red · 1 amber · 0 green</td>`,
+		`<td class="num">1</td><td class="num">1</td><td>53.7% vs 41.1%</td></tr>`,
+		"<p class=\"sub\">Clinical portfolio · sponsor Dana Whitfield</p>",
+	})
+	if body := newEnv(t, Options{}).page(t, "/"); strings.Contains(body, "By portfolio") {
+		t.Errorf("a portfolio whose programs name no portfolio shows groups")
+	}
+}
+
 func TestPortfolioWithoutPrograms(t *testing.T) {
 	e := newEnv(t, Options{})
 	e.eng.rep = pmsync.Report{Schema: pmsync.Schema, AsOf: "2026-11-26", Programs: []pmsync.Rollup{}}
