@@ -25,8 +25,8 @@ const (
 	pagePushes     = 20
 	pageRuns       = 5
 	pageQuarantine = 50
-	pageEvidence   = 200 // items listed per figure on the explanation page
-	cardNames      = 3   // milestones and risks named on a portfolio card
+	pageEvidence   = 50 // items listed per figure on the explanation page
+	cardNames      = 3  // milestones and risks named on a portfolio card
 )
 
 // routes registers the dashboard pages and the JSON API.

@@ -269,6 +269,17 @@ func TestBrowser(t *testing.T) {
 	must(t, chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("summary"))))
 	save("portfolio-a4.pdf", browse(t, ctx, chromedp.PrintToPDF(chromedp.PDFPaper(chromedp.PaperA4), chromedp.PDFPrintBackground())))
 
+	// Every figure explained: the late milestones figure lists the
+	// program's late milestones.
+	must(t, chromedp.Do(ctx, chromedp.Navigate(base+"/programs/"+target+"/explain"), chromedp.WaitVisible(chromedp.ID("figure-milestones-late"))))
+	lateRows := browse(t, ctx, chromedp.Evaluate[string](`document.querySelector("#figure-milestones-late").parentElement.innerText`))
+	for _, m := range r.Late {
+		if !strings.Contains(lateRows, m.Title) {
+			t.Errorf("the explanation of milestones.late does not list %q", m.Title)
+		}
+	}
+	save("explain-"+target+".png", browse(t, ctx, chromedp.CaptureScreenshot()))
+
 	// The sources page lists every source.
 	must(t, chromedp.Do(ctx, chromedp.Navigate(base+"/sources"), chromedp.WaitVisible(chromedp.ID("source-table"))))
 	srcRows := browse(t, ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#source-table tbody tr")].map(tr => tr.id)`))
