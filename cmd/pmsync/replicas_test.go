@@ -175,7 +175,7 @@ push:
 	// syncing returns the index of a replica holding a sync lease now, if
 	// one does within a while: killing it lands in the middle of a sync.
 	syncing := func() (int, bool) {
-		until := time.Now().Add(3 * time.Second)
+		until := time.Now().Add(10 * time.Second)
 		for time.Now().Before(until) {
 			leases, err := db.Leases(ctx)
 			if err != nil {
