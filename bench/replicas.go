@@ -25,6 +25,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -711,7 +712,9 @@ func measureReplicas(ctx context.Context, exe, jobPath string, srv *pgtest.Serve
 		return replicaMeasure{}, fmt.Errorf("write replica job: %w", err)
 	}
 	env := f.env()
-	env[databaseEnv] = url
+	if env[databaseEnv], err = poolURL(url, o.replicas.workersOf()); err != nil {
+		return replicaMeasure{}, err
+	}
 
 	var children []*replicaChild
 	defer func() {
@@ -780,6 +783,28 @@ func measureReplicas(ctx context.Context, exe, jobPath string, srv *pgtest.Serve
 		m.Items += live
 	}
 	return m, nil
+}
+
+// defaultPool is the connection pool a store opens when its URL does not
+// say (pgxpool's default on a machine of up to 4 CPUs).
+const defaultPool = 4
+
+// poolURL is the database URL a replica with that many workers gets: with
+// more workers than the default pool has connections, a pool of workers + 2
+// (a page write holds a connection; lease renewals and run records need
+// more), as the README tells operators to set it.
+func poolURL(dbURL string, workers int) (string, error) {
+	if workers <= defaultPool {
+		return dbURL, nil
+	}
+	u, err := neturl.Parse(dbURL)
+	if err != nil {
+		return "", fmt.Errorf("database url: %w", err)
+	}
+	q := u.Query()
+	q.Set("pool_max_conns", strconv.Itoa(workers+2))
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // replicaChild is one running replica.

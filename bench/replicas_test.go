@@ -339,3 +339,23 @@ func TestFleetConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestPoolURL(t *testing.T) {
+	const base = "postgres://postgres@127.0.0.1:5432/pmsync_1?sslmode=disable"
+	for _, tc := range []struct {
+		workers int
+		want    string
+	}{
+		{4, base},
+		{1, base},
+		{8, "postgres://postgres@127.0.0.1:5432/pmsync_1?pool_max_conns=10&sslmode=disable"},
+	} {
+		got, err := poolURL(base, tc.workers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("poolURL(%d workers) = %s, want %s", tc.workers, got, tc.want)
+		}
+	}
+}
