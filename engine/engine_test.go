@@ -531,6 +531,16 @@ func TestQuietSyncWritesNoData(t *testing.T) {
 		}
 		return out.String()
 	}
+	// reportAt is when the served rollup was last computed.
+	reportAt := func() time.Time {
+		t.Helper()
+		at, ok, err := e.db.LatestReportAt(ctx)
+		if err != nil || !ok {
+			t.Fatalf("LatestReportAt = %v, %v, %v; want the report the sync computed", at, ok, err)
+		}
+		return at
+	}
+	synced := reportAt()
 	// Nothing moves at the source; the second sync re-reads the overlap.
 	e.clock.Advance(15 * time.Minute)
 	before := state()
@@ -544,6 +554,19 @@ func TestQuietSyncWritesNoData(t *testing.T) {
 	if after := state(); after != before {
 		t.Errorf("a quiet sync wrote data:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
+	if at := reportAt(); !at.Equal(synced) {
+		t.Errorf("a quiet sync computed the rollup again (report of %s, want the one of %s)", at, synced)
+	}
+	// An hour on (half the default stale_after), a quiet sync refreshes
+	// the report, so that the last success it shows stays recent.
+	e.clock.Advance(50 * time.Minute)
+	if _, err := e.eng.Sync(ctx, engine.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if at := reportAt(); !at.After(synced) {
+		t.Errorf("a quiet sync 65 minutes after the report kept it (report of %s)", at)
+	}
+	synced = reportAt()
 	// One change is written, with its cursor.
 	e.clock.Advance(15 * time.Minute)
 	if err := e.sim.Update(e.sim.Issues()[3].Key, func(i *jirasim.Issue) { i.Summary = "Renamed" }); err != nil {
@@ -555,5 +578,8 @@ func TestQuietSyncWritesNoData(t *testing.T) {
 	}
 	if after := state(); after == before {
 		t.Error("a sync with one change wrote nothing")
+	}
+	if at := reportAt(); !at.After(synced) {
+		t.Errorf("a sync with one change kept the rollup of %s", at)
 	}
 }

@@ -40,6 +40,10 @@ type SyncOptions struct {
 	// SkipBusy leaves out of the returned error the sources another
 	// process is syncing (the daemon's schedule simply tries again later).
 	SkipBusy bool
+	// SkipRefresh leaves the served rollup as it was after the sync, for
+	// a caller that refreshes it itself (RefreshAfter), once after several
+	// syncs or timed apart from them.
+	SkipRefresh bool
 }
 
 // SourceResult is the outcome of syncing one source.
@@ -152,15 +156,59 @@ feed:
 	}
 	if ctx.Err() != nil {
 		errs = append(errs, ctx.Err())
-	} else if len(out) > 0 {
+	} else if len(out) > 0 && !opts.SkipRefresh {
 		// The dashboard and the API serve the latest computed rollup:
 		// bring it up to date with what the sync brought. A failure here
 		// leaves the previous report served and the sync's outcome stands.
-		if _, err := e.Refresh(ctx); err != nil {
+		if _, err := e.RefreshAfter(ctx, out); err != nil {
 			e.log.Error().Str("err", err.Error()).Msg("rollup refresh after sync failed")
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// RefreshAfter brings the served rollup up to date after a sync with these
+// results, as Sync does unless told to skip it, and reports whether it
+// computed the rollup again (see needsRefresh for when it does not).
+func (e *Engine) RefreshAfter(ctx context.Context, results []SourceResult) (bool, error) {
+	refresh, err := e.needsRefresh(ctx, results)
+	if err != nil || !refresh {
+		return false, err
+	}
+	if _, err := e.Refresh(ctx); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// needsRefresh reports whether the served rollup must be computed again
+// after a sync with these results. A sync that changed, quarantined and
+// deleted nothing, and whose sources all synced, leaves every figure as it
+// was: the report is kept, and such a sync writes nothing, unless the
+// report is from another day (late and due-soon milestones move with the
+// date) or older than half the shortest stale_after of the programs (so
+// that the sources' last success it shows stays recent).
+func (e *Engine) needsRefresh(ctx context.Context, results []SourceResult) (bool, error) {
+	for _, r := range results {
+		if r.Err != nil || r.Changed > 0 || r.Quarantined > 0 || r.Deleted > 0 {
+			return true, nil
+		}
+	}
+	at, ok, err := e.db.LatestReportAt(ctx)
+	if err != nil || !ok {
+		return true, err
+	}
+	now := e.now()
+	loc := e.cfg.Location()
+	if pmsync.DateOf(at.In(loc)) != pmsync.DateOf(now.In(loc)) {
+		return true, nil
+	}
+	for _, p := range e.cfg.ProgramList() {
+		if now.Sub(at) > e.cfg.RulesFor(p.ID).StaleAfter/2 {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func (e *Engine) selectSources(names []string) ([]config.SourceRef, error) {
