@@ -147,7 +147,7 @@ func TestWriteMarkdown(t *testing.T) {
 		Syncs: []syncResult{{
 			Vendor: "jira", Scenario: scenarioFull, Items: 1000, Modified: 1000,
 			Requests: 11, MinRequests: 10, Endpoints: map[string]int{"POST /rest/api/3/search/jql": 10, "GET /rest/api/3/field": 1},
-			Sync:  measured{childResult: childResult{Wall: 2 * time.Second, Store: 750 * time.Millisecond, Refresh: 1250 * time.Millisecond, HWMKiB: 40960, Records: 1000}, CPU: 1500 * time.Millisecond, FakeCPU: 250 * time.Millisecond},
+			Sync:  measured{childResult: childResult{Wall: 2 * time.Second, Store: 750 * time.Millisecond, Refresh: 1250 * time.Millisecond, SyncHWMKiB: 40960, HWMKiB: 61440, Records: 1000}, CPU: 1500 * time.Millisecond, FakeCPU: 250 * time.Millisecond},
 			Floor: &measured{childResult: childResult{Wall: 500 * time.Millisecond, HWMKiB: 20480, Records: 1000}},
 		}},
 		Rollups: []rollupResult{{Vendor: "jira", Run: measured{childResult: childResult{Wall: 300 * time.Millisecond, ReadItems: 200 * time.Millisecond, Compute: 5 * time.Millisecond, HWMKiB: 51200, Records: 1000, Health: "red"}, CPU: time.Second}}},
@@ -166,7 +166,7 @@ func TestWriteMarkdown(t *testing.T) {
 	}
 	for _, want := range []string{
 		"Store: SQLite, a fresh file per vendor and run.",
-		"| jira | full | 1,000 | 2.00 s | 750 ms | 500 | 11 (10) | 40 MiB | 1.50 s / 0.25 s | 500 ms | 20 MiB | 4.0× | no wait | 1.25 s |\n",
+		"| jira | full | 1,000 | 2.00 s | 750 ms | 500 | 11 (10) | 40 MiB | 1.50 s / 0.25 s | 500 ms | 20 MiB | 4.0× | no wait | 1.25 s, 60 MiB |\n",
 		"| jira store | 1,000 | 300 ms | 200 ms | 5 ms | 50 MiB | 1.00 s | red |\n",
 		"- jira full: `POST /rest/api/3/search/jql` ×10, `GET /rest/api/3/field` ×1\n",
 		"Machine: 2 CPUs (Test CPU), 24 GiB, go1.26, linux/amd64.",
@@ -335,6 +335,9 @@ func benchmarkSmall(t *testing.T, st string) {
 		// computes it again.
 		if quiet := tc.changed == 0; quiet != (s.Sync.Refresh == 0) {
 			t.Errorf("%s %s: rollup refresh %s after %d changes", tc.vendor, tc.scenario, s.Sync.Refresh, tc.changed)
+		}
+		if s.Sync.SyncHWMKiB <= 0 || s.Sync.SyncHWMKiB > s.Sync.HWMKiB {
+			t.Errorf("%s %s: peak RSS %d KiB before the refresh, %d KiB in all", tc.vendor, tc.scenario, s.Sync.SyncHWMKiB, s.Sync.HWMKiB)
 		}
 		if s.Sync.Wall <= 0 || s.Sync.HWMKiB <= 0 || s.Sync.CPU <= 0 {
 			t.Errorf("%s %s: wall %s, peak RSS %d KiB, CPU %s: a measurement is missing", tc.vendor, tc.scenario, s.Sync.Wall, s.Sync.HWMKiB, s.Sync.CPU)

@@ -79,6 +79,9 @@ type childResult struct {
 	// timed apart from it; zero when nothing changed and the served
 	// rollup was kept.
 	Refresh time.Duration `json:"refresh,omitempty"`
+	// sync: the peak RSS before the rollup refresh, the sync's own
+	// (HWMKiB is the whole process's, refresh included).
+	SyncHWMKiB int64 `json:"sync_hwm_kib,omitempty"`
 
 	// rollup: where the time went
 	ReadItems time.Duration `json:"read_items,omitempty"`
@@ -221,6 +224,9 @@ func runSync(ctx context.Context, j job, stderr io.Writer) (childResult, error) 
 	}
 	r := results[0]
 	res := childResult{Wall: wall, Records: r.Seen, Changed: r.Changed, Pages: r.Pages, Requests: r.Requests, Store: db.spent}
+	if res.SyncHWMKiB, err = peakRSS("/proc/self/status"); err != nil {
+		return childResult{}, err
+	}
 	start = time.Now()
 	refreshed, err := eng.RefreshAfter(ctx, results)
 	if err != nil {

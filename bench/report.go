@@ -149,7 +149,7 @@ func writeMarkdown(w io.Writer, r results) error {
 		fmt.Fprintf(&b, "Each row is the median of %d runs by wall time; the range after it is the fastest and slowest run.\n\n", r.Runs)
 	}
 
-	b.WriteString("| Vendor | Scenario | Records | Wall | In store | Records/s | Requests (min) | Peak RSS | CPU pmsync / fake | Floor wall | Floor RSS | × floor | At vendor rate | Rollup refresh |\n")
+	b.WriteString("| Vendor | Scenario | Records | Wall | In store | Records/s | Requests (min) | Peak RSS | CPU pmsync / fake | Floor wall | Floor RSS | × floor | At vendor rate | Rollup refresh, peak RSS |\n")
 	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, s := range r.Syncs {
 		floorWall, floorRSS, ratio := "–", "–", "–"
@@ -159,12 +159,17 @@ func writeMarkdown(w io.Writer, r results) error {
 		}
 		refresh := "kept"
 		if s.Sync.Refresh > 0 {
-			refresh = duration(s.Sync.Refresh)
+			refresh = duration(s.Sync.Refresh) + ", " + mib(s.Sync.HWMKiB)
+		}
+		// The sync's own peak, before the refresh (older results lack it).
+		peak := s.Sync.HWMKiB
+		if s.Sync.SyncHWMKiB > 0 {
+			peak = s.Sync.SyncHWMKiB
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s (%s) | %s | %s / %s | %s | %s | %s | %s | %s |\n",
 			s.Vendor, scenarioLabel(s), pmsync.Money(float64(int64(s.Sync.Records)), 0), withRange(s.Sync.Wall, s.WallMin, s.WallMax),
 			duration(s.Sync.Store), rate(s.Sync.Records, s.Sync.Wall),
-			pmsync.Money(float64(int64(s.Requests)), 0), pmsync.Money(float64(int64(s.MinRequests)), 0), mib(s.Sync.HWMKiB),
+			pmsync.Money(float64(int64(s.Requests)), 0), pmsync.Money(float64(int64(s.MinRequests)), 0), mib(peak),
 			seconds(s.Sync.CPU), seconds(s.Sync.FakeCPU), floorWall, floorRSS, ratio, atRate(s.AtVendorRate), refresh)
 	}
 	if len(r.Rollups) > 0 {
