@@ -10,13 +10,17 @@ import (
 	"net/url"
 	"os"
 	"time"
+
+	"github.com/valyala/fastjson"
 )
 
 // runFloor is the floor a sync is compared with: it sends the data requests
 // the sync sent (same endpoints, queries, field lists and page sizes),
-// reads each answer whole and decodes it with encoding/json into generic
-// values, as the connectors do (a Smartsheet sheet, which its connector
-// decodes as it arrives, is decoded row by row as it arrives), and nothing else: no mapping, no storage,
+// reads each answer whole and decodes it as the connector does, into
+// generic values with encoding/json (a Smartsheet sheet, which its
+// connector decodes as it arrives, row by row as it arrives; a Jira search
+// answer, which its connector parses with fastjson, parsed alike and
+// turned into no Go values at all), and nothing else: no mapping, no storage,
 // no retries, no rate limiter. Pagination tokens come from its own previous
 // answer, so it walks the same pages as the sync did.
 func runFloor(ctx context.Context, j job) (childResult, error) {
@@ -28,6 +32,7 @@ func runFloor(ctx context.Context, j job) (childResult, error) {
 	// default client), with its connection kept alive between pages.
 	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 5 * time.Minute}
 	var res childResult
+	var parser fastjson.Parser
 	token := ""
 	start := time.Now()
 	for i, c := range j.Calls {
@@ -51,6 +56,21 @@ func runFloor(ctx context.Context, j job) (childResult, error) {
 		body, err := fetch(client, req)
 		if err != nil {
 			return childResult{}, fmt.Errorf("floor request %d (%s %s): %w", i+1, c.Method, c.Path, err)
+		}
+		if j.Paging == pagingJira {
+			// The Jira connector parses a search answer with fastjson and
+			// builds Go values only for what its mapping reads; the floor
+			// parses it the same way and builds none.
+			v, err := parser.ParseBytes(body)
+			if err != nil {
+				return childResult{}, fmt.Errorf("floor request %d (%s %s): decode answer: %w", i+1, c.Method, c.Path, err)
+			}
+			res.Requests++
+			res.Pages++
+			res.Records += len(v.GetArray("issues"))
+			res.Bytes += int64(len(body))
+			token = string(v.GetStringBytes("nextPageToken"))
+			continue
 		}
 		var doc any
 		if err := json.Unmarshal(body, &doc); err != nil {

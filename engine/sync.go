@@ -573,7 +573,8 @@ func (e *Engine) deletions(ctx context.Context, fence store.Fence, src config.So
 // ScopeFor returns the scope a source's connector pulls: the source's
 // scope with the vendor fields its mapping reads (under the record keys
 // the connector kind names, Spec.FieldKeys), so that the connector fetches
-// those and can say when one of them no longer exists.
+// those and can say when one of them no longer exists, and the paths it
+// reads there, so that the connector may decode nothing else.
 func ScopeFor(cfg *config.Config, src config.SourceRef) (connectors.Scope, error) {
 	scope := src.Scope
 	set := cfg.Mapping(src.Mapping)
@@ -585,6 +586,8 @@ func ScopeFor(cfg *config.Config, src config.SourceRef) (connectors.Scope, error
 		return scope, err
 	}
 	scope.Fields = set.References(spec.FieldKeys...)
+	paths, all := set.Reads(spec.FieldKeys...)
+	scope.Prune, scope.Paths = !all, paths
 	return scope, nil
 }
 
