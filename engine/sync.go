@@ -178,16 +178,53 @@ func (e *Engine) RefreshAfter(ctx context.Context, results []SourceResult) (bool
 	if _, err := e.Refresh(ctx); err != nil {
 		return false, err
 	}
+	fp, err := e.rollupFingerprint()
+	if err != nil {
+		return true, err
+	}
+	if old, ok, err := e.db.Meta(ctx, rollupConfigKey); err != nil {
+		return true, fmt.Errorf("read the rollup's configuration: %w", err)
+	} else if !ok || old != fp {
+		if err := e.db.SetMeta(ctx, rollupConfigKey, fp); err != nil {
+			return true, fmt.Errorf("note the rollup's configuration: %w", err)
+		}
+	}
 	return true, nil
+}
+
+// rollupConfigKey holds the fingerprint of the configuration the latest
+// refresh after a sync computed the rollup with.
+const rollupConfigKey = "rollup-config"
+
+// rollupFingerprint identifies what of the configuration a rollup depends
+// on besides the items: the programs (names, dates, budgets, sources,
+// portfolios), their rules and the time zone.
+func (e *Engine) rollupFingerprint() (string, error) {
+	programs := e.cfg.ProgramList()
+	rules := make([]pmsync.Rules, len(programs))
+	for i, p := range programs {
+		rules[i] = e.cfg.RulesFor(p.ID)
+	}
+	b, err := json.Marshal(struct {
+		Programs []pmsync.Program
+		Rules    []pmsync.Rules
+		Zone     string
+	}{programs, rules, e.cfg.Location().String()})
+	if err != nil {
+		return "", fmt.Errorf("fingerprint the rollup configuration: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12]), nil
 }
 
 // needsRefresh reports whether the served rollup must be computed again
 // after a sync with these results. A sync that changed, quarantined and
 // deleted nothing, and whose sources all synced, leaves every figure as it
 // was: the report is kept, and such a sync writes nothing, unless the
-// report is from another day (late and due-soon milestones move with the
-// date) or older than half the shortest stale_after of the programs (so
-// that the sources' last success it shows stays recent).
+// report was computed with another configuration, is from another day
+// (late and due-soon milestones move with the date) or is older than half
+// the shortest stale_after of the programs (so that the sources' last
+// success it shows stays recent).
 func (e *Engine) needsRefresh(ctx context.Context, results []SourceResult) (bool, error) {
 	for _, r := range results {
 		if r.Err != nil || r.Changed > 0 || r.Quarantined > 0 || r.Deleted > 0 {
@@ -196,6 +233,15 @@ func (e *Engine) needsRefresh(ctx context.Context, results []SourceResult) (bool
 	}
 	at, ok, err := e.db.LatestReportAt(ctx)
 	if err != nil || !ok {
+		return true, err
+	}
+	// A configuration changed since (a program renamed, a rule edited)
+	// changes the figures without changing an item.
+	fp, err := e.rollupFingerprint()
+	if err != nil {
+		return true, err
+	}
+	if old, ok, err := e.db.Meta(ctx, rollupConfigKey); err != nil || !ok || old != fp {
 		return true, err
 	}
 	now := e.now()
