@@ -58,6 +58,7 @@ func (l *loader) load(data []byte) *Config {
 		Mappings: doc.Mappings,
 		secrets:  &secrets{creds: map[string]connectors.Credentials{}},
 	}
+	cfg.Retention = doc.Retention
 	l.database(cfg, &doc)
 	l.checkGeneral(cfg)
 	specs := l.checkConnections(cfg, doc.Connections)
@@ -151,6 +152,7 @@ func (l *loader) checkGeneral(cfg *Config) {
 		{"schedule.sync", cfg.Schedule.Sync},
 		{"schedule.rollup", cfg.Schedule.Rollup},
 		{"schedule.deletions", cfg.Schedule.Deletions},
+		{"schedule.prune", cfg.Schedule.Prune},
 	} {
 		// The scheduler parses with cron.ParseStandard too, so a spec that
 		// passes here cannot fail there.
@@ -170,8 +172,47 @@ func (l *loader) checkGeneral(cfg *Config) {
 	if cfg.Sync.Workers < 1 || cfg.Sync.Workers > 64 {
 		l.problem("sync.workers", "%d is outside 1..64", cfg.Sync.Workers)
 	}
+	l.checkBreaker(cfg.Sync.Breaker)
+	l.checkRetention(cfg.Retention)
 	l.checkRules("rules", cfg.Rules, pmsync.DefaultRules())
 	l.checkHTTP(cfg)
+}
+
+func (l *loader) checkBreaker(b Breaker) {
+	if b.Failures < 1 || b.Failures > 100 {
+		l.problem("sync.breaker.failures", "%d is outside 1..100", b.Failures)
+	}
+	if b.Cooldown <= 0 {
+		l.problem("sync.breaker.cooldown", "must be positive")
+	}
+	if b.MaxCooldown < b.Cooldown {
+		l.problem("sync.breaker.max_cooldown", "%s is shorter than the cooldown (%s)", b.MaxCooldown, b.Cooldown)
+	}
+}
+
+// minKeepOutbox is the shortest outbox retention: a rollup version names
+// its as-of day, so a delivered row older than two days can never be
+// queued again, and removing it cannot let a version go out twice.
+const minKeepOutbox = 48 * time.Hour
+
+func (l *loader) checkRetention(r Retention) {
+	for _, k := range []struct {
+		key  string
+		keep time.Duration
+	}{
+		{"sync_runs", r.SyncRuns}, {"item_changes", r.ItemChanges}, {"snapshots", r.Snapshots},
+		{"outbox", r.Outbox}, {"deleted_items", r.DeletedItems}, {"audit", r.Audit},
+	} {
+		switch {
+		case k.keep < 0:
+			l.problem("retention."+k.key, "must not be negative (0 keeps everything)")
+		case k.keep > 0 && k.keep < time.Hour:
+			l.problem("retention."+k.key, "%s is under an hour: write 0 to keep everything, or a duration such as 720h (30 days)", k.keep)
+		}
+	}
+	if r.Outbox > 0 && r.Outbox < minKeepOutbox {
+		l.problem("retention.outbox", "%s is under %s: a delivered push must be remembered at least as long as its rollup version can recur", r.Outbox, minKeepOutbox)
+	}
 }
 
 func oneOf(l *loader, path, value string, allowed ...string) {

@@ -1,0 +1,30 @@
+package config
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// The breaker, the retention policy and the prune schedule are checked up
+// front like every other key: each bad value is one line with its place.
+func TestReliabilityKeysAreValidated(t *testing.T) {
+	path := filepath.Join("testdata", "reliability.bad.yml")
+	_, err := Load(path, testRegistry(), lookup(testEnv()))
+	if err == nil {
+		t.Fatal("loaded without error")
+	}
+	want := []string{
+		`testdata/reliability.bad.yml:1: schedule.prune: invalid cron spec "every night": expected exactly 5 fields, found 2: [every night]`,
+		`testdata/reliability.bad.yml:3: sync.breaker.failures: 0 is outside 1..100`,
+		`testdata/reliability.bad.yml:3: sync.breaker.cooldown: must be positive`,
+		`testdata/reliability.bad.yml:3: sync.breaker.max_cooldown: -1m0s is shorter than the cooldown (0s)`,
+		`testdata/reliability.bad.yml:5: retention.sync_runs: must not be negative (0 keeps everything)`,
+		`testdata/reliability.bad.yml:6: retention.item_changes: 30m0s is under an hour: write 0 to keep everything, or a duration such as 720h (30 days)`,
+		`testdata/reliability.bad.yml:8: retention.outbox: 24h0m0s is under 48h0m0s: a delivered push must be remembered at least as long as its rollup version can recur`,
+	}
+	if diff := cmp.Diff(want, problemsOf(t, err)); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+}
