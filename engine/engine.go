@@ -67,6 +67,11 @@ type Engine struct {
 	// connections sync at once.
 	leaseTTL time.Duration
 	workers  int
+	// bmu guards breakers (each source's circuit breaker as this process
+	// last saw it) and attempts (each source's latest attempt here).
+	bmu      sync.Mutex
+	breakers map[string]breaker
+	attempts map[string]attempt
 }
 
 // New builds the connectors of cfg. It fails if any connection cannot be
@@ -76,7 +81,8 @@ func New(cfg *config.Config, db Store, opts Options) (*Engine, error) {
 		opts.Now = time.Now
 	}
 	e := &Engine{cfg: cfg, db: db, log: opts.Log, now: opts.Now, conns: map[string]connectors.Connector{}, metrics: opts.Metrics,
-		holder: holderName(), readOnly: opts.ReadOnly, leaseTTL: cfg.Sync.LeaseTTL, workers: cfg.Sync.Workers}
+		holder: holderName(), readOnly: opts.ReadOnly, leaseTTL: cfg.Sync.LeaseTTL, workers: cfg.Sync.Workers,
+		breakers: map[string]breaker{}, attempts: map[string]attempt{}}
 	if e.leaseTTL <= 0 {
 		e.leaseTTL = DefaultLeaseTTL
 	}

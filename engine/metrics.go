@@ -1,7 +1,11 @@
 package engine
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pmsync/pmsync"
 )
 
 // Metrics are the engine's Prometheus instruments.
@@ -12,6 +16,11 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 	lastOK   *prometheus.GaugeVec
 	pushes   *prometheus.CounterVec
+	// A source's circuit breaker: failed syncs in a row, whether the
+	// schedule is leaving it alone, and until when.
+	failures  *prometheus.GaugeVec
+	backedOff *prometheus.GaugeVec
+	retryAt   *prometheus.GaugeVec
 }
 
 // NewMetrics registers the engine's metrics with reg.
@@ -36,8 +45,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pmsync_pushes_total", Help: "Rollup deliveries by target and outcome.",
 		}, []string{"target", "status"}),
+		failures: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pmsync_source_consecutive_failures", Help: "Failed syncs in a row of each source (0 after a success).",
+		}, []string{"source"}),
+		backedOff: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pmsync_source_backed_off", Help: "1 while a source's circuit breaker is open (the schedule leaves it alone), else 0.",
+		}, []string{"source"}),
+		retryAt: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pmsync_source_retry_timestamp_seconds", Help: "When a backed-off source is tried again (0 while its breaker is closed).",
+		}, []string{"source"}),
 	}
-	reg.MustRegister(m.runs, m.records, m.requests, m.duration, m.lastOK, m.pushes)
+	reg.MustRegister(m.runs, m.records, m.requests, m.duration, m.lastOK, m.pushes, m.failures, m.backedOff, m.retryAt)
 	return m
 }
 
@@ -62,4 +80,20 @@ func (m *Metrics) observePush(r PushResult) {
 		return
 	}
 	m.pushes.WithLabelValues(r.Target, r.Status).Inc()
+}
+
+func (m *Metrics) observeBreaker(source string, b breaker, now time.Time) {
+	if m == nil {
+		return
+	}
+	m.failures.WithLabelValues(source).Set(float64(b.Failures))
+	open, retry := 0.0, 0.0
+	if b.state(now) == pmsync.BreakerOpen {
+		open = 1
+	}
+	if !b.RetryAt.IsZero() {
+		retry = float64(b.RetryAt.Unix())
+	}
+	m.backedOff.WithLabelValues(source).Set(open)
+	m.retryAt.WithLabelValues(source).Set(retry)
 }

@@ -68,9 +68,11 @@ func (e *Engine) rollupProgram(ctx context.Context, p pmsync.Program, asOf pmsyn
 		if err != nil {
 			return pmsync.Rollup{}, fmt.Errorf("read quarantine of %s: %w", s.Name, err)
 		}
+		b := e.breakerOf(ctx, s.Name)
 		statuses = append(statuses, pmsync.SourceStatus{
 			Source: s.Name, Connection: s.Connection.Name, LastSuccess: last.UTC(), LastError: lastErr,
 			Stale: last.IsZero() || now.Sub(last) > rules.StaleAfter, Quarantined: len(q),
+			Failures: b.Failures, Breaker: b.state(now), RetryAt: b.RetryAt.UTC(),
 		})
 	}
 	r := pmsync.Compute(p, items, statuses, rules, asOf)

@@ -46,11 +46,11 @@ func (e *Engine) Run(ctx context.Context, stop <-chan struct{}) error {
 		}
 	}
 	syncJob := job("sync", func(ctx context.Context) error {
-		_, err := e.Sync(ctx, SyncOptions{Stop: stop, SourceTimeout: runTimeout, SkipBusy: true})
+		_, err := e.Sync(ctx, SyncOptions{Stop: stop, SourceTimeout: runTimeout, SkipBusy: true, Backoff: true})
 		return err
 	})
 	deletionJob := job("deletions", func(ctx context.Context) error {
-		_, err := e.Sync(ctx, SyncOptions{Stop: stop, Deletions: true, SourceTimeout: runTimeout, SkipBusy: true})
+		_, err := e.Sync(ctx, SyncOptions{Stop: stop, Deletions: true, SourceTimeout: runTimeout, SkipBusy: true, Backoff: true})
 		return err
 	})
 	rollupJob := job("rollup", func(ctx context.Context) error {
@@ -79,7 +79,7 @@ func (e *Engine) Run(ctx context.Context, stop <-chan struct{}) error {
 	// in a pushed update means since the previous scheduled update, not
 	// since the daemon last restarted.
 	job("startup", func(ctx context.Context) error {
-		_, err := e.Sync(ctx, SyncOptions{Stop: stop, SourceTimeout: runTimeout, SkipBusy: true})
+		_, err := e.Sync(ctx, SyncOptions{Stop: stop, SourceTimeout: runTimeout, SkipBusy: true, Backoff: true})
 		return err
 	})()
 	c.Start()

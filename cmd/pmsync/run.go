@@ -35,7 +35,7 @@ func cmdRun(ctx context.Context, stop *stopper, args []string, stdout, stderr io
 func serve(ctx context.Context, stop *stopper, a *app, reg *prometheus.Registry, stdout io.Writer) error {
 	srv, err := web.New(a.eng, a.db, web.Options{
 		Token: a.cfg.HTTPToken(), Gatherer: reg, Log: a.log, Version: buildVersion(),
-		Ready: a.db.Ping,
+		Ready: a.db.Ping, Sources: a.eng.Health,
 	})
 	if err != nil {
 		return err
