@@ -248,3 +248,97 @@ func TestEveryFailedAttemptIsCounted(t *testing.T) {
 		t.Errorf("/readyz?verbose lacks %q:\n%s", want, rec.Body)
 	}
 }
+
+// pageStore lets a test act on each page write.
+type pageStore struct {
+	engine.Store
+	mu    sync.Mutex
+	pages int
+	hook  func(n int) error // called before the n-th page (1-based) is stored
+}
+
+func (s *pageStore) ApplyPage(ctx context.Context, w store.PageWrite) (store.PageResult, error) {
+	s.mu.Lock()
+	s.pages++
+	n := s.pages
+	s.mu.Unlock()
+	if err := s.hook(n); err != nil {
+		return store.PageResult{}, err
+	}
+	return s.Store.ApplyPage(ctx, w)
+}
+
+// The next page is fetched while the previous one is stored: the first
+// page's commit waits until the simulator has been asked for the second.
+func TestNextPageIsFetchedWhileAPageCommits(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, jirasim.Cloud, 50)
+	seed(e.sim, 200, e.clock.Now())
+	var searches atomic.Int32
+	second := make(chan struct{})
+	g := newGate(e.sim)
+	g.before = func() {
+		if searches.Add(1) == 2 {
+			close(second)
+		}
+	}
+	srv := httptest.NewServer(g)
+	t.Cleanup(srv.Close)
+	e.open(t, writeConfig(t, e.dir, srv.URL, jirasim.Cloud))
+	var waitedOut atomic.Bool
+	st := &pageStore{Store: e.db, hook: func(n int) error {
+		if n == 1 {
+			select {
+			case <-second:
+			case <-time.After(10 * time.Second):
+				waitedOut.Store(true)
+			}
+		}
+		return nil
+	}}
+	eng, err := engine.New(e.cfg, st, engine.Options{Log: zerolog.Nop(), Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.Sync(ctx, engine.SyncOptions{})
+	if err != nil || res[0].Seen != 200 || res[0].Pages != 4 {
+		t.Fatalf("sync: %v, %+v; want 200 records in 4 pages", err, res)
+	}
+	if waitedOut.Load() {
+		t.Error("the second page was not fetched while the first was being stored")
+	}
+}
+
+// A page that cannot be stored ends the run: the pages before it stay
+// committed with their cursor, nothing after it is, and the pull stops.
+func TestAFailedCommitLeavesAPrefix(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, jirasim.Cloud, 50)
+	seed(e.sim, 300, e.clock.Now())
+	boom := errors.New("disk I/O error")
+	st := &pageStore{Store: e.db, hook: func(n int) error {
+		if n == 3 {
+			return boom
+		}
+		return nil
+	}}
+	eng, err := engine.New(e.cfg, st, engine.Options{Log: zerolog.Nop(), Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.Sync(ctx, engine.SyncOptions{})
+	if !errors.Is(err, boom) || res[0].Status != "failed" || res[0].Pages != 2 {
+		t.Fatalf("sync: %v, %+v; want a failed run after 2 stored pages", err, res)
+	}
+	if live, _, _ := e.db.CountItems(ctx, "ehr-jira"); live != 100 {
+		t.Errorf("%d items stored, want the 100 of the first two pages", live)
+	}
+	cur, _ := e.db.Cursor(ctx, "ehr-jira")
+	if cur == "" {
+		t.Error("no cursor saved with the stored pages")
+	}
+	// Pages 1-3 were fetched, and at most one more while page 3 failed.
+	if n := e.searchCalls(); n > 4 {
+		t.Errorf("%d searches: the pull went on after a page failed to store", n)
+	}
+}

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/pmsync/pmsync"
 	"github.com/pmsync/pmsync/config"
 	"github.com/pmsync/pmsync/connectors"
 	"github.com/pmsync/pmsync/store"
@@ -354,7 +356,11 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 }
 
 // pull runs one Pull and writes each page with its cursor in one
-// transaction. When cur is empty it returns every id it saw, so that a
+// transaction. The next page is fetched and mapped while the previous one
+// commits (one page in flight), so a sync takes about the longer of
+// fetching and storing rather than their sum; pages still commit in order,
+// so a failed or cancelled run has committed a whole prefix of pages and
+// nothing past it. When cur is empty it returns every id it saw, so that a
 // complete full pull can tombstone what the source no longer has.
 func (e *Engine) pull(ctx context.Context, fence store.Fence, src config.SourceRef, conn connectors.Connector, cur string, opts SyncOptions, runID int64, res *SourceResult) (map[string]struct{}, error) {
 	set := e.cfg.Mapping(src.Mapping)
@@ -369,9 +375,49 @@ func (e *Engine) pull(ctx context.Context, fence store.Fence, src config.SourceR
 	if err != nil {
 		return nil, err
 	}
-	err = conn.Pull(ctx, scope, connectors.Cursor(cur), func(p connectors.Page) error {
+
+	type pending struct {
+		w       store.PageWrite
+		records int
+	}
+	pctx, stopPull := context.WithCancel(ctx)
+	defer stopPull()
+	commits := make(chan pending) // unbuffered: one page commits while the next is fetched
+	var commitErr error           // written by the committer before it closes done
+	var failed atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for pg := range commits {
+			if failed.Load() {
+				continue
+			}
+			pr, err := e.db.ApplyPage(ctx, pg.w)
+			if err != nil {
+				commitErr = fmt.Errorf("store page: %w", err)
+				failed.Store(true)
+				stopPull()
+				continue
+			}
+			res.Pages++
+			res.Seen += pg.records
+			res.Changed += pr.Changed
+			res.Quarantined += pr.Quarantined
+			res.Deleted += pr.Deleted
+			e.log.Debug().Str("source", src.Name).Int("records", pg.records).Int("changed", pr.Changed).Msg("page stored")
+			if opts.Progress != nil {
+				opts.Progress(*res)
+			}
+		}
+	}()
+
+	err = conn.Pull(pctx, scope, connectors.Cursor(cur), func(p connectors.Page) error {
+		if failed.Load() {
+			return errCommitFailed
+		}
 		now := e.now()
-		w := store.PageWrite{Fence: fence, Source: src.Name, RunID: runID, Cursor: string(p.Next), At: now, Deleted: p.Deleted, Live: p.Live, HasLive: p.HasLive}
+		w := store.PageWrite{Fence: fence, Source: src.Name, RunID: runID, Cursor: string(p.Next), At: now,
+			Deleted: slices.Clone(p.Deleted), Live: slices.Clone(p.Live), HasLive: p.HasLive}
 		if w.HasLive && len(w.Live) == 0 {
 			if keep, err := e.keepOnEmptyListing(ctx, src.Name); err != nil {
 				return err
@@ -380,6 +426,7 @@ func (e *Engine) pull(ctx context.Context, fence store.Fence, src config.SourceR
 			}
 		}
 		index := make(map[string]int, len(p.Records))
+		w.Items = make([]pmsync.Item, 0, len(p.Records))
 		for _, rec := range p.Records {
 			rec.Source = src.Name
 			if seen != nil {
@@ -397,29 +444,30 @@ func (e *Engine) pull(ctx context.Context, fence store.Fence, src config.SourceR
 			index[it.ExternalID] = len(w.Items)
 			w.Items = append(w.Items, it)
 		}
-		pr, err := e.db.ApplyPage(ctx, w)
-		if err != nil {
-			return fmt.Errorf("store page: %w", err)
-		}
-		res.Pages++
-		res.Seen += len(p.Records)
-		res.Changed += pr.Changed
-		res.Quarantined += pr.Quarantined
-		res.Deleted += pr.Deleted
-		e.log.Debug().Str("source", src.Name).Int("records", len(p.Records)).Int("changed", pr.Changed).Msg("page stored")
-		if opts.Progress != nil {
-			opts.Progress(*res)
+		select {
+		case commits <- pending{w: w, records: len(p.Records)}:
+		case <-pctx.Done():
+			return pctx.Err()
 		}
 		if stopped(opts.Stop) {
 			return ErrStopped
 		}
 		return nil
 	})
+	close(commits)
+	<-done
+	if commitErr != nil {
+		return nil, commitErr
+	}
 	if err != nil {
 		return nil, err
 	}
 	return seen, nil
 }
+
+// errCommitFailed stops a pull whose previous page could not be stored;
+// the store's error is what the run reports.
+var errCommitFailed = errors.New("a previous page could not be stored")
 
 // deletions tombstones what the source no longer has: after a complete full
 // pull, everything not seen; on a deletion check, everything the connector's
