@@ -34,6 +34,7 @@ type Store interface {
 	store.Snapshots
 	store.Outbox
 	store.Leases
+	store.Pruner
 }
 
 // Options tune an Engine. Zero values are fine for production.

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pmsync/pmsync"
+	"github.com/pmsync/pmsync/store"
 )
 
 // Metrics are the engine's Prometheus instruments.
@@ -21,6 +22,7 @@ type Metrics struct {
 	failures  *prometheus.GaugeVec
 	backedOff *prometheus.GaugeVec
 	retryAt   *prometheus.GaugeVec
+	pruned    *prometheus.CounterVec
 }
 
 // NewMetrics registers the engine's metrics with reg.
@@ -54,8 +56,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		retryAt: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "pmsync_source_retry_timestamp_seconds", Help: "When a backed-off source is tried again (0 while its breaker is closed).",
 		}, []string{"source"}),
+		pruned: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pmsync_pruned_rows_total", Help: "History rows removed by the retention policy, by kind.",
+		}, []string{"kind"}),
 	}
-	reg.MustRegister(m.runs, m.records, m.requests, m.duration, m.lastOK, m.pushes, m.failures, m.backedOff, m.retryAt)
+	reg.MustRegister(m.runs, m.records, m.requests, m.duration, m.lastOK, m.pushes, m.failures, m.backedOff, m.retryAt, m.pruned)
 	return m
 }
 
@@ -96,4 +101,14 @@ func (m *Metrics) observeBreaker(source string, b breaker, now time.Time) {
 	}
 	m.backedOff.WithLabelValues(source).Set(open)
 	m.retryAt.WithLabelValues(source).Set(retry)
+}
+
+func (m *Metrics) observePrune(p store.Pruned) {
+	if m == nil {
+		return
+	}
+	for kind, n := range map[string]int{"sync_runs": p.SyncRuns, "item_changes": p.ItemChanges, "snapshots": p.Snapshots,
+		"outbox": p.Outbox, "deleted_items": p.DeletedItems} {
+		m.pruned.WithLabelValues(kind).Add(float64(n))
+	}
 }

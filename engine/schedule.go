@@ -36,7 +36,7 @@ func (e *Engine) Run(ctx context.Context, stop <-chan struct{}) error {
 				return
 			}
 			ctx, cancel := jobCtx, context.CancelFunc(func() {})
-			if name == "rollup" {
+			if name == "rollup" || name == "prune" {
 				ctx, cancel = context.WithTimeout(jobCtx, runTimeout)
 			}
 			defer cancel()
@@ -57,6 +57,10 @@ func (e *Engine) Run(ctx context.Context, stop <-chan struct{}) error {
 		_, err := e.ScheduledPush(ctx)
 		return err
 	})
+	pruneJob := job("prune", func(ctx context.Context) error {
+		_, _, err := e.Prune(ctx)
+		return err
+	})
 	for _, j := range []struct {
 		name, spec string
 		job        cron.Job
@@ -64,6 +68,7 @@ func (e *Engine) Run(ctx context.Context, stop <-chan struct{}) error {
 		{"sync", e.cfg.Schedule.Sync, syncJob},
 		{"deletions", e.cfg.Schedule.Deletions, deletionJob},
 		{"rollup", e.cfg.Schedule.Rollup, rollupJob},
+		{"prune", e.cfg.Schedule.Prune, pruneJob},
 	} {
 		if j.spec == "" {
 			continue
@@ -73,7 +78,8 @@ func (e *Engine) Run(ctx context.Context, stop <-chan struct{}) error {
 		}
 	}
 
-	e.log.Info().Str("sync", e.cfg.Schedule.Sync).Str("rollup", e.cfg.Schedule.Rollup).Str("deletions", e.cfg.Schedule.Deletions).Msg("scheduler started")
+	e.log.Info().Str("sync", e.cfg.Schedule.Sync).Str("rollup", e.cfg.Schedule.Rollup).Str("deletions", e.cfg.Schedule.Deletions).
+		Str("prune", e.cfg.Schedule.Prune).Msg("scheduler started")
 	// Sync at once so the dashboard is current. No snapshot is saved here:
 	// snapshots come only from the rollup schedule, so that "what changed"
 	// in a pushed update means since the previous scheduled update, not

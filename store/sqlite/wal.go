@@ -1,0 +1,142 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+)
+
+// The WAL is bounded two ways. SQLite's own checkpoints run after commits
+// and are PASSIVE: they copy what no reader still needs and never wait, so
+// a dashboard whose readers always hold a snapshot keeps them from ever
+// finishing, and the WAL file grows without end (a soak saw 1.7 → 36 MB in
+// five minutes). So every CheckpointEvery a TRUNCATE checkpoint waits (up to
+// the busy timeout) for the readers of the moment to finish, copies the
+// whole log back and empties the file. journal_size_limit caps what SQLite
+// leaves behind when it restarts the log between those.
+const (
+	// DefaultCheckpointEvery is how often the writer truncates the WAL.
+	DefaultCheckpointEvery = 30 * time.Second
+	// DefaultJournalSizeLimit caps, in bytes, the WAL file SQLite keeps
+	// after restarting the log.
+	DefaultJournalSizeLimit = 16 << 20
+)
+
+// Options tune a DB. Zero values take the defaults.
+type Options struct {
+	// CheckpointEvery is how often the WAL is truncated; a negative value
+	// turns the periodic checkpoint off (SQLite's passive ones still run).
+	CheckpointEvery time.Duration
+	// JournalSizeLimit caps the WAL file SQLite keeps after a restart of
+	// the log, in bytes; a negative value sets no cap.
+	JournalSizeLimit int64
+}
+
+// hookConnector opens connections through a driver whose ConnectHook sets
+// what the DSN cannot (mattn/go-sqlite3 has no DSN key for
+// journal_size_limit), on every connection the pool opens, not once.
+type hookConnector struct {
+	dsn string
+	drv *sqlite3.SQLiteDriver
+}
+
+func (c hookConnector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
+func (c hookConnector) Driver() driver.Driver                        { return c.drv }
+
+func newConnector(dsn string, journalLimit int64) hookConnector {
+	drv := &sqlite3.SQLiteDriver{}
+	if journalLimit >= 0 {
+		drv.ConnectHook = func(conn *sqlite3.SQLiteConn) error {
+			if _, err := conn.Exec(fmt.Sprintf("PRAGMA journal_size_limit = %d", journalLimit), nil); err != nil {
+				return fmt.Errorf("set journal_size_limit: %w", err)
+			}
+			return nil
+		}
+	}
+	return hookConnector{dsn: dsn, drv: drv}
+}
+
+// Checkpoint is the outcome of one WAL checkpoint.
+type Checkpoint struct {
+	// Busy is set when the checkpoint could not finish: a reader still
+	// held an old snapshot when the busy timeout ran out. The next one
+	// tries again.
+	Busy bool
+	// Before and After are the sizes of the WAL file in bytes.
+	Before, After int64
+}
+
+// CheckpointWAL copies the whole WAL back into the database file and
+// truncates it, waiting for the readers of the moment (never for new ones)
+// up to the busy timeout.
+func (db *DB) CheckpointWAL(ctx context.Context) (Checkpoint, error) {
+	c := Checkpoint{Before: db.WALSize()}
+	// The two counts it returns are both zero after a TRUNCATE that
+	// finished, so only busy tells anything.
+	var busy, frames, copied int
+	if err := db.write.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &copied); err != nil {
+		return c, fmt.Errorf("checkpoint %s: %w", db.path, err)
+	}
+	c.Busy = busy != 0
+	c.After = db.WALSize()
+	db.walMu.Lock()
+	db.walStats.Checkpoints++
+	if c.Busy {
+		db.walStats.Busy++
+	}
+	db.walMu.Unlock()
+	return c, nil
+}
+
+// WALSize returns the size of the WAL file in bytes (0 when there is none).
+func (db *DB) WALSize() int64 {
+	fi, err := os.Stat(db.abs + "-wal")
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// WALStats counts the periodic checkpoints so far.
+type WALStats struct {
+	Checkpoints int // run
+	Busy        int // of which could not finish
+	Failed      int // returned an error
+}
+
+// WALStats returns what the periodic checkpoints have done so far.
+func (db *DB) WALStats() WALStats {
+	db.walMu.Lock()
+	defer db.walMu.Unlock()
+	return db.walStats
+}
+
+// checkpointer truncates the WAL every interval until stop is closed. It
+// skips a tick when nothing was written since the last checkpoint.
+func (db *DB) checkpointer(every time.Duration, stop <-chan struct{}, done *sync.WaitGroup) {
+	defer done.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		if db.WALSize() == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*busyTimeout*time.Millisecond)
+		if _, err := db.CheckpointWAL(ctx); err != nil {
+			db.walMu.Lock()
+			db.walStats.Failed++
+			db.walMu.Unlock()
+		}
+		cancel()
+	}
+}
