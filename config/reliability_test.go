@@ -1,6 +1,8 @@
 package config
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -26,5 +28,31 @@ func TestReliabilityKeysAreValidated(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, problemsOf(t, err)); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+}
+
+// A secret file that is not a small regular file (a device, a directory,
+// something huge) is a clear problem, never an endless read.
+func TestSecretFileMustBeASmallRegularFile(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big")
+	if err := os.WriteFile(big, make([]byte, 65<<10), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ file, want string }{
+		{"/dev/zero", "/dev/zero is not a regular file"},
+		{dir, dir + " is not a regular file"},
+		{big, big + " is larger than 64 KiB, too large for a secret: is it the right file?"},
+	} {
+		body := fmt.Sprintf(`connections:
+  - { name: jira, kind: cfgtest-jira, base_url: https://acme.atlassian.net, auth: { token_file: %q } }
+programs:
+  - { id: ehr, sources: [ { connection: jira, scope: { project: EHR } } ] }
+`, tt.file)
+		_, err := Parse(filepath.Join(dir, "pmsync.yaml"), []byte(body), testRegistry(), lookup(testEnv()))
+		want := filepath.Join(dir, "pmsync.yaml") + ":2: connections[0].auth.token_file: read secret file: " + tt.want
+		if got := problemsOf(t, err); len(got) != 1 || got[0] != want {
+			t.Errorf("token_file %s: problems %q, want %q", tt.file, got, want)
+		}
 	}
 }

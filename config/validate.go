@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	neturl "net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -297,7 +296,7 @@ func (l *loader) secret(path, envVar, file string) (pmsync.Secret, bool) {
 		return pmsync.Secret(v), true
 	}
 	name := l.path(path+"_file", file)
-	data, err := os.ReadFile(name)
+	data, err := readSecretFile(name)
 	if err != nil {
 		l.problem(path+"_file", "read secret file: %v", err)
 		return "", true
