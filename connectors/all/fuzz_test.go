@@ -313,7 +313,9 @@ func (fc *fuzzConn) checkError(t *testing.T, err error) {
 
 var (
 	jiraPage  = func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/search/jql") }
-	asanaPage = func(r *http.Request) bool { return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/tasks") }
+	asanaPage = func(r *http.Request) bool {
+		return r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/tasks")
+	}
 	sheetPage = func(r *http.Request) bool {
 		return r.Method == http.MethodGet && regexp.MustCompile(`/sheets/[0-9]+$`).MatchString(r.URL.Path)
 	}
@@ -347,12 +349,20 @@ func FuzzTrelloPage(f *testing.F) {
 // The push targets fuzz the answers to writes and, separately, to the reads
 // a push makes first (its guard against writing a version twice).
 
-func FuzzJiraPushWrite(f *testing.F)       { fc := demoConn(f, "jira", writes, true); f.Fuzz(fc.checkPush) }
-func FuzzJiraPushRead(f *testing.F)        { fc := demoConn(f, "jira", reads, true); f.Fuzz(fc.checkPush) }
-func FuzzAsanaPushWrite(f *testing.F)      { fc := demoConn(f, "asana", writes, true); f.Fuzz(fc.checkPush) }
-func FuzzAsanaPushRead(f *testing.F)       { fc := demoConn(f, "asana", reads, true); f.Fuzz(fc.checkPush) }
-func FuzzSmartsheetPushWrite(f *testing.F) { fc := demoConn(f, "smartsheet", writes, true); f.Fuzz(fc.checkPush) }
-func FuzzSmartsheetPushRead(f *testing.F)  { fc := demoConn(f, "smartsheet", reads, true); f.Fuzz(fc.checkPush) }
-func FuzzTrelloPushWrite(f *testing.F)     { fc := demoConn(f, "trello", writes, true); f.Fuzz(fc.checkPush) }
-func FuzzTrelloPushRead(f *testing.F)      { fc := demoConn(f, "trello", reads, true); f.Fuzz(fc.checkPush) }
-
+func FuzzJiraPushWrite(f *testing.F)  { fc := demoConn(f, "jira", writes, true); f.Fuzz(fc.checkPush) }
+func FuzzJiraPushRead(f *testing.F)   { fc := demoConn(f, "jira", reads, true); f.Fuzz(fc.checkPush) }
+func FuzzAsanaPushWrite(f *testing.F) { fc := demoConn(f, "asana", writes, true); f.Fuzz(fc.checkPush) }
+func FuzzAsanaPushRead(f *testing.F)  { fc := demoConn(f, "asana", reads, true); f.Fuzz(fc.checkPush) }
+func FuzzSmartsheetPushWrite(f *testing.F) {
+	fc := demoConn(f, "smartsheet", writes, true)
+	f.Fuzz(fc.checkPush)
+}
+func FuzzSmartsheetPushRead(f *testing.F) {
+	fc := demoConn(f, "smartsheet", reads, true)
+	f.Fuzz(fc.checkPush)
+}
+func FuzzTrelloPushWrite(f *testing.F) {
+	fc := demoConn(f, "trello", writes, true)
+	f.Fuzz(fc.checkPush)
+}
+func FuzzTrelloPushRead(f *testing.F) { fc := demoConn(f, "trello", reads, true); f.Fuzz(fc.checkPush) }
