@@ -71,7 +71,10 @@ const (
 func (s SourceStatus) MarshalJSON() ([]byte, error) {
 	var last *time.Time
 	if !s.LastSuccess.IsZero() {
-		last = &s.LastSuccess
+		// Seconds are precision enough, and what every other time of the
+		// document carries.
+		t := s.LastSuccess.UTC().Truncate(time.Second)
+		last = &t
 	}
 	return json.Marshal(struct {
 		Source      string     `json:"source"`

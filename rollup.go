@@ -51,8 +51,9 @@ type Rollup struct {
 	Late     []ItemRef `json:"late_milestones"`
 	DueSoon  []ItemRef `json:"due_soon_milestones"`
 	RedFlags []ItemRef `json:"red_flag_risks"`
-	// Changes says what moved since the previous rollup of the program.
-	Changes []string `json:"changes,omitempty"`
+	// Changes says what moved since the previous rollup of the program
+	// (an empty list when nothing did or there is no previous rollup).
+	Changes []string `json:"changes"`
 }
 
 // Health is a colour with the reasons that produced it.
@@ -62,10 +63,25 @@ type Health struct {
 }
 
 // Progress counts done work (tasks and milestones, cancelled excluded).
+// Percent means nothing when Total is 0: the JSON document then holds
+// null, like every other ratio that cannot be computed.
 type Progress struct {
 	Done    int     `json:"done"`
 	Total   int     `json:"total"`
 	Percent float64 `json:"percent"`
+}
+
+// MarshalJSON writes percent as null when there is no work to measure.
+func (p Progress) MarshalJSON() ([]byte, error) {
+	var pct *float64
+	if p.Total > 0 {
+		pct = &p.Percent
+	}
+	return json.Marshal(struct {
+		Done    int      `json:"done"`
+		Total   int      `json:"total"`
+		Percent *float64 `json:"percent"`
+	}{p.Done, p.Total, pct})
 }
 
 // MilestoneCounts counts milestones (cancelled excluded).

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"github.com/pmsync/pmsync"
 	"os"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pmsync/pmsync/store/postgres/pgtest"
 )
 
 // TestMain lets the test binary stand in for the benchmark binary: the
@@ -153,7 +156,16 @@ func TestWriteMarkdown(t *testing.T) {
 	if err := writeMarkdown(&b, r); err != nil {
 		t.Fatal(err)
 	}
+	var pg strings.Builder
+	r.Store, r.Server = storePostgres, "15.18"
+	if err := writeMarkdown(&pg, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(pg.String(), "Store: PostgreSQL 15.18, a local server") {
+		t.Errorf("markdown of a postgres run does not name the server; got:\n%s", pg.String())
+	}
 	for _, want := range []string{
+		"Store: SQLite, a fresh file per vendor and run.",
 		"| jira | full | 1,000 | 2.00 s | 750 ms | 500 | 11 (10) | 40 MiB | 1.50 s / 0.25 s | 500 ms | 20 MiB | 4.0× | no wait |\n",
 		"| jira store | 1,000 | 300 ms | 200 ms | 5 ms | 50 MiB | 1.00 s | red |\n",
 		"- jira full: `POST /rest/api/3/search/jql` ×10, `GET /rest/api/3/field` ×1\n",
@@ -207,8 +219,10 @@ func TestParseFlags(t *testing.T) {
 		check   func(options) bool
 	}{
 		{"defaults", nil, "", func(o options) bool {
-			return o.items == 100_000 && strings.Join(o.vendors, ",") == "jira,asana,smartsheet" && o.out == filepath.Join("bench", "out") && o.changedPct == 1 && o.runs == 3
+			return o.items == 100_000 && strings.Join(o.vendors, ",") == "jira,asana,smartsheet" && o.out == filepath.Join("bench", "out") && o.changedPct == 1 && o.runs == 3 && o.store == storeSQLite
 		}},
+		{"postgres", []string{"-store", "postgres"}, "", func(o options) bool { return o.store == storePostgres }},
+		{"unknown store", []string{"-store", "mysql"}, `-store "mysql": want sqlite or postgres`, nil},
 		{"subset", []string{"-items", "500", "-vendors", "asana, jira"}, "", func(o options) bool {
 			return o.items == 500 && strings.Join(o.vendors, ",") == "asana,jira"
 		}},
@@ -245,18 +259,32 @@ func TestBenchmarkSmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns child processes; skipped with -short")
 	}
+	for _, st := range []string{storeSQLite, storePostgres} {
+		t.Run(st, func(t *testing.T) { benchmarkSmall(t, st) })
+	}
+}
+
+// benchmarkSmall is TestBenchmarkSmall on one store: the same figures,
+// whichever store the syncs write to.
+func benchmarkSmall(t *testing.T, st string) {
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	const items = 300 // 1 % is 3 changed items
-	o, err := parseFlags([]string{"-items", "300", "-runs", "1", "-out", t.TempDir()}, new(strings.Builder))
+	o, err := parseFlags([]string{"-items", "300", "-runs", "1", "-out", t.TempDir(), "-store", st}, new(strings.Builder))
 	if err != nil {
 		t.Fatal(err)
 	}
 	res, err := benchmark(context.Background(), exe, o, new(strings.Builder))
+	if errors.Is(err, pgtest.ErrNotInstalled) && os.Getenv("CI") != "true" {
+		t.Skip(err)
+	}
 	if err != nil {
 		t.Fatal(err)
+	}
+	if res.Store != st {
+		t.Errorf("results say store %q, want %q", res.Store, st)
 	}
 	type key struct{ vendor, scenario string }
 	got := map[key]syncResult{}

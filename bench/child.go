@@ -22,6 +22,7 @@ import (
 	_ "github.com/pmsync/pmsync/connectors/all" // the connectors the configurations name
 	"github.com/pmsync/pmsync/engine"
 	"github.com/pmsync/pmsync/store"
+	"github.com/pmsync/pmsync/store/postgres"
 	"github.com/pmsync/pmsync/store/sqlite"
 )
 
@@ -146,11 +147,16 @@ func openEngine(ctx context.Context, j job, stderr io.Writer) (*engine.Engine, *
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("parse the benchmark configuration: %w", err)
 	}
-	db, err := sqlite.Open(ctx, cfg.Database)
+	var db store.Store
+	if url := cfg.PostgresURL(); url != "" {
+		db, err = postgres.Open(ctx, url.Reveal())
+	} else {
+		db, err = sqlite.Open(ctx, cfg.Database)
+	}
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	st := &timedStore{DB: db}
+	st := &timedStore{Store: db}
 	start := time.Now()
 	now := func() time.Time { return j.Now.Add(time.Since(start)) }
 	log := zerolog.New(stderr).Level(zerolog.WarnLevel)
@@ -165,7 +171,7 @@ func openEngine(ctx context.Context, j job, stderr io.Writer) (*engine.Engine, *
 // timedStore is the store with the time of its sync writes added up, to
 // tell storage apart from fetching and mapping in a sync's wall time.
 type timedStore struct {
-	*sqlite.DB
+	store.Store
 	spent time.Duration
 }
 
@@ -173,14 +179,14 @@ type timedStore struct {
 func (t *timedStore) ApplyPage(ctx context.Context, w store.PageWrite) (store.PageResult, error) {
 	start := time.Now()
 	defer func() { t.spent += time.Since(start) }()
-	return t.DB.ApplyPage(ctx, w)
+	return t.Store.ApplyPage(ctx, w)
 }
 
 // Tombstone marks items deleted and adds its time to spent.
 func (t *timedStore) Tombstone(ctx context.Context, fence store.Fence, source string, live []string, at time.Time) (int, error) {
 	start := time.Now()
 	defer func() { t.spent += time.Since(start) }()
-	return t.DB.Tombstone(ctx, fence, source, live, at)
+	return t.Store.Tombstone(ctx, fence, source, live, at)
 }
 
 // runSync runs one sync of the job's source and times it; opening the store

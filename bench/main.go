@@ -7,7 +7,12 @@
 // each sync is compared with a floor: the same pages fetched and decoded by
 // a bare net/http loop, with no mapping or storage.
 //
-//	go run ./bench [-items 100000] [-vendors jira,asana,smartsheet] [-out bench/out] [-runs 3]
+//	go run ./bench [-items 100000] [-vendors jira,asana,smartsheet] [-out bench/out] [-runs 3] [-store sqlite|postgres]
+//
+// With -store postgres the syncs write to a throwaway PostgreSQL server
+// (store/postgres/pgtest: initdb on a temporary directory, a free loopback
+// port, PostgreSQL's default durability), one fresh database per vendor
+// and run, instead of a SQLite file.
 //
 // Every vendor runs -runs times; the tables show each measurement's median
 // run. The results are printed as Markdown and written to -out as
@@ -29,9 +34,22 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pmsync/pmsync/store/postgres/pgtest"
 )
+
+// The stores -store chooses between.
+const (
+	storeSQLite   = "sqlite"
+	storePostgres = "postgres"
+)
+
+// databaseEnv is the variable that hands a sync child the URL of its
+// PostgreSQL database; the configuration reads it through url_env.
+const databaseEnv = "BENCH_DATABASE_URL"
 
 // The timeline of one vendor, relative to options.t0: the full sync, then the
 // changes spread over an hour, the incremental sync, and a sync with
@@ -58,6 +76,7 @@ type options struct {
 	rollup     bool
 	keep       bool
 	runs       int
+	store      string // storeSQLite or storePostgres
 	// t0 is the simulated "now" the programs are generated around. A fixed
 	// time makes every run generate the same data and the same timeline of
 	// changes, whatever the day.
@@ -99,6 +118,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.rollup, "rollup", true, "measure engine.Rollup over each vendor's store")
 	fs.IntVar(&o.runs, "runs", 3, "runs of every vendor; the table shows each measurement's median run")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (databases, job files) and print its path")
+	fs.StringVar(&o.store, "store", storeSQLite, "the store the syncs write to: sqlite (a file) or postgres (a throwaway local server)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -110,6 +130,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.runs < 1 {
 		return o, fmt.Errorf("-runs %d: must be at least 1", o.runs)
+	}
+	if o.store != storeSQLite && o.store != storePostgres {
+		return o, fmt.Errorf("-store %q: want sqlite or postgres", o.store)
 	}
 	if o.changedPct <= 0 || o.changedPct > 100 {
 		return o, fmt.Errorf("-changed %g: must be in (0, 100]", o.changedPct)
@@ -194,7 +217,22 @@ func benchmark(ctx context.Context, exe string, o options, progress io.Writer) (
 		}
 		defer pprof.StopCPUProfile()
 	}
+	sp := &spawner{exe: exe, work: work}
+	var version string
+	if o.store == storePostgres {
+		srv, err := pgtest.Start(ctx, pgtest.Options{Durable: true})
+		if err != nil {
+			return results{}, fmt.Errorf("-store postgres: %w", err)
+		}
+		defer srv.Stop()
+		sp.pg = srv
+		if version, err = srv.Version(ctx); err != nil {
+			return results{}, err
+		}
+	}
 	res := results{
+		Store:    o.store,
+		Server:   version,
 		Items:    o.items,
 		Seed:     o.seed,
 		Revision: revision(),
@@ -204,7 +242,6 @@ func benchmark(ctx context.Context, exe string, o options, progress io.Writer) (
 			LoadStart: loadAverage(),
 		},
 	}
-	sp := &spawner{exe: exe, work: work}
 	var runs []runResults
 	for n := 1; n <= o.runs; n++ {
 		var rr runResults
@@ -245,11 +282,25 @@ func benchVendor(ctx context.Context, sp *spawner, name string, run int, o optio
 	}
 	defer v.close()
 	fmt.Fprintf(progress, "run %d: %s: generated %d items in %s\n", run, name, o.items, duration(time.Since(genStart)))
-	db := filepath.Join(sp.work, fmt.Sprintf("%s-r%d.db", name, run))
-	if !o.keep {
-		defer removeDB(db)
+	var database string // the configuration's database: value
+	if sp.pg != nil {
+		url, err := sp.pg.CreateDatabase(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !o.keep {
+			defer sp.pg.DropDatabase(context.WithoutCancel(ctx), url)
+		}
+		database = "{ url_env: " + databaseEnv + " }"
+		v.env[databaseEnv] = url
+	} else {
+		db := filepath.Join(sp.work, fmt.Sprintf("%s-r%d.db", name, run))
+		if !o.keep {
+			defer removeDB(db)
+		}
+		database = strconv.Quote(db)
 	}
-	cfg := v.configYAML(db, t0)
+	cfg := v.configYAML(database, t0)
 	modified := max(1, int(math.Round(float64(o.items)*o.changedPct/100)))
 
 	var out []syncResult

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pmsync/pmsync/store/postgres/pgtest"
 )
 
 // measured is a child's result with what the parent measured around it.
@@ -31,6 +33,8 @@ type spawner struct {
 	exe  string // the binary to run; it must dispatch on childEnv
 	work string // where job files go
 	seq  int
+	// pg is the PostgreSQL server the syncs write to; nil for SQLite.
+	pg *pgtest.Server
 }
 
 // run writes the job to a file, runs a child on it with extra variables

@@ -61,6 +61,10 @@ type runResults struct {
 // results is everything one benchmark run produced.
 type results struct {
 	Command string `json:"command"`
+	// Store is the store the syncs wrote to: sqlite or postgres.
+	Store string `json:"store"`
+	// Server is the PostgreSQL server's version when Store is postgres.
+	Server string `json:"server,omitempty"`
 	// Revision is the commit the benchmark was built from, "+dirty" when
 	// the tree had uncommitted changes; empty when the build did not say.
 	Revision string        `json:"revision,omitempty"`
@@ -131,6 +135,12 @@ func writeMarkdown(w io.Writer, r results) error {
 	b.WriteString(".\n\n")
 	fmt.Fprintf(&b, "Machine: %d CPUs (%s), %d GiB, %s, %s%s. The simulators run in the benchmark's own process and share these CPUs with the sync; their CPU time is the `fake` figure.\n\n",
 		r.Machine.CPUs, orUnknown(r.Machine.CPUModel), r.Machine.MemoryGiB, r.Machine.GoVersion, r.Machine.OSArch, envNote(r.Machine.Env))
+	switch r.Store {
+	case storePostgres:
+		fmt.Fprintf(&b, "Store: PostgreSQL %s, a local server on loopback with its default durability (fsync, synchronous commit), a fresh database per vendor and run. The server is a process of its own: its CPU time and memory are in neither figure below.\n\n", r.Server)
+	default:
+		b.WriteString("Store: SQLite, a fresh file per vendor and run.\n\n")
+	}
 	if r.Machine.LoadStart != "" {
 		fmt.Fprintf(&b, "One-minute load average %s at the start, %s at the end (%d CPUs: above that, other work competed for them and wall times are inflated).\n\n",
 			r.Machine.LoadStart, r.Machine.LoadEnd, r.Machine.CPUs)

@@ -283,9 +283,10 @@ func newSmartsheet(n int, seed int64, clock *simClock, t0 time.Time) (*vendor, e
 }
 
 // configYAML is the pmsync configuration of one vendor's source: one
-// program fed by the simulator, stored in db.
-func (v *vendor) configYAML(db string, t0 time.Time) string {
-	return `database: "` + db + `"
+// program fed by the simulator, stored where database (the YAML value of
+// the database key) says.
+func (v *vendor) configYAML(database string, t0 time.Time) string {
+	return `database: ` + database + `
 timezone: UTC
 log: { level: warn }
 connections:

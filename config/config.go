@@ -76,6 +76,7 @@ type Config struct {
 	// an address: fmt cannot call Secret.String on values it reaches through
 	// unexported fields and would print them raw.
 	secrets *secrets
+	origin  *origin
 }
 
 type secrets struct {
@@ -254,6 +255,23 @@ type Option func(*loader)
 // run where the vendor credentials are not available. Connections of such a
 // config have empty credentials.
 func WithoutSecrets() Option { return func(l *loader) { l.noSecrets = true } }
+
+// SecretsOnly reads the secrets of the named connections only (and not the
+// dashboard's token): a command that talks to some of the tools needs the
+// credentials of those and no others. The other connections have empty
+// credentials.
+func SecretsOnly(connections ...string) Option {
+	return func(l *loader) {
+		l.secretsOf = map[string]bool{}
+		for _, c := range connections {
+			l.secretsOf[c] = true
+		}
+	}
+}
+
+// CheckDatabase also checks that the database's directory exists and is
+// writable (for validate and the commands that write).
+func CheckDatabase() Option { return func(l *loader) { l.checkDatabase = true } }
 
 // Parse parses config data. file names the data in problems and is the base
 // of relative paths. env looks up environment variables (overrides and

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
@@ -97,14 +96,17 @@ func (l *loader) decode(data []byte, doc *file) bool {
 		l.idx = newIndex(nil)
 		return true // an empty file: every key keeps its default
 	case err != nil:
-		l.syntaxError(err)
+		l.syntaxError(data, err)
 		return false
 	}
 	var next yaml.Node
 	if err := dec.Decode(&next); err == nil {
 		l.add(Problem{File: l.file, Line: next.Line, Msg: "a config file holds one YAML document; remove the second one"})
 	}
+	l.expanded = map[string][]string{}
+	l.expand(&root, "", "", 0)
 	l.idx = newIndex(&root)
+	l.root = &root
 	top := &root
 	if len(root.Content) > 0 {
 		top = root.Content[0]
@@ -123,20 +125,6 @@ func (l *loader) decode(data []byte, doc *file) bool {
 func (l *loader) decodeProblem(p yamlnode.Problem) {
 	l.decodeErrs = append(l.decodeErrs, p.Path)
 	l.add(Problem{File: l.file, Line: p.Line, Path: p.Path, Msg: p.Msg})
-}
-
-// syntaxError reports a file the YAML parser could not read. The parser
-// has no structured error, only text such as "yaml: line 3: …"; the line is
-// taken from it when it has that form, and the text is kept whole when not.
-func (l *loader) syntaxError(err error) {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	p := Problem{File: l.file, Msg: msg}
-	if head, rest, ok := strings.Cut(msg, ": "); ok && strings.HasPrefix(head, "line ") {
-		if n, err := strconv.Atoi(strings.TrimPrefix(head, "line ")); err == nil {
-			p.Line, p.Msg = n, rest
-		}
-	}
-	l.add(p)
 }
 
 // index locates every key and list item of the document by key path.

@@ -11,18 +11,24 @@ import (
 // path so that it can be fixed without guessing.
 type Problem struct {
 	File string
-	Line int    // 1-based; 0 when the problem has no place in the file (an environment override, a missing file)
-	Path string // key path such as programs[0].sources[1].connection; "" for the whole file
-	Msg  string
+	Line int // 1-based; 0 when the problem has no place in the file (an environment override, a missing file)
+	// Column is 1-based; 0 when only the line is known (every problem but
+	// a YAML syntax error is placed by its line and key path).
+	Column int
+	Path   string // key path such as programs[0].sources[1].connection; "" for the whole file
+	Msg    string
 }
 
-// String formats the problem as "file:line: path: message", leaving out the
-// parts that are unknown.
+// String formats the problem as "file:line: path: message" (or
+// "file:line:column: message"), leaving out the parts that are unknown.
 func (p Problem) String() string {
 	var b strings.Builder
 	b.WriteString(p.File)
 	if p.Line > 0 {
 		fmt.Fprintf(&b, ":%d", p.Line)
+		if p.Column > 0 {
+			fmt.Fprintf(&b, ":%d", p.Column)
+		}
 	}
 	b.WriteString(": ")
 	if p.Path != "" {

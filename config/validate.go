@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net"
 	neturl "net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -35,6 +37,19 @@ type loader struct {
 	// noSecrets leaves secrets unread (and unchecked), for commands that
 	// only read the database.
 	noSecrets bool
+	// secretsOf, when not nil, names the only connections whose secrets are
+	// read (SecretsOnly); the others' are left unread, as with noSecrets.
+	secretsOf map[string]bool
+	// checkDatabase checks that the database can be written (CheckDatabase).
+	checkDatabase bool
+	root          *yaml.Node
+	expanded      map[string][]string // key path → variables its value was expanded from
+}
+
+// skipSecrets reports whether the secrets of a connection ("" for the
+// dashboard's token) are left unread.
+func (l *loader) skipSecrets(conn string) bool {
+	return l.noSecrets || l.secretsOf != nil && (conn == "" || !l.secretsOf[conn])
 }
 
 func (l *loader) load(data []byte) *Config {
@@ -56,6 +71,7 @@ func (l *loader) load(data []byte) *Config {
 		Rules:    doc.Rules,
 		Mappings: doc.Mappings,
 		secrets:  &secrets{creds: map[string]connectors.Credentials{}},
+		origin:   &origin{root: l.root, idx: l.idx, fromEnv: l.fromEnv, expanded: l.expanded},
 	}
 	cfg.Retention = doc.Retention
 	l.database(cfg, &doc)
@@ -64,7 +80,41 @@ func (l *loader) load(data []byte) *Config {
 	l.compileMappings(cfg, doc.Mappings)
 	l.checkPrograms(cfg, doc.Programs, specs)
 	l.checkPush(cfg, doc.Push, specs)
+	if l.checkDatabase && cfg.Database != "" {
+		l.checkDatabaseWritable(cfg.Database)
+	}
 	return cfg
+}
+
+// checkDatabaseWritable checks that the database's directory exists and
+// that pmsync may create and write the database there, so that a
+// deployment finds out at validate time rather than at the first sync.
+func (l *loader) checkDatabaseWritable(path string) {
+	dir := filepath.Dir(path)
+	switch fi, err := os.Stat(dir); {
+	case errors.Is(err, os.ErrNotExist):
+		l.problem("database", "directory %s does not exist", dir)
+		return
+	case err != nil:
+		l.problem("database", "%v", err)
+		return
+	case !fi.IsDir():
+		l.problem("database", "%s is not a directory", dir)
+		return
+	}
+	const wOK = 2 // access(2)'s W_OK
+	if err := syscall.Access(dir, wOK|1); err != nil {
+		l.problem("database", "directory %s is not writable: %v", dir, err)
+		return
+	}
+	switch fi, err := os.Stat(path); {
+	case err == nil && fi.IsDir():
+		l.problem("database", "%s is a directory", path)
+	case err == nil:
+		if err := syscall.Access(path, wOK); err != nil {
+			l.problem("database", "%s is not writable: %v", path, err)
+		}
+	}
 }
 
 // add records a problem found while decoding.
@@ -256,7 +306,7 @@ func (l *loader) checkRules(path string, r Rules, base pmsync.Rules) {
 
 func (l *loader) checkHTTP(cfg *Config) {
 	h := cfg.HTTP
-	token, hasToken := l.secret("http.auth_token", h.AuthTokenEnv, h.AuthTokenFile)
+	token, hasToken := l.secret("http.auth_token", h.AuthTokenEnv, h.AuthTokenFile, l.skipSecrets(""))
 	cfg.secrets.http = token
 	host, port, err := net.SplitHostPort(h.Listen)
 	if err != nil {
@@ -276,11 +326,11 @@ func (l *loader) checkHTTP(cfg *Config) {
 // <path>_file. It reports whether one was configured; a problem is recorded
 // when both are set or the value cannot be read. Problems never contain
 // the value.
-func (l *loader) secret(path, envVar, file string) (pmsync.Secret, bool) {
+func (l *loader) secret(path, envVar, file string, skip bool) (pmsync.Secret, bool) {
 	switch {
 	case envVar == "" && file == "":
 		return "", false
-	case l.noSecrets:
+	case skip:
 		return "", true
 	case envVar != "" && file != "":
 		l.problem(path+"_file", "set %s_env or %s_file, not both", lastKey(path), lastKey(path))
@@ -425,7 +475,7 @@ func (l *loader) checkConnections(cfg *Config, nodes []yaml.Node) map[string]con
 		if known {
 			creds = l.credentials(p+".auth", conn, spec.AuthKeys)
 		}
-		if known && !l.noSecrets && l.found == before && !l.decodeErrorWithin(p) && spec.CheckParams != nil {
+		if known && !l.skipSecrets(conn.Name) && l.found == before && !l.decodeErrorWithin(p) && spec.CheckParams != nil {
 			// Only a connection that is otherwise sound is shown to the
 			// connector, so that its complaint is not an echo of ours.
 			if err := spec.CheckParams(conn.params(creds)); err != nil {
@@ -503,7 +553,7 @@ func (l *loader) credentials(path string, conn Connection, keys []string) connec
 			}
 			continue
 		}
-		v, ok := l.secret(path+"."+s.key, s.env, s.file)
+		v, ok := l.secret(path+"."+s.key, s.env, s.file, l.skipSecrets(conn.Name))
 		if !ok && !optional {
 			l.problem(path, "%s_env or %s_file is required for connector kind %s", s.key, s.key, conn.Kind)
 		}
@@ -891,10 +941,7 @@ func (l *loader) database(cfg *Config, doc *file) {
 			return
 		}
 		// Even a command that reads no vendor secret needs the store.
-		noSecrets := l.noSecrets
-		l.noSecrets = false
-		url, ok := l.secret("database.url", b.URLEnv, b.URLFile)
-		l.noSecrets = noSecrets
+		url, ok := l.secret("database.url", b.URLEnv, b.URLFile, false)
 		if ok && url != "" && !isPostgresURL(url.Reveal()) {
 			key := "database.url_env"
 			if b.URLFile != "" {

@@ -44,6 +44,36 @@ type Spec struct {
 	// DefaultMappingYAML its text.
 	DefaultMapping     string
 	DefaultMappingYAML []byte
+	// Blocks describes what Options, Scope and Target decode into, for the
+	// config's JSON Schema.
+	Blocks Blocks
+	// Sample is the starter configuration `pmsync init` writes for the
+	// kind; nil leaves the kind out of init.
+	Sample *Sample
+}
+
+// Blocks holds a zero value of each type a kind's block decoders return
+// (Options, Scope, and the Config of a Target), so that a schema of the
+// config file can be reflected from them; nil where the kind has no such
+// block. They are the yaml-tagged structs the decoders decode into.
+type Blocks struct {
+	Options, Scope, Target any
+}
+
+// Sample is a kind's part of a starter configuration: YAML a new user
+// edits, with comments, naming the environment variables its secrets are
+// read from.
+type Sample struct {
+	// Connection is one entry of connections:, starting with "- name:",
+	// indented for the list (two spaces) with its comments. Its name is
+	// the kind's, which the sample source and target refer to.
+	Connection string
+	// Scope is a source's scope as a flow mapping, e.g. { project: EHR },
+	// and ScopeHelp a comment saying where its value is found.
+	Scope, ScopeHelp string
+	// Target is a push target as a flow mapping and TargetHelp what it
+	// does; empty for a kind that cannot be pushed to.
+	Target, TargetHelp string
 }
 
 // Registry holds connector kinds by name. Connectors join Default from

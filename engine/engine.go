@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,8 +43,15 @@ type Options struct {
 	Log       zerolog.Logger
 	Now       func() time.Time
 	Transport http.RoundTripper // nil: each connector clones the default transport
-	Sleep     func(ctx context.Context, d time.Duration) error
-	Metrics   *Metrics // nil: no metrics
+	// Sleep waits between retries, in connectors and before a source is
+	// synced again after the wait its vendor asked for; nil sleeps for
+	// real. Tests replace it.
+	Sleep   func(ctx context.Context, d time.Duration) error
+	Metrics *Metrics // nil: no metrics
+	// Connections, when not nil, names the only connections whose
+	// connectors are built (a command that syncs some sources, or pushes,
+	// needs those and reads no other credentials).
+	Connections []string
 	// ReadOnly builds no connectors: the engine can roll up what is stored
 	// but not sync or push (a config loaded without secrets).
 	ReadOnly bool
@@ -73,6 +81,8 @@ type Engine struct {
 	bmu      sync.Mutex
 	breakers map[string]breaker
 	attempts map[string]attempt
+	// sleep waits out a source's Retry-After before an early retry.
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 // New builds the connectors of cfg. It fails if any connection cannot be
@@ -90,6 +100,10 @@ func New(cfg *config.Config, db Store, opts Options) (*Engine, error) {
 	if e.workers < 1 {
 		e.workers = 1
 	}
+	e.sleep = opts.Sleep
+	if e.sleep == nil {
+		e.sleep = httpapi.Sleep
+	}
 	limiters := httpapi.NewLimiters()
 	var errs []error
 	for _, c := range cfg.Connections {
@@ -103,7 +117,11 @@ func New(cfg *config.Config, db Store, opts Options) (*Engine, error) {
 		}
 		p.Transport = opts.Transport
 		p.Limiters = limiters
-		p.Log = opts.Log.With().Str("connector", c.Kind).Str("connection", c.Name).Logger()
+		if opts.Connections != nil && !slices.Contains(opts.Connections, c.Name) {
+			continue
+		}
+		// The connector adds its kind as "connector" itself.
+		p.Log = opts.Log.With().Str("connection", c.Name).Logger()
 		p.Now = opts.Now
 		p.Sleep = opts.Sleep
 		conn, err := cfg.Registry().New(p)
@@ -121,6 +139,9 @@ func New(cfg *config.Config, db Store, opts Options) (*Engine, error) {
 
 // ErrReadOnly is returned by Sync and Push of an engine built ReadOnly.
 var ErrReadOnly = errors.New("this engine was built without connectors (read-only)")
+
+// Config returns the configuration the engine was built from.
+func (e *Engine) Config() *config.Config { return e.cfg }
 
 // Connector returns the connector of a connection, for callers such as
 // `validate --probe`.

@@ -17,6 +17,9 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 	lastOK   *prometheus.GaugeVec
 	pushes   *prometheus.CounterVec
+	// quarantined is the number of records of each source waiting in
+	// quarantine, set after each of its sync runs.
+	quarantined *prometheus.GaugeVec
 	// A source's circuit breaker: failed syncs in a row, whether the
 	// schedule is leaving it alone, and until when.
 	failures  *prometheus.GaugeVec
@@ -47,6 +50,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pmsync_pushes_total", Help: "Rollup deliveries by target and outcome.",
 		}, []string{"target", "status"}),
+		quarantined: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pmsync_quarantined_records", Help: "Records of each source that failed to map and wait in quarantine.",
+		}, []string{"source"}),
 		failures: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "pmsync_source_consecutive_failures", Help: "Failed syncs in a row of each source (0 after a success).",
 		}, []string{"source"}),
@@ -60,7 +66,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "pmsync_pruned_rows_total", Help: "History rows removed by the retention policy, by kind.",
 		}, []string{"kind"}),
 	}
-	reg.MustRegister(m.runs, m.records, m.requests, m.duration, m.lastOK, m.pushes, m.failures, m.backedOff, m.retryAt, m.pruned)
+	reg.MustRegister(m.runs, m.records, m.requests, m.duration, m.lastOK, m.pushes, m.quarantined, m.failures, m.backedOff, m.retryAt, m.pruned)
 	return m
 }
 
@@ -85,6 +91,13 @@ func (m *Metrics) observePush(r PushResult) {
 		return
 	}
 	m.pushes.WithLabelValues(r.Target, r.Status).Inc()
+}
+
+func (m *Metrics) setQuarantined(source string, n int) {
+	if m == nil {
+		return
+	}
+	m.quarantined.WithLabelValues(source).Set(float64(n))
 }
 
 func (m *Metrics) observeBreaker(source string, b breaker, now time.Time) {

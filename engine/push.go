@@ -41,7 +41,7 @@ func TargetKey(p config.Push) string {
 // supersedes an older one still pending. With dryRun nothing is written
 // anywhere and the results say what would be pushed.
 func (e *Engine) Push(ctx context.Context, dryRun bool) ([]PushResult, error) {
-	if e.readOnly {
+	if e.readOnly && !dryRun {
 		return nil, ErrReadOnly
 	}
 	e.pushMu.Lock()
@@ -183,10 +183,23 @@ func (e *Engine) deliver(ctx context.Context, p config.Push, key string) ([]Push
 			}
 		}
 		e.metrics.observePush(res)
+		e.logPush(res)
 		results = append(results, res)
 	}
 	if pushErr != nil {
 		errs = append(errs, fmt.Errorf("push to %s: %w", key, pushErr))
 	}
 	return results, errors.Join(errs...)
+}
+
+// logPush writes one line per delivery attempt at info: pushes are rare
+// (once per rollup version and target) and each one changes a tool people
+// read.
+func (e *Engine) logPush(r PushResult) {
+	ev := e.log.Info()
+	if r.Err != nil {
+		ev = e.log.Warn().Str("err", r.Err.Error())
+	}
+	ev.Str("target", r.Target).Str("program", r.Program).Str("version", r.Version).Str("outcome", r.Status).
+		Str("receipt", r.Receipt).Msg("push")
 }

@@ -2,11 +2,15 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
 	"github.com/rs/zerolog"
+
+	"github.com/pmsync/pmsync/connectors"
 )
 
 // Run is the daemon loop: it syncs once at start, then syncs, checks for
@@ -45,8 +49,20 @@ func (e *Engine) Run(ctx context.Context, stop <-chan struct{}) error {
 			}
 		}
 	}
+	var next func(time.Time) time.Time // the sync schedule's next run
+	if e.cfg.Schedule.Sync != "" {
+		sched, err := cron.ParseStandard(e.cfg.Schedule.Sync)
+		if err != nil {
+			return fmt.Errorf("schedule sync %q: %w", e.cfg.Schedule.Sync, err)
+		}
+		next = sched.Next
+	}
+	retryCtx, stopRetries := context.WithCancel(jobCtx)
+	defer stopRetries()
+	early := &earlyRetries{e: e, ctx: retryCtx, stop: stop, next: next, timeout: runTimeout, count: map[string]int{}, waiting: map[string]bool{}}
 	syncJob := job("sync", func(ctx context.Context) error {
-		_, err := e.Sync(ctx, SyncOptions{Stop: stop, SourceTimeout: runTimeout, SkipBusy: true, Backoff: true})
+		res, err := e.Sync(ctx, SyncOptions{Stop: stop, SourceTimeout: runTimeout, SkipBusy: true, Backoff: true})
+		early.after(res)
 		return err
 	})
 	deletionJob := job("deletions", func(ctx context.Context) error {
@@ -85,7 +101,8 @@ func (e *Engine) Run(ctx context.Context, stop <-chan struct{}) error {
 	// in a pushed update means since the previous scheduled update, not
 	// since the daemon last restarted.
 	job("startup", func(ctx context.Context) error {
-		_, err := e.Sync(ctx, SyncOptions{Stop: stop, SourceTimeout: runTimeout, SkipBusy: true, Backoff: true})
+		res, err := e.Sync(ctx, SyncOptions{Stop: stop, SourceTimeout: runTimeout, SkipBusy: true, Backoff: true})
+		early.after(res)
 		return err
 	})()
 	c.Start()
@@ -93,6 +110,8 @@ func (e *Engine) Run(ctx context.Context, stop <-chan struct{}) error {
 	case <-ctx.Done():
 	case <-stop:
 	}
+	stopRetries()
+	early.wg.Wait()
 	done := c.Stop()
 	select {
 	case <-done.Done():
@@ -102,6 +121,85 @@ func (e *Engine) Run(ctx context.Context, stop <-chan struct{}) error {
 	}
 	e.log.Info().Msg("scheduler stopped")
 	return nil
+}
+
+// maxEarlyRetries bounds how many times in a row a source is synced again
+// ahead of its schedule.
+const maxEarlyRetries = 3
+
+// earlyRetries syncs again, ahead of the schedule, a source whose sync
+// failed with a wait the vendor asked for (a Retry-After longer than the
+// HTTP client sits out): once that wait has passed, when it ends before the
+// schedule's next run. A connector that resumes where it stopped (an
+// unfinished walk in its cursor) then goes on while its position is fresh.
+type earlyRetries struct {
+	e       *Engine
+	ctx     context.Context
+	stop    <-chan struct{}
+	next    func(time.Time) time.Time // nil: no sync schedule
+	timeout time.Duration
+
+	mu      sync.Mutex
+	count   map[string]int  // source → early retries in a row
+	waiting map[string]bool // source → an early retry is due
+	wg      sync.WaitGroup
+}
+
+// RetryAfter is the wait a failed sync's error asks for before the source
+// is tried again: the Retry-After of a vendor's "not now" answer (429 or
+// 5xx) in its chain.
+func RetryAfter(err error) (time.Duration, bool) {
+	var ae *connectors.APIError
+	if errors.As(err, &ae) && ae.Temporary() && ae.RetryAfter > 0 {
+		return ae.RetryAfter, true
+	}
+	return 0, false
+}
+
+// after schedules an early retry for each source of results that asked for
+// one, and forgets the count of those that did not.
+func (r *earlyRetries) after(results []SourceResult) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, res := range results {
+		wait, ok := RetryAfter(res.Err)
+		if !ok || res.Status != "failed" {
+			delete(r.count, res.Source)
+			continue
+		}
+		if r.waiting[res.Source] || r.count[res.Source] >= maxEarlyRetries {
+			continue
+		}
+		if r.next != nil {
+			if now := r.e.now(); !now.Add(wait).Before(r.next(now)) {
+				continue // the schedule comes first
+			}
+		}
+		r.waiting[res.Source] = true
+		r.count[res.Source]++
+		r.e.log.Info().Str("source", res.Source).Dur("duration", wait).Msg("source asked to wait; syncing it again after the wait")
+		r.wg.Add(1)
+		go r.retry(res.Source, wait)
+	}
+}
+
+func (r *earlyRetries) retry(source string, wait time.Duration) {
+	defer r.wg.Done()
+	err := r.e.sleep(r.ctx, wait)
+	r.mu.Lock()
+	r.waiting[source] = false
+	r.mu.Unlock()
+	if err != nil || stopped(r.stop) {
+		return
+	}
+	// Not Backoff: the retry is timed by the vendor's own wait, which the
+	// breaker holds the schedule to as well, and it is bounded
+	// (maxEarlyRetries); its outcome still counts toward the breaker.
+	res, err := r.e.Sync(r.ctx, SyncOptions{Sources: []string{source}, Stop: r.stop, SourceTimeout: r.timeout, SkipBusy: true})
+	if err != nil {
+		r.e.log.Error().Str("job", "retry").Str("source", source).Str("err", err.Error()).Msg("scheduled job failed")
+	}
+	r.after(res)
 }
 
 // rollupLease is held by the replica running the rollup schedule, so that

@@ -232,6 +232,11 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 		}
 	}
 	conn := e.conns[src.Connection.Name]
+	if conn == nil {
+		// An engine built for some connections only (Options.Connections).
+		res.Status, res.Err = "failed", fmt.Errorf("connection %s was not set up for this run", src.Connection.Name)
+		return res
+	}
 	counter, _ := conn.(connectors.RequestCounter)
 	var reqBefore int64
 	if counter != nil {
@@ -293,6 +298,11 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 		if err := e.db.FinishRun(fctx, runID, rr, e.now()); err != nil && res.Err == nil {
 			res.Status, res.Err = "failed", fmt.Errorf("record run end: %w", err)
 		}
+		if e.metrics != nil {
+			if q, err := e.db.Quarantine(fctx, src.Name); err == nil {
+				e.metrics.setQuarantined(src.Name, len(q))
+			}
+		}
 		// One line per run at info, failed or not: the error is also
 		// returned, and the daemon logs failed jobs at error level once.
 		ev := log.Info()
@@ -301,7 +311,7 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 		}
 		ev.Int64("run_id", runID).Str("status", res.Status).Int("pages", res.Pages).Int("records", res.Seen).
 			Int("changed", res.Changed).Int("quarantined", res.Quarantined).Int("deleted", res.Deleted).
-			Int64("requests", res.Requests).Dur("duration", res.Duration).Msg("sync run")
+			Int64("requests", res.Requests).Int64("duration_ms", res.Duration.Milliseconds()).Msg("sync run")
 	}()
 
 	cur := ""

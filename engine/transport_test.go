@@ -218,10 +218,10 @@ programs:
 		source, status, err string
 		requests            int64
 	}{
-		{"silent", "failed", "jira: GET /rest/api/3/field: attempt timed out after 300ms (after 6 attempts)", 6},
+		{"silent", "failed", "/field: attempt timed out after 300ms (after 6 attempts)", 6},
 		{"trickle", "failed", "jira: POST /rest/api/3/search/jql: attempt timed out after 500ms (after 6 attempts)", 6},
 		{"reset", "ok", "", 0},
-		{"wronghost", "failed", "jira: GET /rest/api/3/field: tls: failed to verify certificate: x509: certificate is valid for ", 1},
+		{"wronghost", "failed", "/field: tls: failed to verify certificate: x509: certificate is valid for ", 1},
 		{"healthy", "ok", "", 0},
 	} {
 		r := got[want.source]

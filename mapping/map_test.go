@@ -455,9 +455,9 @@ fields:
 			name: "unmapped values fall to defaults or pass through",
 			data: map[string]any{"type": "Bug", "status": "QA Review", "prio": "P3", "team": "Ops"},
 			misses: []Miss{
-				{Field: "kind", Value: "Bug"},
+				{Field: "kind", Value: "Bug", Defaulted: true},
 				{Field: "priority", Value: "P3"},
-				{Field: "state", Value: "QA Review"},
+				{Field: "state", Value: "QA Review", Defaulted: true},
 				{Field: "fields.team", Value: "Ops"},
 			},
 			state: pmsync.StateInProgress,

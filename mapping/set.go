@@ -177,7 +177,7 @@ func (r *rule) run(ev *evaluation, it *pmsync.Item) error {
 			// no mapping, and falling to the default would undo the expr.
 		} else {
 			if ev.misses != nil {
-				*ev.misses = append(*ev.misses, Miss{Field: r.field, Value: key})
+				*ev.misses = append(*ev.misses, Miss{Field: r.field, Value: key, Defaulted: r.def != ""})
 			}
 			if r.def != "" {
 				v = r.def

@@ -256,4 +256,7 @@ type Miss struct {
 	Field string
 	// Value is the raw value's string form.
 	Value string
+	// Defaulted says that the rule's default took the value's place; when
+	// false the value passed through unchanged.
+	Defaulted bool
 }

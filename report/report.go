@@ -58,6 +58,7 @@ func normalize(rep pmsync.Report) pmsync.Report {
 		r.Late = orEmpty(r.Late)
 		r.DueSoon = orEmpty(r.DueSoon)
 		r.RedFlags = orEmpty(r.RedFlags)
+		r.Changes = orEmpty(r.Changes)
 		programs[i] = r
 	}
 	rep.Programs = programs
@@ -108,8 +109,8 @@ func Table(w io.Writer, rep pmsync.Report) error {
 	fmt.Fprintf(tw, "Rollup as of %s\n\n", rep.AsOf)
 	fmt.Fprintln(tw, "PROGRAM\tHEALTH\tPROGRESS\tMILESTONES (done/total, late, due soon)\tRISKS (open, red flags)\tBUDGET BURN\tELAPSED\tVARIANCE")
 	for _, r := range rep.Programs {
-		fmt.Fprintf(tw, "%s\t%s\t%.1f%% (%d/%d)\t%d/%d, %d late, %d due soon\t%d open, %d red\t%s\t%s\t%s\n",
-			r.Name, strings.ToUpper(string(r.Health.Status)), r.Progress.Percent, r.Progress.Done, r.Progress.Total,
+		fmt.Fprintf(tw, "%s\t%s\t%s (%d/%d)\t%d/%d, %d late, %d due soon\t%d open, %d red\t%s\t%s\t%s\n",
+			r.Name, strings.ToUpper(string(r.Health.Status)), pct(progress(r.Progress)), r.Progress.Done, r.Progress.Total,
 			r.Milestones.Done, r.Milestones.Total, r.Milestones.Late, r.Milestones.DueSoon,
 			r.Risks.Open, r.Risks.RedFlags, pct(r.Budget.BurnPercent), pct(r.Budget.ElapsedPercent), signed(r.Budget.VariancePoints))
 	}
@@ -200,7 +201,7 @@ func CSV(w io.Writer, rep pmsync.Report) error {
 		"stale_sources"})
 	for _, r := range rep.Programs {
 		_ = cw.Write([]string{string(rep.AsOf), r.ID, r.Name, string(r.Health.Status), strings.Join(r.Health.Reasons, "; "),
-			strconv.FormatFloat(r.Progress.Percent, 'f', 2, 64), strconv.Itoa(r.Progress.Done), strconv.Itoa(r.Progress.Total),
+			num(progress(r.Progress)), strconv.Itoa(r.Progress.Done), strconv.Itoa(r.Progress.Total),
 			strconv.Itoa(r.Milestones.Total), strconv.Itoa(r.Milestones.Done), strconv.Itoa(r.Milestones.Late), strconv.Itoa(r.Milestones.DueSoon),
 			strconv.Itoa(r.Risks.Open), strconv.Itoa(r.Risks.RedFlags),
 			strconv.FormatFloat(r.Budget.Planned, 'f', 2, 64), strconv.FormatFloat(r.Budget.Actual, 'f', 2, 64),
@@ -222,8 +223,8 @@ func Markdown(w io.Writer, rep pmsync.Report) error {
 	fmt.Fprintln(sw, "| Program | Health | Progress | Milestones late | Red-flag risks | Budget burn | Time elapsed |")
 	fmt.Fprintln(sw, "|---|---|---|---|---|---|---|")
 	for _, r := range rep.Programs {
-		fmt.Fprintf(sw, "| %s | %s | %.1f%% | %d | %d | %s | %s |\n", mdEscape(r.Name), strings.ToUpper(string(r.Health.Status)),
-			r.Progress.Percent, r.Milestones.Late, r.Risks.RedFlags, pct(r.Budget.BurnPercent), pct(r.Budget.ElapsedPercent))
+		fmt.Fprintf(sw, "| %s | %s | %s | %d | %d | %s | %s |\n", mdEscape(r.Name), strings.ToUpper(string(r.Health.Status)),
+			pct(progress(r.Progress)), r.Milestones.Late, r.Risks.RedFlags, pct(r.Budget.BurnPercent), pct(r.Budget.ElapsedPercent))
 	}
 	for _, r := range rep.Programs {
 		fmt.Fprintf(sw, "\n## %s\n\n", mdEscape(r.Name))
@@ -254,4 +255,14 @@ func mdEscape(s string) string {
 		`\`, `\\`, "|", `\|`, "<", `\<`, ">", `\>`, "[", `\[`, "]", `\]`, "`", "\\`",
 		"\r\n", " ", "\n", " ", "\r", " ",
 	).Replace(s)
+}
+
+// progress returns the progress percentage, or nil when there is no work
+// to measure it by (shown as a dash, like every ratio that cannot be
+// computed).
+func progress(p pmsync.Progress) *float64 {
+	if p.Total == 0 {
+		return nil
+	}
+	return &p.Percent
 }

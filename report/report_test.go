@@ -341,10 +341,10 @@ func TestJSONFillsMissingLists(t *testing.T) {
 				Programs: []pmsync.Rollup{{ID: "p", Name: "P", Health: pmsync.Health{Status: pmsync.Green}}}},
 			want: `{"schema":"pmsync.rollup/v1","as_of":"2026-11-26","generated_at":"2026-11-26T07:00:00Z","programs":[` +
 				`{"id":"p","name":"P","as_of":"","version":"","health":{"status":"green","reasons":[]},` +
-				`"progress":{"done":0,"total":0,"percent":0},"milestones":{"total":0,"done":0,"late":0,"due_soon":0},` +
+				`"progress":{"done":0,"total":0,"percent":null},"milestones":{"total":0,"done":0,"late":0,"due_soon":0},` +
 				`"risks":{"open":0,"red_flags":0},"budget":{"planned":0,"actual":0,"burn_percent":null,"elapsed_percent":null,` +
 				`"variance_points":null,"forecast_at_completion":null},"items":{"live":0,"deleted":0},"sources":[],` +
-				`"late_milestones":[],"due_soon_milestones":[],"red_flag_risks":[]}]}`,
+				`"late_milestones":[],"due_soon_milestones":[],"red_flag_risks":[],"changes":[]}]}`,
 		},
 	}
 	for _, tt := range tests {

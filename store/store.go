@@ -4,6 +4,10 @@
 // store/sqlite (the embedded default) and store/postgres implement it, and
 // engine and web depend on this package only. storetest is the contract
 // suite every backend passes.
+//
+// Times are kept to the microsecond at least (PostgreSQL's resolution) and
+// read back in UTC; an item written again with the same times to that
+// precision is unchanged.
 package store
 
 import (
@@ -167,8 +171,9 @@ type Items interface {
 	// Tombstone marks every live item of source not in live as deleted and
 	// reports how many it marked. A set fence must still hold (ErrFenced).
 	Tombstone(ctx context.Context, fence Fence, source string, live []string, at time.Time) (int, error)
-	// Items returns the live items of the sources (every source when none
-	// is named).
+	// Items returns the items of the sources (every source when none is
+	// named), tombstones included (Item.Deleted tells them apart), ordered
+	// by source and external id, byte-wise.
 	Items(ctx context.Context, sources ...string) ([]pmsync.Item, error)
 	// Item returns one item, deleted or not.
 	Item(ctx context.Context, source, externalID string) (pmsync.Item, bool, error)
@@ -177,7 +182,7 @@ type Items interface {
 	// CountItems counts a source's live and deleted items.
 	CountItems(ctx context.Context, source string) (live, deleted int, err error)
 	// Quarantine returns the quarantined records of a source (every source
-	// when source is empty), newest failure first.
+	// when source is empty), ordered by source and external id.
 	Quarantine(ctx context.Context, source string) ([]Quarantined, error)
 }
 

@@ -110,7 +110,7 @@ func fixture() pmsync.Report {
 				Sources: []pmsync.SourceStatus{
 					{Source: "asana-telehealth", Connection: "asana", LastSuccess: time.Date(2026, 11, 26, 6, 50, 0, 0, time.UTC)},
 				},
-				Late: []pmsync.ItemRef{}, DueSoon: []pmsync.ItemRef{}, RedFlags: []pmsync.ItemRef{},
+				Late: []pmsync.ItemRef{}, DueSoon: []pmsync.ItemRef{}, RedFlags: []pmsync.ItemRef{}, Changes: []string{},
 			},
 		},
 	}

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -28,34 +30,118 @@ type multi []string
 func (m *multi) String() string     { return strings.Join(*m, ",") }
 func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("pmsync "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
+// common are the flags of every command that reads a configuration.
+type common struct {
+	config              string
+	configSet           bool // named by --config or PMSYNC_CONFIG, not the default
+	logLevel, logFormat string
 }
 
-// flags makes a flag set with the shared --config flag.
-func flags(name string, stderr io.Writer, env func(string) (string, bool)) (*flag.FlagSet, *string) {
-	fs := newFlagSet(name, stderr)
-	def := "pmsync.yaml"
-	if v, ok := env("PMSYNC_CONFIG"); ok && v != "" {
-		def = v
+func (c *cli) commonFlags(fs *flag.FlagSet) *common {
+	o := &common{config: "pmsync.yaml"}
+	if v, ok := c.env(config.EnvConfig); ok && v != "" {
+		o.config, o.configSet = v, true
 	}
-	path := fs.String("config", def, "configuration file (env PMSYNC_CONFIG)")
-	return fs, path
+	fs.Func("config", "configuration `FILE` (env PMSYNC_CONFIG)", func(v string) error {
+		o.config, o.configSet = v, true
+		return nil
+	})
+	fs.Lookup("config").DefValue = o.config
+	fs.StringVar(&o.logLevel, "log-level", "", "log `LEVEL`: debug, info, warn, error (overrides log.level and PMSYNC_LOG_LEVEL)")
+	fs.StringVar(&o.logFormat, "log-format", "", "log `FORMAT`: auto, json, console (overrides log.format and PMSYNC_LOG_FORMAT)")
+	return o
 }
 
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+// load reads the configuration the flags name. A default file that is
+// missing gets a hint at pmsync init; the log flags are applied on top;
+// PMSYNC_ variables pmsync does not read are warned about.
+func (c *cli) load(o *common, opts ...config.Option) (*config.Config, error) {
+	if err := o.checkLogFlags(); err != nil {
+		return nil, err
+	}
+	cfg, err := config.Load(o.config, connectors.Default, c.env, opts...)
+	if errors.Is(err, fs.ErrNotExist) && !o.configSet {
+		return nil, fmt.Errorf("%w\n  create one with '%s init --tools jira,asana' (or copy configs/example.yaml), or name one with --config FILE or PMSYNC_CONFIG", err, c.prog)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if o.logLevel != "" {
+		cfg.Log.Level = o.logLevel
+	}
+	if o.logFormat != "" {
+		cfg.Log.Format = o.logFormat
+	}
+	if c.environ != nil {
+		for _, w := range cfg.UnknownEnv(c.environ) {
+			fmt.Fprintf(c.stderr, "pmsync: warning: %s\n", w)
 		}
-		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	return cfg, nil
+}
+
+// loadFor reads the configuration with the secrets of the connections
+// need names and no others: a command that talks to some of the tools
+// never demands credentials it will not use.
+func (c *cli) loadFor(o *common, need func(*config.Config) ([]string, error), opts ...config.Option) (*config.Config, []string, error) {
+	if err := o.checkLogFlags(); err != nil {
+		return nil, nil, err
+	}
+	draft, err := config.Load(o.config, connectors.Default, c.env, append(slices.Clone(opts), config.WithoutSecrets())...)
+	if errors.Is(err, fs.ErrNotExist) && !o.configSet {
+		return nil, nil, fmt.Errorf("%w\n  create one with '%s init --tools jira,asana' (or copy configs/example.yaml), or name one with --config FILE or PMSYNC_CONFIG", err, c.prog)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	conns, err := need(draft)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := c.load(o, append(opts, config.SecretsOnly(conns...))...)
+	return cfg, conns, err
+}
+
+func (o *common) checkLogFlags() error {
+	if o.logLevel != "" && !slices.Contains([]string{"debug", "info", "warn", "error"}, o.logLevel) {
+		return fmt.Errorf("%w: --log-level %q is not one of debug, info, warn, error", errUsage, o.logLevel)
+	}
+	if o.logFormat != "" && !slices.Contains([]string{"auto", "json", "console"}, o.logFormat) {
+		return fmt.Errorf("%w: --log-format %q is not one of auto, json, console", errUsage, o.logFormat)
 	}
 	return nil
+}
+
+// sourceConnections returns the connections of the sources (or
+// connections) names selects, all sources' when names is empty; an
+// unknown name is a usage error.
+func sourceConnections(cfg *config.Config, names []string) ([]string, error) {
+	var out []string
+	add := func(s string) {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	srcs := cfg.Sources()
+	for _, n := range names {
+		if !slices.ContainsFunc(srcs, func(s config.SourceRef) bool { return s.Name == n || s.Connection.Name == n }) {
+			return nil, fmt.Errorf("%w: no source or connection named %q (sources: %s)", errUsage, n, strings.Join(sourceNames(cfg), ", "))
+		}
+	}
+	for _, s := range srcs {
+		if len(names) == 0 || slices.Contains(names, s.Name) || slices.Contains(names, s.Connection.Name) {
+			add(s.Connection.Name)
+		}
+	}
+	return out, nil
+}
+
+func sourceNames(cfg *config.Config) []string {
+	var out []string
+	for _, s := range cfg.Sources() {
+		out = append(out, s.Name)
+	}
+	return out
 }
 
 // newLogger logs JSON, or a console format when stderr is a terminal.
@@ -102,23 +188,20 @@ func (a *app) Close() {
 type setupOptions struct {
 	engine engine.Options
 	daemon bool
-	// readOnly loads the config without secrets and builds no connectors,
-	// for commands that only read the database.
+	// readOnly opens the database read-only and builds no connectors, for
+	// commands that only read it.
 	readOnly bool
 }
 
-func setup(ctx context.Context, path string, env func(string) (string, bool), stderr io.Writer, o setupOptions) (*app, error) {
-	var opts []config.Option
+// open opens the database of cfg and builds its engine.
+func (c *cli) open(ctx context.Context, cfg *config.Config, o setupOptions) (*app, error) {
+	log := newLogger(cfg, c.stderr, !o.daemon)
+	o.engine.ReadOnly = o.engine.ReadOnly || o.readOnly
+	open := openStore
 	if o.readOnly {
-		opts = append(opts, config.WithoutSecrets())
-		o.engine.ReadOnly = true
+		open = openReadStore
 	}
-	cfg, err := config.Load(path, connectors.Default, env, opts...)
-	if err != nil {
-		return nil, err
-	}
-	log := newLogger(cfg, stderr, !o.daemon)
-	db, err := openStore(ctx, cfg)
+	db, err := open(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -131,39 +214,50 @@ func setup(ctx context.Context, path string, env func(string) (string, bool), st
 	return &app{cfg: cfg, db: db, eng: eng, log: log}, nil
 }
 
-func cmdSync(ctx context.Context, stop *stopper, args []string, stdout, stderr io.Writer, env func(string) (string, bool)) error {
-	fs, path := flags("sync", stderr, env)
+func (c *cli) cmdSync(fs *flag.FlagSet) func(context.Context, []string) error {
+	o := c.commonFlags(fs)
 	var sources multi
-	fs.Var(&sources, "source", "sync only this source or connection (repeatable)")
+	fs.Var(&sources, "source", "sync only this source or connection `NAME` (repeatable)")
 	full := fs.Bool("full", false, "ignore saved cursors: re-read everything and tombstone what is gone")
 	deletions := fs.Bool("deletions", false, "also list live ids and tombstone deleted items")
 	fs.Bool("once", true, "sync once and exit (the only mode; the daemon is pmsync run)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	a, err := setup(ctx, *path, env, stderr, setupOptions{})
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	opts := engine.SyncOptions{Sources: sources, Full: *full, Deletions: *deletions, Stop: stop.graceful}
-	if isTerminal(stderr) {
-		opts.Progress = func(r engine.SourceResult) {
-			fmt.Fprintf(stderr, "\r\033[Ksyncing %s: %d pages, %d records", r.Source, r.Pages, r.Seen)
+	return func(ctx context.Context, _ []string) error {
+		cfg, conns, err := c.loadFor(o, func(cfg *config.Config) ([]string, error) { return sourceConnections(cfg, sources) }, config.CheckDatabase())
+		if err != nil {
+			return err
 		}
-	}
-	results, err := a.eng.Sync(ctx, opts)
-	if opts.Progress != nil {
-		fmt.Fprint(stderr, "\r\033[K")
-	}
-	printSync(stdout, results)
-	if err != nil {
+		a, err := c.open(ctx, cfg, setupOptions{engine: engine.Options{Connections: conns}})
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		opts := engine.SyncOptions{Sources: sources, Full: *full, Deletions: *deletions, Stop: c.stop.graceful}
+		if isTerminal(c.stderr) {
+			opts.Progress = func(r engine.SourceResult) {
+				fmt.Fprintf(c.stderr, "\r\033[Ksyncing %s: %d pages, %d records", r.Source, r.Pages, r.Seen)
+			}
+		}
+		results, err := a.eng.Sync(ctx, opts)
+		if opts.Progress != nil {
+			fmt.Fprint(c.stderr, "\r\033[K")
+		}
+		printSync(c.stdout, results)
 		if errors.Is(err, engine.ErrNoSuchSource) {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
-		return err
+		return syncOutcome(results, err)
 	}
-	return nil
+}
+
+// syncOutcome marks a sync error partial when some sources succeeded.
+func syncOutcome(results []engine.SourceResult, err error) error {
+	if err == nil {
+		return nil
+	}
+	if slices.ContainsFunc(results, func(r engine.SourceResult) bool { return r.Status == "ok" }) {
+		return partialError{err}
+	}
+	return err
 }
 
 func printSync(w io.Writer, results []engine.SourceResult) {
@@ -178,97 +272,133 @@ func printSync(w io.Writer, results []engine.SourceResult) {
 	_ = tw.Flush()
 }
 
-func cmdRollup(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) (string, bool)) error {
-	fs, path := flags("rollup", stderr, env)
+func (c *cli) cmdRollup(fs *flag.FlagSet) func(context.Context, []string) error {
+	o := c.commonFlags(fs)
 	var programs multi
-	fs.Var(&programs, "program", "roll up only this program id (repeatable)")
-	format := fs.String("format", "table", "output format: "+strings.Join(report.Formats, ", "))
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if !validFormat(*format) {
-		return fmt.Errorf("%w: --format %q is not one of %s", errUsage, *format, strings.Join(report.Formats, ", "))
-	}
-	a, err := setup(ctx, *path, env, stderr, setupOptions{readOnly: true})
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	rep, err := a.eng.Rollup(ctx, engine.RollupOptions{Programs: programs})
-	if err != nil {
-		return err
-	}
-	return report.Write(stdout, rep, *format)
-}
-
-func validFormat(f string) bool {
-	for _, ok := range report.Formats {
-		if f == ok {
-			return true
+	fs.Var(&programs, "program", "roll up only this program `ID` (repeatable)")
+	format := fs.String("format", "table", "output `FORMAT`: "+strings.Join(report.Formats, ", "))
+	return func(ctx context.Context, _ []string) error {
+		if !validFormat(*format) {
+			return fmt.Errorf("%w: --format %q is not one of %s", errUsage, *format, strings.Join(report.Formats, ", "))
 		}
-	}
-	return false
-}
-
-func cmdPush(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) (string, bool)) error {
-	fs, path := flags("push", stderr, env)
-	dry := fs.Bool("dry-run", false, "show what would be pushed; write nothing anywhere")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	a, err := setup(ctx, *path, env, stderr, setupOptions{})
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	results, err := a.eng.Push(ctx, *dry)
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TARGET\tPROGRAM\tVERSION\tSTATUS\tHEALTH\tRECEIPT")
-	for _, r := range results {
-		receipt := r.Receipt
-		if r.Err != nil {
-			receipt = r.Err.Error()
+		cfg, err := c.load(o, config.WithoutSecrets())
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Target, r.Program, r.Version, r.Status, r.Rollup.Health.Status, receipt)
+		a, err := c.open(ctx, cfg, setupOptions{readOnly: true})
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		rep, err := a.eng.Rollup(ctx, engine.RollupOptions{Programs: programs})
+		if errors.Is(err, engine.ErrNoSuchProgram) {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		if err != nil {
+			return err
+		}
+		return report.Write(c.stdout, rep, *format)
 	}
-	_ = tw.Flush()
-	if len(results) == 0 && err == nil {
-		fmt.Fprintln(stdout, "no push targets configured")
-	}
-	return err
 }
 
-func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) (string, bool)) error {
-	fs, path := flags("validate", stderr, env)
+func validFormat(f string) bool { return slices.Contains(report.Formats, f) }
+
+func (c *cli) cmdPush(fs *flag.FlagSet) func(context.Context, []string) error {
+	o := c.commonFlags(fs)
+	dry := fs.Bool("dry-run", false, "show what would be pushed; write nothing anywhere (needs no vendor credentials)")
+	return func(ctx context.Context, _ []string) error {
+		var cfg *config.Config
+		var conns []string
+		var err error
+		if *dry {
+			cfg, err = c.load(o, config.WithoutSecrets())
+		} else {
+			cfg, conns, err = c.loadFor(o, func(cfg *config.Config) ([]string, error) {
+				var out []string
+				for _, p := range cfg.Push {
+					if !slices.Contains(out, p.Connection) {
+						out = append(out, p.Connection)
+					}
+				}
+				return out, nil
+			}, config.CheckDatabase())
+		}
+		if err != nil {
+			return err
+		}
+		a, err := c.open(ctx, cfg, setupOptions{readOnly: *dry, engine: engine.Options{Connections: conns}})
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		results, err := a.eng.Push(ctx, *dry)
+		tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "TARGET\tPROGRAM\tVERSION\tSTATUS\tHEALTH\tRECEIPT")
+		for _, r := range results {
+			receipt := r.Receipt
+			if r.Err != nil {
+				receipt = r.Err.Error()
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Target, r.Program, r.Version, r.Status, r.Rollup.Health.Status, receipt)
+		}
+		_ = tw.Flush()
+		if len(results) == 0 && err == nil {
+			fmt.Fprintln(c.stderr, "no push targets configured")
+		}
+		if err != nil && slices.ContainsFunc(results, func(r engine.PushResult) bool { return r.Status != "failed" }) {
+			return partialError{err}
+		}
+		return err
+	}
+}
+
+func (c *cli) cmdValidate(fs *flag.FlagSet) func(context.Context, []string) error {
+	o := c.commonFlags(fs)
 	probe := fs.Bool("probe", false, "also check credentials and map a sample of each source")
-	if err := parse(fs, args); err != nil {
-		return err
+	var sources multi
+	fs.Var(&sources, "source", "with --probe: probe only this source or connection `NAME` (repeatable)")
+	return func(ctx context.Context, _ []string) error {
+		if len(sources) > 0 && !*probe {
+			return fmt.Errorf("%w: --source needs --probe", errUsage)
+		}
+		var cfg *config.Config
+		var conns []string
+		var err error
+		if *probe {
+			cfg, conns, err = c.loadFor(o, func(cfg *config.Config) ([]string, error) { return sourceConnections(cfg, sources) }, config.CheckDatabase())
+		} else {
+			cfg, err = c.load(o, config.CheckDatabase())
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "%s: ok (%d connections, %d programs, %d sources)\n", o.config, len(cfg.Connections), len(cfg.Programs), len(cfg.Sources()))
+		if !*probe {
+			return nil
+		}
+		eng, err := engine.New(cfg, nil, engine.Options{Log: newLogger(cfg, c.stderr, true), Connections: conns})
+		if err != nil {
+			return err
+		}
+		return probeSources(ctx, cfg, eng, sources, c.stdout)
 	}
-	cfg, err := config.Load(*path, connectors.Default, env)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%s: ok (%d connections, %d programs, %d sources)\n", *path, len(cfg.Connections), len(cfg.Programs), len(cfg.Sources()))
-	if !*probe {
-		return nil
-	}
-	log := newLogger(cfg, stderr, true)
-	eng, err := engine.New(cfg, nil, engine.Options{Log: log})
-	if err != nil {
-		return err
-	}
-	return probeSources(ctx, cfg, eng, stdout)
 }
 
 // errProbeDone ends a probe pull after its first page.
 var errProbeDone = errors.New("probe done")
 
-func probeSources(ctx context.Context, cfg *config.Config, eng *engine.Engine, w io.Writer) error {
+// probeSources maps the first page of each selected source and reports,
+// in a stable order, the records that would be quarantined and the values
+// that no map covers and no default catches.
+func probeSources(ctx context.Context, cfg *config.Config, eng *engine.Engine, names []string, w io.Writer) error {
 	var errs []error
 	if err := eng.Check(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	for _, src := range cfg.Sources() {
+		if len(names) > 0 && !slices.Contains(names, src.Name) && !slices.Contains(names, src.Connection.Name) {
+			continue
+		}
 		conn, _ := eng.Connector(src.Connection.Name)
 		set := cfg.Mapping(src.Mapping)
 		var records, mapped int
@@ -289,6 +419,9 @@ func probeSources(ctx context.Context, cfg *config.Config, eng *engine.Engine, w
 				}
 				mapped++
 				for _, miss := range m {
+					if miss.Defaulted {
+						continue // the rule's default covers it: not a gap
+					}
 					misses[fmt.Sprintf("%s %q", miss.Field, miss.Value)]++
 				}
 			}
@@ -299,50 +432,97 @@ func probeSources(ctx context.Context, cfg *config.Config, eng *engine.Engine, w
 			continue
 		}
 		fmt.Fprintf(w, "source %s: %d sample records, %d mapped with %s\n", src.Name, records, mapped, src.Mapping)
-		for msg, n := range failures {
-			fmt.Fprintf(w, "  would quarantine %d: %s\n", n, msg)
+		for _, f := range byCount(failures) {
+			fmt.Fprintf(w, "  would quarantine %d: %s\n", failures[f], f)
 		}
-		for miss, n := range misses {
-			fmt.Fprintf(w, "  unmapped value %s (%d records): add it to the mapping's map\n", miss, n)
+		for _, m := range byCount(misses) {
+			fmt.Fprintf(w, "  unmapped value %s (%d records): add it to the mapping's map\n", m, misses[m])
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func cmdQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) (string, bool)) error {
-	fs, path := flags("quarantine", stderr, env)
+// byCount orders the keys of m by count, most first, then by text.
+func byCount(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		return cmp.Or(cmp.Compare(m[b], m[a]), cmp.Compare(a, b))
+	})
+	return keys
+}
+
+func (c *cli) cmdQuarantine(fs *flag.FlagSet) func(context.Context, []string) error {
+	o := c.commonFlags(fs)
 	var sources multi
-	fs.Var(&sources, "source", "list only this source (repeatable)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	a, err := setup(ctx, *path, env, stderr, setupOptions{readOnly: true})
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	for _, s := range sources {
-		if !slices.ContainsFunc(a.cfg.Sources(), func(r config.SourceRef) bool { return r.Name == s }) {
-			return fmt.Errorf("%w: no source named %q", errUsage, s)
-		}
-	}
-	if len(sources) == 0 {
-		sources = multi{""}
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tEXTERNAL ID\tFIRST SEEN\tLAST SEEN\tREASON")
-	n := 0
-	for _, s := range sources {
-		q, err := a.db.Quarantine(ctx, s)
+	fs.Var(&sources, "source", "list only this source `NAME` (repeatable)")
+	return func(ctx context.Context, _ []string) error {
+		cfg, err := c.load(o, config.WithoutSecrets())
 		if err != nil {
 			return err
 		}
-		for _, r := range q {
-			n++
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Source, r.ExternalID, r.FirstSeen.Format(time.DateTime), r.At.Format(time.DateTime), r.Reason)
+		for _, s := range sources {
+			if !slices.Contains(sourceNames(cfg), s) {
+				return fmt.Errorf("%w: no source named %q (sources: %s)", errUsage, s, strings.Join(sourceNames(cfg), ", "))
+			}
 		}
+		a, err := c.open(ctx, cfg, setupOptions{readOnly: true})
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		if len(sources) == 0 {
+			sources = multi{""}
+		}
+		tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "SOURCE\tEXTERNAL ID\tFIRST SEEN\tLAST SEEN\tREASON")
+		n := 0
+		for _, s := range sources {
+			q, err := a.db.Quarantine(ctx, s)
+			if err != nil {
+				return err
+			}
+			for _, r := range q {
+				n++
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Source, r.ExternalID, r.FirstSeen.Format(time.DateTime), r.At.Format(time.DateTime), r.Reason)
+			}
+		}
+		_ = tw.Flush()
+		fmt.Fprintf(c.stdout, "%d record(s) quarantined; a record leaves quarantine once it maps (fix the mapping: the next sync re-reads everything) or is deleted at the source\n", n)
+		return nil
 	}
-	_ = tw.Flush()
-	fmt.Fprintf(stdout, "%d record(s) quarantined; a record leaves quarantine once it maps (fix the mapping: the next sync re-reads everything) or is deleted at the source\n", n)
-	return nil
+}
+
+func (c *cli) cmdConfig(fs *flag.FlagSet) func(context.Context, []string) error {
+	o := c.commonFlags(fs)
+	return func(context.Context, []string) error {
+		cfg, err := c.load(o)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "# the effective configuration of %s; FROM: file, default, env VAR (an override), or where a secret is read\n", o.config)
+		tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "KEY\tVALUE\tFROM")
+		for _, s := range cfg.Settings() {
+			v := s.Value
+			if v == "" {
+				v = `""`
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Key, v, s.From)
+		}
+		return tw.Flush()
+	}
+}
+
+func (c *cli) cmdSchema(fs *flag.FlagSet) func(context.Context, []string) error {
+	return func(context.Context, []string) error {
+		b, err := config.Schema(connectors.Default)
+		if err != nil {
+			return err
+		}
+		_, err = c.stdout.Write(b)
+		return err
+	}
 }

@@ -70,6 +70,18 @@ func init() {
 		AuthKeys:           []string{"token"},
 		DefaultMapping:     DefaultMapping,
 		DefaultMappingYAML: defaultMappingYAML,
+		Blocks:             connectors.Blocks{Scope: Scope{}, Target: Target{}},
+		Sample: &connectors.Sample{
+			Connection: `  # Asana: a personal access token (Settings > Apps > Developer apps).
+  - name: asana
+    kind: asana
+    auth: { token_env: ASANA_TOKEN }
+`,
+			Scope:      `{ project: "1200000000000001" }`,
+			ScopeHelp:  "asana: project, the project's gid (the digits in its URL)",
+			Target:     `{ project: "1200000000000001" }`,
+			TargetHelp: "a status update on an Asana project",
+		},
 	})
 }
 

@@ -44,8 +44,11 @@ func TestFullPullThousandTasksOnce(t *testing.T) {
 		if p.HasLive || len(p.Deleted) > 0 {
 			t.Errorf("page %d carries deletions or the live list; only the last may", i)
 		}
-		if p.Next != `{"v":1,"since":"","sync":""}` {
-			t.Errorf("page %d cursor = %s, want the starting position", i, p.Next)
+		// The position stays the starting one; the walk in progress is
+		// recorded beside it so that an interrupted pull resumes.
+		cur := decodeCursor(t, p.Next)
+		if cur.Since != "" || cur.Sync != "" || cur.Walk == nil || cur.Walk.Offset == "" || !cur.Walk.Full || cur.Walk.Sync == "" {
+			t.Errorf("page %d cursor = %s, want the starting position with the walk's next offset", i, p.Next)
 		}
 	}
 	last := pages[len(pages)-1]
@@ -207,7 +210,7 @@ func TestExpiredSyncTokenRelists(t *testing.T) {
 		}
 	}
 	for i, p := range pages[:len(pages)-1] {
-		if p.Next != cur {
+		if pc := decodeCursor(t, p.Next); pc.Since != old.Since || pc.Sync != old.Sync || pc.Walk == nil {
 			t.Errorf("page %d moved the cursor before the re-list ended: %s", i, p.Next)
 		}
 	}
@@ -354,6 +357,14 @@ func TestCustomValue(t *testing.T) {
 		{"people", `{"resource_subtype":"people","people_value":[{"gid":"9","name":"Sam Patel"}]}`, []any{"Sam Patel"}},
 		{"deprecated type key", `{"type":"number","number_value":3}`, 3.0},
 		{"formula shows display value", `{"resource_subtype":"formula","display_value":"42%"}`, "42%"},
+		// Percentage fields store fractions; the UI (and display_value)
+		// shows the percentage, to the field's precision.
+		{"percentage", `{"resource_subtype":"number","format":"percentage","precision":0,"number_value":0.25,"display_value":"25%"}`, 25.0},
+		{"percentage with a decimal", `{"resource_subtype":"number","format":"percentage","precision":1,"number_value":0.251,"display_value":"25.1%"}`, 25.1},
+		{"percentage rounded as shown", `{"resource_subtype":"number","format":"percentage","precision":0,"number_value":0.3333,"display_value":"33%"}`, 33.0},
+		{"percentage without precision", `{"resource_subtype":"number","format":"percentage","number_value":0.29}`, 29.0},
+		{"percentage unset", `{"resource_subtype":"number","format":"percentage","precision":0,"number_value":null}`, nil},
+		{"currency stays the amount", `{"resource_subtype":"number","format":"currency","precision":2,"number_value":1250.5}`, 1250.5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -484,5 +495,34 @@ func TestReportsDeletions(t *testing.T) {
 	r, ok := any(f.c).(connectors.DeletionReporter)
 	if !ok || !r.ReportsDeletions() {
 		t.Errorf("the Asana connector does not report that its pages carry deletions")
+	}
+}
+
+// Defect: a percentage field reached mappings as the stored fraction (0.4
+// for 40%); the pull now asks for each field's format and precision and
+// hands over the percentage as Asana shows it.
+func TestPercentFieldAsShown(t *testing.T) {
+	f := newFixture(t, fixtureOpts{tasks: 0})
+	project := f.sim.AddProject("Percent", asanasim.CustomField{Name: "% Complete", Type: asanasim.TypeNumber, Format: "percentage", Precision: 0},
+		asanasim.CustomField{Name: "Planned Cost", Type: asanasim.TypeNumber, Precision: 2})
+	f.scope.Config = Scope{Project: project}
+	gid, err := f.sim.AddTask(project, asanasim.Task{Name: "Train clinic staff", Custom: map[string]any{"% Complete": 0.4, "Planned Cost": 1200.0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := f.pull(t, "")
+	recs := pages[len(pages)-1].Records
+	if len(recs) != 1 || recs[0].ExternalID != gid {
+		t.Fatalf("records %v, want the one task", recs)
+	}
+	custom := recs[0].Data["custom"].(map[string]any)
+	if custom["% Complete"] != 40.0 || custom["Planned Cost"] != 1200.0 {
+		t.Errorf("custom = %v, want %% Complete 40 (shown as 40%%) and Planned Cost 1200", custom)
+	}
+	fields := f.calls("GET", "/tasks")[0].Query.Get("opt_fields")
+	for _, want := range []string{"custom_fields.format", "custom_fields.precision", "custom_fields.number_value"} {
+		if !slices.Contains(strings.Split(fields, ","), want) {
+			t.Errorf("opt_fields %s lacks %s", fields, want)
+		}
 	}
 }

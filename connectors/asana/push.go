@@ -53,8 +53,9 @@ func healthLabel(h pmsync.HealthStatus) string {
 // Push posts each rollup as a status update on the target project, at most
 // once per rollup version.
 //
-// Before posting, it lists the project's newest status updates and skips a
-// rollup whose marker line is already there (Receipt.Existing). The POST is
+// Before posting, it lists the project's status updates created since the
+// rollup's as-of day (every page of them) and skips a rollup whose marker
+// line is already there (Receipt.Existing). The POST is
 // never repeated blindly: when it fails in a way that may have reached Asana
 // (a timeout, a lost connection, 429, 5xx), the retry starts again from the
 // listing, so a status update the server stored before the answer was lost
@@ -91,7 +92,7 @@ func (c *Connector) pushOne(ctx context.Context, project string, r pmsync.Rollup
 		"text":        Text(r),
 	}}
 	for attempt := 1; ; attempt++ {
-		gid, err := c.findStatus(ctx, project, marker)
+		gid, err := c.findStatus(ctx, project, marker, createdSince(r))
 		if err != nil {
 			return connectors.Receipt{}, err
 		}
@@ -116,7 +117,7 @@ func (c *Connector) pushOne(ctx context.Context, project string, r pmsync.Rollup
 		if !again {
 			return connectors.Receipt{}, fmt.Errorf("create status update (attempt %d): %w", attempt, err)
 		}
-		c.log.Debug().Str("program", r.ID).Int("attempt", attempt).Dur("duration", wait).Str("err", err.Error()).
+		c.log.Debug().Str("program", r.ID).Int("attempt", attempt).Int64("wait_ms", wait.Milliseconds()).Str("err", err.Error()).
 			Msg("status update may not have been stored; checking again")
 		if err := c.sleep(ctx, wait); err != nil {
 			return connectors.Receipt{}, fmt.Errorf("create status update: wait before retry: %w", err)
@@ -144,29 +145,54 @@ func retryPush(ctx context.Context, err error, attempt int) (time.Duration, bool
 	return wait, true
 }
 
-// findStatus returns the gid of the project's status update that ends with
-// marker, looking at the newest page of updates; "" when there is none.
-// Older updates are not read: a rollup version is pushed soon after it is
-// computed, so if it was written it is among the newest.
-func (c *Connector) findStatus(ctx context.Context, project, marker string) (string, error) {
-	var page struct {
-		Data []struct {
-			GID  string `json:"gid"`
-			Text string `json:"text"`
-		} `json:"data"`
+// findStatus returns the gid of the project's status update that carries
+// marker, or "" when there is none. It reads every page of the updates
+// created since the rollup could first have been pushed (createdSince), so
+// that a busy project whose newest page no longer shows this version still
+// answers right.
+func (c *Connector) findStatus(ctx context.Context, project, marker string, since time.Time) (string, error) {
+	q := url.Values{"parent": {project}, "opt_fields": {"text"}, "limit": {strconv.Itoa(pageSize)}}
+	if !since.IsZero() {
+		q.Set("created_since", since.UTC().Format(time.RFC3339))
 	}
-	q := url.Values{"parent": {project}, "opt_fields": {"title,text,created_at"}, "limit": {strconv.Itoa(pageSize)}}
-	if _, err := c.get(ctx, "/status_updates", q, &page); err != nil {
-		return "", fmt.Errorf("list status updates: %w", err)
-	}
-	for _, u := range page.Data {
-		for line := range strings.SplitSeq(u.Text, "\n") {
-			if strings.TrimSpace(line) == marker {
-				return u.GID, nil
+	for n := 1; ; n++ {
+		var page struct {
+			Data []struct {
+				GID  string `json:"gid"`
+				Text string `json:"text"`
+			} `json:"data"`
+			NextPage *struct {
+				Offset string `json:"offset"`
+			} `json:"next_page"`
+		}
+		if _, err := c.get(ctx, "/status_updates", q, &page); err != nil {
+			return "", fmt.Errorf("list status updates (page %d): %w", n, err)
+		}
+		for _, u := range page.Data {
+			for line := range strings.SplitSeq(u.Text, "\n") {
+				if strings.TrimSpace(line) == marker {
+					return u.GID, nil
+				}
 			}
 		}
+		if page.NextPage == nil || page.NextPage.Offset == "" {
+			return "", nil
+		}
+		q.Set("offset", page.NextPage.Offset)
 	}
-	return "", nil
+}
+
+// createdSince is the earliest time a status update for r can have been
+// created: the start of its as-of day in any time zone (the day begins at
+// most 14 hours before it does in UTC), less a day's margin for clock skew.
+// A rollup's version covers its as-of date, so the same marker is never
+// pushed before that day. The zero time (no bound) when the date is unset.
+func createdSince(r pmsync.Rollup) time.Time {
+	d := r.AsOf.Time()
+	if d.IsZero() {
+		return time.Time{}
+	}
+	return d.Add(-14*time.Hour - 24*time.Hour)
 }
 
 // Title is a status update's title: program, health, as-of date.

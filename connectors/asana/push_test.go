@@ -257,3 +257,45 @@ func TestWriteSlotsBoundConcurrency(t *testing.T) {
 		t.Errorf("%d POSTs beyond the concurrency limit", n)
 	}
 }
+
+// Defect: the guard before a POST read one page of status updates, so on a
+// busy project a version stored before a lost answer, with more than a
+// page of updates after it, was posted again. The guard now reads every
+// page created since the rollup's as-of day.
+func TestPushGuardReadsEveryPageSinceTheAsOfDay(t *testing.T) {
+	f := newFixture(t, fixtureOpts{tasks: 0})
+	v := rollup("bbbbbbbbbbb1", pmsync.Amber) // as of 2026-11-26
+	// Older than the as-of day could allow: never asked for.
+	if _, err := f.sim.AddStatusUpdate(asanasim.StatusUpdate{Parent: f.project, Text: "weekly note", CreatedAt: t0.AddDate(0, 0, -30)}); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := f.sim.AddStatusUpdate(asanasim.StatusUpdate{Parent: f.project, Text: Text(v), CreatedAt: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 130 { // more than a page of newer updates
+		if _, err := f.sim.AddStatusUpdate(asanasim.StatusUpdate{Parent: f.project, Text: "site note", CreatedAt: t0.Add(time.Duration(i+1) * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rcs := f.push(t, v)
+	if len(rcs) != 1 || !rcs[0].Existing || rcs[0].ID != stored {
+		t.Fatalf("receipt %+v, want Existing with the stored update %s", rcs, stored)
+	}
+	if n := len(f.calls("POST", "/status_updates")); n != 0 {
+		t.Errorf("%d POSTs, want none: the version was already there", n)
+	}
+	lists := f.calls("GET", "/status_updates")
+	if len(lists) != 2 {
+		t.Fatalf("%d listing requests, want 2 (131 updates since the as-of day, 100 a page)", len(lists))
+	}
+	// The start of 2026-11-26 anywhere on earth (UTC+14) less a day.
+	for _, c := range lists {
+		if got := c.Query.Get("created_since"); got != "2026-11-24T10:00:00Z" {
+			t.Errorf("created_since = %q, want 2026-11-24T10:00:00Z", got)
+		}
+	}
+	if lists[1].Query.Get("offset") == "" {
+		t.Error("the second listing request did not follow next_page.offset")
+	}
+}

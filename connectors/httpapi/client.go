@@ -35,6 +35,14 @@ const (
 	DefaultMaxDelay   = 30 * time.Second
 	DefaultMaxBody    = 64 << 20
 	DefaultTimeout    = 60 * time.Second
+	// DefaultMaxRetryAfter is the longest Retry-After a request waits out
+	// before it is tried again. The vendors' rate limits are per minute
+	// (Smartsheet asks for a minute's pause after errorCode 4003, Asana and
+	// Jira Cloud answer 429 with a Retry-After of up to a minute for a
+	// spent minute budget), so a minute plus a margin for clock skew covers
+	// every wait a healthy API asks for; a longer one means an outage or a
+	// spent daily quota, and the caller is better off rescheduling.
+	DefaultMaxRetryAfter = 65 * time.Second
 )
 
 // maxRetryAfter bounds a parsed Retry-After.
@@ -46,6 +54,11 @@ const maxRedirects = 10
 // ErrBodyTooLarge is wrapped by the error returned when a response body is
 // larger than Config.MaxBody.
 var ErrBodyTooLarge = errors.New("response body exceeds the size limit")
+
+// ErrAttemptTimeout is matched (errors.Is) by the error of a request whose
+// last attempt ran past Config.Timeout, while the caller's context was
+// still live: a caller that can ask for less (a smaller page) may do so.
+var ErrAttemptTimeout = errors.New("attempt timed out")
 
 // errRedirectRefused stops a redirect to another host: the auth RoundTripper
 // would otherwise hand the credential to whoever the redirect names.
@@ -74,10 +87,17 @@ type Config struct {
 	MaxRetries int
 	// BaseDelay is the first backoff ceiling; it doubles on every retry.
 	BaseDelay time.Duration
-	// MaxDelay caps the backoff and the Retry-After a client waits out. A
-	// longer Retry-After fails at once with the APIError (its RetryAfter
-	// set) so that the caller can reschedule instead of holding a worker.
+	// MaxDelay caps the backoff between retries of a request the server
+	// named no wait for.
 	MaxDelay time.Duration
+	// MaxRetryAfter is the longest Retry-After (header, or the wait the
+	// vendor's error body asks for) that a retryable request waits out
+	// before trying again; default DefaultMaxRetryAfter. A longer one fails
+	// at once with the APIError, its RetryAfter set, so that the caller can
+	// reschedule instead of holding a worker. Writes that are not
+	// idempotent are never retried, so it only ever delays reads and
+	// idempotent writes.
+	MaxRetryAfter time.Duration
 	// MaxBody caps a response body in bytes; default DefaultMaxBody.
 	MaxBody int64
 	// Timeout bounds each attempt, body included; default DefaultTimeout.
@@ -108,6 +128,11 @@ type ErrorInfo struct {
 	// RetryAfter is a wait the body asks for, for vendors that put it
 	// there instead of, or besides, the Retry-After header.
 	RetryAfter time.Duration
+	// NotApplied says the vendor documents this answer as a refusal that
+	// left nothing changed and asks for the request again (Smartsheet's
+	// errorCode 4004, "being updated by another request"): on a retryable
+	// status even a write that is not idempotent is then sent again.
+	NotApplied bool
 }
 
 // Client sends requests to one vendor API with one credential. It is safe
@@ -120,6 +145,7 @@ type Client struct {
 	maxRetries int
 	baseDelay  time.Duration
 	maxDelay   time.Duration
+	maxWait    time.Duration // the longest Retry-After waited out
 	maxBody    int64
 	timeout    time.Duration
 	scrub      *scrubber
@@ -145,6 +171,7 @@ func New(cfg Config) (*Client, error) {
 		maxRetries: cfg.MaxRetries,
 		baseDelay:  cmp.Or(cfg.BaseDelay, DefaultBaseDelay),
 		maxDelay:   cmp.Or(cfg.MaxDelay, DefaultMaxDelay),
+		maxWait:    cmp.Or(cfg.MaxRetryAfter, DefaultMaxRetryAfter),
 		maxBody:    cmp.Or(cfg.MaxBody, DefaultMaxBody),
 		timeout:    cmp.Or(cfg.Timeout, DefaultTimeout),
 		scrub:      newScrubber(secrets),
@@ -163,7 +190,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("new %s http client: rate %v is negative", cfg.Vendor, cfg.Rate)
 	case cfg.Burst < 0:
 		return nil, fmt.Errorf("new %s http client: burst %d is negative", cfg.Vendor, cfg.Burst)
-	case cfg.MaxBody < 0, cfg.BaseDelay < 0, cfg.MaxDelay < 0, cfg.Timeout < 0:
+	case cfg.MaxBody < 0, cfg.BaseDelay < 0, cfg.MaxDelay < 0, cfg.MaxRetryAfter < 0, cfg.Timeout < 0:
 		return nil, fmt.Errorf("new %s http client: sizes and durations must not be negative", cfg.Vendor)
 	}
 	switch {
@@ -258,6 +285,10 @@ type Request struct {
 	// OPTIONS are always idempotent; POST and PATCH only when this is true
 	// (search POSTs, or writes guarded by an idempotency key).
 	Idempotent bool
+	// NoTimeoutRetry fails an attempt that timed out at once (its error
+	// matches ErrAttemptTimeout) instead of sending the same request again,
+	// for a caller that answers a timeout by asking for less.
+	NoTimeoutRetry bool
 }
 
 // Response is a successful answer, or with a *connectors.APIError the
@@ -277,6 +308,8 @@ type operation struct {
 	body       []byte
 	json       bool
 	idempotent bool
+	// noTimeoutRetry: see Request.NoTimeoutRetry.
+	noTimeoutRetry bool
 }
 
 // Do sends r, waiting on the shared rate limiter before each attempt and
@@ -308,8 +341,9 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 			}
 			return nil, fail
 		}
-		ev := c.log.Debug().Str("connector", c.vendor).Str("method", op.method).Str("path", op.path).
-			Int("attempt", attempt+1).Dur("duration", wait)
+		// c.log names the connector already (its Params.Log).
+		ev := c.log.Debug().Str("method", op.method).Str("path", op.path).
+			Int("attempt", attempt+1).Int64("wait_ms", wait.Milliseconds())
 		if err == nil {
 			ev = ev.Int("status", resp.Status)
 		} else {
@@ -325,8 +359,8 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 // judge decides what a failed attempt means: the error to report, whether
 // to try again and how long to wait first. A Retry-After (header or body) is
 // waited out exactly, because a server that names its wait counts early
-// retries against the client; a longer one than MaxDelay is handed back so
-// that the caller reschedules instead of holding a worker.
+// retries against the client; a longer one than MaxRetryAfter is handed
+// back so that the caller reschedules instead of holding a worker.
 func (c *Client) judge(op *operation, attempt int, resp *Response, err error) (time.Duration, bool, error) {
 	if err != nil {
 		var te *transportError
@@ -334,16 +368,16 @@ func (c *Client) judge(op *operation, attempt int, resp *Response, err error) (t
 			return 0, false, err
 		}
 		te.attempts = attempt + 1
-		return c.backoff(attempt), op.idempotent && te.transient, te
+		return c.backoff(attempt), op.idempotent && te.transient && !(te.timeout && op.noTimeoutRetry), te
 	}
-	apiErr := c.apiError(op, resp)
+	apiErr, notApplied := c.apiError(op, resp)
 	if resp.Status == http.StatusTooManyRequests {
 		// Slow down everyone sharing the credential, retrying or not.
-		c.pause(min(cmp.Or(apiErr.RetryAfter, c.backoffCeiling(attempt)), c.maxDelay))
+		c.pause(min(cmp.Or(apiErr.RetryAfter, c.backoffCeiling(attempt)), c.maxWait))
 	}
-	retry := op.idempotent && retryableStatus(resp.Status)
+	retry := (op.idempotent || notApplied) && retryableStatus(resp.Status)
 	switch {
-	case !retry, apiErr.RetryAfter > c.maxDelay:
+	case !retry, apiErr.RetryAfter > c.maxWait:
 		return 0, false, apiErr
 	case apiErr.RetryAfter > 0:
 		return apiErr.RetryAfter, true, apiErr
@@ -417,7 +451,7 @@ func (e *decodeError) Unwrap() error { return e.err }
 
 // prepare resolves the URL and encodes the body once for all attempts.
 func (c *Client) prepare(r Request) (*operation, error) {
-	op := &operation{method: r.Method, header: r.Header, body: r.Body}
+	op := &operation{method: r.Method, header: r.Header, body: r.Body, noTimeoutRetry: r.NoTimeoutRetry}
 	if op.method == "" {
 		op.method = http.MethodGet
 	}
@@ -540,8 +574,12 @@ type transportError struct {
 	msg       string
 	err       error
 	transient bool
+	timeout   bool // the attempt ran past Config.Timeout
 	attempts  int
 }
+
+// Is lets errors.Is(err, ErrAttemptTimeout) find an attempt timeout.
+func (e *transportError) Is(target error) bool { return target == ErrAttemptTimeout && e.timeout }
 
 func (e *transportError) Error() string {
 	if e.attempts > 1 {
@@ -559,7 +597,8 @@ func (c *Client) transportError(op *operation, actx context.Context, err error) 
 		cause = ue.Err
 	}
 	what := cause.Error()
-	if errors.Is(actx.Err(), context.DeadlineExceeded) {
+	timeout := errors.Is(actx.Err(), context.DeadlineExceeded)
+	if timeout {
 		what = fmt.Sprintf("attempt timed out after %s", c.timeout)
 	}
 	var certErr *tls.CertificateVerificationError
@@ -568,6 +607,7 @@ func (c *Client) transportError(op *operation, actx context.Context, err error) 
 		msg:       c.scrub.text(fmt.Sprintf("%s: %s %s: %s", c.vendor, op.method, op.path, what)),
 		err:       cause,
 		transient: transient,
+		timeout:   timeout,
 	}
 }
 
@@ -575,7 +615,8 @@ func (c *Client) transportError(op *operation, actx context.Context, err error) 
 // sees the body with secrets already replaced, so that no cut it makes can
 // leave half a secret behind; what it returns is scrubbed once more because
 // a parser may also draw on headers.
-func (c *Client) apiError(op *operation, resp *Response) *connectors.APIError {
+// It also reports whether the vendor says the request took no effect.
+func (c *Client) apiError(op *operation, resp *Response) (*connectors.APIError, bool) {
 	parse := c.parseError
 	if parse == nil {
 		parse = ParseGenericError
@@ -590,7 +631,7 @@ func (c *Client) apiError(op *operation, resp *Response) *connectors.APIError {
 		RefID:      Shorten(c.scrub.text(info.RefID), snippetLen),
 		RetryAfter: max(parseRetryAfter(resp.Header.Get("Retry-After"), c.now()), info.RetryAfter),
 		Message:    Shorten(c.scrub.text(info.Message), maxMessageLen),
-	}
+	}, info.NotApplied
 }
 
 // retryableStatus lists the answers that mean "not now" rather than "no".
@@ -634,7 +675,7 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 			return 0
 		}
 		// The cap keeps the conversion from overflowing; any such wait is
-		// far beyond MaxDelay and fails the call anyway.
+		// far beyond MaxRetryAfter and fails the call anyway.
 		return time.Duration(min(secs, maxRetryAfter.Seconds()) * float64(time.Second))
 	}
 	if t, err := http.ParseTime(v); err == nil {

@@ -135,6 +135,26 @@ func TestDoRetries(t *testing.T) {
 			wantSleeps: []time.Duration{3 * time.Second},
 		},
 		{
+			name:    "POST retried on a 500 the vendor says took no effect",
+			method:  http.MethodPost,
+			replies: []reply{{status: 500, body: `{"errorCode":4004}`}, ok},
+			cfg: Config{ParseError: func(status int, _ http.Header, body []byte) ErrorInfo {
+				return ErrorInfo{Code: "4004", NotApplied: strings.Contains(string(body), "4004")}
+			}},
+			wantReqs:     2,
+			wantCeilings: []time.Duration{500 * time.Millisecond},
+		},
+		{
+			name:    "POST not retried on a 400 even if said to take no effect",
+			method:  http.MethodPost,
+			replies: []reply{{status: 400}, ok},
+			cfg: Config{ParseError: func(int, http.Header, []byte) ErrorInfo {
+				return ErrorInfo{NotApplied: true}
+			}},
+			wantStatus: 400,
+			wantReqs:   1,
+		},
+		{
 			name:       "POST not retried on 503",
 			method:     http.MethodPost,
 			replies:    []reply{{status: 503}, ok},
@@ -185,11 +205,49 @@ func TestDoRetries(t *testing.T) {
 			wantCeilings: []time.Duration{100 * time.Millisecond, 200 * time.Millisecond},
 		},
 		{
-			name:         "Retry-After beyond MaxDelay fails at once for the caller to reschedule",
+			name:         "Retry-After beyond the 65s ceiling fails at once for the caller to reschedule",
 			replies:      []reply{{status: 429, header: map[string]string{"Retry-After": "120"}}, ok},
 			wantStatus:   429,
 			wantReqs:     1,
 			wantRetryAft: 120 * time.Second,
+		},
+		{
+			// A minute's Retry-After is what the vendors' per-minute limits
+			// ask for; it is longer than the backoff cap and still waited out.
+			name:       "Retry-After of a minute is waited out although it passes MaxDelay",
+			replies:    []reply{{status: 429, header: map[string]string{"Retry-After": "60"}}, ok},
+			wantReqs:   2,
+			wantSleeps: []time.Duration{60 * time.Second},
+		},
+		{
+			name:       "Retry-After at the 65s ceiling is waited out",
+			replies:    []reply{{status: 503, header: map[string]string{"Retry-After": "65"}}, ok},
+			wantReqs:   2,
+			wantSleeps: []time.Duration{65 * time.Second},
+		},
+		{
+			name:         "Retry-After one second past the ceiling fails at once",
+			replies:      []reply{{status: 429, header: map[string]string{"Retry-After": "66"}}, ok},
+			wantStatus:   429,
+			wantReqs:     1,
+			wantRetryAft: 66 * time.Second,
+		},
+		{
+			name:         "a lower MaxRetryAfter fails sooner",
+			replies:      []reply{{status: 429, header: map[string]string{"Retry-After": "20"}}, ok},
+			cfg:          Config{MaxRetryAfter: 10 * time.Second},
+			wantStatus:   429,
+			wantReqs:     1,
+			wantRetryAft: 20 * time.Second,
+		},
+		{
+			name:       "POST not retried on 429 even with a short Retry-After",
+			method:     http.MethodPost,
+			replies:    []reply{{status: 429, header: map[string]string{"Retry-After": "1"}}, ok},
+			wantStatus: 429,
+			wantReqs:   1,
+			// The APIError still says how long the server asked to wait.
+			wantRetryAft: time.Second,
 		},
 		{
 			name:       "negative MaxRetries never retries",
@@ -417,6 +475,24 @@ func TestAttemptTimeoutIsRetried(t *testing.T) {
 	_, err := c.Do(context.Background(), Request{Path: "/slow"})
 	if err == nil || !strings.Contains(err.Error(), "jira: GET /slow: attempt timed out after 100ms") {
 		t.Errorf("err = %v, want an attempt timeout", err)
+	}
+	if !errors.Is(err, ErrAttemptTimeout) {
+		t.Errorf("err = %v does not match ErrAttemptTimeout", err)
+	}
+
+	// NoTimeoutRetry hands the timeout back at once, for a caller that
+	// asks for less instead.
+	hits.Store(0)
+	sl = &sleeps{}
+	c = newTestClient(t, srv.URL, Config{Timeout: 100 * time.Millisecond, Sleep: sl.sleep})
+	_, err = c.Do(context.Background(), Request{Path: "/slow", NoTimeoutRetry: true})
+	if !errors.Is(err, ErrAttemptTimeout) || c.Requests() != 1 || len(sl.all()) != 0 {
+		t.Errorf("NoTimeoutRetry: err %v after %d requests and waits %v; want ErrAttemptTimeout after 1 request, no wait", err, c.Requests(), sl.all())
+	}
+	// A refused connection is no timeout.
+	c = newTestClient(t, "http://"+closedAddr(t), Config{MaxRetries: -1})
+	if _, err := c.Do(context.Background(), Request{Path: "/x"}); err == nil || errors.Is(err, ErrAttemptTimeout) {
+		t.Errorf("refused connection: err %v, want an error that is not ErrAttemptTimeout", err)
 	}
 }
 

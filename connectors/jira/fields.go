@@ -3,15 +3,11 @@ package jira
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	gojira "github.com/andygrunwald/go-jira"
-
-	"github.com/pmsync/pmsync/connectors/httpapi"
 )
 
 // systemFields are the issue fields the default mapping reads. Search
@@ -141,9 +137,9 @@ func (c *Connector) fieldCatalog(ctx context.Context) (*fieldCatalog, error) {
 	if fc != nil && now.Sub(at) < catalogTTL {
 		return fc, nil
 	}
-	var fields []gojira.Field
-	if err := c.getJSON(ctx, c.apiPath("field"), nil, &fields); err != nil {
-		return nil, c.fail("list fields", err)
+	fields, _, err := c.jc.Field.GetListWithContext(ctx)
+	if err != nil {
+		return nil, c.fail("list fields", callErr(err))
 	}
 	fc = newFieldCatalog(fields)
 	c.mu.Lock()
@@ -161,11 +157,11 @@ func (c *Connector) fetchZone(ctx context.Context) (*time.Location, error) {
 	if zone != nil {
 		return zone, nil
 	}
-	var me gojira.User
-	if err := c.getJSON(ctx, c.apiPath("myself"), nil, &me); err != nil {
-		return nil, err
+	me, _, err := c.jc.User.GetSelfWithContext(ctx)
+	if err != nil {
+		return nil, callErr(err)
 	}
-	zone, err := time.LoadLocation(me.TimeZone)
+	zone, err = time.LoadLocation(me.TimeZone)
 	if me.TimeZone == "" || err != nil {
 		// Formatting the literal in the westernmost offset makes Jira read it
 		// as an earlier instant in any user zone: a longer overlap, never a
@@ -177,19 +173,6 @@ func (c *Connector) fetchZone(ctx context.Context) (*time.Location, error) {
 	c.zone = zone
 	c.mu.Unlock()
 	return zone, nil
-}
-
-// getJSON sends a GET and decodes its JSON answer; a body that is not JSON is
-// an error naming the path.
-func (c *Connector) getJSON(ctx context.Context, path string, q url.Values, out any) error {
-	return c.doJSON(ctx, httpapi.Request{Method: http.MethodGet, Path: path, Query: q}, out)
-}
-
-// doJSON sends a request and decodes its JSON answer into out; the shared
-// client names the path when the body is not the JSON expected.
-func (c *Connector) doJSON(ctx context.Context, req httpapi.Request, out any) error {
-	_, err := c.api.DoJSON(ctx, req, out)
-	return err
 }
 
 // normalize turns a custom field value into what mappings expect: numbers

@@ -2,11 +2,12 @@
 //
 // It pulls issues through the JQL search API (Cloud: POST
 // /rest/api/3/search/jql paged by nextPageToken; Data Center: POST
-// /rest/api/2/search in id order, each page asking for the ids after the
-// last one read), resolves custom fields by name so that mappings read
+// /rest/api/2/search walked project by project in key order, see
+// keyWalk), resolves custom fields by name so that mappings read
 // custom["Planned Cost"] rather than a customfield id, keeps an incremental
 // cursor on the issues' updated time, lists live issue ids for deletion
-// detection and pushes rollups back as issue comments.
+// detection and pushes rollups back as issue comments. It speaks to Jira
+// with go-jira over the shared httpapi client (see client.go).
 package jira
 
 import (
@@ -14,11 +15,13 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
+	gojira "github.com/andygrunwald/go-jira"
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
@@ -54,6 +57,21 @@ func init() {
 		AuthKeys:           []string{"email?", "token"},
 		DefaultMapping:     DefaultMapping,
 		DefaultMappingYAML: defaultMappingYAML,
+		Blocks:             connectors.Blocks{Options: Options{}, Scope: Scope{}, Target: Target{}},
+		Sample: &connectors.Sample{
+			Connection: `  # Jira Cloud: the account's email and an API token (Atlassian account >
+  # Security > API tokens). For Jira Data Center set flavor: datacenter,
+  # base_url to your server, and give only token_env (a personal access token).
+  - name: jira
+    kind: jira
+    base_url: https://your-site.atlassian.net
+    auth: { email_env: JIRA_EMAIL, token_env: JIRA_API_TOKEN }
+`,
+			Scope:      `{ jql: "project = EHR" }`,
+			ScopeHelp:  "jira: jql (any JQL query) or project (a project key)",
+			Target:     `{ issue: PMO-1 }`,
+			TargetHelp: "a comment on a Jira issue",
+		},
 	})
 }
 
@@ -61,16 +79,49 @@ func init() {
 type Options struct {
 	// Flavor is cloud or datacenter; empty picks by host (FlavorOf).
 	Flavor string `yaml:"flavor" json:"flavor,omitempty"`
+	// SiteURL is the site browse links point at (https://acme.atlassian.net)
+	// when base_url is Atlassian's API gateway
+	// (https://api.atlassian.com/ex/jira/{cloudId}, which scoped API tokens
+	// and service accounts must call). Empty: the gateway's
+	// serverInfo.baseUrl, or base_url itself for a site.
+	SiteURL string `yaml:"site_url" json:"site_url,omitempty"`
 }
 
 func decodeOptions(b *yamlnode.Block) any {
 	var o Options
-	if b.Decode(&o) && o.Flavor != "" {
+	if !b.Decode(&o) {
+		return o
+	}
+	if o.Flavor != "" {
 		if _, err := FlavorOf("https://jira.invalid", o.Flavor); err != nil {
 			b.Errorf("flavor", "%q is not one of cloud, datacenter", o.Flavor)
 		}
 	}
+	if o.SiteURL != "" {
+		if err := httpapi.CheckBaseURL(o.SiteURL); err != nil {
+			b.Errorf("site_url", "%v", err)
+		}
+	}
 	return o
+}
+
+// gatewayHost is Atlassian's API gateway: Jira Cloud answers there, under
+// /ex/jira/{cloudId}, for OAuth apps, scoped API tokens and service
+// accounts.
+const gatewayHost = "api.atlassian.com"
+
+// isGateway reports whether a base URL is Atlassian's API gateway.
+func isGateway(baseURL string) bool {
+	u, err := url.Parse(baseURL)
+	return err == nil && strings.EqualFold(u.Hostname(), gatewayHost) && gatewayPath(baseURL)
+}
+
+// gatewayPath reports whether a base URL has the gateway's path
+// /ex/jira/{cloudId}: it is not the site, so browse links cannot start
+// with it.
+func gatewayPath(baseURL string) bool {
+	u, err := url.Parse(baseURL)
+	return err == nil && strings.HasPrefix(u.Path, "/ex/jira/")
 }
 
 // Scope is what one Jira source reads: a JQL query or a project key.
@@ -94,7 +145,8 @@ const (
 )
 
 // FlavorOf returns the flavor of a connection: the configured one, else
-// cloud for *.atlassian.net hosts and datacenter for every other host.
+// cloud for *.atlassian.net hosts and Atlassian's API gateway
+// (api.atlassian.com/ex/jira/{cloudId}), datacenter for every other host.
 func FlavorOf(baseURL, configured string) (Flavor, error) {
 	switch Flavor(strings.ToLower(strings.TrimSpace(configured))) {
 	case Cloud:
@@ -109,7 +161,7 @@ func FlavorOf(baseURL, configured string) (Flavor, error) {
 	if err != nil {
 		return "", fmt.Errorf("parse jira base url: %w", err)
 	}
-	if strings.HasSuffix(strings.ToLower(u.Hostname()), ".atlassian.net") {
+	if strings.HasSuffix(strings.ToLower(u.Hostname()), ".atlassian.net") || isGateway(baseURL) {
 		return Cloud, nil
 	}
 	return DataCenter, nil
@@ -125,9 +177,18 @@ func CheckParams(p connectors.Params) error {
 	if err := httpapi.CheckBaseURL(p.BaseURL); err != nil {
 		return fmt.Errorf("jira base url %w", err)
 	}
-	flavor, err := FlavorOf(p.BaseURL, connectors.Options[Options](p).Flavor)
+	opts := connectors.Options[Options](p)
+	flavor, err := FlavorOf(p.BaseURL, opts.Flavor)
 	if err != nil {
 		return err
+	}
+	if opts.SiteURL != "" {
+		if err := httpapi.CheckBaseURL(opts.SiteURL); err != nil {
+			return fmt.Errorf("jira site_url %w", err)
+		}
+	}
+	if isGateway(p.BaseURL) && flavor != Cloud {
+		return errors.New("jira base_url is Atlassian's cloud gateway (api.atlassian.com/ex/jira/…); flavor must be cloud")
 	}
 	if p.Credentials.Token == "" {
 		if flavor == Cloud {
@@ -142,7 +203,9 @@ func CheckParams(p connectors.Params) error {
 }
 
 // CheckScope says what is wrong with a Jira scope: it takes exactly one of
-// jql or project.
+// jql or project, and a query must restrict the search: Jira Cloud answers
+// 400 to an unbounded query (one that is only ORDER BY …), and on Data
+// Center it would sync every issue of the instance.
 func CheckScope(s Scope) error {
 	jql, project := strings.TrimSpace(s.JQL), strings.TrimSpace(s.Project)
 	switch {
@@ -150,6 +213,8 @@ func CheckScope(s Scope) error {
 		return errors.New("jira scope needs jql or project")
 	case jql != "" && project != "":
 		return errors.New("jira scope takes jql or project, not both")
+	case jql != "" && strings.Trim(stripOrderBy(jql), "() \t\r\n") == "":
+		return fmt.Errorf("jira scope jql %q has no search restriction, only an order: Jira Cloud rejects unbounded queries (HTTP 400); restrict it, for example project = KEY", jql)
 	}
 	return nil
 }
@@ -182,13 +247,16 @@ type Connector struct {
 	base   string // no trailing slash
 	flavor Flavor
 	api    *httpapi.Client
+	jc     *gojira.Client // over api
 	log    zerolog.Logger
 	now    func() time.Time
+	sleep  func(context.Context, time.Duration) error
 
 	mu        sync.Mutex
 	catalog   *fieldCatalog  // from GET /field, refreshed after catalogTTL
 	catalogAt time.Time      // when catalog was fetched
 	zone      *time.Location // the user's time zone from GET /myself
+	site      string         // where browse links point; "" until known (siteURL)
 }
 
 // New builds a Jira connector from its Params.
@@ -238,20 +306,33 @@ func New(p connectors.Params) (*Connector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build jira http client: %w", err)
 	}
+	jc, err := newGoJira(api, base)
+	if err != nil {
+		return nil, err
+	}
 	c := &Connector{
 		Overlap: DefaultOverlap,
 		name:    name,
 		base:    base,
 		flavor:  flavor,
 		api:     api,
+		jc:      jc,
 		log:     log,
 		now:     p.Now,
+		sleep:   p.Sleep,
+		site:    strings.TrimRight(connectors.Options[Options](p).SiteURL, "/"),
+	}
+	if c.site == "" && !gatewayPath(base) {
+		c.site = base
 	}
 	if p.Overlap > 0 {
 		c.Overlap = p.Overlap
 	}
 	if c.now == nil {
 		c.now = time.Now
+	}
+	if c.sleep == nil {
+		c.sleep = httpapi.Sleep
 	}
 	return c, nil
 }
@@ -262,18 +343,35 @@ func (c *Connector) Flavor() Flavor { return c.flavor }
 // Requests reports how many HTTP requests the connector has sent.
 func (c *Connector) Requests() int64 { return c.api.Requests() }
 
-// apiPath returns the REST path of an endpoint for the connector's flavor:
-// Cloud speaks v3 (ADF comments), Data Center only has v2.
-func (c *Connector) apiPath(endpoint string) string {
-	if c.flavor == Cloud {
-		return "/rest/api/3/" + endpoint
+// siteURL returns the site browse links point at: site_url, else the base
+// URL of a site, else (the API gateway) the site the gateway serves, from
+// GET serverInfo's baseUrl, read once.
+func (c *Connector) siteURL(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	site := c.site
+	c.mu.Unlock()
+	if site != "" {
+		return site, nil
 	}
-	return "/rest/api/2/" + endpoint
+	var info struct {
+		BaseURL string `json:"baseUrl"`
+	}
+	if _, err := c.do(ctx, http.MethodGet, "rest/api/2/serverInfo", nil, &info); err != nil {
+		return "", c.fail("read the site URL (serverInfo)", err)
+	}
+	site = strings.TrimRight(info.BaseURL, "/")
+	if httpapi.CheckBaseURL(site) != nil {
+		return "", fmt.Errorf("jira connection %q: serverInfo gave site URL %q; set site_url", c.name, info.BaseURL)
+	}
+	c.mu.Lock()
+	c.site = site
+	c.mu.Unlock()
+	return site, nil
 }
 
-// issueURL is the browser link of an issue.
-func (c *Connector) issueURL(key string) string {
-	return c.base + "/browse/" + url.PathEscape(key)
+// issueURL is the browser link of an issue on site.
+func issueURL(site, key string) string {
+	return site + "/browse/" + url.PathEscape(key)
 }
 
 // Check verifies the credentials and reachability with GET /myself, and
@@ -292,6 +390,9 @@ func (c *Connector) fail(what string, err error) error {
 	switch connectors.StatusOf(err) {
 	case 401:
 		hint := "check the email and API token"
+		if c.flavor == Cloud && !gatewayPath(c.base) {
+			hint += " (a scoped API token or a service account must call https://" + gatewayHost + "/ex/jira/{cloudId}: set base_url to it and site_url to the site)"
+		}
 		if c.flavor == DataCenter {
 			hint = "check the personal access token"
 		}

@@ -6,14 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pmsync/pmsync"
 	"github.com/pmsync/pmsync/connectors"
-	"github.com/pmsync/pmsync/connectors/httpapi"
 )
 
 // Page sizes: 100 is the most Jira returns with a field list; an id-only
@@ -135,21 +133,6 @@ func pullJQL(scope Scope, since time.Time, overlap time.Duration, zone *time.Loc
 	return ordered(pullFilter(scope, since, overlap, zone), "updated ASC, id ASC")
 }
 
-// afterIDJQL is the query of one Data Center page: the issues of filter
-// whose id is greater than after (every issue when after is negative), in
-// id order.
-func afterIDJQL(filter string, after int64) string {
-	if after >= 0 {
-		cond := "id > " + strconv.FormatInt(after, 10)
-		if filter == "" {
-			filter = cond
-		} else {
-			filter += " AND " + cond
-		}
-	}
-	return ordered(filter, "id ASC")
-}
-
 // Pull streams the issues of a scope updated since the cursor, 100 per page.
 //
 // Cloud pages in updated order by nextPageToken, which names the position
@@ -158,12 +141,11 @@ func afterIDJQL(filter string, after int64) string {
 // updated time seen so far.
 //
 // Data Center only pages by offset, and an offset over an order that
-// changes mid-walk skips issues: an issue edited (moved to the end of an
-// updated order) or deleted behind the offset shifts every later issue one
-// place back. So Data Center pages in id order, which edits do not change,
-// each page asking for the ids after the last one read from offset 0: a
-// deleted issue leaves no gap and every issue that exists throughout is
-// read exactly once. See pullByID for its cursor.
+// changes mid-walk skips issues. So Data Center walks the scope project by
+// project in key order, each page asking for the issues after the last key
+// read (see keyWalk). A full pull there also proves it read every issue
+// (see provenWalk) before its last page, because the engine tombstones
+// what a full pull did not see.
 func (c *Connector) Pull(ctx context.Context, scope connectors.Scope, cur connectors.Cursor, page func(connectors.Page) error) error {
 	sc, err := scopeOf(scope)
 	if err != nil {
@@ -180,6 +162,10 @@ func (c *Connector) Pull(ctx context.Context, scope connectors.Scope, cur connec
 	if len(sel.missing) > 0 {
 		c.log.Warn().Str("source", scope.Source).Strs("fields", sel.missing).Msg("jira fields not found; mapped values will be empty")
 	}
+	site, err := c.siteURL(ctx)
+	if err != nil {
+		return err
+	}
 	zone := time.UTC
 	if !since.IsZero() {
 		if zone, err = c.fetchZone(ctx); err != nil {
@@ -187,12 +173,12 @@ func (c *Connector) Pull(ctx context.Context, scope connectors.Scope, cur connec
 		}
 	}
 	if c.flavor == DataCenter {
-		return c.pullByID(ctx, scope, cur, since, pullFilter(sc, since, c.Overlap, zone), sel, page)
+		return c.pullByKey(ctx, scope, cur, since, sc, pullFilter(sc, since, c.Overlap, zone), sel, site, page)
 	}
 	latest, next, pages := since, cur, 0
 	return c.search(ctx, pullJQL(sc, since, c.Overlap, zone), sel.fields, pullPageSize, func(sp searchPage) error {
 		pages++
-		recs, newest, err := c.records(scope.Source, sp.issues, sel, pages)
+		recs, newest, err := c.records(scope.Source, sp.issues, sel, site, pages)
 		if err != nil {
 			return err
 		}
@@ -206,27 +192,33 @@ func (c *Connector) Pull(ctx context.Context, scope connectors.Scope, cur connec
 	})
 }
 
-// pullByID is the Data Center pull, paged by id. Its pages carry the cursor
-// the pull started from, and only the last page moves it: ids say nothing
-// about update times, so before the last page an issue updated after since
-// may still be unread. A pull interrupted half way thus starts again from
-// the old since; the pages it re-reads are upserted again, which is
-// idempotent, so a crash or a stop loses nothing and double-counts nothing.
+// pullByKey is the Data Center pull, walked by key. Its pages carry the
+// cursor the pull started from, and only the last page moves it: keys say
+// nothing about update times, so before the last page an issue updated
+// after since may still be unread. A pull interrupted half way thus starts
+// again from the old since; the pages it re-reads are upserted again,
+// which is idempotent, so a crash or a stop loses nothing and
+// double-counts nothing.
 //
 // The last page moves since to the newest updated time read, but never
 // past the moment the walk began (the server's clock, from the first
-// answer's Date header): an issue edited during the walk after its id was
-// passed carries a later updated time than the walk's start, and the next
-// pull, reading from there less the overlap, picks it up.
-func (c *Connector) pullByID(ctx context.Context, scope connectors.Scope, cur connectors.Cursor, since time.Time, filter string, sel selection, page func(connectors.Page) error) error {
+// answer's Date header): an issue edited or moved during the walk after
+// the walk passed its place carries a later updated time than the walk's
+// start, and the next pull, reading from there less the overlap, picks it
+// up.
+//
+// A full pull (since zero) is proven complete before its last page is
+// handed over, and walked again when it cannot be: the engine tombstones
+// every stored issue a full pull did not see.
+func (c *Connector) pullByKey(ctx context.Context, scope connectors.Scope, cur connectors.Cursor, since time.Time, sc Scope, filter string, sel selection, site string, page func(connectors.Page) error) error {
 	started := c.now()
 	newest, pages := time.Time{}, 0
-	return c.searchByID(ctx, filter, sel.fields, pullPageSize, func(sp searchPage) error {
+	each := func(sp searchPage) error {
 		pages++
 		if pages == 1 && !sp.date.IsZero() {
 			started = sp.date
 		}
-		recs, latest, err := c.records(scope.Source, sp.issues, sel, pages)
+		recs, latest, err := c.records(scope.Source, sp.issues, sel, site, pages)
 		if err != nil {
 			return err
 		}
@@ -240,7 +232,11 @@ func (c *Connector) pullByID(ctx context.Context, scope connectors.Scope, cur co
 			}
 		}
 		return c.emit(scope.Source, pages, p, page)
-	})
+	}
+	if since.IsZero() {
+		return c.provenWalk(ctx, scopeFilter(sc), sel.fields, pullPageSize, each)
+	}
+	return c.walkByKey(ctx, filter, sel.fields, pullPageSize, each)
 }
 
 // walkSince is the since a complete id-ordered walk leaves behind: the
@@ -259,11 +255,11 @@ func walkSince(since, newest, started time.Time) time.Time {
 
 // records turns the issues of one search page into records and returns the
 // greatest updated time among them.
-func (c *Connector) records(source string, issues []map[string]any, sel selection, pageNo int) ([]pmsync.Record, time.Time, error) {
+func (c *Connector) records(source string, issues []map[string]any, sel selection, site string, pageNo int) ([]pmsync.Record, time.Time, error) {
 	recs := make([]pmsync.Record, 0, len(issues))
 	var newest time.Time
 	for _, issue := range issues {
-		rec, err := c.record(source, issue, sel)
+		rec, err := c.record(source, issue, sel, site)
 		if err != nil {
 			return nil, time.Time{}, fmt.Errorf("jira connection %q: read issue on page %d: %w", c.name, pageNo, err)
 		}
@@ -287,7 +283,7 @@ func (c *Connector) emit(source string, pageNo int, p connectors.Page, page func
 // record turns one issue of a search into a Record: the issue JSON as
 // decoded, custom fields moved by name under "custom", and the description
 // and comments dropped should the server send them anyway.
-func (c *Connector) record(source string, issue map[string]any, sel selection) (pmsync.Record, error) {
+func (c *Connector) record(source string, issue map[string]any, sel selection, site string) (pmsync.Record, error) {
 	id := idOf(issue["id"])
 	if id == "" {
 		return pmsync.Record{}, errors.New("issue has no id")
@@ -322,7 +318,7 @@ func (c *Connector) record(source string, issue map[string]any, sel selection) (
 
 	rec := pmsync.Record{Source: source, ExternalID: id, UpdatedAt: updated.UTC(), Data: issue}
 	if key != "" {
-		rec.URL = c.issueURL(key)
+		rec.URL = issueURL(site, key)
 	}
 	return rec, nil
 }
@@ -339,18 +335,16 @@ func idOf(v any) string {
 }
 
 // ListIDs returns the id of every issue of a scope, for deletion detection,
-// with the largest pages the API allows. Both flavors page by position
-// (Cloud's token, Data Center's last id), never by offset: an offset walk
-// that sees an issue deleted behind it skips a live one, which would then
-// be tombstoned.
+// with the largest pages the API allows. Neither flavor pages by offset:
+// an offset walk that sees an issue deleted behind it skips a live one,
+// which would then be tombstoned. Cloud walks by nextPageToken in created
+// order, which neither edits nor moves between projects change; Data
+// Center walks by key and proves the walk complete (provenWalk), or fails
+// rather than hand back a list that may lack live issues.
 func (c *Connector) ListIDs(ctx context.Context, scope connectors.Scope) ([]string, error) {
 	sc, err := scopeOf(scope)
 	if err != nil {
 		return nil, fmt.Errorf("jira connection %q: %w", c.name, err)
-	}
-	filter := ""
-	if base := scopeJQL(sc); base != "" {
-		filter = "(" + base + ")"
 	}
 	var ids []string
 	seen := map[string]bool{}
@@ -364,14 +358,22 @@ func (c *Connector) ListIDs(ctx context.Context, scope connectors.Scope) ([]stri
 		return nil
 	}
 	if c.flavor == DataCenter {
-		err = c.searchByID(ctx, filter, []string{"id"}, dcIDPageSize, collect)
+		err = c.provenWalk(ctx, scopeFilter(sc), []string{"id"}, dcIDPageSize, collect)
 	} else {
-		err = c.search(ctx, ordered(filter, "id ASC"), []string{"id"}, cloudIDPageSize, collect)
+		err = c.search(ctx, ordered(scopeFilter(sc), "created ASC, id ASC"), []string{"id"}, cloudIDPageSize, collect)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return ids, nil
+}
+
+// scopeFilter is the scope's condition, parenthesised, without an order.
+func scopeFilter(sc Scope) string {
+	if base := scopeJQL(sc); base != "" {
+		return "(" + base + ")"
+	}
+	return ""
 }
 
 // searchRequest is the body of both search endpoints: Cloud's
@@ -407,21 +409,19 @@ func (c *Connector) searchOnce(ctx context.Context, n int, req searchRequest) (s
 	if err := ctx.Err(); err != nil {
 		return resp, time.Time{}, fmt.Errorf("jira connection %q: search page %d: %w", c.name, n, err)
 	}
-	path := "/rest/api/3/search/jql"
+	path := "rest/api/3/search/jql"
 	if c.flavor == DataCenter {
-		path = "/rest/api/2/search"
+		path = "rest/api/2/search"
 	}
 	// Search is a read: repeating a POST that may have reached Jira is
 	// harmless, so the shared client may retry it.
-	r, err := c.api.DoJSON(ctx, httpapi.Request{Method: http.MethodPost, Path: path, JSON: req, Idempotent: true}, &resp)
+	h, err := c.do(asRead(ctx), http.MethodPost, path, req, &resp)
 	if err != nil {
 		return resp, time.Time{}, c.fail(fmt.Sprintf("search issues (page %d)", n), err)
 	}
 	var date time.Time
-	if r != nil {
-		if t, err := http.ParseTime(r.Header.Get("Date")); err == nil {
-			date = t.UTC()
-		}
+	if t, err := http.ParseTime(h.Get("Date")); err == nil {
+		date = t.UTC()
 	}
 	return resp, date, nil
 }
@@ -448,79 +448,4 @@ func (c *Connector) search(ctx context.Context, jql string, fields []string, siz
 		}
 		req.NextPageToken = resp.NextPageToken
 	}
-}
-
-// searchByID walks a Data Center search in id order: every page starts at
-// offset 0 and asks for the ids after the last one read, so issues edited,
-// deleted or created meanwhile never shift the walk. filter is the query
-// without an order (it may be empty). The context is checked before every
-// page, so a cancelled pull stops within one page.
-func (c *Connector) searchByID(ctx context.Context, filter string, fields []string, size int, each func(searchPage) error) error {
-	start := 0
-	req := searchRequest{StartAt: &start, MaxResults: size, Fields: fields}
-	after := int64(-1)
-	// Jira validates the issue an id range names: when the last issue of a
-	// page is deleted before the next request, `id > N` is a 400. Step back
-	// through the ids already read, newest first, down to the start of the
-	// walk if need be (re-reading a few issues is harmless).
-	var earlier []int64
-	for n := 1; ; n++ {
-		req.JQL = afterIDJQL(filter, after)
-		resp, date, err := c.searchOnce(ctx, n, req)
-		if err != nil && after >= 0 && isMissingIssue(err) {
-			after = -1
-			if len(earlier) > 0 {
-				after, earlier = earlier[len(earlier)-1], earlier[:len(earlier)-1]
-			}
-			n--
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		// total counts the issues after the last id, this page included.
-		last := len(resp.Issues) == 0 || len(resp.Issues) >= resp.Total
-		if !last {
-			id := idOf(resp.Issues[len(resp.Issues)-1]["id"])
-			next, err := strconv.ParseInt(id, 10, 64)
-			if err != nil || next <= after {
-				return fmt.Errorf("jira connection %q: search page %d: the last issue's id %q does not follow id %d; the server did not order by id", c.name, n, id, after)
-			}
-			// Ids ascend: the page's own boundary, then its issues but the last.
-			if after >= 0 {
-				earlier = append(earlier, after)
-			}
-			for _, is := range resp.Issues[:len(resp.Issues)-1] {
-				if v, err := strconv.ParseInt(idOf(is["id"]), 10, 64); err == nil && v > after {
-					earlier = append(earlier, v)
-				}
-			}
-			if len(earlier) > maxStepBack { // enough to step over a bulk delete of several pages
-				earlier = slices.Clone(earlier[len(earlier)-maxStepBack:])
-			}
-			after = next
-		}
-		if err := each(searchPage{issues: resp.Issues, last: last, date: date}); err != nil {
-			return err
-		}
-		if last {
-			return nil
-		}
-		// Data Center caps maxResults (jira.search.views.default.max); ask
-		// for what it will serve.
-		if resp.MaxResults > 0 && resp.MaxResults < req.MaxResults {
-			req.MaxResults = resp.MaxResults
-		}
-	}
-}
-
-// maxStepBack bounds the ids a Data Center walk remembers for stepping back
-// over deleted boundaries; past them it starts the walk again.
-const maxStepBack = 5000
-
-// isMissingIssue reports whether err is Jira's 400 for a JQL clause naming
-// an issue that does not exist (any more).
-func isMissingIssue(err error) bool {
-	var ae *connectors.APIError
-	return errors.As(err, &ae) && ae.Status == http.StatusBadRequest && strings.Contains(ae.Message, "does not exist for field")
 }

@@ -3,15 +3,18 @@ package jira
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
+
+	gojira "github.com/andygrunwald/go-jira"
 
 	"github.com/pmsync/pmsync"
 	"github.com/pmsync/pmsync/connectors"
-	"github.com/pmsync/pmsync/connectors/httpapi"
 )
 
 // commentPageSize is the most comments Jira returns per page.
@@ -25,8 +28,18 @@ const listShown = 5
 // Push reads the issue's comments for it before writing, so a retried push
 // never comments twice.
 func Marker(r pmsync.Rollup) string {
-	return "pmsync rollup " + r.ID + " " + r.Version
+	return markerPrefix + r.ID + " " + r.Version
 }
+
+const markerPrefix = "pmsync rollup "
+
+// maxCommentWaits bounds how often one comment waits out a 429 before the
+// push gives up; maxCommentWait caps one wait of the connector's own, when
+// the 429 names no Retry-After.
+const (
+	maxCommentWaits = 5
+	maxCommentWait  = 65 * time.Second
+)
 
 // Push comments each rollup on the target issue, once per rollup version:
 // a version whose marker is already in a comment is reported Existing and
@@ -36,11 +49,22 @@ func (c *Connector) Push(ctx context.Context, target connectors.Target, rollups 
 	if err != nil {
 		return nil, fmt.Errorf("jira connection %q: %w", c.name, err)
 	}
-	key := strings.TrimSpace(t.Issue)
 	if len(rollups) == 0 {
 		return nil, nil
 	}
-	posted, err := c.markers(ctx, key)
+	site, err := c.siteURL(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The issue as Jira names it now: a target written with a key the
+	// issue had before it was moved still reaches it, and links use the
+	// current key.
+	issue, _, err := c.jc.Issue.GetWithContext(ctx, strings.TrimSpace(t.Issue), &gojira.GetQueryOptions{Fields: "summary"})
+	if err != nil {
+		return nil, c.fail("read push target issue "+strings.TrimSpace(t.Issue), callErr(err))
+	}
+	key := issue.Key
+	posted, err := c.markers(ctx, key, rollups)
 	if err != nil {
 		return nil, err
 	}
@@ -48,54 +72,92 @@ func (c *Connector) Push(ctx context.Context, target connectors.Target, rollups 
 	for _, r := range rollups {
 		m := Marker(r)
 		if id, ok := posted[m]; ok {
-			receipts = append(receipts, connectors.Receipt{Program: r.ID, ID: id, URL: c.commentURL(key, id), Existing: true})
+			receipts = append(receipts, connectors.Receipt{Program: r.ID, ID: id, URL: commentURL(site, key, id), Existing: true})
 			continue
 		}
-		id, err := c.comment(ctx, key, commentLines(r))
+		id, err := c.comment(ctx, key, renderWiki(commentLines(r)))
 		if err != nil {
 			return receipts, c.fail(fmt.Sprintf("comment rollup of program %q on issue %s", r.ID, key), err)
 		}
 		posted[m] = id
-		receipts = append(receipts, connectors.Receipt{Program: r.ID, ID: id, URL: c.commentURL(key, id)})
+		receipts = append(receipts, connectors.Receipt{Program: r.ID, ID: id, URL: commentURL(site, key, id)})
 		c.log.Debug().Str("program", r.ID).Msg("jira rollup comment posted")
 	}
 	return receipts, nil
 }
 
 // commentURL links to one comment of an issue.
-func (c *Connector) commentURL(key, id string) string {
-	return c.issueURL(key) + "?focusedCommentId=" + url.QueryEscape(id)
+func commentURL(site, key, id string) string {
+	return issueURL(site, key) + "?focusedCommentId=" + url.QueryEscape(id)
 }
 
-// markers reads every comment of an issue and returns the rollup markers
-// found, with the id of the comment holding each.
-func (c *Connector) markers(ctx context.Context, key string) (map[string]string, error) {
-	path := c.apiPath("issue/" + url.PathEscape(key) + "/comment")
+// markers reads the issue's comments newest first and returns the rollup
+// markers found, with the id of the comment holding each. It stops as soon
+// as every rollup is settled: its own marker was found, or a marker of a
+// version of its program that is not being pushed, which is newer (the
+// outbox never sends a version after a newer one), so an older comment
+// cannot hold it. An issue with years of comments costs a page, not all of
+// them.
+func (c *Connector) markers(ctx context.Context, key string, rollups []pmsync.Rollup) (map[string]string, error) {
+	path := "rest/api/2/issue/" + url.PathEscape(key) + "/comment"
 	found := map[string]string{}
+	pending := map[string]map[string]bool{} // program → versions not yet found
+	for _, r := range rollups {
+		if pending[r.ID] == nil {
+			pending[r.ID] = map[string]bool{}
+		}
+		pending[r.ID][r.Version] = true
+	}
+	newestFirst, prev := true, time.Time{}
 	for start := 0; ; {
 		q := url.Values{
 			"startAt":    {strconv.Itoa(start)},
 			"maxResults": {strconv.Itoa(commentPageSize)},
+			"orderBy":    {"-created"},
 		}
 		var page struct {
 			StartAt  int `json:"startAt"`
 			Total    int `json:"total"`
 			Comments []struct {
-				ID   string          `json:"id"`
-				Body json.RawMessage `json:"body"`
+				ID      string          `json:"id"`
+				Body    json.RawMessage `json:"body"`
+				Created string          `json:"created"`
 			} `json:"comments"`
 		}
-		if err := c.getJSON(ctx, path, q, &page); err != nil {
+		if _, err := c.do(ctx, http.MethodGet, path+"?"+q.Encode(), nil, &page); err != nil {
 			return nil, c.fail("read the comments of issue "+key, err)
 		}
 		for _, cm := range page.Comments {
+			// Stopping early is safe only newest first; a server that
+			// ignored orderBy is read to the end.
+			if t, err := parseTime(cm.Created); err == nil {
+				if !prev.IsZero() && t.After(prev) {
+					newestFirst = false
+				}
+				prev = t
+			}
 			for line := range strings.SplitSeq(bodyText(cm.Body), "\n") {
-				if line = strings.TrimSpace(line); strings.HasPrefix(line, "pmsync rollup ") {
-					if _, dup := found[line]; !dup {
-						found[line] = cm.ID
+				line = strings.TrimSpace(line)
+				rest, ok := strings.CutPrefix(line, markerPrefix)
+				if !ok {
+					continue
+				}
+				if _, dup := found[line]; !dup {
+					found[line] = cm.ID
+				}
+				program, version, _ := strings.Cut(rest, " ")
+				if vs := pending[program]; vs != nil {
+					if vs[version] {
+						delete(vs, version)
+					}
+					if len(vs) == 0 || !vs[version] && !wanted(rollups, program, version) {
+						delete(pending, program)
 					}
 				}
 			}
+		}
+		if len(pending) == 0 && newestFirst {
+			return found, nil
 		}
 		start = page.StartAt + len(page.Comments)
 		if len(page.Comments) == 0 || start >= page.Total {
@@ -104,8 +166,18 @@ func (c *Connector) markers(ctx context.Context, key string) (map[string]string,
 	}
 }
 
-// bodyText is the plain text of a comment body: a string on Data Center
-// (v2), an Atlassian Document Format document on Cloud (v3).
+// wanted reports whether a version of a program is among the rollups.
+func wanted(rollups []pmsync.Rollup, program, version string) bool {
+	for _, r := range rollups {
+		if r.ID == program && r.Version == version {
+			return true
+		}
+	}
+	return false
+}
+
+// bodyText is the plain text of a comment body: a string on the v2 API, an
+// Atlassian Document Format document should a server send one.
 func bodyText(raw json.RawMessage) string {
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
@@ -118,26 +190,41 @@ func bodyText(raw json.RawMessage) string {
 	return ""
 }
 
-// comment posts one comment and returns its id. It is not retried by the
-// HTTP client: a repeat could double the comment, and the marker check of
-// the next push is what makes trying again safe.
-func (c *Connector) comment(ctx context.Context, key string, lines []line) (string, error) {
-	var body any = renderWiki(lines)
-	if c.flavor == Cloud {
-		body = renderADF(lines)
+// comment posts one comment (wiki markup, the v2 API's body on Cloud and
+// Data Center alike) and returns its id. The shared client does not retry
+// it: a repeat after an answer lost in transit could double the comment,
+// and the marker check of the next push is what makes trying again safe.
+// A 429 is different: Jira did not take the comment, so the push waits as
+// Retry-After asks and sends it again.
+func (c *Connector) comment(ctx context.Context, key, body string) (string, error) {
+	// go-jira's IssueService.AddComment cannot express this call: it
+	// marshals its Comment type with empty author, updateAuthor and
+	// visibility objects, which the API documents as read-only or
+	// restricting. So the request is built here and sent with go-jira's
+	// NewRequest/Do.
+	path := "rest/api/2/issue/" + url.PathEscape(key) + "/comment"
+	for attempt := 0; ; attempt++ {
+		var created gojira.Comment
+		_, err := c.do(ctx, http.MethodPost, path, map[string]string{"body": body}, &created)
+		var ae *connectors.APIError
+		if err == nil {
+			return created.ID, nil
+		}
+		if !errors.As(err, &ae) || ae.Status != http.StatusTooManyRequests || attempt >= maxCommentWaits {
+			return "", err
+		}
+		if ae.RetryAfter > 0 {
+			// The shared client has paused every request on this
+			// credential for Retry-After; the resend waits its turn.
+			c.log.Debug().Dur("duration", ae.RetryAfter).Msg("jira comment rate limited; waiting")
+			continue
+		}
+		wait := min(time.Duration(attempt+1)*5*time.Second, maxCommentWait)
+		c.log.Debug().Dur("duration", wait).Msg("jira comment rate limited; waiting")
+		if err := c.sleep(ctx, wait); err != nil {
+			return "", fmt.Errorf("wait out the rate limit: %w", err)
+		}
 	}
-	var created struct {
-		ID string `json:"id"`
-	}
-	req := httpapi.Request{
-		Method: http.MethodPost,
-		Path:   c.apiPath("issue/" + url.PathEscape(key) + "/comment"),
-		JSON:   map[string]any{"body": body},
-	}
-	if err := c.doJSON(ctx, req, &created); err != nil {
-		return "", err
-	}
-	return created.ID, nil
 }
 
 // lineKind is how a line of a rollup comment is rendered.
@@ -281,41 +368,4 @@ func renderWiki(lines []line) string {
 // tables.
 func escapeWiki(s string) string {
 	return strings.NewReplacer(`{`, `\{`, `}`, `\}`, `[`, `\[`, `]`, `\]`, `|`, `\|`).Replace(s)
-}
-
-// renderADF writes the comment as an Atlassian Document Format document
-// (Cloud v3 bodies): paragraphs, a bold headline and bullet lists.
-func renderADF(lines []line) map[string]any {
-	text := func(s string, bold bool) map[string]any {
-		n := map[string]any{"type": "text", "text": s}
-		if bold {
-			n["marks"] = []any{map[string]any{"type": "strong"}}
-		}
-		return n
-	}
-	paragraph := func(s string, bold bool) map[string]any {
-		return map[string]any{"type": "paragraph", "content": []any{text(s, bold)}}
-	}
-	var content []any
-	var list []any
-	flush := func() {
-		if len(list) > 0 {
-			content = append(content, map[string]any{"type": "bulletList", "content": list})
-			list = nil
-		}
-	}
-	for _, l := range lines {
-		if l.text == "" {
-			continue // ADF rejects empty text nodes
-		}
-		switch l.kind {
-		case bullet:
-			list = append(list, map[string]any{"type": "listItem", "content": []any{paragraph(l.text, false)}})
-		default:
-			flush()
-			content = append(content, paragraph(l.text, l.kind == title))
-		}
-	}
-	flush()
-	return map[string]any{"type": "doc", "version": 1, "content": content}
 }

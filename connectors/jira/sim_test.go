@@ -50,6 +50,7 @@ type envOpts struct {
 	overlap  time.Duration                   // Params.Overlap
 	log      io.Writer                       // Params.Log's output; nil discards
 	wrap     func(http.Handler) http.Handler // sits between the connector and the simulator
+	cloudID  string                          // serve the API under /ex/jira/{cloudID} too
 }
 
 var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
@@ -62,7 +63,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	clk := sandbox.NewClock(t0)
 	sim := jirasim.New(jirasim.Options{
 		Flavor: o.flavor, Email: testEmail, Token: testToken,
-		TimeZone: o.zone, Now: clk.Now, MaxResults: o.maxPage,
+		TimeZone: o.zone, Now: clk.Now, MaxResults: o.maxPage, CloudID: o.cloudID,
 	})
 	var ts *httptest.Server
 	if o.wrap != nil {
@@ -177,10 +178,6 @@ func TestPullFullThenIncremental(t *testing.T) {
 	for _, flavor := range []jirasim.Flavor{jirasim.Cloud, jirasim.DataCenter} {
 		t.Run(string(flavor), func(t *testing.T) {
 			e := newEnv(t, envOpts{flavor: flavor, zone: "Australia/Sydney", issues: 1000})
-			api := "3"
-			if flavor == jirasim.DataCenter {
-				api = "2"
-			}
 
 			pages := e.pull(t, projectScope, "")
 			if len(pages) < 10 {
@@ -198,8 +195,15 @@ func TestPullFullThenIncremental(t *testing.T) {
 			if diff := cmp.Diff(sorted(want), sorted(got)); diff != "" {
 				t.Fatalf("full pull ids (-sim +pulled):\n%s", diff)
 			}
-			// 1 field catalog + 10 search pages; no /myself on a full pull.
-			wantCalls := map[string]int{"GET /rest/api/" + api + "/field": 1, "POST " + e.searchPath(): 10}
+			// 1 field catalog (go-jira's v2 path on both flavors) + 10
+			// search pages; no /myself on a Cloud full pull. Data Center
+			// proves its walk: /myself for the zone of the created-since
+			// query, which lists the issues created during the walk, and a
+			// count of the scope.
+			wantCalls := map[string]int{"GET /rest/api/2/field": 1, "POST " + e.searchPath(): 10}
+			if flavor == jirasim.DataCenter {
+				wantCalls = map[string]int{"GET /rest/api/2/field": 1, "GET /rest/api/2/myself": 1, "POST " + e.searchPath(): 12}
+			}
 			if diff := cmp.Diff(wantCalls, countCalls(e.calls(t))); diff != "" {
 				t.Errorf("full pull requests (-want +got):\n%s", diff)
 			}
@@ -252,8 +256,11 @@ func TestPullFullThenIncremental(t *testing.T) {
 				t.Errorf("incremental pull ids (-want +got):\n%s", diff)
 			}
 			// The field catalog is an hour old, so it is read again; /myself
-			// is read once for the zone.
-			wantCalls = map[string]int{"GET /rest/api/" + api + "/field": 1, "GET /rest/api/" + api + "/myself": 1, "POST " + e.searchPath(): 1}
+			// is read once for the zone (on Data Center the full pull did).
+			wantCalls = map[string]int{"GET /rest/api/2/field": 1, "GET /rest/api/2/myself": 1, "POST " + e.searchPath(): 1}
+			if flavor == jirasim.DataCenter {
+				delete(wantCalls, "GET /rest/api/2/myself")
+			}
 			if diff := cmp.Diff(wantCalls, countCalls(e.calls(t))); diff != "" {
 				t.Errorf("incremental pull requests (-want +got):\n%s", diff)
 			}
@@ -297,6 +304,7 @@ func TestSearchRequestShape(t *testing.T) {
 					if err := json.Unmarshal(c.Body, &body); err != nil {
 						t.Fatal(err)
 					}
+					break // the first page's request
 				}
 			}
 			if diff := cmp.Diff(append(slices.Clone(system), tc.custom...), body.Fields); diff != "" {
@@ -304,7 +312,7 @@ func TestSearchRequestShape(t *testing.T) {
 			}
 			want := "(project = EHR) ORDER BY updated ASC, id ASC"
 			if tc.flavor == jirasim.DataCenter {
-				want = "(project = EHR) ORDER BY id ASC"
+				want = "(project = EHR) ORDER BY key ASC"
 			}
 			if body.JQL != want {
 				t.Errorf("jql = %q, want %q", body.JQL, want)
@@ -416,10 +424,12 @@ func TestCloudNeverUsesRemovedSearch(t *testing.T) {
 	}
 }
 
-// TestDataCenterHonoursSmallerPages checks the requests of an id-ordered
-// walk on a server that serves 40 issues a page: every page starts at 0 and
-// asks for the ids after the last one read. jirasim.Add numbers issues from
-// 10000 on, so the 40th issue has id 10039.
+// TestDataCenterHonoursSmallerPages checks the requests of a walk by key
+// on a server that serves 40 issues a page: every page starts at 0 and
+// asks for the issues after the last key read. jirasim.Generate keys the
+// issues EHR-1 … EHR-200, so the 40th is EHR-40. After the walk come the
+// proof's two requests: the issues created since the walk began, and the
+// count of the scope.
 func TestDataCenterHonoursSmallerPages(t *testing.T) {
 	e := newEnv(t, envOpts{flavor: jirasim.DataCenter, issues: 200, maxPage: 40})
 	pages := e.pull(t, projectScope, "")
@@ -443,18 +453,22 @@ func TestDataCenterHonoursSmallerPages(t *testing.T) {
 		sizes = append(sizes, body.MaxResults)
 		jqls = append(jqls, body.JQL)
 	}
-	if diff := cmp.Diff([]int{0, 0, 0, 0, 0}, starts); diff != "" {
+	if diff := cmp.Diff([]int{0, 0, 0, 0, 0, 0, 0}, starts); diff != "" {
 		t.Errorf("startAt sequence (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]int{100, 40, 40, 40, 40}, sizes); diff != "" {
+	// The id-only proof query asks for 1000 and the count for none.
+	if diff := cmp.Diff([]int{100, 40, 40, 40, 40, 1000, 0}, sizes); diff != "" {
 		t.Errorf("maxResults sequence (-want +got):\n%s", diff)
 	}
 	wantJQL := []string{
-		`(project = "EHR") ORDER BY id ASC`,
-		`(project = "EHR") AND id > 10039 ORDER BY id ASC`,
-		`(project = "EHR") AND id > 10079 ORDER BY id ASC`,
-		`(project = "EHR") AND id > 10119 ORDER BY id ASC`,
-		`(project = "EHR") AND id > 10159 ORDER BY id ASC`,
+		`(project = "EHR") ORDER BY key ASC`,
+		`(project = "EHR") AND (project != "EHR" OR key > "EHR-40") ORDER BY key ASC`,
+		`(project = "EHR") AND (project != "EHR" OR key > "EHR-80") ORDER BY key ASC`,
+		`(project = "EHR") AND (project != "EHR" OR key > "EHR-120") ORDER BY key ASC`,
+		`(project = "EHR") AND (project != "EHR" OR key > "EHR-160") ORDER BY key ASC`,
+		// t0 is 09:00 UTC, 04:00 in the user's New York; less a minute.
+		`(project = "EHR") AND created >= "2026/03/02 03:59" ORDER BY key ASC`,
+		`(project = "EHR")`,
 	}
 	if diff := cmp.Diff(wantJQL, jqls); diff != "" {
 		t.Errorf("jql sequence (-want +got):\n%s", diff)
@@ -585,8 +599,10 @@ func TestListIDs(t *testing.T) {
 		requests int
 		pageSize int
 	}{
-		{jirasim.Cloud, 6000, 2, 5000},      // 5000 + 1000
-		{jirasim.DataCenter, 2500, 3, 1000}, // 1000 + 1000 + 500
+		{jirasim.Cloud, 6000, 2, 5000}, // 5000 + 1000
+		// 1000 + 1000 + 500, then the proof: created since the walk
+		// began (none) and the count.
+		{jirasim.DataCenter, 2500, 5, 1000},
 	} {
 		t.Run(string(tc.flavor), func(t *testing.T) {
 			e := newEnv(t, envOpts{flavor: tc.flavor, issues: tc.issues})
@@ -609,7 +625,8 @@ func TestListIDs(t *testing.T) {
 				MaxResults int      `json:"maxResults"`
 				Fields     []string `json:"fields"`
 			}
-			if err := json.Unmarshal(calls[0].Body, &body); err != nil {
+			first := slices.IndexFunc(calls, func(c jirasim.Call) bool { return c.Path == e.searchPath() })
+			if err := json.Unmarshal(calls[first].Body, &body); err != nil {
 				t.Fatal(err)
 			}
 			if body.MaxResults != tc.pageSize || !slices.Equal(body.Fields, []string{"id"}) {
@@ -681,35 +698,62 @@ func TestPushCommentsOncePerVersion(t *testing.T) {
 	}
 }
 
-// TestPushReadsEveryCommentPage puts the marker on the second page of
-// comments, where a guard reading only the first page would miss it.
-func TestPushReadsEveryCommentPage(t *testing.T) {
+// TestPushReadsCommentsNewestFirst puts a program's last marker under 150
+// comments people wrote since, two pages deep when read newest first, and
+// then pushes twice: the first push must find the old marker on the second
+// page and stop there, the second must find its own on the first page and
+// read no further.
+func TestPushReadsCommentsNewestFirst(t *testing.T) {
 	e := newEnv(t, envOpts{flavor: jirasim.DataCenter})
 	e.sim.Add(jirasim.Issue{Key: "PMO-1", Summary: "status"})
 	ctx := context.Background()
 	target := connectors.Target{Key: "issue=PMO-1", Config: Target{Issue: "PMO-1"}}
-	var rollups []pmsync.Rollup
-	for i := range 101 {
-		r := redRollup()
-		r.Version = fmt.Sprintf("v%03d", i)
-		rollups = append(rollups, r)
-	}
-	if _, err := e.conn.Push(ctx, target, rollups); err != nil {
+	v1, v2 := redRollup(), redRollup()
+	v1.Version, v2.Version = "v001", "v002"
+	if _, err := e.conn.Push(ctx, target, []pmsync.Rollup{v1}); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(e.sim.Comments("PMO-1")); n != 101 {
-		t.Fatalf("issue has %d comments, want 101", n)
+	for i := range 150 {
+		e.clock.Advance(time.Minute)
+		if err := e.sim.AddComment("PMO-1", fmt.Sprintf("note %d", i)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e.resetCalls()
-	got, err := e.conn.Push(ctx, target, []pmsync.Rollup{rollups[100], rollups[0]})
+	got, err := e.conn.Push(ctx, target, []pmsync.Rollup{v2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || !got[0].Existing || !got[1].Existing {
-		t.Errorf("push of two posted versions = %+v, want both existing", got)
+	if len(got) != 1 || got[0].Existing {
+		t.Fatalf("push of a new version = %+v, want it posted", got)
 	}
-	if diff := cmp.Diff(map[string]int{"GET /rest/api/2/issue/PMO-1/comment": 2}, countCalls(e.calls(t))); diff != "" {
-		t.Errorf("requests (-want +got):\n%s", diff)
+	want := map[string]int{
+		"GET /rest/api/2/issue/PMO-1":          1, // the target as Jira names it
+		"GET /rest/api/2/issue/PMO-1/comment":  2, // 100 notes, then 50 notes and v001
+		"POST /rest/api/2/issue/PMO-1/comment": 1,
+	}
+	if diff := cmp.Diff(want, countCalls(e.calls(t))); diff != "" {
+		t.Errorf("requests of the first push (-want +got):\n%s", diff)
+	}
+	for _, c := range e.calls(t) {
+		if c.Method == http.MethodGet && strings.HasSuffix(c.Path, "/comment") && c.Query.Get("orderBy") != "-created" {
+			t.Errorf("comments read with orderBy %q, want -created", c.Query.Get("orderBy"))
+		}
+	}
+	e.resetCalls()
+	again, err := e.conn.Push(ctx, target, []pmsync.Rollup{v2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again) != 1 || !again[0].Existing || again[0].ID != got[0].ID {
+		t.Errorf("second push = %+v, want the existing comment %s", again, got[0].ID)
+	}
+	want = map[string]int{"GET /rest/api/2/issue/PMO-1": 1, "GET /rest/api/2/issue/PMO-1/comment": 1}
+	if diff := cmp.Diff(want, countCalls(e.calls(t))); diff != "" {
+		t.Errorf("requests of the second push (-want +got):\n%s", diff)
+	}
+	if n := len(e.sim.Comments("PMO-1")); n != 152 {
+		t.Errorf("issue has %d comments, want 152 (two rollups, 150 notes)", n)
 	}
 }
 

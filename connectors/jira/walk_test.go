@@ -26,9 +26,11 @@ import (
 // happen an hour apart, the later one ahead of the walk, so that the newest
 // updated time read lies two hours past the walk's start.
 //
-// Data Center must deliver every issue that existed throughout exactly
-// once, and the pull's cursor must stay at the walk's start so that the
-// next pull picks up the edit behind the walk. Cloud pages in updated order
+// Data Center must deliver every issue that existed throughout, and the
+// pull's cursor must stay at the walk's start so that the next pull picks
+// up the edit behind the walk. Its first walk cannot be proven complete
+// (it read an issue deleted since: 249 read, 248 in the scope), so it walks
+// again, delivering every live issue twice. Cloud pages in updated order
 // by a position token, so the edit behind the walk comes again at its end.
 // Either way, after the next incremental pull every issue's newest delivered
 // version is the simulator's current one.
@@ -36,9 +38,10 @@ func TestPagingSurvivesEditsAndDeletes(t *testing.T) {
 	for _, tc := range []struct {
 		flavor jirasim.Flavor
 		since  time.Time // the cursor the full pull leaves: the walk's start, or the newest edit
+		pages  int
 	}{
-		{jirasim.DataCenter, t0},
-		{jirasim.Cloud, t0.Add(2 * time.Hour)},
+		{jirasim.DataCenter, t0, 6},
+		{jirasim.Cloud, t0.Add(2 * time.Hour), 3},
 	} {
 		t.Run(string(tc.flavor), func(t *testing.T) {
 			e := newEnv(t, envOpts{flavor: tc.flavor, issues: 250})
@@ -77,8 +80,8 @@ func TestPagingSurvivesEditsAndDeletes(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Pull: %v", err)
 			}
-			if len(cursors) != 3 {
-				t.Fatalf("full pull of 250 issues came in %d pages, want 3", len(cursors))
+			if len(cursors) != tc.pages {
+				t.Fatalf("full pull of 250 issues came in %d pages, want %d", len(cursors), tc.pages)
 			}
 
 			count := map[string]int{}
@@ -93,6 +96,10 @@ func TestPagingSurvivesEditsAndDeletes(t *testing.T) {
 			}
 			if tc.flavor == jirasim.Cloud {
 				want[behindEdit.ID] = 2 // read, edited, read again at the end
+			} else {
+				for _, is := range e.sim.Issues() {
+					want[is.ID] = 2 // the walk, and the walk again
+				}
 			}
 			if diff := cmp.Diff(want, count); diff != "" {
 				t.Errorf("deliveries per issue (-want +got):\n%s", diff)
@@ -100,17 +107,20 @@ func TestPagingSurvivesEditsAndDeletes(t *testing.T) {
 			if got := latestOf(got)[aheadEdit.ID]; summaryOf(got) != "edited ahead of the walk" {
 				t.Errorf("issue edited ahead of the walk delivered with summary %q", summaryOf(got))
 			}
-			if tc.flavor == jirasim.DataCenter && (cursors[0] != "" || cursors[1] != "") {
-				t.Errorf("intermediate cursors %q, %q; want the starting cursor (empty)", cursors[0], cursors[1])
+			final := cursors[len(cursors)-1]
+			for i, cur := range cursors[:len(cursors)-1] {
+				if tc.flavor == jirasim.DataCenter && cur != "" {
+					t.Errorf("intermediate cursor %d %q; want the starting cursor (empty)", i, cur)
+				}
 			}
-			since, err := decodeCursor(cursors[2])
+			since, err := decodeCursor(final)
 			if err != nil || !since.Equal(tc.since) {
-				t.Errorf("final cursor %s (%v), want since %v", cursors[2], err, tc.since)
+				t.Errorf("final cursor %s (%v), want since %v", final, err, tc.since)
 			}
 
 			// The next pull converges: every issue's newest delivery is the
 			// simulator's current version.
-			got = append(got, recordsOf(e.pull(t, projectScope, cursors[2]))...)
+			got = append(got, recordsOf(e.pull(t, projectScope, final))...)
 			latest := latestOf(got)
 			for _, is := range e.sim.Issues() {
 				if r, ok := latest[is.ID]; !ok || !r.UpdatedAt.Equal(is.Updated) {
@@ -359,7 +369,7 @@ func TestMissingFieldsWarnAndCatalogRefreshes(t *testing.T) {
 		if diff := cmp.Diff(step.wantCustom, got); diff != "" {
 			t.Errorf("%s: custom (-want +got):\n%s", step.name, diff)
 		}
-		if n := countCalls(e.calls(t))["GET /rest/api/3/field"]; n != step.fieldReads {
+		if n := countCalls(e.calls(t))["GET /rest/api/2/field"]; n != step.fieldReads {
 			t.Errorf("%s: %d field list reads, want %d", step.name, n, step.fieldReads)
 		}
 		warns := logs.warnings(t)[before:]
@@ -387,22 +397,66 @@ func TestNoDeletionReporting(t *testing.T) {
 	}
 }
 
-func TestAfterIDJQL(t *testing.T) {
+func TestKeyWalkJQL(t *testing.T) {
 	for _, tc := range []struct {
-		filter string
-		after  int64
-		want   string
+		w    keyWalk
+		want string
 	}{
-		{`(project = "EHR")`, -1, `(project = "EHR") ORDER BY id ASC`},
-		{`(project = "EHR")`, 10099, `(project = "EHR") AND id > 10099 ORDER BY id ASC`},
-		{`(project = EHR OR labels = pmo) AND updated >= "2026/01/05 09:55"`, 0,
-			`(project = EHR OR labels = pmo) AND updated >= "2026/01/05 09:55" AND id > 0 ORDER BY id ASC`},
-		{"", -1, "ORDER BY id ASC"},
-		{"", 42, "id > 42 ORDER BY id ASC"},
+		{keyWalk{filter: `(project in (EHR, PACS))`}, `(project in (EHR, PACS)) ORDER BY key ASC`},
+		{keyWalk{filter: `(project in (EHR, PACS))`, proj: "EHR", read: []int64{7, 99}},
+			`(project in (EHR, PACS)) AND (project != "EHR" OR key > "EHR-99") ORDER BY key ASC`},
+		{keyWalk{filter: `(labels = pmo)`, done: []string{"EHR", "LAB"}, proj: "PACS", read: []int64{3}},
+			`(labels = pmo) AND project NOT IN ("EHR", "LAB") AND (project != "PACS" OR key > "PACS-3") ORDER BY key ASC`},
+		{keyWalk{done: []string{"EHR"}, proj: "PACS"}, `project NOT IN ("EHR") ORDER BY key ASC`},
+		{keyWalk{}, "ORDER BY key ASC"},
 	} {
-		if got := afterIDJQL(tc.filter, tc.after); got != tc.want {
-			t.Errorf("afterIDJQL(%q, %d) = %q, want %q", tc.filter, tc.after, got, tc.want)
+		if got := tc.w.jql(); got != tc.want {
+			t.Errorf("jql() = %q, want %q", got, tc.want)
 		}
+	}
+}
+
+func TestKeyWalkAdvance(t *testing.T) {
+	page := func(keys ...string) []map[string]any {
+		out := make([]map[string]any, len(keys))
+		for i, k := range keys {
+			out[i] = map[string]any{"id": "1" + k[len(k)-1:], "key": k}
+		}
+		return out
+	}
+	w := &keyWalk{}
+	if jumped, err := w.advance(page("EHR-1", "EHR-2", "EHR-5")); err != nil || jumped {
+		t.Fatalf("first page: jumped %v, %v", jumped, err)
+	}
+	if w.proj != "EHR" || !slices.Equal(w.read, []int64{1, 2, 5}) || len(w.done) != 0 {
+		t.Fatalf("after the first page: %+v", w)
+	}
+	// The page runs past EHR's end into PACS: EHR is done.
+	if jumped, err := w.advance(page("EHR-9", "PACS-1", "PACS-2")); err != nil || jumped {
+		t.Fatalf("second page: jumped %v, %v", jumped, err)
+	}
+	if w.proj != "PACS" || !slices.Equal(w.read, []int64{1, 2}) || !slices.Equal(w.done, []string{"EHR"}) {
+		t.Fatalf("after the second page: %+v", w)
+	}
+	// A page that starts in another project proves nothing about PACS.
+	if jumped, err := w.advance(page("RAD-1")); err != nil || !jumped {
+		t.Fatalf("third page: jumped %v, %v; want a jump", jumped, err)
+	}
+	if w.proj != "PACS" || !slices.Equal(w.done, []string{"EHR"}) {
+		t.Fatalf("a jump changed the walk: %+v", w)
+	}
+	w.stepBack()
+	if got, want := w.jql(), `project NOT IN ("EHR") AND (project != "PACS" OR key > "PACS-1") ORDER BY key ASC`; got != want {
+		t.Errorf("after stepping back: %q, want %q", got, want)
+	}
+	if _, err := w.advance(page("PACS-3", "PACS-2")); err == nil || !strings.Contains(err.Error(), "did not order by key") {
+		t.Errorf("keys out of order: %v", err)
+	}
+	if _, err := (&keyWalk{done: []string{"EHR"}}).advance(page("EHR-4")); err == nil {
+		t.Error("an issue of an excluded project was accepted")
+	}
+	if _, err := (&keyWalk{}).advance(page("nokey")); err == nil {
+		t.Error("a malformed key was accepted")
 	}
 }
 
@@ -491,5 +545,99 @@ func TestDataCenterWalkSurvivesABulkDelete(t *testing.T) {
 		if seen[is.ID] == 0 {
 			t.Errorf("issue %s (%s) was never read", is.Key, is.ID)
 		}
+	}
+}
+
+// TestDataCenterWalkSurvivesMoves walks two projects (EHR-1…150, then
+// PACS-1…150; 100 issues a page) and moves issues between the second and
+// third pages: the boundary issue PACS-50 to EHR, which moves the range
+// `key > PACS-50` with it, and the unread PACS-120 into EHR, already read.
+// The walk must step back over the moved boundary, find that it missed
+// PACS-120 (299 read besides the new arrivals, 300 in the scope), walk
+// again, and so deliver every issue; a listing taken the same way must
+// hold every id.
+func TestDataCenterWalkSurvivesMoves(t *testing.T) {
+	e := newEnv(t, envOpts{flavor: jirasim.DataCenter, issues: 150})
+	e.sim.Add(jirasim.Generate("PACS", 150, 8, t0)...)
+	scope := connectors.Scope{Source: "s", Config: Scope{JQL: "project in (EHR, PACS)"}}
+	moves := func() {
+		for _, key := range []string{"PACS-50", "PACS-120"} {
+			if _, err := e.sim.Move(key, "EHR"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var got []pmsync.Record
+	pages := 0
+	err := e.conn.Pull(context.Background(), scope, "", func(p connectors.Page) error {
+		pages++
+		got = append(got, p.Records...)
+		if pages == 2 {
+			e.clock.Advance(time.Minute)
+			moves()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Pull: %v", err)
+	}
+	seen := map[string]bool{}
+	for _, r := range got {
+		seen[r.ExternalID] = true
+	}
+	for _, is := range e.sim.Issues() {
+		if !seen[is.ID] {
+			t.Errorf("issue %s (id %s) never delivered", is.Key, is.ID)
+		}
+	}
+	var jqls []string
+	for _, c := range e.calls(t) {
+		if c.Path == e.searchPath() {
+			var body struct{ JQL string }
+			_ = json.Unmarshal(c.Body, &body)
+			jqls = append(jqls, body.JQL)
+		}
+	}
+	// The third page asked after the moved boundary and came back empty;
+	// the walk stepped back to PACS-49.
+	if len(jqls) < 4 || !strings.Contains(jqls[2], `key > "PACS-50"`) || !strings.Contains(jqls[3], `key > "PACS-49"`) {
+		t.Errorf("walk queries %q: want the range after PACS-50, then after PACS-49", jqls)
+	}
+
+	// A listing (1000 ids a page) walks EHR-1…1500, then PACS-1…600; after
+	// its second page (EHR's end and PACS-1…500) the wrapped server moves
+	// the boundary PACS-500 and the unread PACS-550 into EHR: the listing
+	// must still hold every id.
+	var searches atomic.Int32
+	e2 := newEnv(t, envOpts{flavor: jirasim.DataCenter, issues: 1500, wrap: func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.ServeHTTP(w, r)
+			if r.URL.Path == "/rest/api/2/search" && searches.Add(1) == 2 {
+				for _, key := range []string{"PACS-500", "PACS-550"} {
+					if _, err := h.(*jirasim.Server).Move(key, "EHR"); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		})
+	}})
+	e2.sim.Add(jirasim.Generate("PACS", 600, 9, t0)...)
+	ids, err := e2.conn.ListIDs(context.Background(), scope)
+	if err != nil {
+		t.Fatalf("ListIDs: %v", err)
+	}
+	want := map[string]bool{}
+	for _, is := range e2.sim.Issues() {
+		want[is.ID] = true
+	}
+	have := map[string]bool{}
+	for _, id := range ids {
+		have[id] = true
+	}
+	if diff := cmp.Diff(want, have); diff != "" {
+		t.Errorf("listed ids (-live +listed):\n%s", diff)
+	}
+	if n := searches.Load(); n < 8 {
+		t.Errorf("the listing sent %d searches; a walk that missed PACS-550 must have walked again", n)
 	}
 }

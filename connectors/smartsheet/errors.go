@@ -17,6 +17,14 @@ const maxErrorText = 300
 // codeRateLimited is Smartsheet's errorCode for "Rate limit exceeded."
 const codeRateLimited = 4003
 
+// codeBusy is Smartsheet's errorCode (HTTP 500) for "Request failed because
+// sheetId … is currently being updated by another request that uses the
+// same access token. Please retry your request once the previous request
+// has completed." — and for "An unexpected error has occurred. Please retry
+// your request." Both ask for the request again, so a write refused with it
+// is sent again even when it is not idempotent (adding rows).
+const codeBusy = 4004
+
 // errorBody is Smartsheet's error object.
 type errorBody struct {
 	ErrorCode json.Number `json:"errorCode"`
@@ -26,8 +34,9 @@ type errorBody struct {
 
 // ParseError reads a Smartsheet error answer for the shared HTTP client:
 // {"errorCode": 1002, "message": "...", "refId": "..."}. errorCode 4003 (or
-// a bare 429) asks for the minute's wait Smartsheet recommends. HTML pages
-// from proxies carry no useful text and are dropped.
+// a bare 429) asks for the minute's wait Smartsheet recommends; 4004 marks
+// the request as refused without effect, to be sent again. HTML pages from
+// proxies carry no useful text and are dropped.
 func ParseError(status int, h http.Header, body []byte) httpapi.ErrorInfo {
 	var info httpapi.ErrorInfo
 	if status == http.StatusTooManyRequests {
@@ -43,8 +52,11 @@ func ParseError(status int, h http.Header, body []byte) httpapi.ErrorInfo {
 			info.Code = e.ErrorCode.String()
 			info.Message = httpapi.Shorten(strings.TrimSpace(e.Message), maxErrorText)
 			info.RefID = e.RefID
-			if code, err := e.ErrorCode.Int64(); err == nil && code == codeRateLimited {
+			switch code, _ := e.ErrorCode.Int64(); code {
+			case codeRateLimited:
 				info.RetryAfter = RateLimitWait
+			case codeBusy:
+				info.NotApplied = true
 			}
 			return info
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/pmsync/pmsync"
 	"github.com/pmsync/pmsync/connectors"
+	"github.com/pmsync/pmsync/connectors/httpapi"
 )
 
 // ErrMissingColumn is wrapped by the error of a pull whose sheet lacks a
@@ -31,8 +33,10 @@ var errSheetMoved = errors.New("sheet changed while its pages were read")
 // changing under it.
 const snapshotTries = 3
 
-// cursorVersion is the version of the cursor format.
-const cursorVersion = 1
+// cursorVersion is the version of the cursor format. Version 2 records
+// whether the sheet computes cells; a version 1 cursor never looked, so it
+// is answered with a full read that does.
+const cursorVersion = 2
 
 // cursor is the connector's position in a sheet: the sheet version last
 // read and the newest row modifiedAt seen.
@@ -40,6 +44,16 @@ type cursor struct {
 	V       int    `json:"v"`
 	Version int64  `json:"version"`
 	Since   string `json:"since,omitempty"`
+	// Columns is the sheet's width when last read, so that the next read
+	// sizes its first page by cells too.
+	Columns int `json:"columns,omitempty"`
+	// Formulas records that the sheet computes cells (a column formula or
+	// a cell formula was seen), and Read the UTC day it was last read in
+	// full. A computed value changes without its row's modifiedAt moving
+	// (see Pull), so such a sheet is read in full whenever its version
+	// moves, and at least once a day for TODAY().
+	Formulas bool   `json:"formulas,omitempty"`
+	Read     string `json:"read,omitempty"`
 }
 
 func (c cursor) encode() connectors.Cursor {
@@ -84,6 +98,13 @@ func recordKeys() []string {
 // that the last page carries the complete live list. Records come in pages
 // of at most PageRecords; only the last page carries the new cursor.
 //
+// A sheet that computes cells (a column or cell formula) is read in full
+// whenever its version moves, and on its first pull of each UTC day:
+// rowsModifiedSince selects rows by modifiedAt, which Smartsheet moves for
+// a data change made to the row, not for a value a formula recomputed
+// because something elsewhere changed (a parent's roll-up of its children,
+// a cross-sheet reference, TODAY()).
+//
 // Before any page, the sheet's columns are checked: a column the mapping
 // reads (Scope.Fields) that the sheet lacks — typically renamed — or a
 // duplicated column title fails the pull, so nothing stored changes.
@@ -99,9 +120,15 @@ func (c *Connector) Pull(ctx context.Context, scope connectors.Scope, cur connec
 	id, _ := sheetID(sc.Sheet) // CheckScope vouched for it
 	var last error
 	for range snapshotTries {
-		if pos.Version == 0 {
+		switch {
+		case pos.Version == 0:
 			last = c.pullAll(ctx, scope, id, page)
-		} else {
+		case pos.Formulas && pos.Read != c.today():
+			c.log.Debug().Str("source", scope.Source).Msg("sheet computes cells and was not read in full today, reading in full")
+			last = c.pullAll(ctx, scope, id, page)
+		case pos.Formulas:
+			last = c.pullIfMoved(ctx, scope, id, pos, page)
+		default:
 			last = c.pullChanges(ctx, scope, id, pos, cur, page)
 		}
 		if !errors.Is(last, errSheetMoved) {
@@ -110,6 +137,33 @@ func (c *Connector) Pull(ctx context.Context, scope connectors.Scope, cur connec
 		c.log.Debug().Str("source", scope.Source).Msg("sheet changed while read, reading again")
 	}
 	return fmt.Errorf("smartsheet connection %q: read sheet %d: %w %d times in a row; try again when editing calms down", c.name, id, errSheetMoved, snapshotTries)
+}
+
+// today is the UTC day, the unit of the daily full read of a sheet with
+// formulas.
+func (c *Connector) today() string { return c.now().UTC().Format(time.DateOnly) }
+
+// pullIfMoved reads a sheet with formulas in full when its version moved:
+// rowsModifiedSince finds rows by their modifiedAt, which Smartsheet moves
+// for a data change made to the row, not for a formula whose result changed
+// because of cells elsewhere (a parent's roll-up of its children, a
+// cross-sheet reference, TODAY()), so only a full read sees every computed
+// value. An unchanged version costs the one ifVersionAfter request.
+func (c *Connector) pullIfMoved(ctx context.Context, scope connectors.Scope, id int64, pos cursor, page func(connectors.Page) error) error {
+	var doc sheetDoc
+	// ifVersionAfter with the smallest page there is: an unchanged sheet
+	// answers with its version alone, a changed one with a row at most.
+	if err := c.api.GetJSON(ctx, "/sheets/"+strconv.FormatInt(id, 10), url.Values{
+		"ifVersionAfter": {strconv.FormatInt(pos.Version, 10)}, "pageSize": {"1"}, "page": {"1"},
+	}, &doc); err != nil {
+		return c.readFail(id, fmt.Errorf("get sheet %d: %w", id, err))
+	}
+	if doc.unchanged() {
+		c.log.Debug().Str("source", scope.Source).Int64("version", pos.Version).Msg("sheet unchanged")
+		return nil
+	}
+	c.log.Debug().Str("source", scope.Source).Msg("sheet with formulas changed, reading in full")
+	return c.pullAll(ctx, scope, id, page)
 }
 
 // emitter batches records into pages of at most PageRecords, holding the
@@ -157,14 +211,16 @@ func dataQuery() url.Values {
 // with the page's document. It fails with errSheetMoved when the version
 // moves between pages. A first answer for an unchanged sheet (ifVersionAfter)
 // is passed on alone.
-func (c *Connector) readSheet(ctx context.Context, id int64, q url.Values, each func(*sheetDoc) error) error {
-	size := c.RowPageSize
-	if size <= 0 {
-		size = DefaultRowPageSize
-	}
+//
+// Pages are sized by cells: cols is how many columns each row brings (0
+// when not known yet, in which case the first page's columns tell). A page
+// whose answer passes the response cap or the attempt timeout is asked for
+// again in smaller pages.
+func (c *Connector) readSheet(ctx context.Context, id int64, q url.Values, cols int, each func(*sheetDoc) error) error {
+	size := c.rowsPerPage(cols)
 	path := "/sheets/" + strconv.FormatInt(id, 10)
 	var version int64
-	seen := 0
+	offset := 0 // rows read so far: a multiple of size
 	var lastFirst int64
 	for n := 1; ; n++ {
 		if err := ctx.Err(); err != nil {
@@ -174,17 +230,27 @@ func (c *Connector) readSheet(ctx context.Context, id int64, q url.Values, each 
 		for k, v := range q {
 			pq[k] = v
 		}
+		page := offset/size + 1
 		pq.Set("pageSize", strconv.Itoa(size))
-		pq.Set("page", strconv.Itoa(n))
+		pq.Set("page", strconv.Itoa(page))
 		var doc sheetDoc
-		if err := c.api.GetJSON(ctx, path, pq, &doc); err != nil {
-			return fmt.Errorf("get sheet %d page %d: %w", id, n, err)
+		_, err := c.api.DoJSON(ctx, httpapi.Request{Path: path, Query: pq, NoTimeoutRetry: true}, &doc)
+		if err != nil {
+			if size > 1 && tooLarge(ctx, err) {
+				smaller := fit(offset, size/2)
+				c.log.Debug().Int64("sheet", id).Int("rows", size).Int("page_rows", smaller).Str("err", err.Error()).
+					Msg("sheet page too large, asking for fewer rows")
+				size = smaller
+				n--
+				continue
+			}
+			return fmt.Errorf("get sheet %d page %d (%d rows a page): %w", id, page, size, err)
 		}
 		switch {
 		case n == 1 && doc.unchanged() && q.Get("ifVersionAfter") != "":
 			return each(&doc)
 		case doc.ID != id:
-			return fmt.Errorf("get sheet %d page %d: the answer is not that sheet (id %d, %d columns)", id, n, doc.ID, len(doc.Columns))
+			return fmt.Errorf("get sheet %d page %d: the answer is not that sheet (id %d, %d columns)", id, page, doc.ID, len(doc.Columns))
 		case n == 1:
 			version = doc.Version
 		case doc.Version != version:
@@ -198,14 +264,67 @@ func (c *Connector) readSheet(ctx context.Context, id int64, q url.Values, each 
 		if len(doc.Rows) > 0 {
 			lastFirst = doc.Rows[0].ID
 		}
-		seen += len(doc.Rows)
 		if err := each(&doc); err != nil {
 			return err
 		}
-		if len(doc.Rows) < size || (q.Get("rowsModifiedSince") == "" && q.Get("rowIds") == "" && seen >= doc.TotalRowCount) {
+		offset += len(doc.Rows)
+		if len(doc.Rows) < size || (q.Get("rowsModifiedSince") == "" && q.Get("rowIds") == "" && offset >= doc.TotalRowCount) {
 			return nil
 		}
+		if cols == 0 && len(doc.Columns) > 0 {
+			// The sheet's width is known now: later pages keep to the cell
+			// budget, in a size that divides the rows read so far, since
+			// Smartsheet pages by number.
+			cols = len(doc.Columns)
+			if want := c.rowsPerPage(cols); want < size {
+				size = fit(offset, want)
+			}
+		}
 	}
+}
+
+// rowsPerPage is how many rows a page asks for when each brings cols cells
+// (0: not known).
+func (c *Connector) rowsPerPage(cols int) int {
+	size := c.RowPageSize
+	if size <= 0 {
+		size = DefaultRowPageSize
+	}
+	cells := c.PageCells
+	if cells <= 0 {
+		cells = DefaultPageCells
+	}
+	if cols > 0 {
+		size = min(size, max(1, cells/cols))
+	}
+	return size
+}
+
+// fit is the largest page size up to limit that divides offset, so that the
+// next page by number starts right after the rows already read.
+func fit(offset, limit int) int {
+	limit = max(limit, 1)
+	if offset == 0 {
+		return limit
+	}
+	for d := limit; d > 1; d-- {
+		if offset%d == 0 {
+			return d
+		}
+	}
+	return 1
+}
+
+// tooLarge reports whether a failed page read may succeed as smaller
+// pages: its answer passed the response cap, its attempt timed out, or a
+// gateway gave up waiting for Smartsheet (504, after the client's own
+// retries).
+func tooLarge(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	return errors.Is(err, httpapi.ErrBodyTooLarge) || errors.Is(err, httpapi.ErrAttemptTimeout) ||
+		connectors.StatusOf(err) == http.StatusGatewayTimeout
 }
 
 // checkColumns indexes the columns and checks that every column the
@@ -237,13 +356,14 @@ func (c *Connector) checkColumns(doc *sheetDoc, scope connectors.Scope) (*column
 func (c *Connector) pullAll(ctx context.Context, scope connectors.Scope, id int64, page func(connectors.Page) error) error {
 	out := &emitter{ctx: ctx, page: page}
 	var (
-		first *sheetDoc
-		cols  *columns
-		types = map[int64]any{}
-		live  []string
-		since time.Time
+		first    *sheetDoc
+		cols     *columns
+		types    = map[int64]any{}
+		live     []string
+		since    time.Time
+		formulas bool
 	)
-	err := c.readSheet(ctx, id, dataQuery(), func(doc *sheetDoc) error {
+	err := c.readSheet(ctx, id, dataQuery(), 0, func(doc *sheetDoc) error {
 		if first == nil {
 			var err error
 			if cols, err = c.checkColumns(doc, scope); err != nil {
@@ -251,6 +371,7 @@ func (c *Connector) pullAll(ctx context.Context, scope connectors.Scope, id int6
 			}
 			first = doc
 		}
+		formulas = formulas || hasFormulas(doc.Columns, doc.Rows)
 		for i := range doc.Rows {
 			r := &doc.Rows[i]
 			rec, typ := c.record(scope, first, cols, r, types[r.ParentID])
@@ -268,7 +389,10 @@ func (c *Connector) pullAll(ctx context.Context, scope connectors.Scope, id int6
 	if err != nil {
 		return c.readFail(id, err)
 	}
-	next := cursor{V: cursorVersion, Version: first.Version}
+	next := cursor{V: cursorVersion, Version: first.Version, Columns: len(first.Columns), Formulas: formulas}
+	if formulas {
+		next.Read = c.today()
+	}
 	if !since.IsZero() {
 		next.Since = since.Format(time.RFC3339)
 	}
@@ -303,7 +427,7 @@ func (c *Connector) pullChanges(ctx context.Context, scope connectors.Scope, id 
 		cols    *columns
 		changed []rowDoc
 	)
-	err := c.readSheet(ctx, id, q, func(doc *sheetDoc) error {
+	err := c.readSheet(ctx, id, q, pos.Columns, func(doc *sheetDoc) error {
 		if doc.unchanged() {
 			return nil
 		}
@@ -324,6 +448,12 @@ func (c *Connector) pullChanges(ctx context.Context, scope connectors.Scope, id 
 		c.log.Debug().Str("source", scope.Source).Int64("version", pos.Version).Msg("sheet unchanged")
 		return nil
 	}
+	if hasFormulas(first.Columns, changed) {
+		// Formulas appeared since the last read; the values they compute
+		// elsewhere moved no modifiedAt, so only a full read sees them.
+		c.log.Debug().Str("source", scope.Source).Msg("sheet now computes cells, reading in full")
+		return c.pullAll(ctx, scope, id, page)
+	}
 
 	live, types, err := c.listRows(ctx, id, cols)
 	if err != nil {
@@ -341,7 +471,7 @@ func (c *Connector) pullChanges(ctx context.Context, scope connectors.Scope, id 
 			return err
 		}
 	}
-	next := cursor{V: cursorVersion, Version: first.Version}
+	next := cursor{V: cursorVersion, Version: first.Version, Columns: len(first.Columns)}
 	if !newest.IsZero() {
 		next.Since = newest.Format(time.RFC3339)
 	}
@@ -365,7 +495,7 @@ func (c *Connector) listRows(ctx context.Context, id int64, cols *columns) (live
 		q.Set("columnIds", strconv.FormatInt(col.ID, 10))
 	}
 	types = map[int64]any{}
-	err = c.readSheet(ctx, id, q, func(doc *sheetDoc) error {
+	err = c.readSheet(ctx, id, q, 1, func(doc *sheetDoc) error {
 		for _, r := range doc.Rows {
 			live = append(live, strconv.FormatInt(r.ID, 10))
 			if cols.typ == nil {

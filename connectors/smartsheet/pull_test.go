@@ -255,12 +255,15 @@ func TestCursor(t *testing.T) {
 		invalid bool
 	}{
 		{raw: "", want: cursor{}},
-		{raw: `{"v":1,"version":42,"since":"2026-01-05T10:00:00Z"}`, want: cursor{V: 1, Version: 42, Since: "2026-01-05T10:00:00Z"}},
-		{raw: `{"v":1,"version":42}`, want: cursor{V: 1, Version: 42}},
-		{raw: `{"v":2,"version":42}`, invalid: true},
-		{raw: `{"v":1,"version":0}`, invalid: true},
-		{raw: `{"v":1,"version":3,"since":"yesterday"}`, invalid: true},
-		{raw: `{"v":1,"version":3,"page":2}`, invalid: true},
+		{raw: `{"v":2,"version":42,"since":"2026-01-05T10:00:00Z"}`, want: cursor{V: 2, Version: 42, Since: "2026-01-05T10:00:00Z"}},
+		{raw: `{"v":2,"version":42}`, want: cursor{V: 2, Version: 42}},
+		{raw: `{"v":2,"version":42,"columns":12,"formulas":true,"read":"2026-01-05"}`, want: cursor{V: 2, Version: 42, Columns: 12, Formulas: true, Read: "2026-01-05"}},
+		// Version 1 never looked for formulas: read the sheet in full once.
+		{raw: `{"v":1,"version":42}`, invalid: true},
+		{raw: `{"v":3,"version":42}`, invalid: true},
+		{raw: `{"v":2,"version":0}`, invalid: true},
+		{raw: `{"v":2,"version":3,"since":"yesterday"}`, invalid: true},
+		{raw: `{"v":2,"version":3,"page":2}`, invalid: true},
 		{raw: "2026-01-05T10:00:00Z", invalid: true},
 	} {
 		got, err := parseCursor(tc.raw)
@@ -328,4 +331,106 @@ func TestReportsDeletions(t *testing.T) {
 	if !ok || !r.ReportsDeletions() {
 		t.Errorf("the Smartsheet connector does not report that its pages carry deletions")
 	}
+}
+
+// Defect: a value a formula computes changes without its row's modifiedAt
+// moving (Smartsheet's Modified records data changes made to the row), so
+// rowsModifiedSince never returned a parent whose roll-up of its children
+// moved, and its stored value went stale. A sheet with formulas is now read
+// in full when its version moves, and once a day for TODAY().
+func TestComputedCellsAreReadAgain(t *testing.T) {
+	e := newEnv(t, connectors.Params{})
+	id := e.sim.Generate("PACS Viewer Integration", 120, 9, t0)
+	rows, _ := e.sim.Rows(id)
+	var parent, child int64
+	for _, r := range rows {
+		if r.ParentID != 0 {
+			parent, child = r.ParentID, r.ID
+			break
+		}
+	}
+	if parent == 0 {
+		t.Fatal("the generated plan has no child rows")
+	}
+	if err := e.sim.SetFormula(id, parent, "% Complete", "=AVG(CHILDREN())", 0.25); err != nil {
+		t.Fatal(err)
+	}
+	// A later edit elsewhere, so that the parent's own modifiedAt is well
+	// before the next incremental read's rowsModifiedSince.
+	e.clk.Advance(time.Hour)
+	if err := e.sim.UpdateRow(id, rows[len(rows)-1].ID, map[string]any{"Status": "Blocked"}); err != nil {
+		t.Fatal(err)
+	}
+	st := newStore()
+	st.pull(t, e.conn, scopeOf(id))
+	cur, _ := parseCursor(st.cursor)
+	if !cur.Formulas || cur.Read != "2026-01-05" {
+		t.Fatalf("cursor %s, want formulas noted and the day of the full read", st.cursor)
+	}
+	percent := func() any { return st.items[itoa(parent)].Data["cells"].(map[string]any)["% Complete"] }
+	if got := percent(); got != 0.25 {
+		t.Fatalf("parent %% Complete = %v, want 0.25", got)
+	}
+
+	// A child moves; the parent's roll-up follows without its row changing.
+	e.clk.Advance(time.Hour)
+	if err := e.sim.UpdateRow(id, child, map[string]any{"% Complete": 1.0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sim.Recalculate(id, parent, "% Complete", 0.5); err != nil {
+		t.Fatal(err)
+	}
+	before := st.upserts[itoa(parent)]
+	st.pull(t, e.conn, scopeOf(id))
+	if got := percent(); got != 0.5 || st.upserts[itoa(parent)] != before+1 {
+		t.Errorf("after the roll-up moved: parent %% Complete = %v (upserted %d times), want 0.5 read again", got, st.upserts[itoa(parent)])
+	}
+
+	// Unchanged on the same day: one small request.
+	e.sim.ResetCalls()
+	st.pull(t, e.conn, scopeOf(id))
+	if calls := e.sim.Calls(); len(calls) != 1 {
+		t.Errorf("unchanged sheet: %d requests, want the one ifVersionAfter check", len(calls))
+	}
+	// A new day: TODAY() may have moved values without a new version.
+	e.clk.Advance(24 * time.Hour)
+	e.sim.ResetCalls()
+	pages := st.pull(t, e.conn, scopeOf(id))
+	if n := len(recordsOf(pages)); n != 120 {
+		t.Errorf("first pull of a new day handed over %d rows, want all 120", n)
+	}
+	if cur, _ := parseCursor(st.cursor); cur.Read != "2026-01-06" {
+		t.Errorf("cursor %s, want the new day's full read recorded", st.cursor)
+	}
+}
+
+// A sheet without formulas keeps its incremental reads.
+func TestSheetWithoutFormulasStaysIncremental(t *testing.T) {
+	e := newEnv(t, connectors.Params{})
+	id := e.sim.Generate("Plan", 120, 9, t0)
+	st := newStore()
+	st.pull(t, e.conn, scopeOf(id))
+	if cur, _ := parseCursor(st.cursor); cur.Formulas || cur.Read != "" {
+		t.Fatalf("cursor %s notes formulas the sheet lacks", st.cursor)
+	}
+	e.clk.Advance(25 * time.Hour)
+	rows, _ := e.sim.Rows(id)
+	if err := e.sim.UpdateRow(id, rows[3].ID, map[string]any{"Status": "Blocked"}); err != nil {
+		t.Fatal(err)
+	}
+	pages := st.pull(t, e.conn, scopeOf(id))
+	// The changed row, and those the overlap re-reads: not the sheet.
+	if got := recordsOf(pages); !slices.Contains(got, itoa(rows[3].ID)) || len(got) > 5 {
+		t.Errorf("incremental pull handed over %v, want the changed row and the overlap only", got)
+	}
+}
+
+func recordsOf(pages []connectors.Page) []string {
+	var out []string
+	for _, p := range pages {
+		for _, r := range p.Records {
+			out = append(out, r.ExternalID)
+		}
+	}
+	return out
 }

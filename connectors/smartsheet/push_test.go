@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -290,5 +291,52 @@ func TestHealthOption(t *testing.T) {
 		if got != tc.want || (err != nil) != tc.err {
 			t.Errorf("healthOption(%v, %s) = %q, %v; want %q (error %v)", tc.options, tc.status, got, err, tc.want, tc.err)
 		}
+	}
+}
+
+// Defect: a row write refused with errorCode 4004 (the sheet being updated
+// by another request of the same token) failed the push, though
+// Smartsheet documents that nothing was saved and asks for the request
+// again. Adding rows (POST, not idempotent) and updating them (PUT) are
+// both sent again, once each, and land once.
+func TestRowWritesRetriedOnSheetBusy(t *testing.T) {
+	e := newEnv(t, connectors.Params{})
+	id, err := e.sim.CreateSheet("Executive Rollup", smartsheetsim.RollupColumns(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := sheetTarget(id, nil)
+	for _, method := range []string{"POST", "PUT"} {
+		e.sim.ResetCalls()
+		busy := smartsheetsim.SheetBusy(id)
+		busy.Method = method
+		e.sim.Inject(busy)
+		receipts, err := e.conn.Push(context.Background(), target, rollups("v-"+method, 40))
+		if err != nil || len(receipts) != 3 {
+			t.Fatalf("%s refused once with 4004: push = %v with %d receipts, want all 3 written", method, err, len(receipts))
+		}
+		var writes []int
+		for _, c := range e.sim.Calls() {
+			if c.Method == method {
+				writes = append(writes, c.Status)
+			}
+		}
+		if !slices.Equal(writes, []int{500, 200}) {
+			t.Errorf("%s answers %v, want the refused 500 then one 200", method, writes)
+		}
+		rows, _ := e.sim.Rows(id)
+		if len(rows) != 3 {
+			t.Errorf("after the %s: %d rows, want one per program", method, len(rows))
+		}
+	}
+	// Any other 500 to an add stays unretried: the rows may have been saved.
+	e2 := newEnv(t, connectors.Params{})
+	id2, _ := e2.sim.CreateSheet("Executive Rollup", smartsheetsim.RollupColumns(true))
+	e2.sim.Inject(smartsheetsim.Fault{Method: "POST", Status: 500, ErrorCode: 4002, Message: "Server timeout exceeded. Request has failed."})
+	if _, err := e2.conn.Push(context.Background(), sheetTarget(id2, nil), rollups("v1", 40)); connectors.StatusOf(err) != 500 {
+		t.Errorf("POST answered 4002: push = %v, want the 500 reported", err)
+	}
+	if n := len(methods(e2)); n != 2 {
+		t.Errorf("%d requests, want 2 (the sheet read, one POST)", n)
 	}
 }

@@ -54,6 +54,8 @@ type columnDoc struct {
 	Type    string   `json:"type"`
 	Primary bool     `json:"primary"`
 	Options []string `json:"options"`
+	// Formula is the column formula, when the whole column is computed.
+	Formula string `json:"formula"`
 }
 
 type rowDoc struct {
@@ -69,6 +71,8 @@ type cellDoc struct {
 	Value        any          `json:"value"`
 	DisplayValue *string      `json:"displayValue"`
 	ObjectValue  *objectValue `json:"objectValue"`
+	// Formula is the cell's formula when its value is computed.
+	Formula string `json:"formula"`
 }
 
 // objectValue is a cell's typed value (include=objectValue): a CONTACT
@@ -321,4 +325,22 @@ func nilIfEmpty(s string) any {
 		return nil
 	}
 	return s
+}
+
+// hasFormulas reports whether any of the columns is a formula column or any
+// cell of the rows holds a formula.
+func hasFormulas(cols []columnDoc, rows []rowDoc) bool {
+	for i := range cols {
+		if cols[i].Formula != "" {
+			return true
+		}
+	}
+	for i := range rows {
+		for j := range rows[i].Cells {
+			if rows[i].Cells[j].Formula != "" {
+				return true
+			}
+		}
+	}
+	return false
 }

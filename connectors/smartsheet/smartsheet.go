@@ -10,6 +10,7 @@
 package smartsheet
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"errors"
@@ -46,10 +47,18 @@ const RateLimitWait = 60 * time.Second
 // idempotent upserts absorb the overlap.
 const DefaultOverlap = 5 * time.Minute
 
-// DefaultRowPageSize is how many rows one GET /sheets/{id} asks for. A sheet
-// holds at most 500,000 cells, so nearly every real sheet comes in one
-// request; the paging only matters for very large sheets.
+// DefaultRowPageSize is the most rows one GET /sheets/{id} asks for.
 const DefaultRowPageSize = 10000
+
+// DefaultPageCells is how many cells one GET /sheets/{id} asks for at most
+// (rows × columns read), unless the connection's page_cells says otherwise.
+// A sheet may hold 500,000 cells, and a wide one read 10,000 rows at a time
+// can pass the client's 64 MiB response cap or its per-request timeout, so
+// pages are sized by cells: at the hundred-odd bytes a cell takes with its
+// display and object values, 150,000 cells stay far under the cap, and a
+// sheet of up to 15 columns still comes 10,000 rows a request. A page that
+// is too large all the same is asked for again in smaller pages.
+const DefaultPageCells = 150_000
 
 // MaxRowsPerWrite is Smartsheet's limit of rows added or updated by one
 // request.
@@ -74,6 +83,20 @@ func init() {
 		AuthKeys:           []string{"token"},
 		DefaultMapping:     DefaultMapping,
 		DefaultMappingYAML: defaultMappingYAML,
+		Blocks:             connectors.Blocks{Options: Options{}, Scope: Scope{}, Target: Target{}},
+		Sample: &connectors.Sample{
+			Connection: `  # Smartsheet: an API access token (Account > Apps & Integrations > API
+  # Access). region picks the API host: us, eu, au or gov.
+  - name: smartsheet
+    kind: smartsheet
+    region: us
+    auth: { token_env: SMARTSHEET_TOKEN }
+`,
+			Scope:      `{ sheet: 1000000000000001 }`,
+			ScopeHelp:  "smartsheet: sheet, the sheet id (File > Properties)",
+			Target:     `{ sheet: 1000000000000002 }`,
+			TargetHelp: "a row per program in a Smartsheet rollup sheet",
+		},
 	})
 }
 
@@ -82,13 +105,23 @@ type Options struct {
 	// Region picks the API host when base_url is not set: us (the
 	// default), eu, au or gov.
 	Region string `yaml:"region" json:"region,omitempty"`
+	// PageCells bounds the cells (rows × columns) one sheet request asks
+	// for; 0 means DefaultPageCells.
+	PageCells int `yaml:"page_cells" json:"page_cells,omitempty"`
 }
+
+// minPageCells keeps page_cells from asking for pages so small that a sheet
+// takes thousands of requests.
+const minPageCells = 1000
 
 func decodeOptions(b *yamlnode.Block) any {
 	var o Options
 	if b.Decode(&o) {
 		if _, err := BaseURLFor(o.Region); err != nil {
 			b.Errorf("region", "%q is not one of us, eu, au, gov", o.Region)
+		}
+		if o.PageCells != 0 && o.PageCells < minPageCells {
+			b.Errorf("page_cells", "%d is below %d; leave it out for the default of %d", o.PageCells, minPageCells, DefaultPageCells)
 		}
 	}
 	return o
@@ -150,6 +183,9 @@ func CheckParams(p connectors.Params) error {
 	}
 	if p.RateLimit.PerMinute < 0 || p.RateLimit.Burst < 0 {
 		return errors.New("smartsheet rate limit must not be negative")
+	}
+	if n := connectors.Options[Options](p).PageCells; n != 0 && n < minPageCells {
+		return fmt.Errorf("smartsheet page_cells %d is below %d", n, minPageCells)
 	}
 	return nil
 }
@@ -230,18 +266,23 @@ func CheckTarget(t Target) error {
 }
 
 // Connector talks to one Smartsheet connection. It is safe for concurrent
-// use; set Overlap and RowPageSize before the first Pull.
+// use; set Overlap, RowPageSize and PageCells before the first Pull.
 type Connector struct {
 	// Overlap is how far before the newest modifiedAt seen an incremental
 	// pull starts (Params.Overlap when set, else DefaultOverlap).
 	Overlap time.Duration
-	// RowPageSize is how many rows one GET /sheets/{id} asks for
+	// RowPageSize is the most rows one GET /sheets/{id} asks for
 	// (DefaultRowPageSize unless changed).
 	RowPageSize int
+	// PageCells is the most cells (rows × columns) one GET /sheets/{id}
+	// asks for once the sheet's width is known (the connection's
+	// page_cells, else DefaultPageCells).
+	PageCells int
 
 	name string
 	api  *httpapi.Client
 	log  zerolog.Logger
+	now  func() time.Time
 }
 
 // New builds a Smartsheet connector from its Params.
@@ -258,6 +299,30 @@ func New(p connectors.Params) (*Connector, error) {
 		name = Kind
 	}
 	log := p.Log.With().Str("connector", Kind).Logger()
+	api, err := httpapi.New(apiConfig(p, base, log))
+	if err != nil {
+		return nil, fmt.Errorf("build smartsheet http client: %w", err)
+	}
+	c := &Connector{
+		Overlap:     DefaultOverlap,
+		RowPageSize: DefaultRowPageSize,
+		PageCells:   cmp.Or(connectors.Options[Options](p).PageCells, DefaultPageCells),
+		name:        name,
+		api:         api,
+		log:         log,
+		now:         p.Now,
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if p.Overlap > 0 {
+		c.Overlap = p.Overlap
+	}
+	return c, nil
+}
+
+// apiConfig is the HTTP client configuration of a connection.
+func apiConfig(p connectors.Params, base string, log zerolog.Logger) httpapi.Config {
 	perMinute := float64(DefaultRatePerMinute)
 	if p.RateLimit.PerMinute > 0 {
 		perMinute = p.RateLimit.PerMinute
@@ -268,7 +333,7 @@ func New(p connectors.Params) (*Connector, error) {
 	if p.RateLimit.Burst > 0 {
 		burst = p.RateLimit.Burst
 	}
-	api, err := httpapi.New(httpapi.Config{
+	return httpapi.Config{
 		Vendor:     Kind,
 		BaseURL:    base,
 		Auth:       httpapi.Bearer(p.Credentials.Token.Reveal()),
@@ -278,27 +343,12 @@ func New(p connectors.Params) (*Connector, error) {
 		Timeout:    p.Timeout,
 		Transport:  p.Transport,
 		ParseError: ParseError,
-		// The minute Smartsheet asks for after a 4003 must fit under the
-		// longest wait the client sits out, or every 429 would fail at once.
-		MaxDelay: RateLimitWait,
-		Sleep:    p.Sleep,
-		Now:      p.Now,
-		Log:      log,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("build smartsheet http client: %w", err)
+		// The minute Smartsheet asks for after a 4003 fits under the
+		// client's Retry-After ceiling (httpapi.DefaultMaxRetryAfter).
+		Sleep: p.Sleep,
+		Now:   p.Now,
+		Log:   log,
 	}
-	c := &Connector{
-		Overlap:     DefaultOverlap,
-		RowPageSize: DefaultRowPageSize,
-		name:        name,
-		api:         api,
-		log:         log,
-	}
-	if p.Overlap > 0 {
-		c.Overlap = p.Overlap
-	}
-	return c, nil
 }
 
 // Requests reports how many HTTP requests the connector has sent.

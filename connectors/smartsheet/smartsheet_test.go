@@ -130,6 +130,10 @@ func TestParseError(t *testing.T) {
 			httpapi.ErrorInfo{Code: "1002", Message: "Your Access Token is invalid.", RefID: "zz9"}},
 		{"with detail", 400, nil, `{"errorCode":1042,"message":"The value ... PICKLIST.","refId":"r","detail":{"index":1,"rowId":7}}`,
 			httpapi.ErrorInfo{Code: "1042", Message: "The value ... PICKLIST.", RefID: "r"}},
+		{"sheet busy", 500, nil, `{"errorCode":4004,"message":"Request failed because sheetId 1 is currently being updated by another request that uses the same access token. Please retry your request once the previous request has completed.","refId":"q1"}`,
+			httpapi.ErrorInfo{Code: "4004", Message: "Request failed because sheetId 1 is currently being updated by another request that uses the same access token. Please retry your request once the previous request has completed.", RefID: "q1", NotApplied: true}},
+		{"server timeout is not marked", 500, nil, `{"errorCode":4002,"message":"Server timeout exceeded. Request has failed.","refId":"q2"}`,
+			httpapi.ErrorInfo{Code: "4002", Message: "Server timeout exceeded. Request has failed.", RefID: "q2"}},
 		{"proxy html", 502, html, `<html><body>Bad gateway</body></html>`, httpapi.ErrorInfo{}},
 		{"plain text", 503, nil, "Service Unavailable\nretry later", httpapi.ErrorInfo{Message: "Service Unavailable"}},
 	} {

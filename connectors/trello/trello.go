@@ -94,6 +94,19 @@ func init() {
 		AuthKeys:           []string{"key", "token"},
 		DefaultMapping:     DefaultMapping,
 		DefaultMappingYAML: defaultMappingYAML,
+		Blocks:             connectors.Blocks{Options: Options{}, Scope: Scope{}, Target: Target{}},
+		Sample: &connectors.Sample{
+			Connection: `  # Trello: the Power-Up's API key and a token the board's member authorised
+  # (https://trello.com/power-ups/admin > your Power-Up > API key).
+  - name: trello
+    kind: trello
+    auth: { key_env: TRELLO_KEY, token_env: TRELLO_TOKEN }
+`,
+			Scope:      `{ board: "5abbe4b7ddc1b351ef961414" }`,
+			ScopeHelp:  "trello: board, the board's 24-hex id (add .json to the board's URL)",
+			Target:     `{ list: "5abbe4b7ddc1b351ef961415" }`,
+			TargetHelp: "a card per program in a Trello list",
+		},
 	})
 }
 

@@ -4,7 +4,7 @@
 //   - GET /users/me
 //   - GET /tasks?project=&modified_since=&limit=&offset=&opt_fields=
 //   - GET /events?resource=&sync=
-//   - GET /status_updates?parent=&limit=&offset=&opt_fields=
+//   - GET /status_updates?parent=&created_since=&limit=&offset=&opt_fields=
 //   - POST /status_updates
 //
 // It behaves like Asana where pmsync depends on it: records are compact
@@ -553,16 +553,25 @@ func (s *Server) getStatusUpdates(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "parent: Unknown object: "+parent)
 		return
 	}
+	var since time.Time
+	if v := q.Get("created_since"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "created_since: Invalid date-time: "+v)
+			return
+		}
+		since = t
+	}
 	byGID := map[string]*StatusUpdate{}
 	var gids []string
 	for i := len(s.updates) - 1; i >= 0; i-- { // newest first
-		if u := s.updates[i]; u.Parent == parent {
+		if u := s.updates[i]; u.Parent == parent && !u.CreatedAt.Before(since) {
 			byGID[u.GID] = u
 			gids = append(gids, u.GID)
 		}
 	}
 	fields := optFields(q)
-	s.paginate(w, r, "/status_updates?parent="+parent, gids, func(a, b string) bool { return a < b }, func(g string) map[string]any {
+	s.paginate(w, r, "/status_updates?parent="+parent+"&created_since="+q.Get("created_since"), gids, func(a, b string) bool { return a < b }, func(g string) map[string]any {
 		full := statusJSON(byGID[g])
 		if len(fields) == 0 {
 			return projectFields(full, []string{"title", "resource_subtype"})

@@ -25,6 +25,10 @@ type CustomField struct {
 	Type      string   // one of the Type* constants
 	Options   []string // enum and multi_enum option names
 	Precision int      // number fields: decimal places shown in display_value
+	// Format is a number field's format: "" (Asana's "none"), "percentage"
+	// (the value is stored as a fraction, 0.25 for 25%, and Precision
+	// counts the decimals of the percentage), "currency", "custom".
+	Format string
 }
 
 // Task is a task as the fake stores it. Zero values mean "unset" (null in
@@ -257,10 +261,15 @@ func (s *Server) customJSON(p *project, f CustomField, v any) map[string]any {
 	switch f.Type {
 	case TypeNumber:
 		m["precision"] = f.Precision
+		m["format"] = cmpOr(f.Format, "none")
 		m["number_value"] = nil
 		if x, ok := v.(float64); ok {
 			m["number_value"] = x
-			m["display_value"] = fmt.Sprintf("%.*f", f.Precision, x)
+			if f.Format == "percentage" {
+				m["display_value"] = fmt.Sprintf("%.*f%%", f.Precision, x*100)
+			} else {
+				m["display_value"] = fmt.Sprintf("%.*f", f.Precision, x)
+			}
 		}
 	case TypeEnum:
 		m["enum_value"] = nil

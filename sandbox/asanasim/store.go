@@ -212,3 +212,24 @@ func (s *Server) StatusUpdates(projectGID string) []StatusUpdate {
 	}
 	return out
 }
+
+// AddStatusUpdate stores a status update as if someone had posted it (a
+// person, or an earlier push) and returns its gid; CreatedAt defaults to
+// the fake's clock. Updates are listed newest first by their order of
+// addition, so add them oldest first.
+func (s *Server) AddStatusUpdate(u StatusUpdate) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.projects[u.Parent] == nil {
+		return "", fmt.Errorf("asanasim: add status update: no project %s", u.Parent)
+	}
+	if u.StatusType == "" {
+		u.StatusType = "on_track"
+	}
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = s.now()
+	}
+	u.GID = s.nextGID()
+	s.updates = append(s.updates, &u)
+	return u.GID, nil
+}

@@ -7,10 +7,14 @@
 // the same hands cannot agree on a misreading of the vendor unnoticed.
 //
 // Vendor documents are sometimes wrong or silent. A test says so with an
-// amendment on the Spec (Patch, Format, Outside, Status, Strip, Auth), each
-// carrying the vendor documentation that decides the point; Amendments
-// lists them so that a test log shows every place the contract was not
-// taken as written.
+// amendment on the Spec (Patch, Format, Outside, Status, Strip, Rewrite,
+// Auth), each carrying the vendor documentation that decides the point;
+// Amendments lists them so that a test log shows every place the contract
+// was not taken as written.
+//
+// The vendors' documents run to megabytes; Trim cuts one to the paths a
+// connector uses, and testdata/ holds those cuts (see copies_test.go for
+// how to add a path and refresh them).
 package contract
 
 import (
@@ -46,8 +50,12 @@ type Spec struct {
 	amendments []string
 	outside    []outside
 	statuses   map[int]bool
-	strips     []string
+	rewrites   []rewrite
 	auth       openapi3filter.AuthenticationFunc
+}
+
+type rewrite struct {
+	from, to string
 }
 
 type outside struct {
@@ -168,7 +176,19 @@ func (s *Spec) Strip(pattern, why string) error {
 	if err := s.amend("strip "+pattern, why); err != nil {
 		return err
 	}
-	s.strips = append(s.strips, pattern)
+	s.rewrites = append(s.rewrites, rewrite{from: pattern})
+	return nil
+}
+
+// Rewrite validates requests under the path prefix from as if they were
+// under to: a twin of the documented API (Jira's /rest/api/2 beside the
+// documented /rest/api/3). Stripped prefixes (Strip) come off before
+// rewrites apply.
+func (s *Spec) Rewrite(from, to, why string) error {
+	if err := s.amend("rewrite "+from+" as "+to, why); err != nil {
+		return err
+	}
+	s.rewrites = append(s.rewrites, rewrite{from: from, to: to})
 	return nil
 }
 
@@ -290,10 +310,15 @@ func (v *Validator) check(r *http.Request, body []byte, status int, h http.Heade
 	}
 	req := r.Clone(context.Background())
 	req.Body = io.NopCloser(bytes.NewReader(body))
-	for _, prefix := range s.strips {
-		if rest, ok := stripPath(prefix, req.URL.Path); ok {
-			req.URL.Path, req.URL.RawPath = rest, ""
-			break
+	// Stripped prefixes come off first, then twins are renamed.
+	for _, strip := range []bool{true, false} {
+		for _, rw := range s.rewrites {
+			if (rw.to == "") != strip {
+				continue
+			}
+			if rest, ok := stripPath(rw.from, req.URL.Path); ok {
+				req.URL.Path, req.URL.RawPath = strings.TrimSuffix(rw.to, "/")+rest, ""
+			}
 		}
 	}
 	fail := func(stage, route string, status int, err error) {
@@ -308,6 +333,8 @@ func (v *Validator) check(r *http.Request, body []byte, status int, h http.Heade
 		MultiError:            true,
 		IncludeResponseStatus: !s.statuses[status],
 		AuthenticationFunc:    s.auth,
+		// Validate what was sent, not what a default would make of it.
+		SkipSettingDefaults: true,
 		// Document-scoped formats (Spec.Format) reach the schema checks
 		// only through the options.
 		SchemaValidationOptions: s.doc.GetSchemaValidationOptions(),

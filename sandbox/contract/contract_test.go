@@ -111,6 +111,10 @@ func TestValidatorFindsViolations(t *testing.T) {
 			amend: func(s *Spec) error {
 				return s.Strip("/gw/{tenant}", "the gateway serves the API under a tenant prefix")
 			}},
+		{name: "twin api", method: "GET", target: "/v0/pets/7?key=k", handler: canned(200, pet),
+			amend: func(s *Spec) error { return s.Rewrite("/v0", "/v1", "v0 is documented as the same API") }},
+		{name: "twin api undeclared", method: "GET", target: "/v0/pets/7?key=k", handler: canned(200, pet),
+			want: []string{"route"}},
 		{name: "patched document", method: "GET", target: "/v1/pets/7?key=k", handler: canned(200, `{"id":7,"name":"Rex","tag":null}`),
 			amend: func(s *Spec) error {
 				return s.Patch("the vendor documents tag as nullable", func(doc *openapi3.T) error {
@@ -184,6 +188,7 @@ func TestAmendmentsNeedAReason(t *testing.T) {
 		"outside": s.Outside("GET", "/x", ""),
 		"status":  s.Status(429, ""),
 		"strip":   s.Strip("/x", ""),
+		"rewrite": s.Rewrite("/x", "/y", ""),
 		"auth":    s.Auth(nil, ""),
 	} {
 		if err == nil {
@@ -212,21 +217,27 @@ info: {title: t, version: "1", description: long prose}
 paths:
   /a:
     get:
+      parameters: [{$ref: "#/paths/~1b/parameters/0"}, {$ref: "#/paths/~1c~1%7Bid%7D/parameters/0"}]
       responses:
         200:
           description: ok
           content: {application/json: {schema: {$ref: "#/components/schemas/A"}}}
   /b:
+    parameters: [{name: q, in: query, schema: {type: string}}]
+  /c/{id}:
+    parameters: [{name: r, in: query, schema: {type: string}}]
     get:
+      parameters: [{$ref: "#/paths/~1b/parameters/0"}]
       responses:
         200: {description: ok, content: {application/json: {schema: {$ref: "#/components/schemas/Unused"}}}}
 components:
   securitySchemes: {k: {type: apiKey, in: query, name: key}}
   schemas:
-    A: {type: object, properties: {b: {$ref: "#/components/schemas/B"}, c: {oneOf: [{$ref: "#/components/schemas/C"}], discriminator: {propertyName: t, mapping: {d: "#/components/schemas/D"}}}}}
+    A: {type: object, properties: {b: {$ref: "#/components/schemas/B"}, c: {oneOf: [{$ref: "#/components/schemas/C"}], discriminator: {propertyName: t, mapping: {d: "#/components/schemas/D"}}}, e: {$ref: "#/components/schemas/E/properties/at"}}}
     B: {type: string}
     C: {type: object}
     D: {type: object}
+    E: {type: object, properties: {at: {type: string}}}
     Unused: {type: object}
 `)
 	out, err := Trim(doc, []string{"/a"})
@@ -242,11 +253,14 @@ components:
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	if !slices.Equal(names, []string{"A", "B", "C", "D"}) {
-		t.Errorf("kept schemas %q, want A B C D", names)
+	if !slices.Equal(names, []string{"A", "B", "C", "D", "E"}) {
+		t.Errorf("kept schemas %q, want A B C D E", names)
 	}
 	if s.Doc().Paths.Value("/b") != nil || s.Doc().Paths.Value("/a") == nil {
 		t.Error("kept the wrong paths")
+	}
+	if ps := s.Doc().Paths.Value("/a").Get.Parameters; len(ps) != 2 || ps[0].Value.Name != "q" || ps[1].Value.Name != "r" {
+		t.Error("a reference into a dropped path was not copied in")
 	}
 	if s.Doc().Components.SecuritySchemes["k"] == nil {
 		t.Error("dropped the security schemes")

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -38,11 +40,10 @@ func Trim(doc []byte, paths []string) ([]byte, error) {
 		if !ok {
 			return nil
 		}
-		kind, name, ok := strings.Cut(rest, "/")
+		kind, name, ok := componentOf(rest)
 		if !ok {
 			return fmt.Errorf("trim contract: malformed reference %q", ref)
 		}
-		name = strings.NewReplacer("~1", "/", "~0", "~").Replace(name)
 		if kept[kind] != nil && kept[kind][name] != nil {
 			return nil
 		}
@@ -56,6 +57,16 @@ func Trim(doc []byte, paths []string) ([]byte, error) {
 		}
 		kept[kind][name] = v
 		return nil
+	}
+	// References into paths (#/paths/~1contacts/parameters/0) would keep
+	// paths the cut drops: such values are copied in place of the
+	// reference.
+	for p, item := range keptPaths {
+		v, err := inlineLocal(item, root, 0)
+		if err != nil {
+			return nil, err
+		}
+		keptPaths[p] = v
 	}
 	// Walk until no new component is reached.
 	queue := []any{keptPaths, root["security"]}
@@ -73,10 +84,13 @@ func Trim(doc []byte, paths []string) ([]byte, error) {
 				return nil, err
 			}
 			if count(kept) > before {
-				rest := strings.TrimPrefix(ref, "#/components/")
-				kind, name, _ := strings.Cut(rest, "/")
-				name = strings.NewReplacer("~1", "/", "~0", "~").Replace(name)
-				queue = append(queue, kept[kind][name])
+				kind, name, _ := componentOf(strings.TrimPrefix(ref, "#/components/"))
+				v, err := inlineLocal(kept[kind][name], root, 0)
+				if err != nil {
+					return nil, err
+				}
+				kept[kind][name] = v
+				queue = append(queue, v)
 			}
 		}
 	}
@@ -104,6 +118,85 @@ func Trim(doc []byte, paths []string) ([]byte, error) {
 		return nil, fmt.Errorf("trim contract: encode: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// inlineLocal returns v with every reference into the document outside
+// components (#/paths/…) replaced by a copy of what it points at.
+func inlineLocal(v any, root map[string]any, depth int) (any, error) {
+	if depth > 64 {
+		return nil, fmt.Errorf("trim contract: references nest too deep")
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		if ref, ok := x["$ref"].(string); ok && strings.HasPrefix(ref, "#/") && !strings.HasPrefix(ref, "#/components/") {
+			target, err := pointer(root, ref)
+			if err != nil {
+				return nil, err
+			}
+			return inlineLocal(target, root, depth+1)
+		}
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			w, err := inlineLocal(e, root, depth)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = w
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			w, err := inlineLocal(e, root, depth)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = w
+		}
+		return out, nil
+	}
+	return v, nil
+}
+
+// pointer resolves a local JSON pointer (#/a/b~1c/0) in the document.
+func pointer(root map[string]any, ref string) (any, error) {
+	var cur any = root
+	for _, seg := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+		// A pointer in a URI fragment is percent-encoded ({ as %7B).
+		if u, err := url.PathUnescape(seg); err == nil {
+			seg = u
+		}
+		seg = strings.NewReplacer("~1", "/", "~0", "~").Replace(seg)
+		switch x := cur.(type) {
+		case map[string]any:
+			v, ok := x[seg]
+			if !ok {
+				return nil, fmt.Errorf("trim contract: reference %q: no %q", ref, seg)
+			}
+			cur = v
+		case []any:
+			i, err := strconv.Atoi(seg)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil, fmt.Errorf("trim contract: reference %q: no item %q", ref, seg)
+			}
+			cur = x[i]
+		default:
+			return nil, fmt.Errorf("trim contract: reference %q goes through a scalar", ref)
+		}
+	}
+	return cur, nil
+}
+
+// componentOf reads the component a reference names: its kind and name,
+// whatever deeper pointer follows (a reference may point into a
+// component, as #/components/schemas/Attachment/properties/createdAt).
+func componentOf(ref string) (kind, name string, ok bool) {
+	kind, rest, ok := strings.Cut(ref, "/")
+	if !ok || rest == "" {
+		return "", "", false
+	}
+	name, _, _ = strings.Cut(rest, "/")
+	return kind, strings.NewReplacer("~1", "/", "~0", "~").Replace(name), true
 }
 
 func count(m map[string]map[string]any) int {

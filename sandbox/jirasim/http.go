@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +48,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Date", s.opts.Now().UTC().Format(http.TimeFormat))
 	if s.applyFault(w, r, body) {
 		return
+	}
+	if s.opts.Flavor == Cloud && s.opts.CloudID != "" {
+		if rest, ok := strings.CutPrefix(r.URL.Path, "/ex/jira/"+s.opts.CloudID+"/"); ok {
+			r = r.Clone(r.Context())
+			r.URL.Path, r.URL.RawPath = "/"+rest, ""
+		} else if s.opts.ScopedToken {
+			// A scoped token is good only through the gateway.
+			w.Header().Set("Content-Type", "text/plain;charset=UTF-8")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = io.WriteString(w, cloudUnauthorized)
+			return
+		}
 	}
 	s.serve(w, r, body)
 }
@@ -380,19 +393,16 @@ func (s *Server) addComment(w http.ResponseWriter, base, api, idOrKey string, bo
 	}
 	now := s.opts.Now().Truncate(time.Millisecond)
 	c := comment{
-		ID: strconv.FormatInt(s.nextComment, 10), Issue: rec.Key, Text: text,
+		ID: strconv.FormatInt(s.nextComment, 10), Issue: rec.ID, Text: text,
 		Body: req.Body, Created: now, API: api,
 	}
 	s.nextComment++
-	s.comments[rec.Key] = append(s.comments[rec.Key], c)
+	s.comments[rec.ID] = append(s.comments[rec.ID], c)
 	// Jira counts a comment as an update of the issue: the next incremental
 	// search sees the issue again.
 	upd := *rec
 	upd.Updated = now
-	s.recs[s.indexOf(rec)] = &upd
-	s.byKey[upd.Key] = &upd
-	s.byID[upd.ID] = &upd
-	s.version++
+	s.replace(rec, &upd)
 	b := s.appendComment(nil, base, &upd, c, api)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, b)
@@ -412,7 +422,17 @@ func (s *Server) listComments(w http.ResponseWriter, r *http.Request, base, api,
 		writeJSON(w, http.StatusNotFound, errorBody(issueNotFound))
 		return
 	}
-	all := s.comments[rec.Key]
+	all := s.comments[rec.ID]
+	switch q.Get("orderBy") {
+	case "", "created", "+created":
+	case "-created":
+		// Newest first; comments are stored oldest first.
+		all = slices.Clone(all)
+		slices.Reverse(all)
+	default:
+		writeJSON(w, http.StatusBadRequest, errorBody("Invalid orderBy value: "+q.Get("orderBy")+". Valid values are created, -created, +created."))
+		return
+	}
 	startAt = min(max(startAt, 0), len(all))
 	page := all[startAt:min(startAt+maxResults, len(all))]
 	b := []byte(`{"comments":[`)

@@ -11,6 +11,7 @@
 package jirasim
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http/httptest"
@@ -56,8 +57,16 @@ type Options struct {
 	// on Cloud, 1000 on Data Center.
 	MaxIDResults int
 	// BaseURL is what "self" links start with; default the server's own
-	// URL (set by Start, or taken from the request's Host).
+	// URL (set by Start, or taken from the request's Host). It is the
+	// site URL /serverInfo reports as baseUrl.
 	BaseURL string
+	// CloudID, on Cloud, also serves the API under /ex/jira/{CloudID}, as
+	// Atlassian's gateway (https://api.atlassian.com/ex/jira/{cloudId})
+	// does for scoped API tokens and service accounts.
+	CloudID string
+	// ScopedToken makes the credentials a scoped API token: the gateway
+	// path (CloudID) accepts them and the site's own paths answer 401.
+	ScopedToken bool
 }
 
 // Issue is one issue as the simulator stores it. Names (status, type,
@@ -91,6 +100,9 @@ type record struct {
 	Issue
 	num    int64 // numeric ID
 	keyNum int64 // n of PROJECT-n
+	// former are the keys the issue had before it was moved to another
+	// project: Jira still resolves them to the issue.
+	former []string
 	due    int64 // due date as Unix ms at midnight in the user's zone; 0 when unset
 	start  int64 // start date, likewise
 }
@@ -104,7 +116,7 @@ type project struct {
 
 type comment struct {
 	ID      string
-	Issue   string // issue key
+	Issue   string // issue id
 	Text    string
 	Body    []byte // the body as posted (ADF object on v3, JSON string on v2)
 	Created time.Time
@@ -127,8 +139,8 @@ type Server struct {
 	projects    map[string]*project // by key
 	projectByID map[string]*project
 	reg         registries
-	version     uint64 // bumped on every change; invalidates cached searches
-	comments    map[string][]comment
+	version     uint64               // bumped on every change; invalidates cached searches
+	comments    map[string][]comment // by issue id
 	nextComment int64
 
 	qmu   sync.Mutex
@@ -380,8 +392,25 @@ func (s *Server) insert(r *record) {
 		i = sort.Search(len(s.recs), func(j int) bool { return s.recs[j].num > r.num })
 	}
 	s.recs = slices.Insert(s.recs, i, r)
+	s.index(r)
+}
+
+// index points the issue's key, former keys and id at r.
+func (s *Server) index(r *record) {
 	s.byKey[r.Key] = r
+	for _, k := range r.former {
+		s.byKey[k] = r
+	}
 	s.byID[r.ID] = r
+}
+
+// replace swaps the stored version of an issue for r. Records are
+// replaced, never mutated: cached search results keep pointing at the
+// version they sorted.
+func (s *Server) replace(old, r *record) {
+	s.recs[s.indexOf(old)] = r
+	s.index(r)
+	s.version++
 }
 
 func (s *Server) indexOf(r *record) int {
@@ -419,17 +448,49 @@ func (s *Server) Update(key string, fn func(*Issue)) error {
 	is.ID, is.Key, is.Project = old.ID, old.Key, old.Project
 	is.Updated = s.opts.Now().Truncate(time.Millisecond)
 	is.Created = is.Created.Truncate(time.Millisecond)
-	r := &record{Issue: is, num: old.num, keyNum: old.keyNum}
+	r := &record{Issue: is, num: old.num, keyNum: old.keyNum, former: old.former}
 	if err := s.normalize(r); err != nil {
 		return fmt.Errorf("update issue %s: %w", key, err)
 	}
-	// Records are replaced, never mutated: cached search results keep
-	// pointing at the version they sorted.
-	s.recs[s.indexOf(old)] = r
-	s.byKey[r.Key] = r
-	s.byID[r.ID] = r
-	s.version++
+	s.replace(old, r)
 	return nil
+}
+
+// Move moves an issue to another project, as Jira's Move does: the issue
+// keeps its id, takes the next key of the new project and keeps answering
+// to its old key (in GET issue and in JQL). Its Updated time is set to
+// Now. It returns the new key.
+func (s *Server) Move(key, project string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.lookup(key)
+	if old == nil {
+		return "", fmt.Errorf("move issue %s: %w", key, ErrNotFound)
+	}
+	if !validProject(project) {
+		return "", fmt.Errorf("move issue %s: %q is not a project key", key, project)
+	}
+	if project == old.Project {
+		return old.Key, nil
+	}
+	is := cloneIssue(old.Issue)
+	n := max(s.nextNum[project], 1)
+	for {
+		is.Key = project + "-" + strconv.FormatInt(n, 10)
+		if _, taken := s.byKey[is.Key]; !taken {
+			break
+		}
+		n++
+	}
+	s.nextNum[project] = n + 1
+	is.Project = project
+	is.Updated = s.opts.Now().Truncate(time.Millisecond)
+	r := &record{Issue: is, num: old.num, keyNum: n, former: append(slices.Clone(old.former), old.Key)}
+	if err := s.normalize(r); err != nil {
+		return "", fmt.Errorf("move issue %s: %w", key, err)
+	}
+	s.replace(old, r)
+	return r.Key, nil
 }
 
 // Delete removes an issue.
@@ -442,6 +503,9 @@ func (s *Server) Delete(key string) error {
 	}
 	s.recs = slices.Delete(s.recs, s.indexOf(r), s.indexOf(r)+1)
 	delete(s.byKey, r.Key)
+	for _, k := range r.former {
+		delete(s.byKey, k)
+	}
 	delete(s.byID, r.ID)
 	s.version++
 	return nil
@@ -475,11 +539,12 @@ func (s *Server) Issue(key string) (Issue, bool) {
 func (s *Server) Comments(key string) []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if r := s.lookup(key); r != nil {
-		key = r.Key
+	r := s.lookup(key)
+	if r == nil {
+		return nil
 	}
 	var out []string
-	for _, c := range s.comments[key] {
+	for _, c := range s.comments[r.ID] {
 		out = append(out, c.Text)
 	}
 	return out
@@ -496,4 +561,22 @@ func cloneIssue(is Issue) Issue {
 		is.ActualCost = &v
 	}
 	return is
+}
+
+// AddComment stores a comment written by a person (as plain text through
+// the v2 API), as if someone had commented in Jira's UI.
+func (s *Server) AddComment(key, text string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.lookup(key)
+	if r == nil {
+		return fmt.Errorf("comment on issue %s: %w", key, ErrNotFound)
+	}
+	body, _ := json.Marshal(text)
+	c := comment{ID: strconv.FormatInt(s.nextComment, 10), Issue: r.ID, Text: text, Body: body,
+		Created: s.opts.Now().Truncate(time.Millisecond), API: "2"}
+	s.nextComment++
+	s.comments[r.ID] = append(s.comments[r.ID], c)
+	s.version++
+	return nil
 }

@@ -794,20 +794,16 @@ func (c *compiler) keyClause(f jqlField, cl *clause, op string) pred {
 	}
 	switch op {
 	case "<", "<=", ">", ">=":
-		v := cl.vals[0]
-		if n, err := strconv.ParseInt(v.text, 10, 64); err == nil {
-			// Jira validates the issue a range names, as it does for =: a
-			// range from a deleted issue's id is an error, not an empty set.
-			if _, ok := resolve(v); !ok {
-				return never
-			}
-			return func(r *record) bool { return cmpOp(op, compareInt(r.num, n)) }
-		}
-		proj, n, ok := splitKey(strings.ToUpper(v.text))
-		if !ok || c.s.projects[proj] == nil {
-			c.fail("The issue key '%s' for field '%s' is invalid.", v.text, cl.field)
+		// In JQL id is an alias of the issue key, and a range on a key
+		// means "the same project as the issue named, with a lower (higher)
+		// issue number": never a numeric comparison of ids. The issue
+		// named must exist (a moved issue's old key names it where it is
+		// now).
+		ref, ok := resolve(cl.vals[0])
+		if !ok {
 			return never
 		}
+		proj, n := ref.Project, ref.keyNum
 		return func(r *record) bool { return r.Project == proj && cmpOp(op, compareInt(r.keyNum, n)) }
 	}
 	set := map[string]bool{} // issue keys

@@ -89,9 +89,8 @@ func (s *Server) compileOrder(terms []orderTerm) ([]orderKey, error) {
 		}
 		var val func(*record) sortVal
 		switch {
-		case f.kind == kKey && strings.EqualFold(t.field, "id"):
-			val = func(r *record) sortVal { return sortVal{n: r.num} }
 		case f.kind == kKey:
+			// ORDER BY id sorts as ORDER BY key does: id is the key's alias.
 			val = func(r *record) sortVal { return sortVal{s: r.Project, n: r.keyNum} }
 		case f.kind == kTime || f.kind == kDate:
 			get := timeOf(f)

@@ -72,6 +72,8 @@ type row struct {
 	createdAt  time.Time
 	modifiedAt time.Time
 	cells      map[int64]cell // by column id; absent = never filled
+	// formulas are the cells whose value a formula computes, by column id.
+	formulas map[int64]string
 }
 
 type sheet struct {
@@ -327,6 +329,7 @@ type cellJSON struct {
 	Value        any    `json:"value,omitempty"`
 	DisplayValue string `json:"displayValue,omitempty"`
 	ObjectValue  any    `json:"objectValue,omitempty"`
+	Formula      string `json:"formula,omitempty"`
 }
 
 type contactJSON struct {
@@ -465,7 +468,9 @@ func (s *sheet) renderRow(r *row, number int, sibling int64, o renderOpts, perma
 		if !filled && !o.nonexistent {
 			continue
 		}
-		m.Cells = append(m.Cells, renderCell(c, v, o))
+		cj := renderCell(c, v, o)
+		cj.Formula = r.formulas[c.id]
+		m.Cells = append(m.Cells, cj)
 	}
 	return m
 }

@@ -6,7 +6,10 @@
 // page/pageSize; bulk POST/PUT /sheets/{id}/rows with the 500-row limit and
 // allowPartialSuccess; DELETE /sheets/{id}/rows; GET /users/me. Errors carry
 // Smartsheet's {errorCode, message, refId} bodies, and faults (401, 4003 rate
-// limiting, 5xx, malformed bodies, failed rows) can be injected per request.
+// limiting, 4004 sheet busy, 5xx, malformed bodies, failed rows) can be
+// injected per request. Cells may hold formulas (SetFormula) whose computed
+// values change without moving their row's modifiedAt (Recalculate), as
+// Smartsheet's Modified records only data changes made to the row.
 package smartsheetsim
 
 import (
@@ -213,6 +216,14 @@ func Unauthorized() Fault {
 func ServerError() Fault {
 	return Fault{Status: http.StatusInternalServerError, ErrorCode: 4004,
 		Message: "An unexpected error has occurred. Please retry your request."}
+}
+
+// SheetBusy is the 500 with errorCode 4004 Smartsheet answers a write to a
+// sheet while another request with the same token is updating it; nothing
+// of the refused request was saved, and Smartsheet asks for it again.
+func SheetBusy(sheetID int64) Fault {
+	return Fault{Status: http.StatusInternalServerError, ErrorCode: 4004,
+		Message: fmt.Sprintf("Request failed because sheetId %d is currently being updated by another request that uses the same access token. Please retry your request once the previous request has completed.", sheetID)}
 }
 
 // Malformed is a 200 whose body is cut off mid-JSON.

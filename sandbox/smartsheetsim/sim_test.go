@@ -417,3 +417,38 @@ func TestGenerate(t *testing.T) {
 		}
 	}
 }
+
+func TestFormulaCells(t *testing.T) {
+	s, ts, clk := start(t)
+	id, err := s.CreateSheet("Plan", []ColumnSpec{{Title: "Task"}, {Title: "% Complete", Format: FormatPercent}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent, _ := s.AddRow(id, 0, map[string]any{"Task": "Phase 1"})
+	if _, err := s.AddRow(id, parent, map[string]any{"Task": "Step", "% Complete": 0.5}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Recalculate(id, parent, "% Complete", 0.5); err == nil {
+		t.Error("Recalculate of a cell without a formula succeeded")
+	}
+	if err := s.SetFormula(id, parent, "% Complete", "=AVG(CHILDREN())", 0.5); err != nil {
+		t.Fatal(err)
+	}
+	clk.now = t0.Add(time.Hour)
+	v := s.Version(id)
+	if err := s.Recalculate(id, parent, "% Complete", 0.75); err != nil {
+		t.Fatal(err)
+	}
+	if s.Version(id) != v+1 {
+		t.Errorf("version %d after a recalculation, want %d", s.Version(id), v+1)
+	}
+	status, body := call(t, ts, "GET", fmt.Sprintf("/sheets/%d", id), token, nil)
+	if status != 200 {
+		t.Fatalf("GET sheet: %d", status)
+	}
+	row := body["rows"].([]any)[0].(map[string]any)
+	cell := row["cells"].([]any)[1].(map[string]any)
+	if cell["formula"] != "=AVG(CHILDREN())" || cell["value"] != 0.75 || row["modifiedAt"] != "2026-01-05T10:00:00Z" {
+		t.Errorf("parent row %v: want the formula, its new value 0.75 and modifiedAt unchanged at 10:00", row)
+	}
+}

@@ -232,3 +232,82 @@ func (s *Server) RowIDs(sheetID int64) []int64 {
 	}
 	return out
 }
+
+// SetFormula puts a formula into a cell with the value it computes now, as
+// a person typing it would: the row's modifiedAt and the sheet version
+// move. Answers then carry the cell's "formula".
+func (s *Server) SetFormula(sheetID, rowID int64, title, formula string, value any) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh, rw, col, err := s.cellLocked(sheetID, rowID, title)
+	if err != nil {
+		return fmt.Errorf("set formula: %w", err)
+	}
+	if err := s.setLocked(sh, rw, col, value); err != nil {
+		return fmt.Errorf("set formula: %w", err)
+	}
+	if rw.formulas == nil {
+		rw.formulas = map[int64]string{}
+	}
+	rw.formulas[col.id] = formula
+	now := s.now()
+	rw.modifiedAt = now
+	sh.version++
+	sh.modifiedAt = now
+	return nil
+}
+
+// Recalculate changes the value a formula cell computes, as Smartsheet does
+// when cells it refers to change elsewhere (a parent's roll-up of its
+// children, a cross-sheet reference, TODAY() on a new day): the sheet
+// version moves but the row's modifiedAt does not, since Smartsheet's
+// Modified records data changes made to the row itself.
+func (s *Server) Recalculate(sheetID, rowID int64, title string, value any) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh, rw, col, err := s.cellLocked(sheetID, rowID, title)
+	if err != nil {
+		return fmt.Errorf("recalculate: %w", err)
+	}
+	if rw.formulas[col.id] == "" {
+		return fmt.Errorf("recalculate: row %d column %q holds no formula", rowID, title)
+	}
+	if err := s.setLocked(sh, rw, col, value); err != nil {
+		return fmt.Errorf("recalculate: %w", err)
+	}
+	sh.version++
+	sh.modifiedAt = s.now()
+	return nil
+}
+
+// cellLocked finds a sheet, a row and a column by title; the caller holds
+// s.mu.
+func (s *Server) cellLocked(sheetID, rowID int64, title string) (*sheet, *row, *column, error) {
+	sh, err := s.sheetLocked(sheetID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	i := sh.rowIndex(rowID)
+	if i < 0 {
+		return nil, nil, nil, fmt.Errorf("row %d: %w", rowID, ErrNotFound)
+	}
+	col := sh.column(title)
+	if col == nil {
+		return nil, nil, nil, fmt.Errorf("column %q: %w", title, ErrNotFound)
+	}
+	return sh, sh.rows[i], col, nil
+}
+
+// setLocked stores one cell value, converted for its column.
+func (s *Server) setLocked(sh *sheet, rw *row, col *column, value any) error {
+	stored, err := cellsLocked(sh, map[string]any{col.title: value})
+	if err != nil {
+		return err
+	}
+	if v := stored[col.id]; v == nil {
+		delete(rw.cells, col.id)
+	} else {
+		rw.cells[col.id] = v
+	}
+	return nil
+}

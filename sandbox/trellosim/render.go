@@ -2,7 +2,9 @@ package trellosim
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
+	"hash/fnv"
 	"net/http"
 	"slices"
 	"strconv"
@@ -111,7 +113,7 @@ func (s *Server) cardJSON(c *card) map[string]any {
 			"dueComplete":           c.DueComplete,
 			"start":                 timeJSON(c.Start),
 		},
-		"checkItemStates":       nil,
+		"checkItemStates":       []any{},
 		"closed":                c.Closed,
 		"coordinates":           nil,
 		"creationMethod":        nil,
@@ -246,9 +248,17 @@ func (s *Server) memberJSON(m *member) map[string]any {
 	}
 	return map[string]any{
 		"id": m.id, "fullName": m.fullName, "username": m.username, "initials": initials,
-		"avatarHash": nil, "avatarUrl": nil, "activityBlocked": false, "idMemberReferrer": nil,
+		"avatarHash": avatarHash(m.id), "avatarUrl": "https://trello-members.s3.amazonaws.com/" + m.id + "/" + avatarHash(m.id),
+		"activityBlocked": false, "idMemberReferrer": nil,
 		"nonPublic": map[string]any{}, "nonPublicAvailable": true,
 	}
+}
+
+// avatarHash is a member's avatar hash: 32 hex digits, stable per member.
+func avatarHash(id string) string {
+	h := fnv.New128a()
+	_, _ = h.Write([]byte(id))
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // customValue is the value object of a custom field item: Trello keeps

@@ -146,6 +146,70 @@ func OpenWith(ctx context.Context, path string, o Options) (*DB, error) {
 	return db, nil
 }
 
+// ErrNoDatabase is returned by OpenReadOnly for a database file that does
+// not exist: nothing has been synced into it yet.
+var ErrNoDatabase = errors.New("database does not exist")
+
+// OpenReadOnly opens an existing database for reading only, for commands
+// that report (rollup, quarantine, a dry-run push): no file is created, no
+// migration runs and every connection is read-only, so that such a command
+// never changes the database, works where it may not write, and is not
+// held up by a writer (WAL readers never wait for one). A database whose
+// schema is older than this build's is an error: reading it would need the
+// migration a writer applies.
+func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("open store: database path is empty")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: resolve path: %w", path, err)
+	}
+	switch fi, err := os.Stat(abs); {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("open store %s: %w (sync first: pmsync sync)", path, ErrNoDatabase)
+	case err != nil:
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	case fi.IsDir():
+		return nil, fmt.Errorf("open store %s: it is a directory", path)
+	}
+	read, err := sql.Open("sqlite3", dsn(abs, url.Values{
+		"mode":          {"ro"},
+		"_busy_timeout": {strconv.Itoa(busyTimeout)},
+		"_foreign_keys": {"on"},
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	read.SetMaxOpenConns(readers)
+	read.SetMaxIdleConns(readers)
+	// The writer pool is the reader pool too: a write through a read-only
+	// store fails with SQLite's own "readonly database" error.
+	db := &DB{path: path, write: read, read: read}
+	if err := db.checkSchema(ctx); err != nil {
+		read.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// checkSchema confirms that every migration this build knows has been
+// applied.
+func (db *DB) checkSchema(ctx context.Context) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	var applied int
+	if err := db.read.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&applied); err != nil {
+		return fmt.Errorf("read applied migrations (is it a pmsync database?): %w", err)
+	}
+	if applied < len(ms) {
+		return fmt.Errorf("the database has %d of %d schema migrations; a command that writes (pmsync sync) applies them", applied, len(ms))
+	}
+	return nil
+}
+
 // dsn builds a SQLite URI for the file at abs. The path is escaped so that
 // characters such as '?' or '#' in a directory name stay part of the name.
 func dsn(abs string, params url.Values) string {
@@ -188,8 +252,10 @@ func (db *DB) Close() error {
 			errs = append(errs, fmt.Errorf("close store %s readers: %w", db.path, err))
 		}
 	}
-	if err := db.write.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("close store %s writer: %w", db.path, err))
+	if db.write != db.read {
+		if err := db.write.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close store %s writer: %w", db.path, err))
+		}
 	}
 	return errors.Join(errs...)
 }

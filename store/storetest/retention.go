@@ -1,4 +1,4 @@
-package sqlite
+package storetest
 
 import (
 	"context"
@@ -13,15 +13,21 @@ import (
 	"github.com/pmsync/pmsync/store"
 )
 
+// retention is the suite's tests of Pruner.
+var retention = []test{
+	{"KeepsWhatIsStillRead", testPruneKeepsWhatIsStillRead},
+	{"WorksOffABacklog", testPruneWorksOffABacklog},
+}
+
 // day returns midnight UTC of a day of 2026.
 func day(month time.Month, d int) time.Time { return time.Date(2026, month, d, 0, 0, 0, 0, time.UTC) }
 
 // A prune removes history past the policy and keeps, whatever their age,
 // the rows the system still reads. The fixture is built by hand with the
 // expected survivors worked out beside each row.
-func TestPruneKeepsWhatIsStillRead(t *testing.T) {
+func testPruneKeepsWhatIsStillRead(t *testing.T, open Opener) {
 	ctx := context.Background()
-	db := openTest(t)
+	db := open(t)
 	now := day(6, 1)
 	keep := 30 * 24 * time.Hour // cutoff 2026-05-02
 
@@ -223,11 +229,12 @@ func TestPruneKeepsWhatIsStillRead(t *testing.T) {
 	}
 }
 
-// A backlog larger than one batch is worked off in several transactions.
-func TestPruneWorksOffABacklog(t *testing.T) {
+// A backlog larger than a backend's batches (a few thousand rows) is
+// worked off whole.
+func testPruneWorksOffABacklog(t *testing.T, open Opener) {
 	ctx := context.Background()
-	db := openTest(t)
-	const n = 2*pruneBatch + 500
+	db := open(t)
+	const n = 4500
 	for i := range n {
 		id, err := db.StartRun(ctx, "bulk", false, day(1, 1).Add(time.Duration(i)*time.Minute))
 		if err != nil {

@@ -1,19 +1,19 @@
-package sqlite
+package storetest
 
 import (
 	"context"
-	"github.com/pmsync/pmsync/store"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pmsync/pmsync"
+	"github.com/pmsync/pmsync/store"
 )
 
-func TestSnapshots(t *testing.T) {
+func testSnapshots(t *testing.T, open Opener) {
 	ctx := context.Background()
-	db := openTest(t)
+	db := open(t)
 	burn := 39.2
 	rollup := func(program, version string, asOf pmsync.Date) pmsync.Rollup {
 		return pmsync.Rollup{
@@ -59,6 +59,7 @@ func TestSnapshots(t *testing.T) {
 		{"ehr", 2, []store.Snapshot{snap(4), snap(3)}},
 		{"pacs", 0, []store.Snapshot{snap(2)}},
 		{"", 0, []store.Snapshot{snap(4), snap(3), snap(2), snap(0)}},
+		{"", 3, []store.Snapshot{snap(4), snap(3), snap(2)}},
 		{"telehealth", 0, nil},
 	}
 	for _, tt := range tests {
