@@ -140,3 +140,27 @@ func (db *DB) checkpointer(every time.Duration, stop <-chan struct{}, done *sync
 		cancel()
 	}
 }
+
+// IntegrityCheck runs SQLite's integrity_check over the whole database and
+// returns the problems it reports; none means the file is sound.
+func (db *DB) IntegrityCheck(ctx context.Context) ([]string, error) {
+	rows, err := db.read.QueryContext(ctx, "PRAGMA integrity_check")
+	if err != nil {
+		return nil, fmt.Errorf("integrity check of %s: %w", db.path, err)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return nil, fmt.Errorf("integrity check of %s: %w", db.path, err)
+		}
+		if line != "ok" {
+			problems = append(problems, line)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("integrity check of %s: %w", db.path, err)
+	}
+	return problems, nil
+}
