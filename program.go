@@ -8,13 +8,17 @@ import (
 // Program is the executive unit declared in the config: dates, budget and
 // the sources that feed it.
 type Program struct {
-	ID       string
-	Name     string
-	Start    Date
-	End      Date
-	Budget   *float64 // planned budget; nil means Σ planned_cost of the items
-	Currency string
-	Sources  []string // source names
+	ID   string
+	Name string
+	// Portfolio groups programs in the rollup; Owner is the executive
+	// sponsor. Both are optional.
+	Portfolio string
+	Owner     string
+	Start     Date
+	End       Date
+	Budget    *float64 // planned budget; nil means Σ planned_cost of the items
+	Currency  string
+	Sources   []string // source names
 }
 
 // Rules are the rollup thresholds. DefaultRules holds the documented defaults.
@@ -25,6 +29,9 @@ type Rules struct {
 	VarianceRedPoints  float64 // burn variance above this is red
 	VarianceAmberPoint float64 // burn variance above this is amber
 	StaleAfter         time.Duration
+	// Health holds the rules that colour a program; nil lists are the
+	// defaults (DefaultRed, DefaultAmber).
+	Health HealthRules
 }
 
 // DefaultRules returns the rollup semantics documented in the README.

@@ -26,18 +26,33 @@ const (
 )
 
 // Report is the versioned rollup document of `pmsync rollup --format json`
-// and the JSON API.
+// and the JSON API: the portfolio's totals, one group per portfolio name
+// when programs name one, and every program's rollup.
 type Report struct {
 	Schema      string    `json:"schema"`
 	AsOf        Date      `json:"as_of"`
 	GeneratedAt time.Time `json:"generated_at"`
-	Programs    []Rollup  `json:"programs"`
+	// Version fingerprints what the document says (its programs' versions
+	// and the totals), so that a file or webhook target receives each
+	// distinct report once.
+	Version string `json:"version"`
+	// Portfolio totals every program of the report.
+	Portfolio Portfolio `json:"portfolio"`
+	// Portfolios holds one group per portfolio name, in the order the names
+	// first appear; empty when no program names a portfolio. Programs
+	// without one form a group named "".
+	Portfolios []Portfolio `json:"portfolios"`
+	Programs   []Rollup    `json:"programs"`
 }
 
 // Rollup is one program's executive summary.
 type Rollup struct {
-	ID         string          `json:"id"`
-	Name       string          `json:"name"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Portfolio and Owner (the executive sponsor) come from the program's
+	// configuration; empty when not set.
+	Portfolio  string          `json:"portfolio,omitempty"`
+	Owner      string          `json:"owner,omitempty"`
 	AsOf       Date            `json:"as_of"`
 	Version    string          `json:"version"`
 	Health     Health          `json:"health"`
@@ -51,15 +66,43 @@ type Rollup struct {
 	Late     []ItemRef `json:"late_milestones"`
 	DueSoon  []ItemRef `json:"due_soon_milestones"`
 	RedFlags []ItemRef `json:"red_flag_risks"`
+	// NextMilestones are the open milestones due from the as-of date on,
+	// soonest first (at most NextMilestoneCount).
+	NextMilestones []Milestone `json:"next_milestones"`
+	// AtRisk are the open milestones, not yet late, whose forecast p85
+	// falls after their due date, soonest due first.
+	AtRisk []Milestone `json:"at_risk_milestones"`
+	// Slips are the open milestones due later than their baseline, the
+	// largest slip first.
+	Slips []Slip `json:"slips"`
+	// Throughput counts work done and created recently.
+	Throughput Throughput `json:"throughput"`
+	// Forecasting says what the milestone forecasts were drawn from.
+	Forecasting Forecasting `json:"forecasting"`
+	// Trend is the program's history over the trend window.
+	Trend Trend `json:"trend"`
 	// Changes says what moved since the previous rollup of the program
 	// (an empty list when nothing did or there is no previous rollup).
 	Changes []string `json:"changes"`
+	// ChangesSince says what moved since a given date; nil unless asked.
+	ChangesSince *ChangesSince `json:"changes_since,omitempty"`
 }
 
 // Health is a colour with the reasons that produced it.
 type Health struct {
 	Status  HealthStatus `json:"status"`
 	Reasons []string     `json:"reasons"`
+	// Rules are the health rules that fired, each with its words; empty
+	// for green.
+	Rules []FiredRule `json:"rules"`
+}
+
+// FiredRule is one health rule that held for a program.
+type FiredRule struct {
+	Status HealthStatus `json:"status"` // the colour the rule gives
+	Rule   string       `json:"rule"`   // the expression as configured
+	// Reasons say, in words, what the figures the rule reads are.
+	Reasons []string `json:"reasons"`
 }
 
 // Progress counts done work (tasks and milestones, cancelled excluded).
@@ -84,12 +127,25 @@ func (p Progress) MarshalJSON() ([]byte, error) {
 	}{p.Done, p.Total, pct})
 }
 
+// Known reports whether there is work to measure progress by.
+func (p Progress) Known() bool { return p.Total > 0 }
+
 // MilestoneCounts counts milestones (cancelled excluded).
 type MilestoneCounts struct {
 	Total   int `json:"total"`
 	Done    int `json:"done"`
 	Late    int `json:"late"`
 	DueSoon int `json:"due_soon"`
+	// Behind counts the due-soon milestones whose progress trails the time
+	// elapsed toward their due date.
+	Behind int `json:"behind"`
+	// AtRisk counts the open milestones, not late, whose forecast p85 is
+	// after their due date.
+	AtRisk int `json:"at_risk"`
+	// Slipped counts the open milestones due later than their baseline,
+	// and SlipDays adds up by how many days.
+	Slipped  int `json:"slipped"`
+	SlipDays int `json:"slip_days"`
 }
 
 // RiskCounts counts open risks and red flags.
@@ -99,7 +155,8 @@ type RiskCounts struct {
 }
 
 // Budget is the burn against plan. Ratios are nil when they cannot be
-// computed (no planned budget, no program dates, no progress yet).
+// computed (no planned budget, no program dates, no progress yet, no
+// snapshot old enough).
 type Budget struct {
 	Currency       string   `json:"currency,omitempty"`
 	Planned        float64  `json:"planned"`
@@ -108,6 +165,18 @@ type Budget struct {
 	ElapsedPercent *float64 `json:"elapsed_percent"`
 	VariancePoints *float64 `json:"variance_points"`
 	Forecast       *float64 `json:"forecast_at_completion"`
+	// Remaining is planned − actual (negative when overspent).
+	Remaining *float64 `json:"remaining"`
+	// BurnRate is the spend per week over the last four weeks, from the
+	// snapshot taken four weeks before the as-of date or earlier.
+	BurnRate *float64 `json:"burn_rate_per_week"`
+	// RunsOut is the date the remaining budget is spent at BurnRate.
+	RunsOut *Date `json:"runs_out_on"`
+	// EarnedValue is planned × progress (the budgeted cost of the work
+	// done) and CostVariance is EarnedValue − actual: negative means the
+	// work done cost more than planned.
+	EarnedValue  *float64 `json:"earned_value"`
+	CostVariance *float64 `json:"cost_variance"`
 }
 
 // ItemCounts counts live items and tombstones.
@@ -118,6 +187,9 @@ type ItemCounts struct {
 
 // ItemRef points at one item behind a count.
 type ItemRef struct {
+	// Program is set where items of several programs are listed together
+	// (the portfolio's lists).
+	Program    string `json:"program,omitempty"`
 	Source     string `json:"source"`
 	ExternalID string `json:"external_id"`
 	Title      string `json:"title"`
@@ -127,55 +199,322 @@ type ItemRef struct {
 	Owner      string `json:"owner,omitempty"`
 }
 
-// Compute rolls a program's items up as of the given date. It is pure:
-// items, rules and dates in, rollup out. Items may include tombstones; they
-// are counted as deleted and otherwise ignored.
+// Milestone states, as Milestone.State names them.
+const (
+	MilestoneLate    = "late"
+	MilestoneAtRisk  = "at_risk"
+	MilestoneDueSoon = "due_soon"
+	MilestoneOnTrack = "on_track"
+	MilestoneNoDate  = "no_date"
+)
+
+// NextMilestoneCount is how many upcoming milestones a program lists.
+const NextMilestoneCount = 5
+
+// Milestone is one open milestone with what is known of its course.
+type Milestone struct {
+	ItemRef
+	// State is the worst of late, at_risk, due_soon, on_track (or no_date).
+	State string `json:"state"`
+	// Progress is the done share of the tasks counting toward it, else its
+	// own percent complete; nil when neither is known.
+	Progress *float64 `json:"progress"`
+	// Baseline is the first due date pmsync saw (or a mapped baseline) and
+	// SlipDays how many days later the milestone is due now.
+	Baseline Date `json:"baseline,omitempty"`
+	SlipDays int  `json:"slip_days"`
+	// Forecast is nil without linked open work or without throughput
+	// history; Why then says which.
+	Forecast *Forecast `json:"forecast"`
+	// Why explains the state (at risk) or a missing forecast.
+	Why string `json:"why,omitempty"`
+}
+
+// Forecast is a milestone's likely completion: a Monte Carlo over the
+// program's weekly throughput.
+type Forecast struct {
+	P50 Date `json:"p50"`
+	P85 Date `json:"p85"`
+	// Remaining counts the open tasks the forecast finishes.
+	Remaining int `json:"remaining"`
+}
+
+// Forecasting says what a program's forecasts were drawn from.
+type Forecasting struct {
+	// Weekly holds the tasks done in each observed week, newest week
+	// first; weeks before the program's history begins are left out.
+	Weekly []int  `json:"weekly_throughput"`
+	Trials int    `json:"trials"`
+	Seed   uint64 `json:"seed"`
+}
+
+// Slip is an open milestone due later than its baseline.
+type Slip struct {
+	ItemRef
+	Baseline Date `json:"baseline"`
+	// BaselineFrom says where the baseline came from: "first_seen" (the
+	// first due date pmsync recorded) or "mapped" (fields.baseline_due).
+	BaselineFrom string `json:"baseline_from"`
+	Days         int    `json:"days"`
+	// Moves are the recorded moves to a later date, oldest first.
+	Moves []Move `json:"moves"`
+}
+
+// Move is one recorded move of a due date to a later day.
+type Move struct {
+	On   Date `json:"on"` // the day pmsync saw it
+	From Date `json:"from"`
+	To   Date `json:"to"`
+	Days int  `json:"days"`
+}
+
+// Throughput counts tasks and milestones done, and created, in the last 7
+// and 28 days. Created counts work pmsync first saw after its source's
+// first complete sync; it is nil while that sync is younger than the
+// window.
+type Throughput struct {
+	Done7     int  `json:"done_7d"`
+	Done28    int  `json:"done_28d"`
+	Created7  *int `json:"created_7d"`
+	Created28 *int `json:"created_28d"`
+}
+
+// Trend is a figure history over a window of days.
+type Trend struct {
+	Since  Date         `json:"since"`
+	Points []TrendPoint `json:"points"`
+}
+
+// TrendPoint is the state of a program (or the portfolio) on one day: the
+// newest rollup of that day, or for the first point the state the window
+// opened with.
+type TrendPoint struct {
+	AsOf           Date     `json:"as_of"`
+	Done           int      `json:"done"`
+	Total          int      `json:"total"`
+	Progress       *float64 `json:"progress_percent"`
+	LateMilestones int      `json:"late_milestones"`
+	RedFlags       int      `json:"red_flags"`
+	Planned        float64  `json:"planned"`
+	Actual         float64  `json:"actual"`
+	Burn           *float64 `json:"burn_percent"`
+}
+
+// ChangesSince is what moved since a given date.
+type ChangesSince struct {
+	Since Date `json:"since"`
+	// From is the as-of date of the rollup compared with (the newest on or
+	// before Since); nil when there was none, and Changes is then empty.
+	From    *Date    `json:"from"`
+	Changes []string `json:"changes"`
+}
+
+// Input is everything one program's rollup is computed from. Program,
+// Items, Rules and AsOf are required; the history fields feed the figures
+// that need the past (slips, throughput, forecasts, burn rate, trends,
+// changes), which are null or empty without them.
+type Input struct {
+	Program Program
+	Items   []Item // tombstones included
+	Sources []SourceStatus
+	Rules   Rules
+	AsOf    Date
+	// Location is the calendar that done and first-seen times are dated
+	// in; nil is UTC.
+	Location *time.Location
+	// DueMoves are the recorded due-date changes of the program's
+	// milestones, oldest first: the baselines and slips.
+	DueMoves []DueMove
+	// Finished are the recorded moves of items into done, for items whose
+	// mapping gives no done time.
+	Finished []Seen
+	// Arrived are the items pmsync first saw after their source's first
+	// complete sync: new work.
+	Arrived []Seen
+	// ObservedSince is when the last of the program's sources completed
+	// its first sync; zero while one has not.
+	ObservedSince time.Time
+	// Past are the program's earlier rollups (its snapshots), oldest first:
+	// trends, burn rate and changes.
+	Past []Rollup
+	// TrendFrom is the first day of the trend window; "" means
+	// DefaultTrendDays before AsOf.
+	TrendFrom Date
+	// ChangesSince, when set, asks what changed since that date.
+	ChangesSince Date
+	// Explain collects the items behind every figure.
+	Explain bool
+}
+
+// DefaultTrendDays is the trend window when none is asked for.
+const DefaultTrendDays = 28
+
+// DueMove is one recorded change of a milestone's due date.
+type DueMove struct {
+	Source     string
+	ExternalID string
+	At         time.Time
+	From, To   Date
+}
+
+// Seen says when pmsync saw something happen to an item.
+type Seen struct {
+	Source     string
+	ExternalID string
+	At         time.Time
+}
+
+// BaselineField is the mapped field a mapping may fill with a milestone's
+// planned (baseline) due date; without it the baseline is the first due
+// date pmsync saw.
+const BaselineField = "baseline_due"
+
+// Compute rolls a program's items up as of the given date, without
+// history. It is Build with only the required inputs.
 func Compute(p Program, items []Item, sources []SourceStatus, rules Rules, asOf Date) Rollup {
-	r := Rollup{ID: p.ID, Name: p.Name, AsOf: asOf, Sources: sources}
+	r, _ := Build(Input{Program: p, Items: items, Sources: sources, Rules: rules, AsOf: asOf})
+	return r
+}
+
+type itemKey struct{ source, id string }
+
+// milestoneWork is an open milestone and the tasks counting toward it.
+type milestoneWork struct {
+	item       *Item
+	done, all  int // linked tasks, cancelled excluded
+	view       Milestone
+	slip       *Slip
+	remaining  int
+	hasLinked  bool
+	forecastOK bool
+}
+
+// Build rolls a program up as of in.AsOf. It is pure: items, history,
+// rules and dates in, rollup out. The Explanation is nil unless in.Explain.
+func Build(in Input) (Rollup, *Explanation) {
+	p, rules, asOf := in.Program, in.Rules, in.AsOf
+	loc := in.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	r := Rollup{ID: p.ID, Name: p.Name, Portfolio: p.Portfolio, Owner: p.Owner, AsOf: asOf, Sources: in.Sources}
 	if r.Sources == nil {
 		r.Sources = []SourceStatus{}
 	}
 	r.Budget.Currency = p.Currency
+	var ex *explainer
+	if in.Explain {
+		ex = newExplainer()
+	}
 
-	milestones := map[string]Item{} // by source + external id
-	linked := map[string][2]int{}   // milestone key → done, total of tasks counting toward it
+	finished := make(map[itemKey]time.Time, len(in.Finished))
+	for _, f := range in.Finished {
+		finished[itemKey{f.Source, f.ExternalID}] = f.At // the newest wins: changes come oldest first
+	}
+	arrived := make(map[itemKey]time.Time, len(in.Arrived))
+	for _, a := range in.Arrived {
+		arrived[itemKey{a.Source, a.ExternalID}] = a.At
+	}
+	// Days are compared as day numbers: formatting a date per item would
+	// cost an allocation each on a large program.
+	today := dayNumber(asOf.Time())
+	day7, day28 := today-7, today-28
+	var weekly [forecastWeeks]int
+	usesDoneAt := false
+	var created7, created28 int
+
+	var work []*milestoneWork
+	byKey := map[itemKey]*milestoneWork{}
+	linked := map[itemKey][2]int{} // milestone key → done, total of tasks counting toward it
 	var planned float64
-	for _, it := range items {
+	for i := range in.Items {
+		it := &in.Items[i]
 		if it.Deleted() {
 			r.Items.Deleted++
+			ex.add("items.deleted", it, "")
 			continue
 		}
 		r.Items.Live++
+		ex.add("items.live", it, "")
 		if it.State == StateCancelled {
 			continue
 		}
 		if it.PlannedCost != nil {
 			planned += *it.PlannedCost
+			ex.add("budget.planned", it, "")
 		}
 		if it.ActualCost != nil {
 			r.Budget.Actual += *it.ActualCost
+			ex.add("budget.actual", it, "")
 		}
+		key := itemKey{it.Source, it.ExternalID}
 		switch it.Kind {
 		case KindTask, KindMilestone:
 			r.Progress.Total++
+			ex.add("progress.total", it, "")
 			if it.State == StateDone {
 				r.Progress.Done++
+				ex.add("progress.done", it, "")
+				var when time.Time
+				switch t, ok := finished[key]; {
+				case !it.DoneAt.IsZero():
+					when = it.DoneAt
+					if it.Kind == KindTask {
+						usesDoneAt = true
+					}
+				case ok:
+					when = t
+				}
+				if !when.IsZero() {
+					on := dayNumber(when.In(loc))
+					if on > day7 {
+						r.Throughput.Done7++
+						ex.add("throughput.done_7d", it, "done "+string(DateOf(when.In(loc))))
+					}
+					if on > day28 {
+						r.Throughput.Done28++
+						ex.add("throughput.done_28d", it, "done "+string(DateOf(when.In(loc))))
+					}
+					if it.Kind == KindTask {
+						if w := max(0, today-on) / 7; w < forecastWeeks {
+							weekly[w]++
+						}
+					}
+				}
+			}
+			if t, ok := arrived[key]; ok {
+				on := dayNumber(t.In(loc))
+				if on > day7 {
+					created7++
+					ex.add("throughput.created_7d", it, "first seen "+string(DateOf(t.In(loc))))
+				}
+				if on > day28 {
+					created28++
+					ex.add("throughput.created_28d", it, "first seen "+string(DateOf(t.In(loc))))
+				}
 			}
 		}
 		switch it.Kind {
 		case KindMilestone:
-			milestones[it.Source+"\x00"+it.ExternalID] = it
 			r.Milestones.Total++
+			ex.add("milestones.total", it, "")
 			if it.State == StateDone {
 				r.Milestones.Done++
+				ex.add("milestones.done", it, "")
+				continue
 			}
+			mw := &milestoneWork{item: it}
+			work = append(work, mw)
+			byKey[key] = mw
 		case KindTask:
 			if it.Milestone != "" {
-				k := it.Source + "\x00" + it.Milestone
+				k := itemKey{it.Source, it.Milestone}
 				c := linked[k]
 				c[1]++
 				if it.State == StateDone {
 					c[0]++
+				} else if ex != nil {
+					ex.linked[k] = append(ex.linked[k], it)
 				}
 				linked[k] = c
 			}
@@ -184,29 +523,131 @@ func Compute(p Program, items []Item, sources []SourceStatus, rules Rules, asOf 
 				continue
 			}
 			r.Risks.Open++
+			ex.add("risks.open", it, "")
 			if score := it.Likelihood * it.Impact; score >= rules.RedFlagScore {
 				r.Risks.RedFlags++
-				r.RedFlags = append(r.RedFlags, ref(it, score))
+				r.RedFlags = append(r.RedFlags, ref(*it, score))
+				ex.add("risks.red_flags", it, fmt.Sprintf("score %d", score))
 			}
 		}
 	}
 	r.Progress.Percent = percent(r.Progress.Done, r.Progress.Total)
 
+	// Created counts are only as good as the watch: before every source
+	// had completed its first sync, new work could not be told from old.
+	if obs := in.ObservedSince; !obs.IsZero() {
+		since := dayNumber(obs.In(loc))
+		if since <= day7 {
+			r.Throughput.Created7 = &created7
+		}
+		if since <= day28 {
+			r.Throughput.Created28 = &created28
+		}
+	}
+
+	// The weeks of throughput history: each week must lie after the
+	// program's start, and, when done times come only from what pmsync saw
+	// happen, after every source was watched.
+	observed := 0
+	for w := range forecastWeeks {
+		first, last := asOf.AddDays(-7*w-6), asOf.AddDays(-7*w)
+		if !p.Start.IsZero() && last < p.Start {
+			break
+		}
+		if !usesDoneAt && (in.ObservedSince.IsZero() || DateOf(in.ObservedSince.In(loc)) >= first) {
+			break
+		}
+		observed++
+	}
+	r.Forecasting.Weekly = append([]int{}, weekly[:observed]...)
+
+	// Milestones: lateness, progress, baselines and slips, then forecasts.
+	moves := map[itemKey][]DueMove{}
+	for _, m := range in.DueMoves {
+		k := itemKey{m.Source, m.ExternalID}
+		if _, ok := byKey[k]; ok {
+			moves[k] = append(moves[k], m)
+		}
+	}
 	var behind []ItemRef
-	for k, m := range milestones {
-		if m.State == StateDone || m.Due.IsZero() {
+	for _, mw := range work {
+		m := mw.item
+		k := itemKey{m.Source, m.ExternalID}
+		c := linked[k]
+		mw.done, mw.all = c[0], c[1]
+		mw.hasLinked = mw.all > 0
+		mw.remaining = mw.all - mw.done
+		mw.view = Milestone{ItemRef: ref(*m, 0)}
+		switch {
+		case mw.hasLinked:
+			mw.view.Progress = ptr(round2(100 * float64(mw.done) / float64(mw.all)))
+		case m.PercentComplete != nil:
+			mw.view.Progress = ptr(round2(*m.PercentComplete))
+		}
+		mw.slip = slipOf(m, moves[k], loc)
+		if mw.slip != nil {
+			mw.view.Baseline = mw.slip.Baseline
+			mw.view.SlipDays = max(0, mw.slip.Days)
+		}
+		if m.Due.IsZero() {
 			continue
 		}
 		switch {
 		case m.Due.Before(asOf):
 			r.Milestones.Late++
-			r.Late = append(r.Late, ref(m, 0))
+			r.Late = append(r.Late, ref(*m, 0))
+			ex.add("milestones.late", m, fmt.Sprintf("%d days late", m.Due.DaysUntil(asOf)))
 		case asOf.DaysUntil(m.Due) <= rules.DueSoonDays:
 			r.Milestones.DueSoon++
-			r.DueSoon = append(r.DueSoon, ref(m, 0))
-			if milestoneBehind(m, linked[k], p, asOf) {
-				behind = append(behind, ref(m, 0))
+			r.DueSoon = append(r.DueSoon, ref(*m, 0))
+			ex.add("milestones.due_soon", m, fmt.Sprintf("due in %d days", asOf.DaysUntil(m.Due)))
+			if milestoneBehind(*m, c, p, asOf) {
+				r.Milestones.Behind++
+				behind = append(behind, ref(*m, 0))
+				ex.add("milestones.behind", m, "progress behind the time elapsed toward its due date")
 			}
+		}
+	}
+	forecastAll(p.ID, asOf, r.Forecasting.Weekly, work, &r.Forecasting)
+	for _, mw := range work {
+		m := mw.item
+		v := &mw.view
+		switch {
+		case m.Due.IsZero():
+			v.State = MilestoneNoDate
+		case m.Due.Before(asOf):
+			v.State = MilestoneLate
+			v.Why = fmt.Sprintf("due %s, %d days ago", m.Due, m.Due.DaysUntil(asOf))
+		case v.Forecast != nil && m.Due.Before(v.Forecast.P85):
+			v.State = MilestoneAtRisk
+			v.Why = fmt.Sprintf("forecast p85 %s is after due %s: %s, at %s a week over the last %s",
+				v.Forecast.P85, m.Due, plural(v.Forecast.Remaining, "open task"), rangeText(r.Forecasting.Weekly), plural(len(r.Forecasting.Weekly), "week"))
+			r.Milestones.AtRisk++
+			r.AtRisk = append(r.AtRisk, *v)
+			ex.add("milestones.at_risk", m, v.Why)
+		case asOf.DaysUntil(m.Due) <= rules.DueSoonDays:
+			v.State = MilestoneDueSoon
+		default:
+			v.State = MilestoneOnTrack
+		}
+		if s := mw.slip; s != nil && s.Days > 0 {
+			r.Milestones.Slipped++
+			r.Milestones.SlipDays += s.Days
+			r.Slips = append(r.Slips, *s)
+			ex.add("milestones.slipped", m, fmt.Sprintf("baseline %s, due %s: %d days later", s.Baseline, m.Due, s.Days))
+		}
+		if ex != nil && mw.hasLinked {
+			name := "forecast " + m.Source + "/" + m.ExternalID
+			ex.declare(name, "the open tasks counting toward the milestone, finished at the program's weekly throughput")
+			for _, t := range ex.linked[itemKey{m.Source, m.ExternalID}] {
+				ex.add(name, t, "")
+			}
+			ex.value(name, v.Forecast)
+		}
+	}
+	for _, mw := range work {
+		if v := mw.view; !mw.item.Due.IsZero() && !mw.item.Due.Before(asOf) {
+			r.NextMilestones = append(r.NextMilestones, v)
 		}
 	}
 	byDue := func(a, b ItemRef) int {
@@ -218,44 +659,147 @@ func Compute(p Program, items []Item, sources []SourceStatus, rules Rules, asOf 
 	slices.SortFunc(r.RedFlags, func(a, b ItemRef) int {
 		return cmp.Or(-cmp.Compare(a.Score, b.Score), cmp.Compare(a.Source, b.Source), cmp.Compare(a.ExternalID, b.ExternalID))
 	})
-	if r.Late == nil {
-		r.Late = []ItemRef{}
+	slices.SortFunc(r.NextMilestones, func(a, b Milestone) int { return byDue(a.ItemRef, b.ItemRef) })
+	if len(r.NextMilestones) > NextMilestoneCount {
+		r.NextMilestones = r.NextMilestones[:NextMilestoneCount]
 	}
-	if r.DueSoon == nil {
-		r.DueSoon = []ItemRef{}
-	}
-	if r.RedFlags == nil {
-		r.RedFlags = []ItemRef{}
-	}
+	slices.SortFunc(r.AtRisk, func(a, b Milestone) int { return byDue(a.ItemRef, b.ItemRef) })
+	slices.SortFunc(r.Slips, func(a, b Slip) int { return cmp.Or(-cmp.Compare(a.Days, b.Days), byDue(a.ItemRef, b.ItemRef)) })
+	r.Late = orEmpty(r.Late)
+	r.DueSoon = orEmpty(r.DueSoon)
+	r.RedFlags = orEmpty(r.RedFlags)
+	r.NextMilestones = orEmpty(r.NextMilestones)
+	r.AtRisk = orEmpty(r.AtRisk)
+	r.Slips = orEmpty(r.Slips)
 
-	r.Budget.Planned = planned
-	if p.Budget != nil {
-		r.Budget.Planned = *p.Budget
+	budget(&r, p, planned, in.Past, asOf, ex)
+
+	r.Health = evaluateHealth(&r, behind, rules)
+	r.Version = version(r)
+
+	r.Trend = trend(r, in.Past, in.TrendFrom)
+	r.Changes = []string{}
+	if n := len(in.Past); n > 0 {
+		prev := in.Past[n-1]
+		if prev.Version == r.Version {
+			r.Changes = orEmpty(prev.Changes)
+		} else {
+			r.Changes = Changes(prev, r)
+		}
 	}
-	r.Budget.Actual = round2(r.Budget.Actual)
-	r.Budget.Planned = round2(r.Budget.Planned)
-	if r.Budget.Planned > 0 {
-		r.Budget.BurnPercent = ptr(round2(100 * r.Budget.Actual / r.Budget.Planned))
+	if in.ChangesSince != "" {
+		r.ChangesSince = changesSince(r, in.Past, in.ChangesSince)
+	}
+	return r, ex.finish(&r, p)
+}
+
+// budget fills the budget figures from the items' sums and the program's
+// past rollups.
+func budget(r *Rollup, p Program, planned float64, past []Rollup, asOf Date, ex *explainer) {
+	b := &r.Budget
+	b.Planned = planned
+	if p.Budget != nil {
+		b.Planned = *p.Budget
+		ex.declare("budget.planned", "the program's budget from the configuration (the items' planned costs are not added)")
+		ex.clear("budget.planned")
+	}
+	b.Actual = round2(b.Actual)
+	b.Planned = round2(b.Planned)
+	if b.Planned > 0 {
+		b.BurnPercent = ptr(round2(100 * b.Actual / b.Planned))
+		b.Remaining = ptr(round2(b.Planned - b.Actual))
+		if r.Progress.Total > 0 {
+			b.EarnedValue = ptr(round2(b.Planned * float64(r.Progress.Done) / float64(r.Progress.Total)))
+			b.CostVariance = ptr(round2(*b.EarnedValue - b.Actual))
+		}
 	}
 	if e, ok := elapsed(p.Start, p.End, asOf); ok {
-		r.Budget.ElapsedPercent = ptr(round2(e))
+		b.ElapsedPercent = ptr(round2(e))
 	}
-	if r.Budget.BurnPercent != nil && r.Budget.ElapsedPercent != nil {
-		r.Budget.VariancePoints = ptr(round2(*r.Budget.BurnPercent - *r.Budget.ElapsedPercent))
+	if b.BurnPercent != nil && b.ElapsedPercent != nil {
+		b.VariancePoints = ptr(round2(*b.BurnPercent - *b.ElapsedPercent))
 	}
-	if r.Progress.Done > 0 && r.Budget.Actual > 0 {
-		r.Budget.Forecast = ptr(round2(r.Budget.Actual * float64(r.Progress.Total) / float64(r.Progress.Done)))
+	if r.Progress.Done > 0 && b.Actual > 0 {
+		b.Forecast = ptr(round2(b.Actual * float64(r.Progress.Total) / float64(r.Progress.Done)))
 	}
+	// The spend four weeks ago is the actual of the newest rollup on or
+	// before that day; without one the rate is unknown.
+	cutoff := asOf.AddDays(-28)
+	var then *Rollup
+	for i := range past {
+		if past[i].AsOf != "" && past[i].AsOf <= cutoff {
+			then = &past[i]
+		}
+	}
+	if then != nil {
+		weeks := float64(then.AsOf.DaysUntil(asOf)) / 7
+		b.BurnRate = ptr(round2((b.Actual - then.Budget.Actual) / weeks))
+		ex.declare("budget.burn_rate_per_week", fmt.Sprintf("(actual %s − actual %s on %s) ÷ %.1f weeks", Money(b.Actual, 2), Money(then.Budget.Actual, 2), then.AsOf, weeks))
+		if *b.BurnRate > 0 && b.Remaining != nil && *b.Remaining > 0 {
+			if days := math.Ceil(*b.Remaining / *b.BurnRate * 7); days <= 100*366 {
+				d := asOf.AddDays(int(days))
+				b.RunsOut = &d
+			}
+		}
+	}
+}
 
-	r.Health = health(r, behind, rules)
-	r.Version = version(r)
-	return r
+// dayNumber counts the days from 1970-01-01 to t's calendar date in t's
+// location.
+func dayNumber(t time.Time) int {
+	y, m, d := t.Date()
+	return int(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)
+}
+
+// slipOf returns a milestone's baseline and its later moves, or nil when
+// no baseline is known (no due date was ever seen).
+func slipOf(m *Item, moves []DueMove, loc *time.Location) *Slip {
+	s := &Slip{ItemRef: ref(*m, 0), BaselineFrom: "first_seen"}
+	// The first due date pmsync saw: the value before the first recorded
+	// change, or the first one set, or (no change recorded) the current.
+	var last Date
+	if len(moves) > 0 {
+		last = moves[0].From
+	}
+	for _, mv := range moves {
+		if mv.To == "" {
+			continue // a cleared date is no move; the next one is compared with the last real date
+		}
+		if last != "" && last.Before(mv.To) {
+			s.Moves = append(s.Moves, Move{On: DateOf(mv.At.In(loc)), From: last, To: mv.To, Days: last.DaysUntil(mv.To)})
+		}
+		if s.Baseline == "" {
+			s.Baseline = last
+			if s.Baseline == "" {
+				s.Baseline = mv.To
+			}
+		}
+		last = mv.To
+	}
+	if s.Baseline == "" {
+		s.Baseline = m.Due
+	}
+	if v, ok := m.Fields[BaselineField]; ok {
+		if text, ok := v.(string); ok {
+			if d, err := ParseDate(text); err == nil && d != "" {
+				s.Baseline, s.BaselineFrom = d, "mapped"
+			}
+		}
+	}
+	if s.Baseline == "" {
+		return nil
+	}
+	if !m.Due.IsZero() {
+		s.Days = s.Baseline.DaysUntil(m.Due)
+	}
+	s.Moves = orEmpty(s.Moves)
+	return s
 }
 
 // milestoneBehind reports whether a due-soon milestone's progress trails the
 // time elapsed between its start (or the program's) and its due date.
-// Progress is the done share of the tasks that count toward it, else its own
-// percent complete; a milestone with neither has no known progress and is
+// Progress is the done share of the tasks that count toward it, else its
+// own percent complete; a milestone with neither has no known progress and is
 // not called behind (it is still counted as due soon).
 func milestoneBehind(m Item, linked [2]int, p Program, asOf Date) bool {
 	var progress float64
@@ -287,49 +831,6 @@ func elapsed(start, end, asOf Date) (float64, bool) {
 	total := float64(start.DaysUntil(end))
 	done := float64(start.DaysUntil(asOf))
 	return math.Max(0, math.Min(100, 100*done/total)), true
-}
-
-func health(r Rollup, behind []ItemRef, rules Rules) Health {
-	var red, amber []string
-	if n := r.Milestones.Late; n > 0 {
-		red = append(red, fmt.Sprintf("%s late: %s", plural(n, "milestone"), names(r.Late)))
-	}
-	if n := r.Risks.RedFlags; n >= rules.RedFlagsForRed {
-		red = append(red, fmt.Sprintf("%s (score ≥ %d): %s", plural(n, "red-flag risk"), rules.RedFlagScore, names(r.RedFlags)))
-	} else if n > 0 {
-		amber = append(amber, fmt.Sprintf("%s (score ≥ %d): %s", plural(n, "red-flag risk"), rules.RedFlagScore, names(r.RedFlags)))
-	}
-	if v := r.Budget.VariancePoints; v != nil {
-		msg := fmt.Sprintf("budget burn %.1f%% vs %.1f%% of time elapsed (%+.1f points)", *r.Budget.BurnPercent, *r.Budget.ElapsedPercent, *v)
-		switch {
-		case *v > rules.VarianceRedPoints:
-			red = append(red, msg)
-		case *v > rules.VarianceAmberPoint:
-			amber = append(amber, msg)
-		}
-	}
-	if len(behind) > 0 {
-		amber = append(amber, fmt.Sprintf("%s due within %d days and behind: %s", plural(len(behind), "milestone"), rules.DueSoonDays, names(behind)))
-	}
-	// Figures from a source that stopped syncing look healthy for the wrong
-	// reason: say so rather than report green on old data.
-	for _, s := range r.Sources {
-		switch {
-		case s.LastSuccess.IsZero():
-			amber = append(amber, fmt.Sprintf("source %s has never synced: its items are missing", s.Source))
-		case s.Stale:
-			// The error stays in sources[].last_error: its text varies from
-			// run to run and would make every rollup a new version.
-			amber = append(amber, fmt.Sprintf("source %s is stale: last synced %s", s.Source, s.LastSuccess.UTC().Format("2006-01-02 15:04 MST")))
-		}
-	}
-	switch {
-	case len(red) > 0:
-		return Health{Status: Red, Reasons: append(red, amber...)}
-	case len(amber) > 0:
-		return Health{Status: Amber, Reasons: amber}
-	}
-	return Health{Status: Green, Reasons: []string{"no late milestones, no red-flag risks, budget on track"}}
 }
 
 func names(refs []ItemRef) string {
@@ -374,13 +875,35 @@ func percent(n, d int) float64 {
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
 
-func ptr(f float64) *float64 { return &f }
+func ptr[T any](v T) *T { return &v }
 
-// version fingerprints what a rollup says (not when it was made), so that a
-// push happens once per distinct content.
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// rangeText writes the smallest and largest of weekly task counts as
+// "2–5 tasks" (or "1 task").
+func rangeText(counts []int) string {
+	if len(counts) == 0 {
+		return "0 tasks"
+	}
+	lo, hi := slices.Min(counts), slices.Max(counts)
+	if lo == hi {
+		return plural(lo, "task")
+	}
+	return fmt.Sprintf("%d–%d tasks", lo, hi)
+}
+
+// version fingerprints what a rollup says (not when it was made, nor its
+// history), so that a push happens once per distinct content.
 func version(r Rollup) string {
 	r.Version = ""
 	r.Changes = nil
+	r.ChangesSince = nil
+	r.Trend = Trend{}
 	r.Sources = nil // sync times move every run; they are not news
 	b, _ := json.Marshal(r)
 	sum := sha256.Sum256(b)
@@ -390,7 +913,7 @@ func version(r Rollup) string {
 // Changes describes, in a few short lines, what moved between two rollups of
 // the same program.
 func Changes(prev, cur Rollup) []string {
-	var out []string
+	out := []string{}
 	if prev.Health.Status != cur.Health.Status {
 		out = append(out, fmt.Sprintf("health %s → %s", prev.Health.Status, cur.Health.Status))
 	}
@@ -402,6 +925,12 @@ func Changes(prev, cur Rollup) []string {
 	}
 	if d := cur.Milestones.Late - prev.Milestones.Late; d != 0 {
 		out = append(out, fmt.Sprintf("late milestones %d → %d", prev.Milestones.Late, cur.Milestones.Late))
+	}
+	if d := cur.Milestones.Slipped - prev.Milestones.Slipped; d != 0 {
+		out = append(out, fmt.Sprintf("slipped milestones %d → %d", prev.Milestones.Slipped, cur.Milestones.Slipped))
+	}
+	if d := cur.Milestones.AtRisk - prev.Milestones.AtRisk; d != 0 {
+		out = append(out, fmt.Sprintf("milestones at risk %d → %d", prev.Milestones.AtRisk, cur.Milestones.AtRisk))
 	}
 	if d := cur.Risks.RedFlags - prev.Risks.RedFlags; d != 0 {
 		out = append(out, fmt.Sprintf("red-flag risks %d → %d", prev.Risks.RedFlags, cur.Risks.RedFlags))

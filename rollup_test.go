@@ -53,15 +53,18 @@ func TestComputeMixedProgram(t *testing.T) {
 	if diff := cmp.Diff(Progress{Done: 3, Total: 7, Percent: 42.86}, got.Progress); diff != "" {
 		t.Errorf("progress (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(MilestoneCounts{Total: 3, Done: 1, Late: 1, DueSoon: 1}, got.Milestones); diff != "" {
+	// M2 is due soon and behind (see the reasons below).
+	if diff := cmp.Diff(MilestoneCounts{Total: 3, Done: 1, Late: 1, DueSoon: 1, Behind: 1}, got.Milestones); diff != "" {
 		t.Errorf("milestones (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(RiskCounts{Open: 3, RedFlags: 2}, got.Risks); diff != "" {
 		t.Errorf("risks (-want +got):\n%s", diff)
 	}
 	// 2026-01-01 → 2026-12-31 is 364 days; → 2026-07-02 is 182: elapsed 50 %.
-	// actual 300 + 100 = 400 of 1000: burn 40 %, variance −10; forecast 400 × 7 / 3.
-	wantBudget := Budget{Currency: "USD", Planned: 1000, Actual: 400, BurnPercent: f(40), ElapsedPercent: f(50), VariancePoints: f(-10), Forecast: f(933.33)}
+	// actual 300 + 100 = 400 of 1000: burn 40 %, variance −10; forecast 400 × 7 / 3;
+	// 600 remaining; earned value 1000 × 3 / 7 = 428.57, cost variance 428.57 − 400.
+	wantBudget := Budget{Currency: "USD", Planned: 1000, Actual: 400, BurnPercent: f(40), ElapsedPercent: f(50), VariancePoints: f(-10), Forecast: f(933.33),
+		Remaining: f(600), EarnedValue: f(428.57), CostVariance: f(28.57)}
 	if diff := cmp.Diff(wantBudget, got.Budget); diff != "" {
 		t.Errorf("budget (-want +got):\n%s", diff)
 	}

@@ -7,6 +7,7 @@
 package config
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -63,6 +64,7 @@ type Config struct {
 	Schedule    Schedule
 	Sync        Sync
 	Retention   Retention
+	Audit       Audit
 	Rules       Rules // top-level rule overrides; see RulesFor
 	Connections []Connection
 	Programs    []Program
@@ -72,6 +74,9 @@ type Config struct {
 	reg  *connectors.Registry
 	loc  *time.Location
 	sets map[string]*mapping.Set
+	// rootCAs are the certificates of each connection's tls.ca_file, by
+	// connection name.
+	rootCAs map[string]*x509.CertPool
 	// secrets sits behind a pointer so that printing a Config with %v shows
 	// an address: fmt cannot call Secret.String on values it reaches through
 	// unexported fields and would print them raw.
@@ -96,6 +101,28 @@ type HTTP struct {
 	Listen        string `yaml:"listen"`
 	AuthTokenEnv  string `yaml:"auth_token_env"`
 	AuthTokenFile string `yaml:"auth_token_file"`
+	// TLS, when its files are set, serves the dashboard and API over
+	// HTTPS.
+	TLS ServerTLS `yaml:"tls"`
+}
+
+// ServerTLS names the certificate (chain) and private key the dashboard
+// serves with, both PEM files. They are read again when they change on
+// disk, so that a renewed certificate needs no restart. Relative paths are
+// resolved against the config file's directory.
+type ServerTLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether the dashboard serves TLS.
+func (t ServerTLS) Enabled() bool { return t.CertFile != "" }
+
+// Audit configures the push audit.
+type Audit struct {
+	// KeepPayloads keeps each delivered rollup document in the audit beside
+	// its hash; by default only the hash is kept.
+	KeepPayloads bool `yaml:"keep_payloads"`
 }
 
 // Schedule holds the cron specs (standard five fields or descriptors such as
@@ -155,6 +182,20 @@ type Rules struct {
 	VarianceRedPoints   *float64       `yaml:"variance_red_points"`
 	VarianceAmberPoints *float64       `yaml:"variance_amber_points"`
 	StaleAfter          *time.Duration `yaml:"stale_after"`
+	// Health holds the expressions that colour a program; a list left
+	// out keeps the level below.
+	Health *HealthRules `yaml:"health"`
+}
+
+// HealthRules are health rule expressions over the rollup's figures, such
+// as "milestones.late > 0" (pmsync.HealthFigures lists what they read). A
+// program is red when any red rule holds, else amber when any amber rule
+// does. An empty list means no rules of that colour.
+type HealthRules struct {
+	Red   []string `yaml:"red"`
+	Amber []string `yaml:"amber"`
+	// The lists compiled while the file is checked.
+	red, amber []pmsync.HealthRule
 }
 
 // Connection is one account of one vendor tool: the keys every connection
@@ -166,14 +207,25 @@ type Connection struct {
 	Timeout   time.Duration
 	RateLimit RateLimit
 	Auth      Auth
+	TLS       ClientTLS
 	// Options are the kind's own keys (connectors.Spec.Options); nil when
 	// the kind has none.
 	Options any
 }
 
+// ClientTLS tunes how a connection verifies its server. Verification is
+// always on; what can change is whom it trusts.
+type ClientTLS struct {
+	// CAFile is a PEM bundle of the certificate authorities the connection
+	// trusts instead of the system's, for an on-premises server whose
+	// certificate a private CA issued. Relative paths are resolved against
+	// the config file's directory.
+	CAFile string `yaml:"ca_file"`
+}
+
 // commonConnectionKeys are the keys of a connection entry config decodes;
 // every other key belongs to the connection's kind.
-var commonConnectionKeys = []string{"name", "kind", "base_url", "timeout", "rate_limit", "auth"}
+var commonConnectionKeys = []string{"name", "kind", "base_url", "timeout", "rate_limit", "auth", "tls"}
 
 // RateLimit overrides the vendor's default request rate; zero keeps it.
 type RateLimit struct {
@@ -194,13 +246,17 @@ type Auth struct {
 
 // Program is one executive unit and the sources that feed it.
 type Program struct {
-	ID      string
-	Name    string // defaults to ID
-	Start   pmsync.Date
-	End     pmsync.Date
-	Budget  Budget
-	Rules   *Rules
-	Sources []Source
+	ID   string
+	Name string // defaults to ID
+	// Portfolio groups programs in the rollup; Owner is the executive
+	// sponsor. Both are optional text.
+	Portfolio string
+	Owner     string
+	Start     pmsync.Date
+	End       pmsync.Date
+	Budget    Budget
+	Rules     *Rules
+	Sources   []Source
 }
 
 // Budget is a program's planned budget. A nil Planned means the sum of the
@@ -220,11 +276,59 @@ type Source struct {
 	Mapping string // defaults to the connector kind's default mapping
 }
 
-// Push sends the rollups of some programs to one target of a connection.
+// Push sends the rollups of some programs to one target: a connection's
+// (a tool's) target, a webhook or a file. Exactly one of Connection,
+// Webhook and File is set.
 type Push struct {
 	Connection string
 	Target     connectors.Target // as the connection kind's Spec.Target decoded it
-	Programs   []string          // program ids; "all" in the file is expanded to every program
+	Webhook    *Webhook
+	File       *File
+	Programs   []string // program ids; "all" in the file is expanded to every program
+}
+
+// Webhook posts the report, once per report version, to a URL: as a chat
+// message or as the JSON document signed with HMAC-SHA256 (the formats
+// are package push's). The URL (which often carries a token) and the
+// signing secret are read from the environment or a file only.
+type Webhook struct {
+	// Name names the target in the outbox and in push results; it
+	// defaults to the url_env or url_file it reads.
+	Name       string        `yaml:"name"`
+	URLEnv     string        `yaml:"url_env"`
+	URLFile    string        `yaml:"url_file"`
+	Format     string        `yaml:"format"` // one of push.WebhookFormats; json by default
+	SecretEnv  string        `yaml:"secret_env"`
+	SecretFile string        `yaml:"secret_file"`
+	Timeout    time.Duration `yaml:"timeout"` // per request; 0 keeps the default
+	// URL and Secret are read from the *_env or *_file keys; they print as
+	// <secret>. Both are empty in a config loaded without secrets.
+	URL    pmsync.Secret `yaml:"-"`
+	Secret pmsync.Secret `yaml:"-"`
+}
+
+// File writes the report, once per report version, to a file, replacing it
+// atomically.
+type File struct {
+	// Path is the file written (a relative path in the file is resolved
+	// against the file's directory).
+	Path   string `yaml:"path"`
+	Format string `yaml:"format"` // one of push.FileFormats; default from the extension, else json
+}
+
+// Key names the target stably, for the outbox and push results: the
+// connection and its connector's key ("tracker:issue=PMO-1"),
+// "webhook:<name>" or "file:<path>".
+func (p Push) Key() string {
+	switch {
+	case p.Webhook != nil:
+		return "webhook:" + p.Webhook.Name
+	case p.File != nil:
+		return "file:" + p.File.Path
+	case p.Connection != "":
+		return p.Connection + ":" + p.Target.Key
+	}
+	return ""
 }
 
 // SourceRef is one source with everything the engine needs to pull it.
@@ -259,7 +363,8 @@ func WithoutSecrets() Option { return func(l *loader) { l.noSecrets = true } }
 // SecretsOnly reads the secrets of the named connections only (and not the
 // dashboard's token): a command that talks to some of the tools needs the
 // credentials of those and no others. The other connections have empty
-// credentials.
+// credentials. A webhook push target is named by its key
+// ("webhook:<name>", Push.Key).
 func SecretsOnly(connections ...string) Option {
 	return func(l *loader) {
 		l.secretsOf = map[string]bool{}
@@ -338,6 +443,14 @@ func (o Rules) apply(r *pmsync.Rules) {
 	if o.StaleAfter != nil {
 		r.StaleAfter = *o.StaleAfter
 	}
+	if h := o.Health; h != nil {
+		if h.Red != nil {
+			r.Health.Red = h.red
+		}
+		if h.Amber != nil {
+			r.Health.Amber = h.amber
+		}
+	}
 }
 
 // ProgramList returns the programs in the domain's terms, in file order;
@@ -345,7 +458,7 @@ func (o Rules) apply(r *pmsync.Rules) {
 func (c *Config) ProgramList() []pmsync.Program {
 	out := make([]pmsync.Program, 0, len(c.Programs))
 	for _, p := range c.Programs {
-		dp := pmsync.Program{ID: p.ID, Name: p.Name, Start: p.Start, End: p.End, Currency: p.Budget.Currency}
+		dp := pmsync.Program{ID: p.ID, Name: p.Name, Portfolio: p.Portfolio, Owner: p.Owner, Start: p.Start, End: p.End, Currency: p.Budget.Currency}
 		if p.Budget.Planned != nil {
 			planned := *p.Budget.Planned
 			dp.Budget = &planned
@@ -396,6 +509,7 @@ func (c *Config) Params(connection string) (connectors.Params, error) {
 			}
 			p := conn.params(creds)
 			p.Overlap = c.Sync.Overlap
+			p.RootCAs = c.rootCAs[conn.Name]
 			return p, nil
 		}
 	}

@@ -29,6 +29,7 @@ type file struct {
 	Schedule     Schedule                `yaml:"schedule"`
 	Sync         Sync                    `yaml:"sync"`
 	Retention    Retention               `yaml:"retention"`
+	Audit        Audit                   `yaml:"audit"`
 	Rules        Rules                   `yaml:"rules"`
 	Connections  []yaml.Node             `yaml:"connections"`
 	Programs     []fileProgram           `yaml:"programs"`
@@ -37,13 +38,15 @@ type file struct {
 }
 
 type fileProgram struct {
-	ID      string       `yaml:"id"`
-	Name    string       `yaml:"name"`
-	Start   pmsync.Date  `yaml:"start"`
-	End     pmsync.Date  `yaml:"end"`
-	Budget  Budget       `yaml:"budget"`
-	Rules   *Rules       `yaml:"rules"`
-	Sources []fileSource `yaml:"sources"`
+	ID        string       `yaml:"id"`
+	Name      string       `yaml:"name"`
+	Portfolio string       `yaml:"portfolio"`
+	Owner     string       `yaml:"owner"`
+	Start     pmsync.Date  `yaml:"start"`
+	End       pmsync.Date  `yaml:"end"`
+	Budget    Budget       `yaml:"budget"`
+	Rules     *Rules       `yaml:"rules"`
+	Sources   []fileSource `yaml:"sources"`
 }
 
 type fileSource struct {
@@ -62,11 +65,14 @@ type fileConnection struct {
 	Timeout   time.Duration `yaml:"timeout"`
 	RateLimit RateLimit     `yaml:"rate_limit"`
 	Auth      Auth          `yaml:"auth"`
+	TLS       ClientTLS     `yaml:"tls"`
 }
 
 type filePush struct {
 	Connection string    `yaml:"connection"`
 	Target     yaml.Node `yaml:"target"`
+	Webhook    *Webhook  `yaml:"webhook"`
+	File       *File     `yaml:"file"`
 	Programs   yaml.Node `yaml:"programs"`
 }
 

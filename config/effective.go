@@ -74,6 +74,10 @@ func (c *Config) Settings() []Setting {
 	if s := secretSetting("http.auth_token", c.HTTP.AuthTokenEnv, c.HTTP.AuthTokenFile, c.HTTPToken()); s != nil {
 		out = append(out, *s)
 	}
+	if c.HTTP.TLS.Enabled() {
+		add("http.tls.cert_file", c.HTTP.TLS.CertFile)
+		add("http.tls.key_file", c.HTTP.TLS.KeyFile)
+	}
 	add("schedule.sync", c.Schedule.Sync)
 	add("schedule.rollup", c.Schedule.Rollup)
 	add("schedule.deletions", c.Schedule.Deletions)
@@ -87,6 +91,7 @@ func (c *Config) Settings() []Setting {
 	add("rules.variance_red_points", strconv.FormatFloat(r.VarianceRedPoints, 'g', -1, 64))
 	add("rules.variance_amber_points", strconv.FormatFloat(r.VarianceAmberPoint, 'g', -1, 64))
 	add("rules.stale_after", r.StaleAfter.String())
+	add("audit.keep_payloads", strconv.FormatBool(c.Audit.KeepPayloads))
 
 	top := o.root
 	for top != nil && top.Kind == yaml.DocumentNode && len(top.Content) > 0 {

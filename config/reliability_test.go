@@ -23,8 +23,9 @@ func TestReliabilityKeysAreValidated(t *testing.T) {
 		`testdata/reliability.bad.yml:3: sync.breaker.cooldown: must be positive`,
 		`testdata/reliability.bad.yml:3: sync.breaker.max_cooldown: -1m0s is shorter than the cooldown (0s)`,
 		`testdata/reliability.bad.yml:5: retention.sync_runs: must not be negative (0 keeps everything)`,
-		`testdata/reliability.bad.yml:6: retention.item_changes: 30m0s is under an hour: write 0 to keep everything, or a duration such as 720h (30 days)`,
-		`testdata/reliability.bad.yml:8: retention.outbox: 24h0m0s is under 48h0m0s: a delivered push must be remembered at least as long as its rollup version can recur`,
+		`testdata/reliability.bad.yml:6: retention.item_changes: 720h0m0s is under 1440h0m0s (forecasts read eight weeks of state changes); write 0 to keep everything`,
+		`testdata/reliability.bad.yml:7: retention.snapshots: 168h0m0s is under 840h0m0s (trends and the burn rate read four weeks back); write 0 to keep everything`,
+		`testdata/reliability.bad.yml:8: retention.outbox: 24h0m0s is under 48h0m0s (a delivered push must be remembered as long as its rollup version can recur); write 0 to keep everything`,
 	}
 	if diff := cmp.Diff(want, problemsOf(t, err)); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)

@@ -14,6 +14,7 @@ import (
 	"github.com/pmsync/pmsync/config/yamlnode"
 	"github.com/pmsync/pmsync/connectors"
 	"github.com/pmsync/pmsync/mapping"
+	"github.com/pmsync/pmsync/push"
 )
 
 // Schema returns a JSON Schema (draft 2020-12) of the config file for the
@@ -44,9 +45,10 @@ func Schema(reg *connectors.Registry) ([]byte, error) {
 }
 
 var (
-	durationType = reflect.TypeFor[time.Duration]()
-	dateType     = reflect.TypeFor[pmsync.Date]()
-	nodeType     = reflect.TypeFor[yaml.Node]()
+	durationType  = reflect.TypeFor[time.Duration]()
+	dateType      = reflect.TypeFor[pmsync.Date]()
+	nodeType      = reflect.TypeFor[yaml.Node]()
+	redactionType = reflect.TypeFor[mapping.Redaction]()
 )
 
 // reflector reflects the yaml-tagged types config and the connectors decode
@@ -67,6 +69,8 @@ func reflector() *jsonschema.Reflector {
 				return &jsonschema.Schema{Type: "string", Pattern: `^[0-9]{4}-[0-9]{2}-[0-9]{2}$`, Description: "a date, YYYY-MM-DD"}
 			case nodeType:
 				return &jsonschema.Schema{} // filled in by schemaOf
+			case redactionType:
+				return redactionSchema()
 			}
 			return nil
 		},
@@ -127,7 +131,8 @@ func schemaOf(reg *connectors.Registry) (*jsonschema.Schema, error) {
 		"connections": "One entry per account of a tool: name, kind and the kind's own keys. Secrets only through *_env / *_file keys.",
 		"programs":    "The executive units and the sources that feed them.",
 		"mappings":    "Named mappings from a tool's fields to pmsync's items; extend a kind's default (<kind>-default) and override what differs.",
-		"push":        "Where rollups are delivered: a connection, its kind's target, and programs (all, or a list of ids).",
+		"push":        "Where rollups are delivered: a connection and its kind's target, a webhook or a file; and programs (all, or a list of ids).",
+		"audit":       "The push audit (pmsync audit): keep_payloads keeps each delivered document beside its SHA-256; by default only the hash is kept.",
 	})
 	enums(root, "log", map[string][]any{"level": {"debug", "info", "warn", "error"}, "format": {"auto", "json", "console"}})
 
@@ -163,16 +168,24 @@ func schemaOf(reg *connectors.Registry) (*jsonschema.Schema, error) {
 
 	program := prop(root, "programs").Items
 	program.Required = []string{"id", "sources"}
+	prop(program, "portfolio").Description = "Groups programs in the rollup: the report totals each portfolio."
+	prop(program, "owner").Description = "The executive sponsor, shown beside the program's health."
+	health := prop(prop(root, "rules"), "health")
+	health.Description = "Expressions over the rollup's figures (milestones.late > 0, budget.variance_points > rules.variance_red_points, …): red when any red rule holds, else amber when any amber rule does. A list left out keeps the defaults; [] means none."
 	source := prop(program, "sources").Items
 	source.Required = []string{"connection"}
 	*prop(source, "scope") = jsonschema.Schema{AnyOf: scopes,
 		Description: "What the source reads; its keys are those of the connection's kind: " + strings.Join(kinds, ", ") + "."}
 
-	push := prop(root, "push").Items
-	push.Required = []string{"connection", "target"}
-	*prop(push, "target") = jsonschema.Schema{AnyOf: targets,
+	entry := prop(root, "push").Items
+	entry.OneOf = []*jsonschema.Schema{{Required: []string{"connection", "target"}}, {Required: []string{"webhook"}}, {Required: []string{"file"}}}
+	enums(entry, "webhook", map[string][]any{"format": toAny(push.WebhookFormats())})
+	enums(entry, "file", map[string][]any{"format": toAny(push.FileFormats())})
+	prop(entry, "webhook").Description = "The whole report, once per version, posted to a URL read from url_env or url_file: format slack, teams or json (signed with HMAC-SHA256 when secret_env or secret_file is set)."
+	prop(entry, "file").Description = "The whole report, once per version, written atomically to path as json, csv or md (default: from the extension)."
+	*prop(entry, "target") = jsonschema.Schema{AnyOf: targets,
 		Description: "Where the rollup goes; its keys are those of the connection's kind."}
-	*prop(push, "programs") = jsonschema.Schema{
+	*prop(entry, "programs") = jsonschema.Schema{
 		Description: `"all" (the default) or a list of program ids.`,
 		AnyOf: []*jsonschema.Schema{
 			{Type: "string", Enum: []any{"all"}},
@@ -190,6 +203,24 @@ func schemaOf(reg *connectors.Registry) (*jsonschema.Schema, error) {
 	ms.Version, ms.Definitions, ms.ID = "", nil, ""
 	prop(root, "mappings").AdditionalProperties = ms
 	return root, nil
+}
+
+// redactionSchema is an entry of a mapping's redact list: a built-in
+// rule's name (or builtin for all), or a rule of one's own.
+func redactionSchema() *jsonschema.Schema {
+	names := []any{mapping.RedactAll}
+	for _, n := range mapping.BuiltinRedactions() {
+		names = append(names, n)
+	}
+	own := &jsonschema.Schema{Type: "object", Required: []string{"name"}, AdditionalProperties: jsonschema.FalseSchema,
+		Properties: jsonschema.NewProperties()}
+	own.Properties.Set("name", &jsonschema.Schema{Type: "string", Pattern: "^[a-z0-9_-]+$"})
+	own.Properties.Set("pattern", &jsonschema.Schema{Type: "string", Description: "a regular expression (RE2); a group named value is what gets replaced"})
+	own.Properties.Set("replace", &jsonschema.Schema{Type: "string", Description: "the text put in place of a match; default [redacted:NAME]"})
+	return &jsonschema.Schema{
+		Description: "A built-in redaction rule (" + strings.Join(mapping.BuiltinRedactions(), ", ") + ", or " + mapping.RedactAll + " for all) or { name, pattern, replace }.",
+		AnyOf:       []*jsonschema.Schema{{Type: "string", Enum: names}, own},
+	}
 }
 
 // connectionSchema is the shape of a connection entry of one kind: the
@@ -249,6 +280,14 @@ func blockTypes(spec connectors.Spec) (connectors.Blocks, error) {
 		}
 	}
 	return b, nil
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 // prop returns the schema of a property of s.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -21,6 +22,7 @@ import (
 	"github.com/pmsync/pmsync/connectors"
 	"github.com/pmsync/pmsync/connectors/httpapi"
 	"github.com/pmsync/pmsync/mapping"
+	"github.com/pmsync/pmsync/push"
 )
 
 // loader carries one load of one file: where problems are reported and
@@ -68,9 +70,11 @@ func (l *loader) load(data []byte) *Config {
 		HTTP:     doc.HTTP,
 		Schedule: doc.Schedule,
 		Sync:     doc.Sync,
+		Audit:    doc.Audit,
 		Rules:    doc.Rules,
 		Mappings: doc.Mappings,
 		secrets:  &secrets{creds: map[string]connectors.Credentials{}},
+		rootCAs:  map[string]*x509.CertPool{},
 		origin:   &origin{root: l.root, idx: l.idx, fromEnv: l.fromEnv, expanded: l.expanded},
 	}
 	cfg.Retention = doc.Retention
@@ -239,28 +243,30 @@ func (l *loader) checkBreaker(b Breaker) {
 	}
 }
 
-// minKeepOutbox is the shortest outbox retention: a rollup version names
-// its as-of day, so a delivered row older than two days can never be
-// queued again, and removing it cannot let a version go out twice.
-const minKeepOutbox = 48 * time.Hour
-
+// checkRetention holds each kind of history to the least the running
+// system needs of it; 0 keeps a kind forever.
 func (l *loader) checkRetention(r Retention) {
 	for _, k := range []struct {
-		key  string
-		keep time.Duration
+		key       string
+		keep, min time.Duration
+		why       string
 	}{
-		{"sync_runs", r.SyncRuns}, {"item_changes", r.ItemChanges}, {"snapshots", r.Snapshots},
-		{"outbox", r.Outbox}, {"deleted_items", r.DeletedItems}, {"audit", r.Audit},
+		{"sync_runs", r.SyncRuns, 24 * time.Hour, "a day of runs at least"},
+		{"item_changes", r.ItemChanges, 60 * 24 * time.Hour, "forecasts read eight weeks of state changes"},
+		{"snapshots", r.Snapshots, 35 * 24 * time.Hour, "trends and the burn rate read four weeks back"},
+		// A rollup version names its as-of day, so a delivered row older
+		// than two days can never be queued again: removing it cannot let
+		// a version go out twice.
+		{"outbox", r.Outbox, 48 * time.Hour, "a delivered push must be remembered as long as its rollup version can recur"},
+		{"deleted_items", r.DeletedItems, 24 * time.Hour, "a day of tombstones at least"},
+		{"audit", r.Audit, 24 * time.Hour, "a day of deliveries at least"},
 	} {
 		switch {
 		case k.keep < 0:
 			l.problem("retention."+k.key, "must not be negative (0 keeps everything)")
-		case k.keep > 0 && k.keep < time.Hour:
-			l.problem("retention."+k.key, "%s is under an hour: write 0 to keep everything, or a duration such as 720h (30 days)", k.keep)
+		case k.keep > 0 && k.keep < k.min:
+			l.problem("retention."+k.key, "%s is under %s (%s); write 0 to keep everything", k.keep, k.min, k.why)
 		}
-	}
-	if r.Outbox > 0 && r.Outbox < minKeepOutbox {
-		l.problem("retention.outbox", "%s is under %s: a delivered push must be remembered at least as long as its rollup version can recur", r.Outbox, minKeepOutbox)
 	}
 }
 
@@ -291,6 +297,10 @@ func (l *loader) checkRules(path string, r Rules, base pmsync.Rules) {
 	if v := r.StaleAfter; v != nil && *v <= 0 {
 		l.problem(path+".stale_after", "must be positive")
 	}
+	if h := r.Health; h != nil {
+		h.red = l.healthRules(path+".health.red", h.Red)
+		h.amber = l.healthRules(path+".health.amber", h.Amber)
+	}
 	if r.VarianceAmberPoints != nil || r.VarianceRedPoints != nil {
 		eff := base
 		r.apply(&eff)
@@ -302,6 +312,32 @@ func (l *loader) checkRules(path string, r Rules, base pmsync.Rules) {
 			l.problem(key, "variance_amber_points (%g) must not exceed variance_red_points (%g)", eff.VarianceAmberPoint, eff.VarianceRedPoints)
 		}
 	}
+}
+
+// healthRules compiles a list of health rule expressions, reporting each
+// bad one at its place in the list. A nil list stays nil (the level below
+// applies); an empty one stays empty (no rules of that colour).
+func (l *loader) healthRules(path string, srcs []string) []pmsync.HealthRule {
+	if srcs == nil {
+		return nil
+	}
+	out := make([]pmsync.HealthRule, 0, len(srcs))
+	for i, src := range srcs {
+		r, err := pmsync.CompileHealthRule(src)
+		if err != nil {
+			l.problem(fmt.Sprintf("%s[%d]", path, i), "%s (rules read %s and rules.*)", firstLine(err.Error()), "the figures of the rollup document such as milestones.late or budget.variance_points")
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// firstLine keeps the first line of an expression error: expr adds the
+// source and a caret below it, which the key path already locates.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 func (l *loader) checkHTTP(cfg *Config) {
@@ -320,6 +356,7 @@ func (l *loader) checkHTTP(cfg *Config) {
 	if !httpapi.IsLoopback(host) && !hasToken {
 		l.problem("http.listen", "%q is not a loopback address: set auth_token_env or auth_token_file", h.Listen)
 	}
+	l.checkServerTLS(cfg)
 }
 
 // secret reads the secret configured by the keys <path>_env and
@@ -428,7 +465,7 @@ func (l *loader) checkConnections(cfg *Config, nodes []yaml.Node) map[string]con
 		if n.Kind != yaml.MappingNode {
 			continue // reported by the decoder
 		}
-		conn := Connection{Name: fc.Name, Kind: fc.Kind, BaseURL: fc.BaseURL, Timeout: fc.Timeout, RateLimit: fc.RateLimit, Auth: fc.Auth}
+		conn := Connection{Name: fc.Name, Kind: fc.Kind, BaseURL: fc.BaseURL, Timeout: fc.Timeout, RateLimit: fc.RateLimit, Auth: fc.Auth, TLS: fc.TLS}
 		before := l.found
 		unique := false
 		switch {
@@ -459,6 +496,12 @@ func (l *loader) checkConnections(cfg *Config, nodes []yaml.Node) map[string]con
 		if conn.BaseURL != "" {
 			if err := httpapi.CheckBaseURL(conn.BaseURL); err != nil {
 				l.problem(p+".base_url", "%v", err)
+			}
+		}
+		if conn.TLS.CAFile != "" {
+			conn.TLS.CAFile = l.path(p+".tls.ca_file", conn.TLS.CAFile)
+			if pool := l.caBundle(p+".tls.ca_file", conn.TLS.CAFile); pool != nil && conn.Name != "" {
+				cfg.rootCAs[conn.Name] = pool
 			}
 		}
 		if conn.Timeout < 0 {
@@ -671,7 +714,8 @@ func (l *loader) checkPrograms(cfg *Config, programs []fileProgram, specs map[st
 	ids := map[string]int{}
 	paths := elementPaths("programs", len(programs))
 	for i, fp := range programs {
-		prog := Program{ID: fp.ID, Name: fp.Name, Start: fp.Start, End: fp.End, Budget: fp.Budget, Rules: fp.Rules}
+		prog := Program{ID: fp.ID, Name: fp.Name, Portfolio: strings.TrimSpace(fp.Portfolio), Owner: strings.TrimSpace(fp.Owner),
+			Start: fp.Start, End: fp.End, Budget: fp.Budget, Rules: fp.Rules}
 		p := paths[i]
 		switch {
 		case prog.ID == "":
@@ -828,26 +872,131 @@ func (l *loader) checkPush(cfg *Config, pushes []filePush, specs map[string]conn
 		}
 	}
 	paths := elementPaths("push", len(pushes))
+	keys := map[string]string{} // target key → path of its first use
 	for i, fp := range pushes {
 		p := paths[i]
-		spec, connOK := specs[fp.Connection]
+		push := Push{Connection: fp.Connection, Webhook: fp.Webhook, File: fp.File}
+		set := 0
+		for _, b := range []bool{fp.Connection != "", fp.Webhook != nil, fp.File != nil} {
+			if b {
+				set++
+			}
+		}
 		switch {
-		case fp.Connection == "":
-			l.problem(p, "connection is required")
-		case !connOK && !declaredConns[fp.Connection]:
-			l.problem(p+".connection", "no connection named %q (connections: %s)", fp.Connection, strings.Join(connNames(cfg), ", "))
-		case connOK && spec.Target == nil:
-			l.problem(p+".connection", "connector kind %s cannot be pushed to", spec.Kind)
+		case set == 0:
+			l.problem(p, "connection is required (or webhook, or file)")
+		case set > 1:
+			l.problem(p, "give only one of connection, webhook and file")
+		case fp.Webhook != nil:
+			l.checkWebhook(p+".webhook", fp.Webhook)
+		case fp.File != nil:
+			l.checkFile(p+".file", fp.File)
 		}
-		var target connectors.Target
-		if connOK && spec.Target != nil {
-			target = block(l, p, "target", &fp.Target, spec.Target)
+		if fp.Target.Kind != 0 && fp.Connection == "" && set > 0 {
+			l.problem(p+".target", "target belongs to a connection; a webhook or file needs none")
 		}
-		cfg.Push = append(cfg.Push, Push{
-			Connection: fp.Connection,
-			Target:     target,
-			Programs:   l.pushPrograms(p+".programs", &fp.Programs, all, declaredProgs),
-		})
+		if fp.Connection != "" {
+			spec, connOK := specs[fp.Connection]
+			switch {
+			case !connOK && !declaredConns[fp.Connection]:
+				l.problem(p+".connection", "no connection named %q (connections: %s)", fp.Connection, strings.Join(connNames(cfg), ", "))
+			case connOK && spec.Target == nil:
+				l.problem(p+".connection", "connector kind %s cannot be pushed to", spec.Kind)
+			}
+			if connOK && spec.Target != nil {
+				push.Target = block(l, p, "target", &fp.Target, spec.Target)
+			}
+		}
+		if key := push.Key(); set == 1 && key != "" {
+			if first, dup := keys[key]; dup {
+				l.problem(p, "pushes to the same target as %s (%s); list the programs in one entry", first, key)
+			} else {
+				keys[key] = p
+			}
+		}
+		push.Programs = l.pushPrograms(p+".programs", &fp.Programs, all, declaredProgs)
+		cfg.Push = append(cfg.Push, push)
+	}
+}
+
+// checkWebhook checks a webhook target and reads its secrets.
+func (l *loader) checkWebhook(p string, w *Webhook) {
+	if w.Format == "" {
+		w.Format = "json"
+	}
+	oneOf(l, p+".format", w.Format, push.WebhookFormats()...)
+	if w.Timeout < 0 {
+		l.problem(p+".timeout", "must not be negative")
+	}
+	if w.Name == "" {
+		w.Name = w.URLEnv + w.URLFile
+	}
+	if w.Name != "" && !validSourceName(strings.ToLower(w.Name)) && !validEnvName(w.Name) {
+		l.problem(p+".name", "%q may only contain letters, digits, _, - and /", w.Name)
+	}
+	// A command reading the secrets of some targets only names this one by
+	// its key (SecretsOnly).
+	skip := l.skipSecrets("webhook:" + w.Name)
+	url, ok := l.secret(p+".url", w.URLEnv, w.URLFile, skip)
+	if !ok {
+		l.problem(p, "url_env or url_file is required: a webhook URL often carries a token, so it is never written in the file")
+	}
+	if url != "" {
+		if err := checkWebhookURL(url.Reveal()); err != nil {
+			key := p + ".url_env"
+			if w.URLFile != "" {
+				key = p + ".url_file"
+			}
+			l.problem(key, "the webhook URL %v", err)
+		}
+	}
+	w.URL = url
+	w.Secret, _ = l.secret(p+".secret", w.SecretEnv, w.SecretFile, skip)
+}
+
+// checkWebhookURL applies the rule of every outgoing URL: absolute, https
+// (http only to a loopback host), no credentials in it. A query is allowed
+// (some chat workflow URLs carry their signature there). The error never
+// repeats the URL, which is a secret.
+func checkWebhookURL(raw string) error {
+	u, err := neturl.Parse(raw)
+	switch {
+	case err != nil || u.Host == "" || u.Opaque != "":
+		return errors.New("is not an absolute URL")
+	case u.User != nil:
+		return errors.New("must not carry credentials before the host")
+	case u.Scheme == "http" && !httpapi.IsLoopback(u.Hostname()):
+		return errors.New("must use https (http is allowed for loopback hosts only)")
+	case u.Scheme != "https" && u.Scheme != "http":
+		return errors.New("must use https")
+	}
+	return nil
+}
+
+// checkFile checks a file target: a path in an existing directory and a
+// format, by default the one its extension names.
+func (l *loader) checkFile(p string, f *File) {
+	if f.Path == "" {
+		l.problem(p, "path is required")
+		return
+	}
+	f.Path = l.path(p+".path", f.Path)
+	if f.Format == "" {
+		f.Format = "json"
+		switch strings.ToLower(filepath.Ext(f.Path)) {
+		case ".csv":
+			f.Format = "csv"
+		case ".md", ".markdown":
+			f.Format = "md"
+		}
+	}
+	oneOf(l, p+".format", f.Format, push.FileFormats()...)
+	dir := filepath.Dir(f.Path)
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		l.problem(p+".path", "directory %s does not exist", dir)
+	}
+	if fi, err := os.Stat(f.Path); err == nil && fi.IsDir() {
+		l.problem(p+".path", "%s is a directory", f.Path)
 	}
 }
 

@@ -23,7 +23,10 @@ func TestEveryConfigLoads(t *testing.T) {
 	}
 	secrets := map[string]string{}
 	env := func(k string) (string, bool) {
-		if strings.HasSuffix(k, "_EMAIL") || strings.HasSuffix(k, "_TOKEN") || strings.HasSuffix(k, "_KEY") {
+		if strings.HasSuffix(k, "_URL") {
+			return "https://hooks.example.org/" + strings.ToLower(k), true
+		}
+		if strings.HasSuffix(k, "_EMAIL") || strings.HasSuffix(k, "_TOKEN") || strings.HasSuffix(k, "_KEY") || strings.HasSuffix(k, "_SECRET") {
 			if _, ok := secrets[k]; !ok {
 				secrets[k] = "secret-for-" + strings.ToLower(k)
 			}

@@ -6,6 +6,7 @@ package connectors
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -87,6 +88,18 @@ type Pusher interface {
 	Push(ctx context.Context, target Target, rollups []pmsync.Rollup) ([]Receipt, error)
 }
 
+// Preview is what a push would write for one program's rollup (see
+// Spec.Preview).
+type Preview struct {
+	Program string
+	// Where says what would be written, in the tool's terms ("a comment on
+	// issue PMO-1", "the row of program ehr in sheet 9988").
+	Where string
+	// Text is the content as it would be written (for structured writes,
+	// one "field: value" per line).
+	Text string
+}
+
 // Checker verifies authentication and reachability.
 type Checker interface {
 	Check(ctx context.Context) error
@@ -142,9 +155,13 @@ type Params struct {
 	// connector's default.
 	Overlap   time.Duration
 	Transport http.RoundTripper // nil uses a private clone of the default transport
-	Limiters  RateLimiters      // nil gives the connection its own buckets
-	Log       zerolog.Logger
-	Now       func() time.Time
+	// RootCAs, when not nil, are the only certificate authorities the
+	// connection trusts (an on-premises server with a private CA); nil
+	// trusts the system's. Verification is never turned off.
+	RootCAs  *x509.CertPool
+	Limiters RateLimiters // nil gives the connection its own buckets
+	Log      zerolog.Logger
+	Now      func() time.Time
 	// Sleep waits between retries; nil sleeps for real. Tests replace it.
 	Sleep func(ctx context.Context, d time.Duration) error
 }

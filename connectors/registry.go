@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/pmsync/pmsync"
 	"github.com/pmsync/pmsync/config/yamlnode"
 )
 
@@ -19,7 +20,7 @@ type Spec struct {
 	New func(Params) (Connector, error)
 	// Options decodes the kind's own keys of a connection entry: the block
 	// holds every key of the entry besides the common ones (name, kind,
-	// base_url, timeout, rate_limit, auth), and is nil-noded when there are
+	// base_url, timeout, rate_limit, auth, tls), and is nil-noded when there are
 	// none. What it returns reaches New as Params.Options. Nil: the kind
 	// has no keys of its own and any other key is unknown.
 	Options func(b *yamlnode.Block) any
@@ -29,6 +30,11 @@ type Spec struct {
 	// Target decodes and checks a push target block. A kind without it
 	// cannot be pushed to.
 	Target func(b *yamlnode.Block) Target
+	// Preview says what Push would write to a target for each rollup,
+	// writing nothing and reading nothing from the tool (it needs no
+	// connection, so `pmsync push --dry-run` runs without credentials).
+	// Optional: without it a dry run names the versions only.
+	Preview func(target Target, rollups []pmsync.Rollup) ([]Preview, error)
 	// CheckParams says what is wrong with a connection once its secrets are
 	// read (a credential the chosen options need), or nil.
 	CheckParams func(Params) error

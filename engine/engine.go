@@ -23,6 +23,7 @@ import (
 	"github.com/pmsync/pmsync/config"
 	"github.com/pmsync/pmsync/connectors"
 	"github.com/pmsync/pmsync/connectors/httpapi"
+	"github.com/pmsync/pmsync/push"
 	"github.com/pmsync/pmsync/store"
 )
 
@@ -33,9 +34,11 @@ type Store interface {
 	store.Runs
 	store.Meta
 	store.Snapshots
+	store.Reports
 	store.Outbox
 	store.Leases
 	store.Pruner
+	store.Audit
 }
 
 // Options tune an Engine. Zero values are fine for production.
@@ -59,11 +62,13 @@ type Options struct {
 
 // Engine owns the connectors of one configuration and drives them.
 type Engine struct {
-	cfg     *config.Config
-	db      Store
-	log     zerolog.Logger
-	now     func() time.Time
-	conns   map[string]connectors.Connector // by connection name
+	cfg   *config.Config
+	db    Store
+	log   zerolog.Logger
+	now   func() time.Time
+	conns map[string]connectors.Connector // by connection name
+	// targets are the webhook and file targets, by target key.
+	targets map[string]push.Target
 	metrics *Metrics
 	// syncMu serializes syncs (two runs of one source would race on its
 	// cursor); pushMu serializes outbox deliveries.
@@ -131,6 +136,11 @@ func New(cfg *config.Config, db Store, opts Options) (*Engine, error) {
 		}
 		e.conns[c.Name] = conn
 	}
+	targets, err := newTargets(cfg, opts)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	e.targets = targets
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}

@@ -84,7 +84,16 @@ func newEnv(t *testing.T, flavor jirasim.Flavor, maxResults int) *env {
 
 func (e *env) open(t *testing.T, path string) {
 	t.Helper()
+	e.openWith(t, path, nil)
+}
+
+// openWith loads the configuration with more environment variables.
+func (e *env) openWith(t *testing.T, path string, extra map[string]string) {
+	t.Helper()
 	vars := map[string]string{"JIRA_EMAIL": testEmail, "JIRA_TOKEN": testToken}
+	for k, v := range extra {
+		vars[k] = v
+	}
 	cfg, err := config.Load(path, connectors.Default, func(k string) (string, bool) { v, ok := vars[k]; return v, ok })
 	if err != nil {
 		t.Fatalf("load config: %v", err)

@@ -6,7 +6,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pmsync/pmsync"
-	"github.com/pmsync/pmsync/store"
 )
 
 // Metrics are the engine's Prometheus instruments.
@@ -116,12 +115,12 @@ func (m *Metrics) observeBreaker(source string, b breaker, now time.Time) {
 	m.retryAt.WithLabelValues(source).Set(retry)
 }
 
-func (m *Metrics) observePrune(p store.Pruned) {
+func (m *Metrics) observePrune(p Pruned) {
 	if m == nil {
 		return
 	}
 	for kind, n := range map[string]int{"sync_runs": p.SyncRuns, "item_changes": p.ItemChanges, "snapshots": p.Snapshots,
-		"outbox": p.Outbox, "deleted_items": p.DeletedItems} {
+		"outbox": p.Outbox, "deleted_items": p.DeletedItems, "audit": p.Audit} {
 		m.pruned.WithLabelValues(kind).Add(float64(n))
 	}
 }

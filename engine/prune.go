@@ -12,18 +12,26 @@ import (
 // database one replica prunes at a time.
 const pruneLease = "prune"
 
+// Pruned counts what one prune removed: the store's history, and the
+// push audit's entries.
+type Pruned struct {
+	store.Pruned
+	Audit int
+}
+
 // Prune removes the history the configured retention no longer keeps (see
-// store.Retention for what every prune keeps regardless) and reports how
-// much it removed. It runs under the prune lease; when another replica
-// holds it, Prune does nothing and reports false.
-func (e *Engine) Prune(ctx context.Context) (store.Pruned, bool, error) {
+// store.Retention for what every prune keeps regardless), and the push
+// audit's entries older than retention.audit, and reports how much it
+// removed. It runs under the prune lease; when another replica holds it,
+// Prune does nothing and reports false.
+func (e *Engine) Prune(ctx context.Context) (Pruned, bool, error) {
 	fence, got, err := e.acquire(ctx, pruneLease, e.now())
 	if err != nil {
-		return store.Pruned{}, false, fmt.Errorf("take the prune lease: %w", err)
+		return Pruned{}, false, fmt.Errorf("take the prune lease: %w", err)
 	}
 	if !got {
 		e.log.Info().Msg("history is being pruned by another replica")
-		return store.Pruned{}, false, nil
+		return Pruned{}, false, nil
 	}
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -36,15 +44,22 @@ func (e *Engine) Prune(ctx context.Context) (store.Pruned, bool, error) {
 
 	r := e.cfg.Retention
 	start := e.now()
-	p, err := e.db.Prune(ctx, store.Retention{
+	var p Pruned
+	p.Pruned, err = e.db.Prune(ctx, store.Retention{
 		SyncRuns: r.SyncRuns, ItemChanges: r.ItemChanges, Snapshots: r.Snapshots,
 		Outbox: r.Outbox, DeletedItems: r.DeletedItems,
 	}, start)
+	if err == nil && r.Audit > 0 {
+		if p.Audit, err = e.db.PruneDeliveries(ctx, start.Add(-r.Audit)); err != nil {
+			err = fmt.Errorf("prune the push audit: %w", err)
+		}
+	}
 	e.metrics.observePrune(p)
 	if err != nil {
 		return p, true, fmt.Errorf("prune history: %w", err)
 	}
 	e.log.Info().Int("sync_runs", p.SyncRuns).Int("item_changes", p.ItemChanges).Int("snapshots", p.Snapshots).
-		Int("outbox", p.Outbox).Int("deleted_items", p.DeletedItems).Dur("duration", e.now().Sub(start)).Msg("history pruned")
+		Int("outbox", p.Outbox).Int("deleted_items", p.DeletedItems).Int("audit", p.Audit).
+		Dur("duration", e.now().Sub(start)).Msg("history pruned")
 	return p, true, nil
 }

@@ -31,18 +31,34 @@ func TestPruneAppliesTheRetentionUnderALease(t *testing.T) {
 		}
 		e.clock.Advance(time.Hour)
 	}
-	// Runs at T, T+1h and T+2h; now T+90 days+30 minutes: the first is past
-	// the 90 days.
-	e.clock.Advance(90*24*time.Hour - 3*time.Hour + 30*time.Minute)
-	if p, ran, err := eng.Prune(ctx); err != nil || !ran || p != (store.Pruned{SyncRuns: 1}) {
-		t.Fatalf("Prune after 90 days = %+v, %v, %v; want the oldest run pruned", p, ran, err)
+	// One delivery, audited now.
+	if _, err := e.db.Enqueue(ctx, "tracker:issue=PMO-1", "ehr", "v1", []byte(`{}`), e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	pending, err := e.db.PendingPushes(ctx, "")
+	if err != nil || len(pending) != 1 {
+		t.Fatal(pending, err)
+	}
+	if ok, err := e.db.ClaimPush(ctx, pending[0].ID, e.clock.Now(), time.Minute); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if err := e.db.MarkDelivered(ctx, pending[0].ID, store.PushOutcome{At: e.clock.Now(), Receipt: "comment 1"}); err != nil {
+		t.Fatal(err)
+	}
+	// Runs at T, T+1h and T+2h, a delivery at T+3h; now T+90 days+90
+	// minutes: the first two runs are past the 90 days, and the first stays
+	// all the same (the source's first successful run); the delivered
+	// outbox row is past its 30 days.
+	e.clock.Advance(90*24*time.Hour - 3*time.Hour + 90*time.Minute)
+	if p, ran, err := eng.Prune(ctx); err != nil || !ran || p != (engine.Pruned{Pruned: store.Pruned{SyncRuns: 1, Outbox: 1}}) {
+		t.Fatalf("Prune after 90 days = %+v, %v, %v; want the middle run and the delivered push pruned", p, ran, err)
 	}
 	e.clock.Advance(30 * 24 * time.Hour)
 	// Another replica is pruning: this one leaves it alone.
 	if _, got, err := e.db.AcquireLease(ctx, "prune", "other-host/1/beef", e.clock.Now(), time.Hour); err != nil || !got {
 		t.Fatal(got, err)
 	}
-	if p, ran, err := eng.Prune(ctx); err != nil || ran || p != (store.Pruned{}) {
+	if p, ran, err := eng.Prune(ctx); err != nil || ran || p != (engine.Pruned{}) {
 		t.Errorf("Prune with another replica holding the lease = %+v, %v, %v; want skipped", p, ran, err)
 	}
 	if err := e.db.ReleaseLease(ctx, "prune", "other-host/1/beef"); err != nil {
@@ -50,14 +66,27 @@ func TestPruneAppliesTheRetentionUnderALease(t *testing.T) {
 	}
 	// The newest run stays, whatever its age: it says when the source
 	// last synced.
-	if p, ran, err := eng.Prune(ctx); err != nil || !ran || p != (store.Pruned{SyncRuns: 1}) {
-		t.Errorf("Prune after 120 days = %+v, %v, %v; want one more run pruned and the newest kept", p, ran, err)
+	// The newest run stays, whatever its age (it says when the source last
+	// synced), and so does the first. The delivery is still in the audit,
+	// kept six years by default.
+	if p, ran, err := eng.Prune(ctx); err != nil || !ran || p != (engine.Pruned{Pruned: store.Pruned{}}) {
+		t.Errorf("Prune after 120 days = %+v, %v, %v; want nothing more", p, ran, err)
 	}
 	runs, err := e.db.Runs(ctx, "ehr-jira", 0)
-	if err != nil || len(runs) != 1 {
-		t.Errorf("%d runs left (%v), want the newest", len(runs), err)
+	if err != nil || len(runs) != 2 {
+		t.Errorf("%d runs left (%v), want the first and the newest", len(runs), err)
 	}
-	if v, ok := metricValue(t, reg, "pmsync_pruned_rows_total", map[string]string{"kind": "sync_runs"}); !ok || v != 2 {
-		t.Errorf("pmsync_pruned_rows_total{kind=sync_runs} = %v, want 2", v)
+	if d, err := e.db.Deliveries(ctx, store.DeliveryFilter{}); err != nil || len(d) != 1 {
+		t.Errorf("audit after 120 days: %d entries (%v), want the one delivery", len(d), err)
+	}
+	e.clock.Advance(6 * 365 * 24 * time.Hour)
+	if p, _, err := eng.Prune(ctx); err != nil || p.Audit != 1 {
+		t.Errorf("Prune after six years = %+v, %v; want the audit entry pruned", p, err)
+	}
+	if v, ok := metricValue(t, reg, "pmsync_pruned_rows_total", map[string]string{"kind": "sync_runs"}); !ok || v != 1 {
+		t.Errorf("pmsync_pruned_rows_total{kind=sync_runs} = %v, want 1", v)
+	}
+	if v, ok := metricValue(t, reg, "pmsync_pruned_rows_total", map[string]string{"kind": "audit"}); !ok || v != 1 {
+		t.Errorf("pmsync_pruned_rows_total{kind=audit} = %v, want 1", v)
 	}
 }

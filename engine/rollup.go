@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/pmsync/pmsync"
+	"github.com/pmsync/pmsync/store"
 )
 
 // ErrNoSuchProgram is returned for a program id the configuration lacks.
@@ -16,15 +18,61 @@ var ErrNoSuchProgram = errors.New("no such program")
 type RollupOptions struct {
 	Programs []string // program ids; empty means all
 	// Save stores a snapshot of each rollup whose content changed (the
-	// history behind trends and "what changed").
+	// history behind trends and "what changed"), and, for a rollup of
+	// every program, keeps the report as the latest one served.
 	Save bool
+	// TrendDays is the trend window in days back from the as-of date; 0
+	// means pmsync.DefaultTrendDays.
+	TrendDays int
+	// ChangesSince, when set, adds what changed since that date.
+	ChangesSince pmsync.Date
+	// Explain collects, for every figure, the items behind it.
+	Explain bool
 }
 
 // Rollup computes the report for the selected programs as of today in the
 // configured time zone.
 func (e *Engine) Rollup(ctx context.Context, opts RollupOptions) (pmsync.Report, error) {
+	rep, _, err := e.rollup(ctx, opts)
+	return rep, err
+}
+
+// Explain computes the selected programs' rollups with the items behind
+// every figure.
+func (e *Engine) Explain(ctx context.Context, opts RollupOptions) (pmsync.ExplainReport, error) {
+	opts.Explain, opts.Save = true, false
+	rep, ex, err := e.rollup(ctx, opts)
+	return pmsync.ExplainReport{Schema: pmsync.ExplainSchema, AsOf: rep.AsOf, Programs: ex}, err
+}
+
+// Refresh recomputes the rollup of every program and keeps it as the
+// latest report, which the dashboard and the API serve. It saves no
+// snapshot: those come from the rollup schedule, so that "what changed"
+// means since the previous scheduled rollup.
+func (e *Engine) Refresh(ctx context.Context) (pmsync.Report, error) {
+	rep, _, err := e.rollup(ctx, RollupOptions{})
+	if err != nil {
+		return rep, err
+	}
+	if err := e.db.SaveReport(ctx, rep, e.now()); err != nil {
+		return rep, fmt.Errorf("keep the latest rollup: %w", err)
+	}
+	return rep, nil
+}
+
+// Latest returns the latest computed report, computing (and keeping) one
+// when there is none yet.
+func (e *Engine) Latest(ctx context.Context) (pmsync.Report, error) {
+	rep, _, ok, err := e.db.LatestReport(ctx)
+	if err != nil || ok {
+		return rep, err
+	}
+	return e.Refresh(ctx)
+}
+
+func (e *Engine) rollup(ctx context.Context, opts RollupOptions) (pmsync.Report, []pmsync.Explanation, error) {
 	now := e.now()
-	rep := pmsync.Report{Schema: pmsync.Schema, AsOf: pmsync.DateOf(now.In(e.cfg.Location())), GeneratedAt: now.UTC().Truncate(1e9), Programs: []pmsync.Rollup{}}
+	asOf := pmsync.DateOf(now.In(e.cfg.Location()))
 	programs := e.cfg.ProgramList()
 	for _, id := range opts.Programs {
 		if !slices.ContainsFunc(programs, func(p pmsync.Program) bool { return p.ID == id }) {
@@ -32,64 +80,148 @@ func (e *Engine) Rollup(ctx context.Context, opts RollupOptions) (pmsync.Report,
 			for _, p := range programs {
 				known = append(known, p.ID)
 			}
-			return rep, fmt.Errorf("%w %q (programs: %v)", ErrNoSuchProgram, id, known)
+			return pmsync.NewReport(asOf, now.UTC().Truncate(time.Second), nil), nil, fmt.Errorf("%w %q (programs: %v)", ErrNoSuchProgram, id, known)
 		}
 	}
+	rollups := []pmsync.Rollup{}
+	explanations := []pmsync.Explanation{}
 	for _, p := range programs {
 		if len(opts.Programs) > 0 && !slices.Contains(opts.Programs, p.ID) {
 			continue
 		}
-		r, err := e.rollupProgram(ctx, p, rep.AsOf, opts.Save)
+		r, ex, err := e.rollupProgram(ctx, p, asOf, opts)
 		if err != nil {
-			return rep, fmt.Errorf("rollup %s: %w", p.ID, err)
+			return pmsync.NewReport(asOf, now.UTC().Truncate(time.Second), rollups), nil, fmt.Errorf("rollup %s: %w", p.ID, err)
 		}
-		rep.Programs = append(rep.Programs, r)
+		rollups = append(rollups, r)
+		if ex != nil {
+			explanations = append(explanations, *ex)
+		}
 	}
-	return rep, nil
+	rep := pmsync.NewReport(asOf, now.UTC().Truncate(time.Second), rollups)
+	if opts.Save && len(opts.Programs) == 0 {
+		if err := e.db.SaveReport(ctx, rep, now); err != nil {
+			return rep, explanations, fmt.Errorf("keep the latest rollup: %w", err)
+		}
+	}
+	return rep, explanations, nil
 }
 
-func (e *Engine) rollupProgram(ctx context.Context, p pmsync.Program, asOf pmsync.Date, save bool) (pmsync.Rollup, error) {
+// historyWeeks is how far back the rollup reads moves into done: the
+// forecast's eight weeks of throughput.
+const historyWeeks = 8
+
+func (e *Engine) rollupProgram(ctx context.Context, p pmsync.Program, asOf pmsync.Date, opts RollupOptions) (pmsync.Rollup, *pmsync.Explanation, error) {
 	rules := e.cfg.RulesFor(p.ID)
+	loc := e.cfg.Location()
 	items, err := e.db.Items(ctx, p.Sources...)
 	if err != nil {
-		return pmsync.Rollup{}, fmt.Errorf("read items: %w", err)
+		return pmsync.Rollup{}, nil, fmt.Errorf("read items: %w", err)
 	}
 	now := e.now()
-	var statuses []pmsync.SourceStatus
+	in := pmsync.Input{Program: p, Items: items, Rules: rules, AsOf: asOf, Location: loc, ChangesSince: opts.ChangesSince, Explain: opts.Explain}
+	firstSync := map[string]time.Time{}
+	watched := true
 	for _, s := range e.cfg.Sources() {
 		if s.Program != p.ID {
 			continue
 		}
 		last, lastErr, err := e.db.LastSuccess(ctx, s.Name)
 		if err != nil {
-			return pmsync.Rollup{}, fmt.Errorf("read sync status of %s: %w", s.Name, err)
+			return pmsync.Rollup{}, nil, fmt.Errorf("read sync status of %s: %w", s.Name, err)
 		}
 		q, err := e.db.Quarantine(ctx, s.Name)
 		if err != nil {
-			return pmsync.Rollup{}, fmt.Errorf("read quarantine of %s: %w", s.Name, err)
+			return pmsync.Rollup{}, nil, fmt.Errorf("read quarantine of %s: %w", s.Name, err)
 		}
 		b := e.breakerOf(ctx, s.Name)
-		statuses = append(statuses, pmsync.SourceStatus{
+		in.Sources = append(in.Sources, pmsync.SourceStatus{
 			Source: s.Name, Connection: s.Connection.Name, LastSuccess: last.UTC(), LastError: lastErr,
 			Stale: last.IsZero() || now.Sub(last) > rules.StaleAfter, Quarantined: len(q),
 			Failures: b.Failures, Breaker: b.state(now), RetryAt: b.RetryAt.UTC(),
 		})
-	}
-	r := pmsync.Compute(p, items, statuses, rules, asOf)
-	prev, ok, err := e.db.LatestSnapshot(ctx, p.ID)
-	if err != nil {
-		return r, fmt.Errorf("read last snapshot: %w", err)
-	}
-	switch {
-	case ok && prev.Version == r.Version:
-		r.Changes = prev.Rollup.Changes
-	case ok:
-		r.Changes = pmsync.Changes(prev.Rollup, r)
-	}
-	if save {
-		if _, err := e.db.SaveSnapshot(ctx, r, now); err != nil {
-			return r, fmt.Errorf("save snapshot: %w", err)
+		first, err := e.db.FirstSuccess(ctx, s.Name)
+		if err != nil {
+			return pmsync.Rollup{}, nil, fmt.Errorf("read first sync of %s: %w", s.Name, err)
+		}
+		firstSync[s.Name] = first
+		if first.IsZero() {
+			watched = false
+		} else if first.After(in.ObservedSince) {
+			in.ObservedSince = first
 		}
 	}
-	return r, nil
+	if !watched || len(p.Sources) == 0 {
+		in.ObservedSince = time.Time{}
+	}
+
+	if len(p.Sources) > 0 {
+		// Baselines and slips: every recorded due-date change of the
+		// program's milestones (item_changes keeps the first value seen as
+		// the old value of the first change, so no baseline is stored).
+		dues, err := e.db.ChangeLog(ctx, store.ChangeQuery{Sources: p.Sources, Fields: []string{store.FieldDue}, Kinds: []pmsync.Kind{pmsync.KindMilestone}})
+		if err != nil {
+			return pmsync.Rollup{}, nil, fmt.Errorf("read due-date history: %w", err)
+		}
+		for _, c := range dues {
+			in.DueMoves = append(in.DueMoves, pmsync.DueMove{Source: c.Source, ExternalID: c.ExternalID, At: c.At, From: pmsync.Date(c.Old), To: pmsync.Date(c.New)})
+		}
+		// Done times for items whose mapping gives none: when pmsync saw
+		// them move into done, over the forecast's weeks.
+		since := dayStart(asOf.AddDays(-7*historyWeeks), loc)
+		states, err := e.db.ChangeLog(ctx, store.ChangeQuery{Sources: p.Sources, Fields: []string{store.FieldState}, Since: since})
+		if err != nil {
+			return pmsync.Rollup{}, nil, fmt.Errorf("read state history: %w", err)
+		}
+		for _, c := range states {
+			if c.New == string(pmsync.StateDone) {
+				in.Finished = append(in.Finished, pmsync.Seen{Source: c.Source, ExternalID: c.ExternalID, At: c.At})
+			}
+		}
+		// New work: first seen in the last 28 days, after its source's
+		// first complete sync (the initial load is not new work).
+		seen, err := e.db.FirstSeen(ctx, dayStart(asOf.AddDays(-28), loc), p.Sources...)
+		if err != nil {
+			return pmsync.Rollup{}, nil, fmt.Errorf("read new items: %w", err)
+		}
+		for _, s := range seen {
+			if first := firstSync[s.Source]; !first.IsZero() && s.At.After(first) {
+				in.Arrived = append(in.Arrived, s)
+			}
+		}
+	}
+
+	days := opts.TrendDays
+	if days <= 0 {
+		days = pmsync.DefaultTrendDays
+	}
+	in.TrendFrom = asOf.AddDays(-days)
+	from := min(in.TrendFrom, asOf.AddDays(-27)) // the burn rate reads the newest snapshot 28 days old or older
+	if opts.ChangesSince != "" {
+		from = min(from, opts.ChangesSince.AddDays(1))
+	}
+	snaps, err := e.db.SnapshotsSince(ctx, p.ID, from)
+	if err != nil {
+		return pmsync.Rollup{}, nil, fmt.Errorf("read snapshots: %w", err)
+	}
+	for _, s := range snaps {
+		in.Past = append(in.Past, s.Rollup)
+	}
+
+	r, ex := pmsync.Build(in)
+	if opts.Save {
+		// A snapshot holds what the rollup said, not its history.
+		snap := r
+		snap.Trend, snap.ChangesSince = pmsync.Trend{}, nil
+		if _, err := e.db.SaveSnapshot(ctx, snap, now); err != nil {
+			return r, ex, fmt.Errorf("save snapshot: %w", err)
+		}
+	}
+	return r, ex, nil
+}
+
+// dayStart is midnight of a date in loc.
+func dayStart(d pmsync.Date, loc *time.Location) time.Time {
+	t := d.Time()
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, loc)
 }

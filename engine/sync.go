@@ -156,6 +156,13 @@ feed:
 	}
 	if ctx.Err() != nil {
 		errs = append(errs, ctx.Err())
+	} else if len(out) > 0 {
+		// The dashboard and the API serve the latest computed rollup:
+		// bring it up to date with what the sync brought. A failure here
+		// leaves the previous report served and the sync's outcome stands.
+		if _, err := e.Refresh(ctx); err != nil {
+			e.log.Error().Str("err", err.Error()).Msg("rollup refresh after sync failed")
+		}
 	}
 	return out, errors.Join(errs...)
 }

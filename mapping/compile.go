@@ -59,6 +59,8 @@ type Set struct {
 	exprRecord  bool
 	scratch     sync.Pool // *evaluation
 	fingerprint string
+	// redactors are the redaction rules applied to every item, in order.
+	redactors []*redactor
 }
 
 // Name returns the name the set was compiled under.
@@ -128,6 +130,21 @@ func Compile(name string, spec Spec, lookup func(name string) (Spec, bool)) (*Se
 		if r != nil {
 			s.fields = append(s.fields, r)
 		}
+	}
+	if complete {
+		var (
+			list *[]Redaction
+			from = name
+		)
+		for _, l := range chain {
+			if l.spec.Redact != nil {
+				list, from = l.spec.Redact, l.name
+				break
+			}
+		}
+		rs, rerrs := compileRedactions(from, list)
+		errs = append(errs, rerrs...)
+		s.redactors = rs
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

@@ -10,10 +10,11 @@ import (
 	"github.com/pmsync/pmsync"
 )
 
-// Map maps one record to an item. A record that cannot be mapped yields a
-// *FieldError naming the first field that failed.
+// Map maps one record to an item, its free text redacted by the set's
+// redaction rules. A record that cannot be mapped yields a *FieldError
+// naming the first field that failed (its value redacted too).
 func (s *Set) Map(rec pmsync.Record) (pmsync.Item, error) {
-	return s.mapRecord(&rec, nil)
+	return s.mapRecord(&rec, nil, nil)
 }
 
 // Explain maps like Map and also lists the raw values that a rule's `map`
@@ -21,9 +22,25 @@ func (s *Set) Map(rec pmsync.Record) (pmsync.Item, error) {
 // probing a source before trusting a mapping. The misses are returned even
 // when mapping fails, since an unmapped value is often why.
 func (s *Set) Explain(rec pmsync.Record) (pmsync.Item, []Miss, error) {
-	misses := []Miss{}
-	it, err := s.mapRecord(&rec, &misses)
-	return it, misses, err
+	it, ex, err := s.Probe(rec)
+	return it, ex.Misses, err
+}
+
+// Explanation is what Probe learns about one record besides its item.
+type Explanation struct {
+	// Misses are the raw values a rule's map did not hold (see Explain).
+	Misses []Miss
+	// Redacted counts, per redaction rule, the values of the item the rule
+	// changed (a title with two phone numbers counts once).
+	Redacted map[string]int
+}
+
+// Probe maps like Map and explains the result: the values maps did not
+// hold and what redaction changed.
+func (s *Set) Probe(rec pmsync.Record) (pmsync.Item, Explanation, error) {
+	ex := Explanation{Misses: []Miss{}, Redacted: map[string]int{}}
+	it, err := s.mapRecord(&rec, &ex.Misses, ex.Redacted)
+	return it, ex, err
 }
 
 // evaluation is the per-record scratch space, pooled per Set so that mapping
@@ -39,7 +56,7 @@ type evaluation struct {
 	misses *[]Miss
 }
 
-func (s *Set) mapRecord(rec *pmsync.Record, misses *[]Miss) (pmsync.Item, error) {
+func (s *Set) mapRecord(rec *pmsync.Record, misses *[]Miss, redacted map[string]int) (pmsync.Item, error) {
 	switch {
 	case rec.Source == "":
 		return pmsync.Item{}, &FieldError{Field: "source", Err: errors.New("the record has no source")}
@@ -58,20 +75,40 @@ func (s *Set) mapRecord(rec *pmsync.Record, misses *[]Miss) (pmsync.Item, error)
 
 	for _, r := range s.rules {
 		if err := r.run(ev, &it); err != nil {
-			return pmsync.Item{}, err
+			return pmsync.Item{}, s.redactError(err)
 		}
 	}
 	for _, r := range s.fields {
 		if err := r.run(ev, &it); err != nil {
-			return pmsync.Item{}, err
+			return pmsync.Item{}, s.redactError(err)
 		}
 	}
+	s.redactItem(&it, redacted)
 	// The conversions above enforce every invariant Validate checks; this is
 	// the backstop that keeps an invalid item from ever reaching the store.
 	if err := it.Validate(); err != nil {
 		return pmsync.Item{}, &FieldError{Field: "item", Err: err}
 	}
 	return it, nil
+}
+
+// redactError redacts the value a *FieldError quotes: the error becomes a
+// quarantine reason, which is stored like an item.
+func (s *Set) redactError(err error) error {
+	var fe *FieldError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	if fe.Value != "" {
+		fe.Value = s.Redact(fe.Value)
+	}
+	// An expression's own message may quote the data it failed on.
+	if fe.Err != nil {
+		if msg := fe.Err.Error(); s.Redact(msg) != msg {
+			fe.Err = errors.New(s.Redact(msg))
+		}
+	}
+	return err
 }
 
 // release drops the references to the record and returns ev to the pool.

@@ -59,6 +59,11 @@ type Spec struct {
 	Parent          *Rule            `yaml:"parent,omitempty"`
 	Labels          *Rule            `yaml:"labels,omitempty"`
 	Fields          map[string]*Rule `yaml:"fields,omitempty"`
+	// Redact lists the redaction rules applied to the item's free text
+	// before it is stored or pushed. Absent, the set inherits the list of
+	// the set it extends, and at the bottom every built-in rule applies; an
+	// empty list (`redact: []`) turns redaction off.
+	Redact *[]Redaction `yaml:"redact,omitempty"`
 }
 
 // target identifies a fixed target field of an Item.
@@ -177,6 +182,8 @@ func yamlError(name string, err error) error {
 	// Go type names mean nothing to someone editing YAML.
 	goTypes := strings.NewReplacer(
 		"map[string]*mapping.Rule", "a map of rules",
+		"[]mapping.Redaction", "a list of redaction rules",
+		"mapping.Redaction", "a redaction rule",
 		"map[string]string", "a map of strings",
 		"*mapping.Rule", "a rule",
 		"mapping.Rule", "a rule",

@@ -27,66 +27,99 @@ func f64(f float64) *float64 { return &f }
 // numbers agree with each other (120/300 = 40.0 %, 1 550 000.25 / 2 500 000
 // = 62.0 %, 62.0 − 45.0 = +17.0 points, 1 550 000.25 × 300 / 120 =
 // 3 875 000.63) so that a reader of the golden files can check them.
+//
+// The EHR program also carries every figure added for the portfolio view:
+// earned value 2 500 000 × 120 / 300 = 1 000 000, cost variance
+// 1 000 000 − 1 550 000.25, 949 999.75 remaining, which at 50 000 a week
+// lasts ⌈132.99…⌉ = 133 days: 2027-04-08. The portfolio totals come from
+// pmsync.NewReport; the golden files were reviewed against these numbers.
 func fixture() pmsync.Report {
-	return pmsync.Report{
-		Schema:      pmsync.Schema,
-		AsOf:        "2026-11-26",
-		GeneratedAt: time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC),
-		Programs: []pmsync.Rollup{
-			{
-				ID:      "ehr-upgrade",
-				Name:    "EHR Upgrade",
-				AsOf:    "2026-11-26",
-				Version: "3f9a1c2b7d4e",
-				Health: pmsync.Health{Status: pmsync.Red, Reasons: []string{
-					"2 milestones late: Go-live readiness review (due 2026-11-20), Data migration dry run (due 2026-11-24)",
-					"2 red-flag risks (score ≥ 15): Interface engine | HL7 feed vendor delay, Pharmacy formulary [mapping] gaps",
-					"budget burn 62.0% vs 45.0% of time elapsed (+17.0 points)",
-				}},
-				Progress:   pmsync.Progress{Done: 120, Total: 300, Percent: 40.0},
-				Milestones: pmsync.MilestoneCounts{Total: 8, Done: 3, Late: 2, DueSoon: 1},
-				Risks:      pmsync.RiskCounts{Open: 10, RedFlags: 2},
-				Budget: pmsync.Budget{
-					Currency: "USD", Planned: 2500000, Actual: 1550000.25,
-					BurnPercent: f64(62.0), ElapsedPercent: f64(45.0), VariancePoints: f64(17.0), Forecast: f64(3875000.63),
-				},
-				Items: pmsync.ItemCounts{Live: 320, Deleted: 2},
-				Sources: []pmsync.SourceStatus{
-					{Source: "jira-ehr", Connection: "jira", LastSuccess: time.Date(2026, 11, 26, 6, 55, 0, 0, time.UTC), Quarantined: 3},
-					{Source: "smartsheet-budget", Connection: "smartsheet", LastSuccess: time.Date(2026, 11, 25, 22, 10, 0, 0, time.UTC),
-						Stale: true, LastError: "smartsheet: 429 rate limited (errorCode 4003)"},
-					{Source: "trello-training", Connection: "trello", Stale: true},
-				},
-				Late: []pmsync.ItemRef{
-					{Source: "jira-ehr", ExternalID: "EHR-101", Title: "Go-live readiness review", URL: "https://acme.atlassian.net/browse/EHR-101", Due: "2026-11-20", Owner: "Dana Whitfield"},
-					{Source: "jira-ehr", ExternalID: "EHR-117", Title: "Data migration dry run", URL: "https://acme.atlassian.net/browse/EHR-117", Due: "2026-11-24"},
-				},
-				DueSoon: []pmsync.ItemRef{
-					{Source: "jira-ehr", ExternalID: "EHR-130", Title: "Pharmacy cutover plan signed off", Due: "2026-12-03"},
-				},
-				RedFlags: []pmsync.ItemRef{
-					{Source: "jira-ehr", ExternalID: "EHR-205", Title: "Interface engine | HL7 feed vendor delay", Score: 20, Owner: "Sam Okafor"},
-					{Source: "smartsheet-budget", ExternalID: "4410", Title: "Pharmacy formulary [mapping] gaps", Score: 16},
-				},
-				Changes: []string{"health amber → red", "late milestones 1 → 2"},
+	return pmsync.NewReport("2026-11-26", time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC), fixturePrograms())
+}
+
+func d(s pmsync.Date) *pmsync.Date { return &s }
+
+func ip(n int) *int { return &n }
+
+func fixturePrograms() []pmsync.Rollup {
+	return []pmsync.Rollup{
+		{
+			ID:      "ehr-upgrade",
+			Name:    "EHR Upgrade",
+			AsOf:    "2026-11-26",
+			Version: "3f9a1c2b7d4e",
+			Health: pmsync.Health{Status: pmsync.Red, Reasons: []string{
+				"2 milestones late: Go-live readiness review (due 2026-11-20), Data migration dry run (due 2026-11-24)",
+				"2 red-flag risks (score ≥ 15): Interface engine | HL7 feed vendor delay, Pharmacy formulary [mapping] gaps",
+				"budget burn 62.0% vs 45.0% of time elapsed (+17.0 points)",
+			}},
+			Progress:   pmsync.Progress{Done: 120, Total: 300, Percent: 40.0},
+			Milestones: pmsync.MilestoneCounts{Total: 8, Done: 3, Late: 2, DueSoon: 1, AtRisk: 1, Slipped: 1, SlipDays: 14},
+			Risks:      pmsync.RiskCounts{Open: 10, RedFlags: 2},
+			Budget: pmsync.Budget{
+				Currency: "USD", Planned: 2500000, Actual: 1550000.25,
+				BurnPercent: f64(62.0), ElapsedPercent: f64(45.0), VariancePoints: f64(17.0), Forecast: f64(3875000.63),
+				Remaining: f64(949999.75), BurnRate: f64(50000), RunsOut: d("2027-04-08"), EarnedValue: f64(1000000), CostVariance: f64(-550000.25),
 			},
-			{
-				ID:         "telehealth",
-				Name:       "Telehealth Launch",
-				AsOf:       "2026-11-26",
-				Version:    "b71e04a9c3d2",
-				Health:     pmsync.Health{Status: pmsync.Green, Reasons: []string{"no late milestones, no red-flag risks, budget on track"}},
-				Progress:   pmsync.Progress{Done: 45, Total: 60, Percent: 75.0},
-				Milestones: pmsync.MilestoneCounts{Total: 4, Done: 3},
-				Risks:      pmsync.RiskCounts{Open: 2},
-				Items:      pmsync.ItemCounts{Live: 64},
-				Sources: []pmsync.SourceStatus{
-					{Source: "asana-telehealth", Connection: "asana", LastSuccess: time.Date(2026, 11, 26, 6, 50, 0, 0, time.UTC)},
-				},
-				Late:     []pmsync.ItemRef{},
-				DueSoon:  []pmsync.ItemRef{},
-				RedFlags: []pmsync.ItemRef{},
+			Items: pmsync.ItemCounts{Live: 320, Deleted: 2},
+			Sources: []pmsync.SourceStatus{
+				{Source: "jira-ehr", Connection: "jira", LastSuccess: time.Date(2026, 11, 26, 6, 55, 0, 0, time.UTC), Quarantined: 3},
+				{Source: "smartsheet-budget", Connection: "smartsheet", LastSuccess: time.Date(2026, 11, 25, 22, 10, 0, 0, time.UTC),
+					Stale: true, LastError: "smartsheet: 429 rate limited (errorCode 4003)"},
+				{Source: "trello-training", Connection: "trello", Stale: true},
 			},
+			Late: []pmsync.ItemRef{
+				{Source: "jira-ehr", ExternalID: "EHR-101", Title: "Go-live readiness review", URL: "https://acme.atlassian.net/browse/EHR-101", Due: "2026-11-20", Owner: "Dana Whitfield"},
+				{Source: "jira-ehr", ExternalID: "EHR-117", Title: "Data migration dry run", URL: "https://acme.atlassian.net/browse/EHR-117", Due: "2026-11-24"},
+			},
+			DueSoon: []pmsync.ItemRef{
+				{Source: "jira-ehr", ExternalID: "EHR-130", Title: "Pharmacy cutover plan signed off", Due: "2026-12-03"},
+			},
+			RedFlags: []pmsync.ItemRef{
+				{Source: "jira-ehr", ExternalID: "EHR-205", Title: "Interface engine | HL7 feed vendor delay", Score: 20, Owner: "Sam Okafor"},
+				{Source: "smartsheet-budget", ExternalID: "4410", Title: "Pharmacy formulary [mapping] gaps", Score: 16},
+			},
+			Changes:   []string{"health amber → red", "late milestones 1 → 2"},
+			Portfolio: "Clinical", Owner: "Dana Whitfield",
+			NextMilestones: []pmsync.Milestone{
+				{ItemRef: pmsync.ItemRef{Source: "jira-ehr", ExternalID: "EHR-130", Title: "Pharmacy cutover plan signed off", Due: "2026-12-03", Owner: "Lee Park",
+					URL: "https://acme.atlassian.net/browse/EHR-130"}, State: pmsync.MilestoneAtRisk, Progress: f64(40), Baseline: "2026-11-19", SlipDays: 14,
+					Forecast: &pmsync.Forecast{P50: "2026-12-03", P85: "2026-12-10", Remaining: 6},
+					Why:      "forecast p85 2026-12-10 is after due 2026-12-03: 6 open tasks, at 2–5 tasks a week over the last 8 weeks"},
+				{ItemRef: pmsync.ItemRef{Source: "jira-ehr", ExternalID: "EHR-140", Title: "Training complete", Due: "2027-01-15"}, State: pmsync.MilestoneOnTrack,
+					Baseline: "2027-01-15", Why: "no forecast: no task counts toward it"},
+			},
+			AtRisk: []pmsync.Milestone{{ItemRef: pmsync.ItemRef{Source: "jira-ehr", ExternalID: "EHR-130", Title: "Pharmacy cutover plan signed off", Due: "2026-12-03", Owner: "Lee Park",
+				URL: "https://acme.atlassian.net/browse/EHR-130"}, State: pmsync.MilestoneAtRisk, Progress: f64(40), Baseline: "2026-11-19", SlipDays: 14,
+				Forecast: &pmsync.Forecast{P50: "2026-12-03", P85: "2026-12-10", Remaining: 6},
+				Why:      "forecast p85 2026-12-10 is after due 2026-12-03: 6 open tasks, at 2–5 tasks a week over the last 8 weeks"}},
+			Slips: []pmsync.Slip{{ItemRef: pmsync.ItemRef{Source: "jira-ehr", ExternalID: "EHR-130", Title: "Pharmacy cutover plan signed off", Due: "2026-12-03"},
+				Baseline: "2026-11-19", BaselineFrom: "first_seen", Days: 14, Moves: []pmsync.Move{{On: "2026-11-10", From: "2026-11-19", To: "2026-12-03", Days: 14}}}},
+			Throughput:  pmsync.Throughput{Done7: 12, Done28: 40, Created7: ip(5), Created28: ip(18)},
+			Forecasting: pmsync.Forecasting{Weekly: []int{3, 5, 2, 4, 5, 3, 2, 4}, Trials: 10000, Seed: 42},
+			Trend: pmsync.Trend{Since: "2026-10-29", Points: []pmsync.TrendPoint{
+				{AsOf: "2026-10-29", Done: 100, Total: 290, Progress: f64(34.48), LateMilestones: 1, RedFlags: 2, Planned: 2500000, Actual: 1350000, Burn: f64(54)},
+				{AsOf: "2026-11-26", Done: 120, Total: 300, Progress: f64(40), LateMilestones: 2, RedFlags: 2, Planned: 2500000, Actual: 1550000.25, Burn: f64(62)},
+			}},
+			ChangesSince: &pmsync.ChangesSince{Since: "2026-11-01", From: d("2026-10-30"), Changes: []string{"late milestones 1 → 2"}},
+		},
+		{
+			ID:         "telehealth",
+			Name:       "Telehealth Launch",
+			AsOf:       "2026-11-26",
+			Version:    "b71e04a9c3d2",
+			Health:     pmsync.Health{Status: pmsync.Green, Reasons: []string{"no late milestones, no red-flag risks, budget on track"}},
+			Progress:   pmsync.Progress{Done: 45, Total: 60, Percent: 75.0},
+			Milestones: pmsync.MilestoneCounts{Total: 4, Done: 3},
+			Risks:      pmsync.RiskCounts{Open: 2},
+			Items:      pmsync.ItemCounts{Live: 64},
+			Sources: []pmsync.SourceStatus{
+				{Source: "asana-telehealth", Connection: "asana", LastSuccess: time.Date(2026, 11, 26, 6, 50, 0, 0, time.UTC)},
+			},
+			Late:      []pmsync.ItemRef{},
+			DueSoon:   []pmsync.ItemRef{},
+			RedFlags:  []pmsync.ItemRef{},
+			Portfolio: "Digital",
 		},
 	}
 }
@@ -325,6 +358,14 @@ func TestJSONCoreKeys(t *testing.T) {
 }
 
 func TestJSONFillsMissingLists(t *testing.T) {
+	// A portfolio nobody computed: every list empty, every ratio null.
+	const zeroPortfolio = `"portfolio":{"name":"","programs":[],"health":{"red":0,"amber":0,"green":0},` +
+		`"progress":{"done":0,"total":0,"percent":null},` +
+		`"milestones":{"total":0,"done":0,"late":0,"due_soon":0,"behind":0,"at_risk":0,"slipped":0,"slip_days":0},` +
+		`"risks":{"open":0,"red_flags":0},` +
+		`"budget":{"planned":null,"actual":null,"burn_percent":null,"elapsed_percent":null,"variance_points":null,"burn_rate_per_week":null,"by_currency":[]},` +
+		`"items":{"live":0,"deleted":0},"throughput":{"done_7d":0,"done_28d":0,"created_7d":null,"created_28d":null},` +
+		`"attention":[],"top_red_flag_risks":[],"top_late_milestones":[],"top_slips":[],"trend":{"since":"","points":[]},"changes":[]}`
 	tests := []struct {
 		name string
 		rep  pmsync.Report
@@ -333,18 +374,24 @@ func TestJSONFillsMissingLists(t *testing.T) {
 		{
 			name: "no programs",
 			rep:  pmsync.Report{AsOf: "2026-11-26", GeneratedAt: time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)},
-			want: `{"schema":"pmsync.rollup/v1","as_of":"2026-11-26","generated_at":"2026-11-26T07:00:00Z","programs":[]}`,
+			want: `{"schema":"pmsync.rollup/v1","as_of":"2026-11-26","generated_at":"2026-11-26T07:00:00Z","version":"",` + zeroPortfolio +
+				`,"portfolios":[],"programs":[]}`,
 		},
 		{
 			name: "program without lists",
 			rep: pmsync.Report{Schema: pmsync.Schema, AsOf: "2026-11-26", GeneratedAt: time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC),
 				Programs: []pmsync.Rollup{{ID: "p", Name: "P", Health: pmsync.Health{Status: pmsync.Green}}}},
-			want: `{"schema":"pmsync.rollup/v1","as_of":"2026-11-26","generated_at":"2026-11-26T07:00:00Z","programs":[` +
-				`{"id":"p","name":"P","as_of":"","version":"","health":{"status":"green","reasons":[]},` +
-				`"progress":{"done":0,"total":0,"percent":null},"milestones":{"total":0,"done":0,"late":0,"due_soon":0},` +
+			want: `{"schema":"pmsync.rollup/v1","as_of":"2026-11-26","generated_at":"2026-11-26T07:00:00Z","version":"",` + zeroPortfolio +
+				`,"portfolios":[],"programs":[` +
+				`{"id":"p","name":"P","as_of":"","version":"","health":{"status":"green","reasons":[],"rules":[]},` +
+				`"progress":{"done":0,"total":0,"percent":null},` +
+				`"milestones":{"total":0,"done":0,"late":0,"due_soon":0,"behind":0,"at_risk":0,"slipped":0,"slip_days":0},` +
 				`"risks":{"open":0,"red_flags":0},"budget":{"planned":0,"actual":0,"burn_percent":null,"elapsed_percent":null,` +
-				`"variance_points":null,"forecast_at_completion":null},"items":{"live":0,"deleted":0},"sources":[],` +
-				`"late_milestones":[],"due_soon_milestones":[],"red_flag_risks":[],"changes":[]}]}`,
+				`"variance_points":null,"forecast_at_completion":null,"remaining":null,"burn_rate_per_week":null,"runs_out_on":null,` +
+				`"earned_value":null,"cost_variance":null},"items":{"live":0,"deleted":0},"sources":[],` +
+				`"late_milestones":[],"due_soon_milestones":[],"red_flag_risks":[],"next_milestones":[],"at_risk_milestones":[],"slips":[],` +
+				`"throughput":{"done_7d":0,"done_28d":0,"created_7d":null,"created_28d":null},` +
+				`"forecasting":{"weekly_throughput":[],"trials":0,"seed":0},"trend":{"since":"","points":[]},"changes":[]}]}`,
 		},
 	}
 	for _, tt := range tests {

@@ -51,16 +51,38 @@ type Demo struct {
 	servers []*httptest.Server
 }
 
+// Credentials are what the simulators accept and the demo configuration
+// reads (as DEMO_JIRA_EMAIL, DEMO_JIRA_TOKEN, DEMO_ASANA_TOKEN,
+// DEMO_SMARTSHEET_TOKEN, DEMO_TRELLO_KEY and DEMO_TRELLO_TOKEN).
+type Credentials struct {
+	JiraEmail, JiraToken   string
+	AsanaToken             string
+	SmartsheetToken        string
+	TrelloKey, TrelloToken string
+}
+
+// DemoCredentials are the demo's own credentials.
+func DemoCredentials() Credentials {
+	return Credentials{JiraEmail: jiraEmail, JiraToken: jiraToken, AsanaToken: asanaToken, SmartsheetToken: smartsheetToken,
+		TrelloKey: trelloKey, TrelloToken: trelloToken}
+}
+
 // Start starts the simulators with data generated relative to now.
 func Start(now time.Time) (*Demo, error) {
+	return StartWith(now, DemoCredentials())
+}
+
+// StartWith starts the simulators accepting the credentials c, for tests
+// that look for them where they must not be.
+func StartWith(now time.Time, c Credentials) (*Demo, error) {
 	d := &Demo{Vars: map[string]string{}, Env: map[string]string{
-		"DEMO_JIRA_EMAIL": jiraEmail, "DEMO_JIRA_TOKEN": jiraToken,
-		"DEMO_ASANA_TOKEN": asanaToken, "DEMO_SMARTSHEET_TOKEN": smartsheetToken,
-		"DEMO_TRELLO_KEY": trelloKey, "DEMO_TRELLO_TOKEN": trelloToken,
+		"DEMO_JIRA_EMAIL": c.JiraEmail, "DEMO_JIRA_TOKEN": c.JiraToken,
+		"DEMO_ASANA_TOKEN": c.AsanaToken, "DEMO_SMARTSHEET_TOKEN": c.SmartsheetToken,
+		"DEMO_TRELLO_KEY": c.TrelloKey, "DEMO_TRELLO_TOKEN": c.TrelloToken,
 	}}
 	day := func(offset int) string { return now.AddDate(0, 0, offset).Format("2006-01-02") }
 
-	d.Jira = jirasim.New(jirasim.Options{Flavor: jirasim.Cloud, Email: jiraEmail, Token: jiraToken, TimeZone: "America/New_York"})
+	d.Jira = jirasim.New(jirasim.Options{Flavor: jirasim.Cloud, Email: c.JiraEmail, Token: c.JiraToken, TimeZone: "America/New_York"})
 	js := d.Jira.Start()
 	d.servers = append(d.servers, js)
 	d.Jira.Add(jirasim.Generate("EHR", JiraIssues, generationSeed, now)...)
@@ -69,14 +91,14 @@ func Start(now time.Time) (*Demo, error) {
 	d.Vars["jira_status_issue"] = keys[0]
 	d.Vars["ehr_start"], d.Vars["ehr_end"] = day(-120), day(200)
 
-	d.Asana = asanasim.New(asanasim.Options{Token: asanaToken})
+	d.Asana = asanasim.New(asanasim.Options{Token: c.AsanaToken})
 	as := d.Asana.Start()
 	d.servers = append(d.servers, as)
 	d.Vars["asana_url"] = as.URL + asanasim.BasePath
 	d.Vars["asana_project"] = d.Asana.Generate("Telehealth Launch", AsanaTasks, generationSeed, now)
 	d.Vars["tele_start"], d.Vars["tele_end"] = day(-150), day(150)
 
-	d.Smartsheet = smartsheetsim.New(smartsheetsim.Options{Token: smartsheetToken})
+	d.Smartsheet = smartsheetsim.New(smartsheetsim.Options{Token: c.SmartsheetToken})
 	ss := d.Smartsheet.Start()
 	d.servers = append(d.servers, ss)
 	d.Vars["smartsheet_url"] = smartsheetsim.BaseURL(ss)
@@ -89,7 +111,7 @@ func Start(now time.Time) (*Demo, error) {
 	}
 	d.Vars["rollup_sheet"] = strconv.FormatInt(rollup, 10)
 
-	d.Trello = trellosim.New(trellosim.Options{Key: trelloKey, Token: trelloToken})
+	d.Trello = trellosim.New(trellosim.Options{Key: c.TrelloKey, Token: c.TrelloToken})
 	ts := d.Trello.Start()
 	d.servers = append(d.servers, ts)
 	d.Vars["trello_url"] = trellosim.BaseURL(ts)

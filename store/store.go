@@ -150,6 +150,65 @@ type Push struct {
 	Updated   time.Time
 }
 
+// Outcomes of a push attempt, as the push audit records them.
+const (
+	// DeliveryDelivered: the target received the rollup version.
+	DeliveryDelivered = "delivered"
+	// DeliveryExisting: the target already held the version (an earlier
+	// attempt wrote it and died before recording so); nothing new was
+	// written.
+	DeliveryExisting = "existing"
+	// DeliveryFailed: the attempt failed; the push is tried again.
+	DeliveryFailed = "failed"
+	// DeliverySuperseded: the push was closed unsent because a newer
+	// rollup of the program replaced it.
+	DeliverySuperseded = "superseded"
+)
+
+// PushOutcome is how one attempt at a push ended. The move of the push in
+// the outbox and its audit entry are written in one transaction.
+type PushOutcome struct {
+	// Outcome is one of the Delivery values; empty means the one the method
+	// stands for (delivered, failed or superseded).
+	Outcome string
+	At      time.Time
+	// PayloadHash is the SHA-256, in hex, of the rollup document handed to
+	// the target; empty, the store hashes the queued payload.
+	PayloadHash string
+	// Payload is kept in the audit entry when not nil (the configuration
+	// asks for it); otherwise the entry holds the hash only.
+	Payload []byte
+	// Receipt is what the target left (an id or URL) for a delivery, or
+	// why a push was superseded.
+	Receipt string
+	// Error is why the attempt failed.
+	Error string
+}
+
+// Delivery is one entry of the push audit: an outcome of one push.
+type Delivery struct {
+	ID      int64
+	PushID  int64 // the outbox entry, which may since have been pruned
+	Target  string
+	Program string
+	Version string
+	// Attempt counts the attempts at the push so far, this one included
+	// (0 for a push superseded before any attempt).
+	Attempt int
+	PushOutcome
+}
+
+// DeliveryFilter selects audit entries. Zero fields select everything.
+type DeliveryFilter struct {
+	Target  string
+	Program string
+	Version string
+	Outcome string
+	Since   time.Time // entries at or after
+	Until   time.Time // entries before
+	Limit   int       // the newest Limit entries; 0 for all
+}
+
 // Snapshot is one stored rollup of a program.
 type Snapshot struct {
 	Program string
@@ -157,6 +216,16 @@ type Snapshot struct {
 	Version string
 	At      time.Time
 	Rollup  pmsync.Rollup
+}
+
+// ChangeQuery selects recorded item changes for the rollup: the due-date
+// history of milestones (baselines, slips) and moves into done
+// (throughput).
+type ChangeQuery struct {
+	Sources []string      // the items' sources; empty means every source
+	Fields  []string      // the changed fields (FieldDue, …); empty means every field
+	Kinds   []pmsync.Kind // the items' kinds as stored now; empty means any kind
+	Since   time.Time     // changes at or after this time; zero means all
 }
 
 // ErrNotFound is returned when a run or push addressed by id does not exist.
@@ -181,6 +250,12 @@ type Items interface {
 	Changes(ctx context.Context, source, externalID string) ([]Change, error)
 	// CountItems counts a source's live and deleted items.
 	CountItems(ctx context.Context, source string) (live, deleted int, err error)
+	// ChangeLog returns the recorded changes q selects, oldest first.
+	ChangeLog(ctx context.Context, q ChangeQuery) ([]Change, error)
+	// FirstSeen returns the items of the sources (every source when none
+	// is named) that the store first saw at or after since, with when,
+	// ordered by source and external id. Tombstones are included.
+	FirstSeen(ctx context.Context, since time.Time, sources ...string) ([]pmsync.Seen, error)
 	// Quarantine returns the quarantined records of a source (every source
 	// when source is empty), ordered by source and external id.
 	Quarantine(ctx context.Context, source string) ([]Quarantined, error)
@@ -196,6 +271,10 @@ type Runs interface {
 	// LastSuccess returns when the source last synced successfully and the
 	// error of its latest run when that one failed.
 	LastSuccess(ctx context.Context, source string) (time.Time, string, error)
+	// FirstSuccess returns when the source's first successful sync
+	// finished, or the zero time when none has: items first seen after it
+	// are new work, not the initial load.
+	FirstSuccess(ctx context.Context, source string) (time.Time, error)
 	Cursor(ctx context.Context, source string) (string, error)
 	// ResetCursor forgets a source's cursor, so that its next pull is full.
 	// A set fence must still hold (ErrFenced).
@@ -220,25 +299,64 @@ type Snapshots interface {
 	LatestSnapshot(ctx context.Context, program string) (Snapshot, bool, error)
 	// Snapshots returns a program's latest snapshots, newest first.
 	Snapshots(ctx context.Context, program string, limit int) ([]Snapshot, error)
+	// SnapshotsSince returns a program's snapshots whose as-of date is on
+	// or after from, oldest first, preceded by the newest one before from
+	// (the state a window opens with), if any.
+	SnapshotsSince(ctx context.Context, program string, from pmsync.Date) ([]Snapshot, error)
+}
+
+// Reports keeps the latest computed rollup document, which the dashboard
+// and the API serve instead of recomputing per request.
+type Reports interface {
+	// SaveReport replaces the latest report with rep.
+	SaveReport(ctx context.Context, rep pmsync.Report, at time.Time) error
+	// LatestReport returns the latest report, when it was saved, and
+	// whether there is one.
+	LatestReport(ctx context.Context) (pmsync.Report, time.Time, bool, error)
 }
 
 // Outbox queues rollup versions for push targets and records how each
-// delivery went; a version reaches a target at most once.
+// delivery went; a version reaches a target at most once. Every outcome
+// (delivered, failed, superseded) also adds an entry to the push audit in
+// the same transaction, so that no delivery goes unrecorded.
 type Outbox interface {
 	Enqueue(ctx context.Context, target, program, version string, payload []byte, at time.Time) (bool, error)
 	PendingPushes(ctx context.Context, target string) ([]Push, error)
 	ClaimPush(ctx context.Context, id int64, at time.Time, lease time.Duration) (bool, error)
-	SupersedePush(ctx context.Context, id int64, receipt string, at time.Time, lease time.Duration) (bool, error)
-	MarkDelivered(ctx context.Context, id int64, receipt string, at time.Time) error
-	MarkFailed(ctx context.Context, id int64, errText string, at time.Time) error
+	// SupersedePush closes push id unsent unless another process is
+	// sending it (a claim younger than lease), and audits it as
+	// superseded; o.Receipt says why.
+	SupersedePush(ctx context.Context, id int64, o PushOutcome, lease time.Duration) (bool, error)
+	// MarkDelivered records that push id arrived (o.Outcome delivered or
+	// existing, o.Receipt what the target left). Delivered is final: a
+	// second call fails with ErrPushState.
+	MarkDelivered(ctx context.Context, id int64, o PushOutcome) error
+	// MarkFailed records that an attempt at push id failed (o.Error why),
+	// so that it is retried.
+	MarkFailed(ctx context.Context, id int64, o PushOutcome) error
+	// LookupPush returns the push of a version of a program to a target,
+	// whatever its status, and whether there is one (what a dry run
+	// reports as unchanged).
+	LookupPush(ctx context.Context, target, program, version string) (Push, bool, error)
+}
+
+// Audit lists the push audit: every outcome of every push, kept apart from
+// the outbox so that it outlives the outbox's own history.
+type Audit interface {
+	// Deliveries returns the entries f selects, newest first.
+	Deliveries(ctx context.Context, f DeliveryFilter) ([]Delivery, error)
+	// PruneDeliveries deletes the entries older than before and reports
+	// how many it deleted.
+	PruneDeliveries(ctx context.Context, before time.Time) (int, error)
 }
 
 // Retention says how long a backend keeps each kind of history; a zero
 // field keeps that kind forever. Whatever its age, a prune never removes
 // what the running system still reads:
 //   - SyncRuns: finished runs that started before the cutoff go, except each
-//     source's newest run and its newest successful one (LastSuccess reads
-//     them); a run still marked running stays.
+//     source's newest run, its newest finished one and its newest
+//     successful one (LastSuccess reads them) and its first successful one
+//     (FirstSuccess); a run still marked running stays.
 //   - ItemChanges: changes recorded before the cutoff go, except the oldest
 //     recorded change of each field of each item (a milestone's first due
 //     date is its baseline).
@@ -325,7 +443,9 @@ type Store interface {
 	Runs
 	Meta
 	Snapshots
+	Reports
 	Outbox
+	Audit
 	Leases
 	Pruner
 	// Ping checks that the database answers.

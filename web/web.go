@@ -14,6 +14,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,6 +34,20 @@ var templates embed.FS
 // Roller computes rollups (the engine).
 type Roller interface {
 	Rollup(ctx context.Context, opts engine.RollupOptions) (pmsync.Report, error)
+}
+
+// Latest is a Roller that keeps the latest computed report (the engine):
+// the dashboard and the API then serve that report instead of computing
+// one per request, and POST /api/v1/rollup/refresh recomputes it.
+type Latest interface {
+	Latest(ctx context.Context) (pmsync.Report, error)
+	Refresh(ctx context.Context) (pmsync.Report, error)
+}
+
+// Explainer lists the items behind every figure (the engine), for
+// /api/v1/rollup/explain.
+type Explainer interface {
+	Explain(ctx context.Context, opts engine.RollupOptions) (pmsync.ExplainReport, error)
 }
 
 // History reads rollup snapshots (the store).
@@ -95,6 +110,8 @@ func New(roll Roller, hist History, o Options) (*Server, error) {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.auth(promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
 	mux.Handle("GET /api/v1/rollup", s.auth(http.HandlerFunc(s.apiRollup)))
+	mux.Handle("POST /api/v1/rollup/refresh", s.auth(http.HandlerFunc(s.apiRefresh)))
+	mux.Handle("GET /api/v1/rollup/explain", s.auth(http.HandlerFunc(s.apiExplain)))
 	mux.Handle("GET /{$}", s.auth(http.HandlerFunc(s.dashboard)))
 	s.mux = mux
 	return s, nil
@@ -228,12 +245,109 @@ func (s *Server) programs(r *http.Request) []string {
 	return ids
 }
 
+// report returns the report a request asks for: the latest computed one
+// (narrowed to the requested programs) when the roller keeps one, else a
+// fresh rollup.
+func (s *Server) report(r *http.Request) (pmsync.Report, error) {
+	ids := s.programs(r)
+	l, ok := s.roll.(Latest)
+	if !ok {
+		return s.roll.Rollup(r.Context(), engine.RollupOptions{Programs: ids})
+	}
+	rep, err := l.Latest(r.Context())
+	if err != nil || len(ids) == 0 {
+		return rep, err
+	}
+	return narrow(rep, ids)
+}
+
+// narrow keeps the programs ids names, in the report's order, with their
+// own portfolio totals. An id the report lacks is ErrNoSuchProgram.
+func narrow(rep pmsync.Report, ids []string) (pmsync.Report, error) {
+	var keep []pmsync.Rollup
+	for _, id := range ids {
+		found := false
+		for _, p := range rep.Programs {
+			found = found || p.ID == id
+		}
+		if !found {
+			var known []string
+			for _, p := range rep.Programs {
+				known = append(known, p.ID)
+			}
+			return pmsync.Report{}, fmt.Errorf("%w %q (programs: %v)", engine.ErrNoSuchProgram, id, known)
+		}
+	}
+	for _, p := range rep.Programs {
+		if slices.Contains(ids, p.ID) {
+			keep = append(keep, p)
+		}
+	}
+	return pmsync.NewReport(rep.AsOf, rep.GeneratedAt, keep), nil
+}
+
 func (s *Server) apiRollup(w http.ResponseWriter, r *http.Request) {
-	rep, err := s.roll.Rollup(r.Context(), engine.RollupOptions{Programs: s.programs(r)})
+	rep, err := s.report(r)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
+	s.writeReport(w, rep)
+}
+
+// apiRefresh recomputes the served report now, on demand.
+func (s *Server) apiRefresh(w http.ResponseWriter, r *http.Request) {
+	l, ok := s.roll.(Latest)
+	if !ok {
+		http.Error(w, "this server computes every report on request; there is nothing to refresh", http.StatusNotImplemented)
+		return
+	}
+	rep, err := l.Refresh(r.Context())
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	s.writeReport(w, rep)
+}
+
+// apiExplain lists the items behind every figure of the selected programs
+// (?program=, repeatable), or of one figure (?figure=milestones.late).
+func (s *Server) apiExplain(w http.ResponseWriter, r *http.Request) {
+	ex, ok := s.roll.(Explainer)
+	if !ok {
+		http.Error(w, "explanations are not available from this server", http.StatusNotImplemented)
+		return
+	}
+	doc, err := ex.Explain(r.Context(), engine.RollupOptions{Programs: s.programs(r)})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if figure := strings.TrimSpace(r.URL.Query().Get("figure")); figure != "" {
+		for i, p := range doc.Programs {
+			var keep []pmsync.Figure
+			for _, f := range p.Figures {
+				if f.Name == figure {
+					keep = append(keep, f)
+				}
+			}
+			if keep == nil {
+				http.Error(w, fmt.Sprintf("no figure %q (figures are named as in the rollup document, such as milestones.late)", figure), http.StatusNotFound)
+				return
+			}
+			doc.Programs[i].Figures = keep
+		}
+	}
+	var buf bytes.Buffer
+	if err := report.WriteExplain(&buf, doc, "json"); err != nil {
+		s.fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(buf.Bytes())
+}
+
+func (s *Server) writeReport(w http.ResponseWriter, rep pmsync.Report) {
 	// Rendered whole before the status line so that a failure is a 500, not a
 	// truncated 200; report.JSON is the same document `pmsync rollup` prints.
 	var buf bytes.Buffer
@@ -251,7 +365,7 @@ type programView struct {
 }
 
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
-	rep, err := s.roll.Rollup(r.Context(), engine.RollupOptions{Programs: s.programs(r)})
+	rep, err := s.report(r)
 	if err != nil {
 		s.fail(w, err)
 		return

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 
+	"github.com/pmsync/pmsync"
 	"github.com/pmsync/pmsync/config"
 	"github.com/pmsync/pmsync/connectors"
 	"github.com/pmsync/pmsync/engine"
@@ -277,6 +279,9 @@ func (c *cli) cmdRollup(fs *flag.FlagSet) func(context.Context, []string) error 
 	var programs multi
 	fs.Var(&programs, "program", "roll up only this program `ID` (repeatable)")
 	format := fs.String("format", "table", "output `FORMAT`: "+strings.Join(report.Formats, ", "))
+	since := fs.String("since", "", "trend window: `DAYS` (28d), weeks (4w) or a date (2026-06-01); default 28d")
+	changesSince := fs.String("changes-since", "", "also say what changed since a `DATE` (2026-06-01) or that many days ago (7d)")
+	explain := fs.Bool("explain", false, "list, for every figure, the items behind it instead of the rollup")
 	return func(ctx context.Context, _ []string) error {
 		if !validFormat(*format) {
 			return fmt.Errorf("%w: --format %q is not one of %s", errUsage, *format, strings.Join(report.Formats, ", "))
@@ -285,12 +290,38 @@ func (c *cli) cmdRollup(fs *flag.FlagSet) func(context.Context, []string) error 
 		if err != nil {
 			return err
 		}
+		today := pmsync.DateOf(time.Now().In(cfg.Location()))
+		opts := engine.RollupOptions{Programs: programs}
+		if *since != "" {
+			days, err := daysBack(*since, today)
+			if err != nil {
+				return fmt.Errorf("%w: --since %v", errUsage, err)
+			}
+			opts.TrendDays = days
+		}
+		if *changesSince != "" {
+			days, err := daysBack(*changesSince, today)
+			if err != nil {
+				return fmt.Errorf("%w: --changes-since %v", errUsage, err)
+			}
+			opts.ChangesSince = today.AddDays(-days)
+		}
 		a, err := c.open(ctx, cfg, setupOptions{readOnly: true})
 		if err != nil {
 			return err
 		}
 		defer a.Close()
-		rep, err := a.eng.Rollup(ctx, engine.RollupOptions{Programs: programs})
+		if *explain {
+			ex, err := a.eng.Explain(ctx, opts)
+			if errors.Is(err, engine.ErrNoSuchProgram) {
+				return fmt.Errorf("%w: %v", errUsage, err)
+			}
+			if err != nil {
+				return err
+			}
+			return report.WriteExplain(c.stdout, ex, *format)
+		}
+		rep, err := a.eng.Rollup(ctx, opts)
 		if errors.Is(err, engine.ErrNoSuchProgram) {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
@@ -299,6 +330,32 @@ func (c *cli) cmdRollup(fs *flag.FlagSet) func(context.Context, []string) error 
 		}
 		return report.Write(c.stdout, rep, *format)
 	}
+}
+
+// daysBack reads "28d", "4w" or a date, and returns how many days before
+// today it reaches.
+func daysBack(s string, today pmsync.Date) (int, error) {
+	s = strings.TrimSpace(s)
+	if d, err := pmsync.ParseDate(s); err == nil && len(s) == len(pmsync.DateLayout) {
+		n := d.DaysUntil(today)
+		if n < 0 {
+			return 0, fmt.Errorf("%s is after today (%s)", s, today)
+		}
+		return n, nil
+	}
+	unit := 1
+	switch {
+	case strings.HasSuffix(s, "d"):
+	case strings.HasSuffix(s, "w"):
+		unit = 7
+	default:
+		return 0, fmt.Errorf("%q is not a number of days (28d), weeks (4w) or a date (YYYY-MM-DD)", s)
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSuffix(s, "d"), "w"))
+	if err != nil || n < 0 || n > 3660 {
+		return 0, fmt.Errorf("%q is not a number of days (28d), weeks (4w) or a date (YYYY-MM-DD)", s)
+	}
+	return n * unit, nil
 }
 
 func validFormat(f string) bool { return slices.Contains(report.Formats, f) }
@@ -316,8 +373,11 @@ func (c *cli) cmdPush(fs *flag.FlagSet) func(context.Context, []string) error {
 			cfg, conns, err = c.loadFor(o, func(cfg *config.Config) ([]string, error) {
 				var out []string
 				for _, p := range cfg.Push {
-					if !slices.Contains(out, p.Connection) {
+					if p.Connection != "" && !slices.Contains(out, p.Connection) {
 						out = append(out, p.Connection)
+					}
+					if p.Webhook != nil {
+						out = append(out, p.Key()) // its URL and signing secret
 					}
 				}
 				return out, nil
@@ -332,16 +392,7 @@ func (c *cli) cmdPush(fs *flag.FlagSet) func(context.Context, []string) error {
 		}
 		defer a.Close()
 		results, err := a.eng.Push(ctx, *dry)
-		tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "TARGET\tPROGRAM\tVERSION\tSTATUS\tHEALTH\tRECEIPT")
-		for _, r := range results {
-			receipt := r.Receipt
-			if r.Err != nil {
-				receipt = r.Err.Error()
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Target, r.Program, r.Version, r.Status, r.Rollup.Health.Status, receipt)
-		}
-		_ = tw.Flush()
+		printPush(c.stdout, results, *dry)
 		if len(results) == 0 && err == nil {
 			fmt.Fprintln(c.stderr, "no push targets configured")
 		}
@@ -349,6 +400,65 @@ func (c *cli) cmdPush(fs *flag.FlagSet) func(context.Context, []string) error {
 			return partialError{err}
 		}
 		return err
+	}
+}
+
+// printPush writes one line per target and program (a webhook or file
+// target has one line for its report), and on a dry run, below, exactly
+// what each target would be sent and which targets already have it.
+func printPush(w io.Writer, results []engine.PushResult, dry bool) {
+	if len(results) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TARGET\tPROGRAM\tVERSION\tSTATUS\tHEALTH\tRECEIPT")
+	for _, r := range results {
+		receipt := r.Receipt
+		if r.Err != nil {
+			receipt = r.Err.Error()
+		}
+		program, health := r.Program, string(r.Rollup.Health.Status)
+		if program == engine.ReportProgram {
+			program, health = "(report)", "—"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Target, program, r.Version, r.Status, health, receipt)
+	}
+	_ = tw.Flush()
+	if !dry {
+		return
+	}
+	var unchanged []string
+	for _, r := range results {
+		if r.Status == "unchanged" {
+			unchanged = append(unchanged, r.Target)
+		}
+		if r.Preview == nil {
+			continue
+		}
+		what := "program " + r.Program
+		if r.Program == engine.ReportProgram {
+			what = "report"
+		}
+		fmt.Fprintf(w, "\n=== %s: %s version %s would be sent: %s\n", r.Target, what, r.Version, r.Preview.Where)
+		keys := make([]string, 0, len(r.Preview.Header))
+		for k := range r.Preview.Header {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "%s: %s\n", k, strings.Join(r.Preview.Header[k], ", "))
+		}
+		if len(keys) > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprint(w, r.Preview.Body)
+		if !strings.HasSuffix(r.Preview.Body, "\n") {
+			fmt.Fprintln(w)
+		}
+	}
+	if len(unchanged) > 0 {
+		slices.Sort(unchanged)
+		fmt.Fprintf(w, "\nunchanged (already delivered): %s\n", strings.Join(slices.Compact(unchanged), ", "))
 	}
 }
 
@@ -404,6 +514,7 @@ func probeSources(ctx context.Context, cfg *config.Config, eng *engine.Engine, n
 		var records, mapped int
 		failures := map[string]int{}
 		misses := map[string]int{}
+		redacted := map[string]int{}
 		scope, err := engine.ScopeFor(cfg, src)
 		if err != nil {
 			return err
@@ -412,13 +523,16 @@ func probeSources(ctx context.Context, cfg *config.Config, eng *engine.Engine, n
 			for _, rec := range p.Records {
 				records++
 				rec.Source = src.Name
-				_, m, err := set.Explain(rec)
+				_, ex, err := set.Probe(rec)
 				if err != nil {
 					failures[err.Error()]++
 					continue
 				}
 				mapped++
-				for _, miss := range m {
+				for rule, n := range ex.Redacted {
+					redacted[rule] += n
+				}
+				for _, miss := range ex.Misses {
 					if miss.Defaulted {
 						continue // the rule's default covers it: not a gap
 					}
@@ -432,6 +546,7 @@ func probeSources(ctx context.Context, cfg *config.Config, eng *engine.Engine, n
 			continue
 		}
 		fmt.Fprintf(w, "source %s: %d sample records, %d mapped with %s\n", src.Name, records, mapped, src.Mapping)
+		fmt.Fprintf(w, "  %s\n", redactionReport(set, redacted))
 		for _, f := range byCount(failures) {
 			fmt.Fprintf(w, "  would quarantine %d: %s\n", failures[f], f)
 		}

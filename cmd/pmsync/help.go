@@ -33,9 +33,10 @@ func commands() []*command {
 			examples: []string{"pmsync sync", "pmsync sync --source ehr-jira --full", "pmsync sync --deletions"},
 			define:   (*cli).cmdSync},
 		{name: "rollup", summary: "print the rollup from what is stored (read-only, needs no vendor credentials)",
-			examples: []string{"pmsync rollup", "pmsync rollup --program ehr-upgrade --format json | jq .programs[0].health"},
-			define:   (*cli).cmdRollup},
-		{name: "push", summary: "roll up, store a snapshot and deliver each program's rollup to its targets",
+			examples: []string{"pmsync rollup", "pmsync rollup --program ehr-upgrade --format json | jq .programs[0].health",
+				"pmsync rollup --since 8w --changes-since 7d", "pmsync rollup --explain --program ehr-upgrade"},
+			define: (*cli).cmdRollup},
+		{name: "push", summary: "roll up, store a snapshot and deliver each program's rollup to its targets (webhook and file targets get the whole report); --dry-run shows what would be sent",
 			examples: []string{"pmsync push --dry-run", "pmsync push"},
 			define:   (*cli).cmdPush},
 		{name: "validate", summary: "check the configuration; --probe also checks credentials and maps a sample of each source",
@@ -44,6 +45,9 @@ func commands() []*command {
 		{name: "quarantine", summary: "list the records that failed to map, with the reason",
 			examples: []string{"pmsync quarantine", "pmsync quarantine --source ehr-jira"},
 			define:   (*cli).cmdQuarantine},
+		{name: "audit", summary: "list the push audit: every delivery of a rollup (target, program, version, outcome, SHA-256 of what was sent, time)",
+			examples: []string{"pmsync audit", "pmsync audit --program ehr-upgrade --since 7d", "pmsync audit --outcome failed --format json"},
+			define:   (*cli).cmdAudit},
 		{name: "config", summary: "print the effective configuration and where each value came from (secrets as <secret>)",
 			examples: []string{"pmsync config", "PMSYNC_LOG_LEVEL=debug pmsync config"},
 			define:   (*cli).cmdConfig},
@@ -187,6 +191,7 @@ var completionValues = map[string]string{
 	"--format":     "table json csv md",
 	"--log-level":  "debug info warn error",
 	"--log-format": "auto json console",
+	"--outcome":    "delivered existing failed superseded",
 }
 
 func (c *cli) cmdCompletion(fs *flag.FlagSet) func(context.Context, []string) error {

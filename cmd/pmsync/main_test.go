@@ -369,7 +369,16 @@ func TestRunServesAndStopsOnSIGTERM(t *testing.T) {
 	if code, body := get("/"); code != 200 || !strings.Contains(body, "EHR Upgrade") {
 		t.Errorf("dashboard = %d:\n%.300s", code, body)
 	}
-	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, `pmsync_sync_runs_total{source="ehr-jira",status="ok"} 1`) {
+	// The run is counted when it is recorded as finished, a moment after
+	// its last page is visible.
+	host, _ := os.Hostname()
+	want := `pmsync_sync_runs_total{replica="` + host + `",source="ehr-jira",status="ok"} 1`
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if code, body = get("/metrics"); strings.Contains(body, want) {
+			break
+		}
+	}
+	if code != 200 || !strings.Contains(body, want) {
 		t.Errorf("/metrics = %d, missing the startup run", code)
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
@@ -461,6 +470,7 @@ func TestValidateProbeReportsUnmappedValues(t *testing.T) {
 	}
 	want := path + ": ok (1 connections, 1 programs, 1 sources)\n" +
 		"source ehr-jira: 3 sample records, 3 mapped with strict\n" +
+		"  redacted values: ssn 0, mrn 0, dob 0, email 0, phone 0\n" +
 		"  unmapped value priority \"Medium\" (2 records): add it to the mapping's map\n" +
 		"  unmapped value priority \"Low\" (1 records): add it to the mapping's map\n"
 	if diff := cmp.Diff(want, out.String()); diff != "" {

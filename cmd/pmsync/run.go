@@ -6,8 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -27,7 +27,10 @@ func (c *cli) cmdRun(fs *flag.FlagSet) func(context.Context, []string) error {
 			return err
 		}
 		reg := newRegistry()
-		metrics := engine.NewMetrics(reg)
+		// Replicas on one database each serve /metrics: the engine's series
+		// carry the replica (its host name) so that a scraper can tell them
+		// apart and sum them.
+		metrics := engine.NewMetrics(prometheus.WrapRegistererWith(prometheus.Labels{"replica": replicaName()}, reg))
 		a, err := c.open(ctx, cfg, setupOptions{daemon: true, engine: engine.Options{Metrics: metrics}})
 		if err != nil {
 			return err
@@ -56,6 +59,16 @@ func (c *cli) cmdRun(fs *flag.FlagSet) func(context.Context, []string) error {
 		}
 		return c.serve(ctx, a, reg, c.stdout, reload)
 	}
+}
+
+// replicaName names this replica in metrics: the host name (a container's
+// own, under Docker or Kubernetes).
+func replicaName() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		return "unknown"
+	}
+	return host
 }
 
 // registerProcessMetrics adds the Go runtime's and the process's
@@ -99,14 +112,14 @@ func (c *cli) serve(ctx context.Context, a *app, reg *prometheus.Registry, out i
 	}
 	var sh swapHandler
 	sh.set(h)
-	ln, err := net.Listen("tcp", a.cfg.HTTP.Listen)
+	ln, scheme, err := listenDashboard(a.cfg, a.log)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", a.cfg.HTTP.Listen, err)
+		return err
 	}
 	hs := &http.Server{Handler: &sh, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
-	fmt.Fprintf(out, "dashboard on http://%s/ (Ctrl-C to stop)\n", ln.Addr())
+	fmt.Fprintf(out, "dashboard on %s://%s/ (Ctrl-C to stop)\n", scheme, ln.Addr())
 	a.log.Info().Str("listen", ln.Addr().String()).Msg("dashboard listening")
 
 	type generation struct {

@@ -45,7 +45,7 @@ push:
     target:
       sheet: 12
 `, []string{
-			`f.yaml:2: connections[0].region: unknown key; known keys: flavor, site_url, name, kind, base_url, timeout, rate_limit, auth`,
+			`f.yaml:2: connections[0].region: unknown key; known keys: flavor, site_url, name, kind, base_url, timeout, rate_limit, auth, tls`,
 			`f.yaml:9: push[0].target.sheet: unknown key; known keys: issue`,
 		}},
 		{"asana scope", `connections:

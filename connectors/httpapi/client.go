@@ -10,6 +10,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -103,8 +104,13 @@ type Config struct {
 	// Timeout bounds each attempt, body included; default DefaultTimeout.
 	Timeout time.Duration
 	// Transport sends the requests; nil uses a clone of
-	// http.DefaultTransport.
+	// http.DefaultTransport. An *http.Transport that skips certificate
+	// verification is refused: verification is always on.
 	Transport http.RoundTripper
+	// RootCAs, when not nil, replace the system's certificate authorities
+	// (an on-premises server with a private CA). The transport must then
+	// be an *http.Transport (or nil), which the client clones.
+	RootCAs *x509.CertPool
 	// Secrets are extra strings to scrub from error text; the Auth's own
 	// secrets are scrubbed without being listed here.
 	Secrets []string
@@ -216,13 +222,9 @@ func New(cfg Config) (*Client, error) {
 		}
 		c.lim = limiters.Limiter(key, cfg.Rate, max(cfg.Burst, 1))
 	}
-	transport := cfg.Transport
-	if transport == nil {
-		dt, ok := http.DefaultTransport.(*http.Transport)
-		if !ok {
-			return nil, fmt.Errorf("new %s http client: http.DefaultTransport is a %T, not an *http.Transport; set Config.Transport", cfg.Vendor, http.DefaultTransport)
-		}
-		transport = dt.Clone()
+	transport, err := SecureTransport(cfg.Transport, cfg.RootCAs)
+	if err != nil {
+		return nil, fmt.Errorf("new %s http client: %w", cfg.Vendor, err)
 	}
 	// Counting below the auth layer and inside the http.Client sees every
 	// request that reaches the wire, followed redirects included.
@@ -232,6 +234,38 @@ func New(cfg Config) (*Client, error) {
 	}
 	c.http = &http.Client{Transport: transport, CheckRedirect: c.checkRedirect}
 	return c, nil
+}
+
+// SecureTransport returns the transport a client sends with: t (a clone
+// of http.DefaultTransport when nil) trusting roots when they are given. It
+// refuses a transport that skips certificate verification, so that no
+// option, test helper or future edit can turn verification off unnoticed.
+// New applies it; a connector that wraps the transport before handing it
+// to New (a limiter of its own) applies it first.
+func SecureTransport(t http.RoundTripper, roots *x509.CertPool) (http.RoundTripper, error) {
+	if t == nil {
+		dt, ok := http.DefaultTransport.(*http.Transport)
+		if !ok {
+			return nil, fmt.Errorf("http.DefaultTransport is a %T, not an *http.Transport; set Config.Transport", http.DefaultTransport)
+		}
+		t = dt.Clone()
+	}
+	ht, ok := t.(*http.Transport)
+	if ok && ht.TLSClientConfig != nil && ht.TLSClientConfig.InsecureSkipVerify {
+		return nil, errors.New("the transport skips TLS certificate verification; pmsync always verifies")
+	}
+	if roots == nil {
+		return t, nil
+	}
+	if !ok {
+		return nil, fmt.Errorf("a CA bundle needs an *http.Transport to apply to, not a %T", t)
+	}
+	ht = ht.Clone()
+	if ht.TLSClientConfig == nil {
+		ht.TLSClientConfig = &tls.Config{}
+	}
+	ht.TLSClientConfig.RootCAs = roots
+	return ht, nil
 }
 
 // checkRedirect follows redirects on the base URL's own scheme and host

@@ -78,6 +78,7 @@ func init() {
 		Options:            decodeOptions,
 		Scope:              connectors.ScopeDecoder(CheckScope),
 		Target:             connectors.TargetDecoder(CheckTarget, func(t Target) string { return "sheet=" + strings.TrimSpace(t.Sheet) }),
+		Preview:            Preview,
 		CheckParams:        CheckParams,
 		FieldKeys:          []string{"cells", "cells_display", "cells_email"},
 		AuthKeys:           []string{"token"},
@@ -342,6 +343,7 @@ func apiConfig(p connectors.Params, base string, log zerolog.Logger) httpapi.Con
 		Limiters:   p.Limiters,
 		Timeout:    p.Timeout,
 		Transport:  p.Transport,
+		RootCAs:    p.RootCAs,
 		ParseError: ParseError,
 		// The minute Smartsheet asks for after a 4003 fits under the
 		// client's Retry-After ceiling (httpapi.DefaultMaxRetryAfter).

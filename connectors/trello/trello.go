@@ -89,6 +89,7 @@ func init() {
 		Options:            DecodeOptions,
 		Scope:              DecodeScope,
 		Target:             DecodeTarget,
+		Preview:            Preview,
 		CheckParams:        CheckParams,
 		FieldKeys:          []string{"fields", "custom"},
 		AuthKeys:           []string{"key", "token"},
@@ -229,13 +230,11 @@ func New(p connectors.Params) (*Connector, error) {
 		limiters = httpapi.NewLimiters()
 	}
 	keyRate, keyBurst := rateBudget(cmp.Or(o.KeyLimit, DefaultKeyLimit))
-	transport := p.Transport
-	if transport == nil {
-		dt, ok := http.DefaultTransport.(*http.Transport)
-		if !ok {
-			return nil, fmt.Errorf("trello connection %q: http.DefaultTransport is a %T; set Params.Transport", name, http.DefaultTransport)
-		}
-		transport = dt.Clone()
+	// The key's limiter wraps the transport, so the CA bundle is applied
+	// to the transport beneath it.
+	transport, err := httpapi.SecureTransport(p.Transport, p.RootCAs)
+	if err != nil {
+		return nil, fmt.Errorf("trello connection %q: %w", name, err)
 	}
 	transport = keyLimited{
 		next:  transport,

@@ -86,42 +86,65 @@ func (db *DB) ClaimPush(ctx context.Context, id int64, at time.Time, lease time.
 
 // SupersedePush closes push id unsent because a newer rollup replaces it,
 // unless another process is sending it right now (a claim younger than
-// lease). It reports whether the push was closed.
-func (db *DB) SupersedePush(ctx context.Context, id int64, receipt string, at time.Time, lease time.Duration) (bool, error) {
-	tag, err := db.pool.Exec(ctx, `UPDATE outbox SET status = 'delivered', receipt = $3, last_error = '', updated = $4
-		WHERE id = (`+claimable+`)`, id, ts(at.Add(-lease)), receipt, ts(at))
+// lease), and audits it as superseded. It reports whether the push was
+// closed.
+func (db *DB) SupersedePush(ctx context.Context, id int64, o store.PushOutcome, lease time.Duration) (bool, error) {
+	o.Outcome = store.DeliverySuperseded
+	var closed bool
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE outbox SET status = 'delivered', receipt = $3, last_error = '', updated = $4
+			WHERE id = (`+claimable+`)`, id, ts(o.At.Add(-lease)), o.Receipt, ts(o.At))
+		if err != nil || tag.RowsAffected() != 1 {
+			return err
+		}
+		closed = true
+		return addAudit(ctx, tx, id, o)
+	})
 	if err != nil {
 		return false, fmt.Errorf("supersede push %d: %w", id, err)
 	}
-	return tag.RowsAffected() == 1, nil
+	return closed, nil
 }
 
-// MarkDelivered records that push id arrived, with the vendor's receipt.
-// Delivered is final: a second MarkDelivered fails with ErrPushState, so a
-// caller learns of a double send.
-func (db *DB) MarkDelivered(ctx context.Context, id int64, receipt string, at time.Time) error {
-	return db.movePush(ctx, id, store.PushDelivered, "receipt = $5, last_error = ''", receipt, at)
+// MarkDelivered records that push id arrived, with the target's receipt,
+// and audits it. Delivered is final: a second MarkDelivered fails with
+// ErrPushState, so a caller learns of a double send.
+func (db *DB) MarkDelivered(ctx context.Context, id int64, o store.PushOutcome) error {
+	if o.Outcome == "" {
+		o.Outcome = store.DeliveryDelivered
+	}
+	if o.Outcome != store.DeliveryDelivered && o.Outcome != store.DeliveryExisting {
+		return fmt.Errorf("mark push %d delivered: outcome %q is not %s or %s", id, o.Outcome, store.DeliveryDelivered, store.DeliveryExisting)
+	}
+	return db.movePush(ctx, id, store.PushDelivered, "receipt = $5, last_error = ''", o.Receipt, o)
 }
 
 // MarkFailed records that an attempt to deliver push id failed, so that it
-// is retried. A delivered push cannot fail.
-func (db *DB) MarkFailed(ctx context.Context, id int64, errText string, at time.Time) error {
-	return db.movePush(ctx, id, store.PushFailed, "last_error = $5", errText, at)
+// is retried, and audits it. A delivered push cannot fail.
+func (db *DB) MarkFailed(ctx context.Context, id int64, o store.PushOutcome) error {
+	if o.Outcome == "" {
+		o.Outcome = store.DeliveryFailed
+	}
+	if o.Outcome != store.DeliveryFailed {
+		return fmt.Errorf("mark push %d failed: outcome %q is not %s", id, o.Outcome, store.DeliveryFailed)
+	}
+	return db.movePush(ctx, id, store.PushFailed, "last_error = $5", o.Error, o)
 }
 
 // movePush sets push id to status to, with the assignment set (whose value
-// is arg), unless it was delivered; otherwise it says why not: ErrNotFound
-// or ErrPushState.
-func (db *DB) movePush(ctx context.Context, id int64, to, set string, arg any, at time.Time) error {
+// is arg), unless it was delivered, and adds o to the push audit in the
+// same transaction; otherwise it says why not: ErrNotFound or
+// ErrPushState.
+func (db *DB) movePush(ctx context.Context, id int64, to, set string, arg any, o store.PushOutcome) error {
 	from := []string{store.PushPending, store.PushSending, store.PushFailed}
 	err := db.tx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, "UPDATE outbox SET status = $1, updated = $2, "+set+" WHERE id = $3 AND status = ANY($4)",
-			to, ts(at), id, from, arg)
+			to, ts(o.At), id, from, arg)
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 1 {
-			return nil
+			return addAudit(ctx, tx, id, o)
 		}
 		var status string
 		switch err := tx.QueryRow(ctx, "SELECT status FROM outbox WHERE id = $1", id).Scan(&status); {

@@ -31,6 +31,7 @@ func (db *DB) Prune(ctx context.Context, r store.Retention, now time.Time) (stor
 			AND id <> (SELECT max(id) FROM sync_runs WHERE source = r.source)
 			AND id <> coalesce((SELECT max(id) FROM sync_runs WHERE source = r.source AND status <> 'running'), 0)
 			AND id <> coalesce((SELECT max(id) FROM sync_runs WHERE source = r.source AND status = 'ok'), 0)
+			AND id <> coalesce((SELECT min(id) FROM sync_runs WHERE source = r.source AND status = 'ok'), 0)
 			LIMIT $2 FOR UPDATE SKIP LOCKED)`},
 		{"item changes", r.ItemChanges, &p.ItemChanges, `DELETE FROM item_changes WHERE id IN (
 			SELECT id FROM item_changes c WHERE at < $1

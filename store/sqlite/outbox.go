@@ -76,32 +76,45 @@ func (db *DB) PendingPushes(ctx context.Context, target string) ([]store.Push, e
 // it. A delivered push cannot be sent again.
 func (db *DB) MarkSending(ctx context.Context, id int64, at time.Time) error {
 	return db.movePush(ctx, id, store.PushSending,
-		"attempts = attempts + 1, updated = ?", []any{formatTime(at)},
+		"attempts = attempts + 1, updated = ?", []any{formatTime(at)}, nil,
 		store.PushPending, store.PushFailed, store.PushSending)
 }
 
-// MarkDelivered records that push id arrived, with the vendor's receipt.
-// A push that was never sent may be closed this way too (a newer rollup
-// superseded it; the receipt says so). Delivered is final: a second
-// MarkDelivered fails with ErrPushState, so a caller learns of a double send.
-func (db *DB) MarkDelivered(ctx context.Context, id int64, receipt string, at time.Time) error {
+// MarkDelivered records that push id arrived, with the target's receipt,
+// and audits it. A push that was never sent may be closed this way too.
+// Delivered is final: a second MarkDelivered fails with ErrPushState, so a
+// caller learns of a double send.
+func (db *DB) MarkDelivered(ctx context.Context, id int64, o store.PushOutcome) error {
+	if o.Outcome == "" {
+		o.Outcome = store.DeliveryDelivered
+	}
+	if o.Outcome != store.DeliveryDelivered && o.Outcome != store.DeliveryExisting {
+		return fmt.Errorf("mark push %d delivered: outcome %q is not %s or %s", id, o.Outcome, store.DeliveryDelivered, store.DeliveryExisting)
+	}
 	return db.movePush(ctx, id, store.PushDelivered,
-		"receipt = ?, last_error = '', updated = ?", []any{receipt, formatTime(at)},
+		"receipt = ?, last_error = '', updated = ?", []any{o.Receipt, formatTime(o.At)}, &o,
 		store.PushPending, store.PushSending, store.PushFailed)
 }
 
 // MarkFailed records that an attempt to deliver push id failed, so that it
-// is retried. A delivered push cannot fail.
-func (db *DB) MarkFailed(ctx context.Context, id int64, errText string, at time.Time) error {
+// is retried, and audits it. A delivered push cannot fail.
+func (db *DB) MarkFailed(ctx context.Context, id int64, o store.PushOutcome) error {
+	if o.Outcome == "" {
+		o.Outcome = store.DeliveryFailed
+	}
+	if o.Outcome != store.DeliveryFailed {
+		return fmt.Errorf("mark push %d failed: outcome %q is not %s", id, o.Outcome, store.DeliveryFailed)
+	}
 	return db.movePush(ctx, id, store.PushFailed,
-		"last_error = ?, updated = ?", []any{errText, formatTime(at)},
+		"last_error = ?, updated = ?", []any{o.Error, formatTime(o.At)}, &o,
 		store.PushPending, store.PushSending, store.PushFailed)
 }
 
 // movePush sets push id to status to, with the assignments in set, if its
-// status is one of from; otherwise it says why not: ErrNotFound or
+// status is one of from, and adds audit (when not nil) to the push audit
+// in the same transaction; otherwise it says why not: ErrNotFound or
 // ErrPushState.
-func (db *DB) movePush(ctx context.Context, id int64, to, set string, args []any, from ...string) error {
+func (db *DB) movePush(ctx context.Context, id int64, to, set string, args []any, audit *store.PushOutcome, from ...string) error {
 	err := db.writeTx(ctx, func(tx *sql.Tx) error {
 		q := "UPDATE outbox SET status = ?, " + set + " WHERE id = ? AND status IN (" + placeholders(len(from)) + ")"
 		a := append(append(append([]any{to}, args...), id), toAny(from)...)
@@ -109,8 +122,15 @@ func (db *DB) movePush(ctx context.Context, id int64, to, set string, args []any
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 1 {
+		n, err := res.RowsAffected()
+		if err != nil {
 			return err
+		}
+		if n == 1 {
+			if audit != nil {
+				return addAudit(ctx, tx, id, *audit)
+			}
+			return nil
 		}
 		var status string
 		switch err := tx.QueryRowContext(ctx, "SELECT status FROM outbox WHERE id = ?", id).Scan(&status); {
@@ -161,17 +181,27 @@ func (db *DB) ClaimPush(ctx context.Context, id int64, at time.Time, lease time.
 
 // SupersedePush closes push id unsent because a newer rollup replaces it,
 // unless another process is sending it right now (a claim younger than
-// lease). It reports whether the push was closed.
-func (db *DB) SupersedePush(ctx context.Context, id int64, receipt string, at time.Time, lease time.Duration) (bool, error) {
-	res, err := db.write.ExecContext(ctx, `UPDATE outbox SET status = ?, receipt = ?, last_error = '', updated = ?
-		WHERE id = ? AND (status IN (?, ?) OR (status = ? AND updated < ?))`,
-		store.PushDelivered, receipt, formatTime(at), id, store.PushPending, store.PushFailed, store.PushSending, formatTime(at.Add(-lease)))
+// lease), and audits it as superseded. It reports whether the push was
+// closed.
+func (db *DB) SupersedePush(ctx context.Context, id int64, o store.PushOutcome, lease time.Duration) (bool, error) {
+	o.Outcome = store.DeliverySuperseded
+	var closed bool
+	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE outbox SET status = ?, receipt = ?, last_error = '', updated = ?
+			WHERE id = ? AND (status IN (?, ?) OR (status = ? AND updated < ?))`,
+			store.PushDelivered, o.Receipt, formatTime(o.At), id, store.PushPending, store.PushFailed, store.PushSending, formatTime(o.At.Add(-lease)))
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil || n != 1 {
+			return err
+		}
+		closed = true
+		return addAudit(ctx, tx, id, o)
+	})
 	if err != nil {
 		return false, fmt.Errorf("supersede push %d: %w", id, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("supersede push %d: %w", id, err)
-	}
-	return n == 1, nil
+	return closed, nil
 }

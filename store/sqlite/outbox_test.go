@@ -57,9 +57,9 @@ func TestPushStateMachine(t *testing.T) {
 				case "sending":
 					err = db.MarkSending(ctx, id, at)
 				case "delivered":
-					err = db.MarkDelivered(ctx, id, "rcpt", at)
+					err = db.MarkDelivered(ctx, id, store.PushOutcome{Receipt: "rcpt", At: at})
 				case "failed":
-					err = db.MarkFailed(ctx, id, "boom", at)
+					err = db.MarkFailed(ctx, id, store.PushOutcome{Error: "boom", At: at})
 				}
 				if !errors.Is(err, o.wantErr) || (o.wantErr == nil) != (err == nil) {
 					t.Fatalf("op %d %s: error %v, want %v", i, o.name, err, o.wantErr)
@@ -100,8 +100,8 @@ func TestPushStateMachine(t *testing.T) {
 		db := openTest(t)
 		for name, err := range map[string]error{
 			"sending":   db.MarkSending(ctx, 7, t0),
-			"delivered": db.MarkDelivered(ctx, 7, "r", t0),
-			"failed":    db.MarkFailed(ctx, 7, "e", t0),
+			"delivered": db.MarkDelivered(ctx, 7, store.PushOutcome{Receipt: "r", At: t0}),
+			"failed":    db.MarkFailed(ctx, 7, store.PushOutcome{Error: "e", At: t0}),
 		} {
 			if !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("%s of an unknown push: error %v, want ErrNotFound", name, err)

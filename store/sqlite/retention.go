@@ -32,6 +32,7 @@ func (db *DB) Prune(ctx context.Context, r store.Retention, now time.Time) (stor
 			AND id <> (SELECT MAX(id) FROM sync_runs WHERE source = r.source)
 			AND id <> COALESCE((SELECT MAX(id) FROM sync_runs WHERE source = r.source AND status <> 'running'), 0)
 			AND id <> COALESCE((SELECT MAX(id) FROM sync_runs WHERE source = r.source AND status = 'ok'), 0)
+			AND id <> COALESCE((SELECT MIN(id) FROM sync_runs WHERE source = r.source AND status = 'ok'), 0)
 			LIMIT ?2)`},
 		{"item changes", r.ItemChanges, &p.ItemChanges, `DELETE FROM item_changes WHERE id IN (
 			SELECT id FROM item_changes c WHERE at < ?1

@@ -81,26 +81,5 @@ func (db *DB) Snapshots(ctx context.Context, program string, limit int) ([]store
 		return nil, fmt.Errorf("list snapshots of program %q: %w", program, err)
 	}
 	defer rows.Close()
-	var out []store.Snapshot
-	for rows.Next() {
-		var s store.Snapshot
-		var asOf string
-		var at sql.NullString
-		var doc []byte
-		if err := rows.Scan(&s.Program, &asOf, &s.Version, &at, &doc); err != nil {
-			return nil, fmt.Errorf("list snapshots of program %q: %w", program, err)
-		}
-		s.AsOf = pmsync.Date(asOf)
-		if s.At, err = parseTime(at); err != nil {
-			return nil, fmt.Errorf("list snapshots of program %q: %w", s.Program, err)
-		}
-		if err := json.Unmarshal(doc, &s.Rollup); err != nil {
-			return nil, fmt.Errorf("list snapshots of program %q: decode version %s: %w", s.Program, s.Version, err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list snapshots of program %q: %w", program, err)
-	}
-	return out, nil
+	return scanSnapshots(rows, program)
 }

@@ -133,9 +133,9 @@ func testPushStateMachine(t *testing.T, open Opener) {
 						at = last
 					}
 				case "delivered":
-					err = db.MarkDelivered(ctx, id, "rcpt", at)
+					err = db.MarkDelivered(ctx, id, store.PushOutcome{Receipt: "rcpt", At: at})
 				case "failed":
-					err = db.MarkFailed(ctx, id, "boom", at)
+					err = db.MarkFailed(ctx, id, store.PushOutcome{Error: "boom", At: at})
 				}
 				if !errors.Is(err, o.wantErr) || (o.wantErr == nil) != (err == nil) {
 					t.Fatalf("op %d %s: error %v, want %v", i, o.name, err, o.wantErr)
@@ -153,7 +153,7 @@ func testPushStateMachine(t *testing.T, open Opener) {
 					t.Errorf("a delivered push is still pending: %+v", pending)
 				}
 				// Delivered is final.
-				if err := db.MarkDelivered(ctx, id, "again", last.Add(time.Hour)); !errors.Is(err, store.ErrPushState) {
+				if err := db.MarkDelivered(ctx, id, store.PushOutcome{Receipt: "again", At: last.Add(time.Hour)}); !errors.Is(err, store.ErrPushState) {
 					t.Errorf("MarkDelivered of a delivered push: %v, want ErrPushState", err)
 				}
 				if ok, err := db.ClaimPush(ctx, id, last.Add(time.Hour), lease); err != nil || ok {
@@ -171,8 +171,8 @@ func testPushStateMachine(t *testing.T, open Opener) {
 	t.Run("unknown id", func(t *testing.T) {
 		db := open(t)
 		for name, err := range map[string]error{
-			"delivered": db.MarkDelivered(ctx, 7, "r", t0),
-			"failed":    db.MarkFailed(ctx, 7, "e", t0),
+			"delivered": db.MarkDelivered(ctx, 7, store.PushOutcome{Receipt: "r", At: t0}),
+			"failed":    db.MarkFailed(ctx, 7, store.PushOutcome{Error: "e", At: t0}),
 		} {
 			if !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("%s of an unknown push: error %v, want ErrNotFound", name, err)
@@ -235,7 +235,7 @@ func testClaimPush(t *testing.T, open Opener) {
 	if len(pending) != 1 || pending[0].Attempts != 2 || pending[0].Status != store.PushSending || !pending[0].Updated.Equal(t0.Add(11*time.Minute)) {
 		t.Errorf("after two granted claims: %+v; want sending, 2 attempts, updated at the second", pending)
 	}
-	if err := db.MarkDelivered(ctx, id, "r", t0.Add(12*time.Minute)); err != nil {
+	if err := db.MarkDelivered(ctx, id, store.PushOutcome{Receipt: "r", At: t0.Add(12 * time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := db.ClaimPush(ctx, id, t0.Add(time.Hour), time.Minute); err != nil || got {
@@ -257,20 +257,20 @@ func testSupersedePush(t *testing.T, open Opener) {
 	if ok, _ := db.ClaimPush(ctx, v1, t0, 10*time.Minute); !ok {
 		t.Fatal("could not claim v1")
 	}
-	if ok, err := db.SupersedePush(ctx, v1, "superseded", t0.Add(time.Minute), 10*time.Minute); err != nil || ok {
+	if ok, err := db.SupersedePush(ctx, v1, store.PushOutcome{Receipt: "superseded", At: t0.Add(time.Minute)}, 10*time.Minute); err != nil || ok {
 		t.Errorf("superseded a push another process is sending: %v %v", ok, err)
 	}
-	if ok, err := db.SupersedePush(ctx, v1, "superseded", t0.Add(11*time.Minute), 10*time.Minute); err != nil || !ok {
+	if ok, err := db.SupersedePush(ctx, v1, store.PushOutcome{Receipt: "superseded", At: t0.Add(11 * time.Minute)}, 10*time.Minute); err != nil || !ok {
 		t.Errorf("could not supersede a push whose sender died: %v %v", ok, err)
 	}
-	if ok, err := db.SupersedePush(ctx, v2, "superseded", t0, 10*time.Minute); err != nil || !ok {
+	if ok, err := db.SupersedePush(ctx, v2, store.PushOutcome{Receipt: "superseded", At: t0}, 10*time.Minute); err != nil || !ok {
 		t.Errorf("could not supersede a pending push: %v %v", ok, err)
 	}
-	if ok, err := db.SupersedePush(ctx, v2, "superseded", t0, 10*time.Minute); err != nil || ok {
+	if ok, err := db.SupersedePush(ctx, v2, store.PushOutcome{Receipt: "superseded", At: t0}, 10*time.Minute); err != nil || ok {
 		t.Errorf("superseded a push twice: %v %v", ok, err)
 	}
 	// Superseded is delivered: final, out of the pending list.
-	if err := db.MarkFailed(ctx, v1, "late failure", t0.Add(12*time.Minute)); !errors.Is(err, store.ErrPushState) {
+	if err := db.MarkFailed(ctx, v1, store.PushOutcome{Error: "late failure", At: t0.Add(12 * time.Minute)}); !errors.Is(err, store.ErrPushState) {
 		t.Errorf("MarkFailed of a superseded push: %v, want ErrPushState", err)
 	}
 	pending, err := db.PendingPushes(ctx, "")

@@ -45,15 +45,15 @@ func testPruneKeepsWhatIsStillRead(t *testing.T, open Opener) {
 		}
 		return id
 	}
-	a1 := run("a", day(3, 1), store.RunOK)      // old: pruned
+	a1 := run("a", day(3, 1), store.RunOK)      // old, but a's first ok run: kept
 	a2 := run("a", day(3, 2), store.RunFailed)  // old: pruned
 	a3 := run("a", day(3, 3), store.RunOK)      // old, but a's newest ok run: kept
 	a4 := run("a", day(5, 30), store.RunFailed) // recent: kept
 	b5 := run("b", day(2, 1), store.RunFailed)  // old: pruned
-	b6 := run("b", day(3, 1), store.RunOK)      // b's newest ok run: kept
+	b6 := run("b", day(3, 1), store.RunOK)      // b's first and newest ok run: kept
 	b7 := run("b", day(3, 5), store.RunFailed)  // b's newest finished run: kept
 	b8 := run("b", day(3, 6), store.RunRunning) // running (b's newest): kept
-	_, _ = a1, a2
+	_ = a2
 
 	// Item history: a milestone whose due date moves and whose state
 	// changes; two tombstoned tasks.
@@ -104,18 +104,18 @@ func testPruneKeepsWhatIsStillRead(t *testing.T, open Opener) {
 			if ok, err := db.ClaimPush(ctx, id, at, time.Minute); err != nil || !ok {
 				t.Fatal(ok, err)
 			}
-			if err := db.MarkDelivered(ctx, id, "comment 1", at); err != nil {
+			if err := db.MarkDelivered(ctx, id, store.PushOutcome{At: at, Receipt: "comment 1"}); err != nil {
 				t.Fatal(err)
 			}
 		case store.PushFailed:
 			if ok, err := db.ClaimPush(ctx, id, at, time.Minute); err != nil || !ok {
 				t.Fatal(ok, err)
 			}
-			if err := db.MarkFailed(ctx, id, "HTTP 503", at); err != nil {
+			if err := db.MarkFailed(ctx, id, store.PushOutcome{At: at, Error: "HTTP 503"}); err != nil {
 				t.Fatal(err)
 			}
 		case "superseded":
-			if ok, err := db.SupersedePush(ctx, id, "superseded by a newer rollup", at, time.Minute); err != nil || !ok {
+			if ok, err := db.SupersedePush(ctx, id, store.PushOutcome{At: at, Receipt: "superseded by a newer rollup"}, time.Minute); err != nil || !ok {
 				t.Fatal(ok, err)
 			}
 		}
@@ -136,13 +136,13 @@ func testPruneKeepsWhatIsStillRead(t *testing.T, open Opener) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := store.Pruned{SyncRuns: 3, ItemChanges: 1, Snapshots: 2, Outbox: 2, DeletedItems: 1}
+	want := store.Pruned{SyncRuns: 2, ItemChanges: 1, Snapshots: 2, Outbox: 2, DeletedItems: 1}
 	if got != want {
 		t.Errorf("Prune = %+v, want %+v", got, want)
 	}
 
 	// Sync runs: what is left, and what LastSuccess still says.
-	for source, wantIDs := range map[string][]int64{"a": {a4, a3}, "b": {b8, b7, b6}} {
+	for source, wantIDs := range map[string][]int64{"a": {a4, a3, a1}, "b": {b8, b7, b6}} {
 		runs, err := db.Runs(ctx, source, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -162,6 +162,9 @@ func testPruneKeepsWhatIsStillRead(t *testing.T, open Opener) {
 		t.Errorf("LastSuccess(b) = %v, %q, %v; want run %d's finish and run %d's error", last, lastErr, err, b6, b7)
 	}
 	_ = b5
+	if first, err := db.FirstSuccess(ctx, "a"); err != nil || !first.Equal(day(3, 1).Add(time.Minute)) {
+		t.Errorf("FirstSuccess(a) = %v, %v; want run %d's finish", first, err, a1)
+	}
 
 	// Item history: the baseline of each field and the recent changes.
 	changes, err := db.Changes(ctx, "jira", "M-1")
@@ -248,11 +251,11 @@ func testPruneWorksOffABacklog(t *testing.T, open Opener) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.SyncRuns != n-1 {
-		t.Errorf("pruned %d runs, want %d (all but the newest)", got.SyncRuns, n-1)
+	if got.SyncRuns != n-2 {
+		t.Errorf("pruned %d runs, want %d (all but the first and the newest)", got.SyncRuns, n-2)
 	}
 	runs, err := db.Runs(ctx, "bulk", 0)
-	if err != nil || len(runs) != 1 {
-		t.Errorf("%d runs left (%v), want 1", len(runs), err)
+	if err != nil || len(runs) != 2 {
+		t.Errorf("%d runs left (%v), want 2", len(runs), err)
 	}
 }

@@ -1,0 +1,144 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pmsync/pmsync"
+	"github.com/pmsync/pmsync/engine"
+)
+
+// keeper is a roller that keeps a latest report, as the engine does, and
+// counts what it is asked.
+type keeper struct {
+	mu                          sync.Mutex
+	latest                      pmsync.Report
+	rollups, latests, refreshes int
+	explained                   []engine.RollupOptions
+}
+
+func (k *keeper) Rollup(context.Context, engine.RollupOptions) (pmsync.Report, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.rollups++
+	return k.latest, nil
+}
+
+func (k *keeper) Latest(context.Context) (pmsync.Report, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.latests++
+	return k.latest, nil
+}
+
+func (k *keeper) Refresh(context.Context) (pmsync.Report, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.refreshes++
+	k.latest.GeneratedAt = k.latest.GeneratedAt.Add(time.Hour)
+	return k.latest, nil
+}
+
+func (k *keeper) Explain(_ context.Context, o engine.RollupOptions) (pmsync.ExplainReport, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.explained = append(k.explained, o)
+	return pmsync.ExplainReport{Schema: pmsync.ExplainSchema, AsOf: "2026-11-26", Programs: []pmsync.Explanation{{Program: "ehr-upgrade", Figures: []pmsync.Figure{
+		{Name: "milestones.late", Value: 1, Items: []pmsync.Evidence{{Source: "jira-ehr", ExternalID: "EHR-101", Kind: pmsync.KindMilestone, State: pmsync.StateTodo}}},
+		{Name: "risks.red_flags", Value: 0, Items: []pmsync.Evidence{}},
+	}}}}, nil
+}
+
+func newKeeper(t *testing.T) (*keeper, *Server) {
+	t.Helper()
+	k := &keeper{latest: pmsync.NewReport("2026-11-26", time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC), fixture().Programs)}
+	srv, err := New(k, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, srv
+}
+
+func serve(srv *Server, method, target string) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest(method, target, nil))
+	return rec
+}
+
+// The dashboard and the API read the latest computed report; nothing is
+// rolled up per request.
+func TestServesTheLatestReport(t *testing.T) {
+	k, srv := newKeeper(t)
+	for _, path := range []string{"/", "/api/v1/rollup", "/?program=telehealth"} {
+		if rec := serve(srv, "GET", path); rec.Code != http.StatusOK {
+			t.Fatalf("GET %s = %d", path, rec.Code)
+		}
+	}
+	if k.rollups != 0 || k.latests != 3 {
+		t.Errorf("%d rollups and %d reads of the latest report; want 0 and 3", k.rollups, k.latests)
+	}
+	// One program asked for: that program, with its own totals.
+	rec := serve(srv, "GET", "/api/v1/rollup?program=telehealth")
+	var rep pmsync.Report
+	if err := json.Unmarshal(rec.Body.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Programs) != 1 || rep.Programs[0].ID != "telehealth" || rep.Portfolio.Health.Green != 1 || rep.Portfolio.Health.Red != 0 {
+		t.Errorf("narrowed report: %d programs, portfolio health %+v", len(rep.Programs), rep.Portfolio.Health)
+	}
+	if rec := serve(srv, "GET", "/api/v1/rollup?program=nope"); rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), `"nope"`) {
+		t.Errorf("unknown program: %d %s", rec.Code, rec.Body.String())
+	}
+	// On demand: a POST recomputes it.
+	if rec := serve(srv, "POST", "/api/v1/rollup/refresh"); rec.Code != http.StatusOK || k.refreshes != 1 || !strings.Contains(rec.Body.String(), `"generated_at": "2026-11-26T08:00:00Z"`) {
+		t.Errorf("refresh = %d (%d refreshes):\n%s", rec.Code, k.refreshes, rec.Body.String())
+	}
+	if rec := serve(srv, "GET", "/api/v1/rollup/refresh"); rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("GET refresh = %d, want 405", rec.Code)
+	}
+}
+
+func TestExplainAPI(t *testing.T) {
+	k, srv := newKeeper(t)
+	rec := serve(srv, "GET", "/api/v1/rollup/explain?program=ehr-upgrade")
+	var doc pmsync.ExplainReport
+	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("explain = %d %v:\n%s", rec.Code, err, rec.Body.String())
+	}
+	if doc.Schema != "pmsync.explain/v1" || len(doc.Programs[0].Figures) != 2 || len(k.explained) != 1 || k.explained[0].Programs[0] != "ehr-upgrade" {
+		t.Errorf("explain doc %+v, asked %+v", doc, k.explained)
+	}
+	rec = serve(srv, "GET", "/api/v1/rollup/explain?figure=milestones.late")
+	doc = pmsync.ExplainReport{}
+	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil || len(doc.Programs[0].Figures) != 1 || doc.Programs[0].Figures[0].Items[0].ExternalID != "EHR-101" {
+		t.Errorf("one figure: %v %s", err, rec.Body.String())
+	}
+	if rec := serve(srv, "GET", "/api/v1/rollup/explain?figure=nope"); rec.Code != http.StatusNotFound {
+		t.Errorf("unknown figure = %d", rec.Code)
+	}
+	// A roller without explanations (a plain one) says so.
+	plain, _ := New(&fakeRoller{rep: fixture()}, nil, Options{})
+	if rec := serve(plain, "GET", "/api/v1/rollup/explain"); rec.Code != http.StatusNotImplemented {
+		t.Errorf("explain without an explainer = %d", rec.Code)
+	}
+}
+
+// The new endpoints sit behind the token like the others.
+func TestNewEndpointsNeedTheToken(t *testing.T) {
+	k := &keeper{latest: fixture()}
+	srv, _ := New(k, nil, Options{Token: token})
+	for _, c := range []struct{ method, path string }{{"POST", "/api/v1/rollup/refresh"}, {"GET", "/api/v1/rollup/explain"}} {
+		if rec := serve(srv, c.method, c.path); rec.Code != http.StatusUnauthorized {
+			t.Errorf("%s %s without a token = %d", c.method, c.path, rec.Code)
+		}
+	}
+	if k.refreshes != 0 || len(k.explained) != 0 {
+		t.Error("an unauthorised request reached the engine")
+	}
+}
