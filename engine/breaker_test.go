@@ -255,6 +255,8 @@ programs:
 		t.Errorf("/readyz?verbose after recovery:\n%s", d)
 	}
 
+	t.Logf("%d requests reached the failing vendor (every one answered 503 until it mended, then the probe and the next sync)", badHits.n.Load())
+
 	// The other source kept its schedule: one ok run per tick.
 	runs, err := db.Runs(ctx, "good", 0)
 	if err != nil {

@@ -225,6 +225,7 @@ programs:
 		{"healthy", "ok", "", 0},
 	} {
 		r := got[want.source]
+		t.Logf("%-9s %-6s %2d requests  %v", want.source, r.Status, r.Requests, r.Err)
 		if r.Status != want.status {
 			t.Errorf("source %s: status %s (%v), want %s", want.source, r.Status, r.Err, want.status)
 		}

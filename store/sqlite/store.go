@@ -141,7 +141,7 @@ func OpenWith(ctx context.Context, path string, o Options) (*DB, error) {
 	}
 	if o.CheckpointEvery > 0 {
 		db.bg.Add(1)
-		go db.checkpointer(o.CheckpointEvery, db.stop, &db.bg)
+		go db.checkpointer(o.CheckpointEvery, o.JournalSizeLimit/2, db.stop, &db.bg)
 	}
 	return db, nil
 }

@@ -15,9 +15,10 @@ import (
 // and are PASSIVE: they copy what no reader still needs and never wait, so
 // a dashboard whose readers always hold a snapshot keeps them from ever
 // finishing, and the WAL file grows without end (a soak saw 1.7 → 36 MB in
-// five minutes). So every CheckpointEvery a TRUNCATE checkpoint waits (up to
-// the busy timeout) for the readers of the moment to finish, copies the
-// whole log back and empties the file. journal_size_limit caps what SQLite
+// five minutes). So every CheckpointEvery (sooner once the WAL passes half
+// the journal size limit, or after a checkpoint that could not finish) a
+// TRUNCATE checkpoint waits, up to the busy timeout, for the readers of the
+// moment to finish, copies the whole log back and empties the file. journal_size_limit caps what SQLite
 // leaves behind when it restarts the log between those.
 const (
 	// DefaultCheckpointEvery is how often the writer truncates the WAL.
@@ -117,27 +118,34 @@ func (db *DB) WALStats() WALStats {
 }
 
 // checkpointer truncates the WAL every interval until stop is closed. It
-// skips a tick when nothing was written since the last checkpoint.
-func (db *DB) checkpointer(every time.Duration, stop <-chan struct{}, done *sync.WaitGroup) {
+// looks at the WAL more often than that (every 5 s at most) and checkpoints
+// early when the WAL has passed pressure bytes, or when the previous
+// checkpoint could not finish (a reader held an old snapshot past the busy
+// timeout); it skips a turn when nothing was written since the last one.
+func (db *DB) checkpointer(every time.Duration, pressure int64, stop <-chan struct{}, done *sync.WaitGroup) {
 	defer done.Done()
-	t := time.NewTicker(every)
+	t := time.NewTicker(min(every, 5*time.Second))
 	defer t.Stop()
+	last, retry := time.Now(), false
 	for {
 		select {
 		case <-stop:
 			return
 		case <-t.C:
 		}
-		if db.WALSize() == 0 {
+		size := db.WALSize()
+		if size == 0 || (!retry && time.Since(last) < every && (pressure <= 0 || size < pressure)) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*busyTimeout*time.Millisecond)
-		if _, err := db.CheckpointWAL(ctx); err != nil {
+		c, err := db.CheckpointWAL(ctx)
+		cancel()
+		last, retry = time.Now(), err != nil || c.Busy
+		if err != nil {
 			db.walMu.Lock()
 			db.walStats.Failed++
 			db.walMu.Unlock()
 		}
-		cancel()
 	}
 }
 
