@@ -93,5 +93,5 @@ func (s SourceStatus) MarshalJSON() ([]byte, error) {
 		Failures    int        `json:"failures,omitempty"`
 		Breaker     string     `json:"breaker,omitempty"`
 		RetryAt     time.Time  `json:"retry_at,omitzero"`
-	}{s.Source, s.Connection, last, s.LastError, s.Stale, s.Quarantined, s.Failures, s.Breaker, s.RetryAt})
+	}{s.Source, s.Connection, last, s.LastError, s.Stale, s.Quarantined, s.Failures, s.Breaker, s.RetryAt.UTC().Truncate(time.Second)})
 }
