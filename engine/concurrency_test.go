@@ -378,3 +378,20 @@ func TestSyncStopsBeforeAnUnrenewedLeaseRunsOut(t *testing.T) {
 		t.Errorf("the sync held on for %v; it must stop before the 5 s lease can pass on", took)
 	}
 }
+
+// The sources report shows which process holds each connection's lease.
+func TestSourceReportsShowTheLease(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, jirasim.Cloud, 100)
+	if _, got, err := e.db.AcquireLease(ctx, "sync:conn:jira", "replica-b/1/41/9c2e", e.clock.Now(), time.Minute); err != nil || !got {
+		t.Fatal(got, err)
+	}
+	reps, err := e.eng.SourceReports(ctx, 5, 5)
+	if err != nil || len(reps) != 1 {
+		t.Fatalf("SourceReports = %+v, %v", reps, err)
+	}
+	want := &store.Lease{Name: "sync:conn:jira", Holder: "replica-b/1/41/9c2e", Token: 1, Expires: e.clock.Now().Add(time.Minute)}
+	if got := reps[0].Lease; got == nil || *got != *want {
+		t.Errorf("lease = %+v, want %+v", got, want)
+	}
+}
