@@ -36,6 +36,8 @@ const (
 	jobSync   = "sync"
 	jobFloor  = "floor"
 	jobRollup = "rollup"
+	// jobReplica is one replica of the replicas comparison (replicas.go).
+	jobReplica = "replica"
 )
 
 // job is what the parent asks a child to do.
@@ -78,6 +80,9 @@ type childResult struct {
 	ReadItems time.Duration `json:"read_items,omitempty"`
 	Compute   time.Duration `json:"compute,omitempty"`
 	Health    string        `json:"health,omitempty"`
+
+	// replica: what one replica's sync pass did
+	Replica *replicaPass `json:"replica,omitempty"`
 }
 
 // childMain runs the job named by childEnv and writes its result as JSON to
@@ -126,6 +131,8 @@ func runJob(ctx context.Context, path string, stderr io.Writer) (childResult, er
 		return runRollup(ctx, j, stderr)
 	case jobFloor:
 		return runFloor(ctx, j)
+	case jobReplica:
+		return runReplica(ctx, j, stderr)
 	}
 	return childResult{}, fmt.Errorf("unknown job kind %q", j.Kind)
 }

@@ -9,6 +9,12 @@
 //
 //	go run ./bench [-items 100000] [-vendors jira,asana,smartsheet] [-out bench/out] [-runs 3] [-store sqlite|postgres]
 //
+// With -replicas N it instead compares one replica with N replicas on one
+// PostgreSQL database syncing -sources sources, each on a connection of its
+// own (replicas.go):
+//
+//	go run ./bench -replicas 3 [-sources 8] [-source-items 5000] [-replicas-vendor asana] [-runs 3]
+//
 // With -store postgres the syncs write to a throwaway PostgreSQL server
 // (store/postgres/pgtest: initdb on a temporary directory, a free loopback
 // port, PostgreSQL's default durability), one fresh database per vendor
@@ -77,6 +83,9 @@ type options struct {
 	keep       bool
 	runs       int
 	store      string // storeSQLite or storePostgres
+	// replicas are the flags of the replicas comparison (replicas.go),
+	// which runs instead of the per-vendor scenarios when set.
+	replicas replicaOptions
 	// t0 is the simulated "now" the programs are generated around. A fixed
 	// time makes every run generate the same data and the same timeline of
 	// changes, whatever the day.
@@ -119,6 +128,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.runs, "runs", 3, "runs of every vendor; the table shows each measurement's median run")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (databases, job files) and print its path")
 	fs.StringVar(&o.store, "store", storeSQLite, "the store the syncs write to: sqlite (a file) or postgres (a throwaway local server)")
+	o.replicas.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -133,6 +143,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.store != storeSQLite && o.store != storePostgres {
 		return o, fmt.Errorf("-store %q: want sqlite or postgres", o.store)
+	}
+	if err := o.replicas.check(); err != nil {
+		return o, err
 	}
 	if o.changedPct <= 0 || o.changedPct > 100 {
 		return o, fmt.Errorf("-changed %g: must be in (0, 100]", o.changedPct)
@@ -165,6 +178,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// An unwritable -out should fail before minutes of measuring, not after.
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return fmt.Errorf("create the output directory: %w", err)
+	}
+	if o.replicas.on() {
+		return runReplicas(ctx, exe, o, args, stdout, stderr)
 	}
 	res, err := benchmark(ctx, exe, o, stderr)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/pmsync/pmsync"
@@ -61,13 +62,50 @@ func (e *Engine) Refresh(ctx context.Context) (pmsync.Report, error) {
 }
 
 // Latest returns the latest computed report, computing (and keeping) one
-// when there is none yet.
+// when there is none yet. The report is shared with other callers: it must
+// not be modified.
 func (e *Engine) Latest(ctx context.Context) (pmsync.Report, error) {
-	rep, _, ok, err := e.db.LatestReport(ctx)
-	if err != nil || ok {
+	// Asking when the latest report was saved is cheap; decoding it is not
+	// (it names the items behind every count): a report still the latest
+	// is served as it was read last.
+	at, ok, err := e.db.LatestReportAt(ctx)
+	if err != nil {
+		return pmsync.Report{}, err
+	}
+	if ok {
+		if rep, hit := e.served.get(at); hit {
+			return rep, nil
+		}
+	}
+	rep, at, ok, err := e.db.LatestReport(ctx)
+	if err != nil {
 		return rep, err
 	}
+	if ok {
+		e.served.put(at, rep)
+		return rep, nil
+	}
 	return e.Refresh(ctx)
+}
+
+// servedReport is the latest report as last read, with when it was saved.
+type servedReport struct {
+	mu  sync.Mutex
+	at  time.Time
+	rep pmsync.Report
+	ok  bool
+}
+
+func (s *servedReport) get(at time.Time) (pmsync.Report, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rep, s.ok && s.at.Equal(at)
+}
+
+func (s *servedReport) put(at time.Time, rep pmsync.Report) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.at, s.rep, s.ok = at, rep, true
 }
 
 func (e *Engine) rollup(ctx context.Context, opts RollupOptions) (pmsync.Report, []pmsync.Explanation, error) {

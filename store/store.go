@@ -313,6 +313,11 @@ type Reports interface {
 	// LatestReport returns the latest report, when it was saved, and
 	// whether there is one.
 	LatestReport(ctx context.Context) (pmsync.Report, time.Time, bool, error)
+	// LatestReportAt returns when the latest report was saved, and whether
+	// there is one, without reading the report: a reader that kept the
+	// report it read last knows from it whether that one is still the
+	// latest.
+	LatestReportAt(ctx context.Context) (time.Time, bool, error)
 }
 
 // Outbox queues rollup versions for push targets and records how each

@@ -8,11 +8,9 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
-	"errors"
 	"fmt"
 	"html/template"
 	"io"
-	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -31,9 +29,20 @@ import (
 //go:embed templates/*.html
 var templates embed.FS
 
-// Roller computes rollups (the engine).
+//go:embed assets
+var assets embed.FS
+
+// Roller is what the server reads of the engine: the rollup, and around it
+// the programs, the sources' state, items and pushes, in the
+// configuration's time zone.
 type Roller interface {
 	Rollup(ctx context.Context, opts engine.RollupOptions) (pmsync.Report, error)
+	Programs() []pmsync.Program
+	RulesFor(program string) pmsync.Rules
+	Location() *time.Location
+	NextRuns() engine.Schedule
+	SourceReports(ctx context.Context, runs, quarantined int) ([]engine.SourceReport, error)
+	ProgramItems(ctx context.Context, program string, f engine.ItemFilter) ([]pmsync.Item, error)
 }
 
 // Latest is a Roller that keeps the latest computed report (the engine):
@@ -50,9 +59,11 @@ type Explainer interface {
 	Explain(ctx context.Context, opts engine.RollupOptions) (pmsync.ExplainReport, error)
 }
 
-// History reads rollup snapshots (the store).
+// History reads the past from the store: rollup snapshots, and the push
+// audit (every outcome of every push of a rollup to a tool).
 type History interface {
 	Snapshots(ctx context.Context, program string, limit int) ([]store.Snapshot, error)
+	Deliveries(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, error)
 }
 
 // Server is the HTTP face of the daemon.
@@ -62,7 +73,12 @@ type Server struct {
 	token   pmsync.Secret
 	gather  prometheus.Gatherer
 	log     zerolog.Logger
-	page    *template.Template
+	pages   map[string]*template.Template
+	css     []byte
+	cssPath string
+	loc     *time.Location
+	now     func() time.Time
+	refresh time.Duration
 	ready   func(ctx context.Context) error
 	sources func(ctx context.Context) []engine.SourceHealth
 	mux     *http.ServeMux
@@ -80,31 +96,29 @@ type Options struct {
 	// by /readyz?verbose; nil lists none.
 	Sources func(ctx context.Context) []engine.SourceHealth
 	Version string
+	// Refresh, when positive, makes the pages reload themselves at this
+	// interval (a wall screen); zero leaves them still.
+	Refresh time.Duration
+	// Now reads the clock for "synced 5 min ago"; nil uses time.Now.
+	Now func() time.Time
 }
 
 // New builds the handler tree.
 func New(roll Roller, hist History, o Options) (*Server, error) {
-	funcs := template.FuncMap{
-		"pct":     func(p *float64) string { return fmtPct(p) },
-		"upper":   strings.ToUpper,
-		"spark":   sparkline,
-		"bar":     bar,
-		"money":   func(f float64) string { return pmsync.Money(f, 0) },
-		"colour":  func(h pmsync.HealthStatus) string { return string(h) },
-		"when":    func(t time.Time) string { return t.Format("2006-01-02 15:04 MST") },
-		"hasTime": func(t time.Time) bool { return !t.IsZero() },
-	}
-	page, err := template.New("dashboard.html").Funcs(funcs).ParseFS(templates, "templates/dashboard.html")
-	if err != nil {
-		return nil, fmt.Errorf("parse dashboard template: %w", err)
-	}
 	if o.Gatherer == nil {
 		o.Gatherer = prometheus.NewRegistry()
 	}
 	if o.Ready == nil {
 		o.Ready = func(context.Context) error { return nil }
 	}
-	s := &Server{roll: roll, hist: hist, token: o.Token, gather: o.Gatherer, log: o.Log, page: page, ready: o.Ready, sources: o.Sources, Version: o.Version}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &Server{roll: roll, hist: hist, token: o.Token, gather: o.Gatherer, log: o.Log, ready: o.Ready, Version: o.Version,
+		loc: roll.Location(), now: o.Now, refresh: o.Refresh, sources: o.Sources}
+	if err := s.parse(); err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.readyz)
@@ -112,7 +126,7 @@ func New(roll Roller, hist History, o Options) (*Server, error) {
 	mux.Handle("GET /api/v1/rollup", s.auth(http.HandlerFunc(s.apiRollup)))
 	mux.Handle("POST /api/v1/rollup/refresh", s.auth(http.HandlerFunc(s.apiRefresh)))
 	mux.Handle("GET /api/v1/rollup/explain", s.auth(http.HandlerFunc(s.apiExplain)))
-	mux.Handle("GET /{$}", s.auth(http.HandlerFunc(s.dashboard)))
+	s.routes(mux)
 	s.mux = mux
 	return s, nil
 }
@@ -123,7 +137,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	// default-src does not cover framing; frame-ancestors (and X-Frame-Options
 	// for older browsers) keep the dashboard out of other sites' frames.
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'")
+	// No script runs on any page, and the one stylesheet is served from
+	// here: nothing inline, nothing from elsewhere.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	// Rollups are portfolio data behind a token: no shared cache may keep them.
@@ -226,13 +242,6 @@ func sourceLine(h engine.SourceHealth) string {
 	return fmt.Sprintf("[+]source %s ok (last attempt %s: %s)\n", h.Source, when(h.LastAttempt), h.LastStatus)
 }
 
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
-
 // programs returns the ?program= filter; an empty value (a form submitted
 // with nothing chosen) means no filter rather than a program named "".
 func (s *Server) programs(r *http.Request) []string {
@@ -249,12 +258,18 @@ func (s *Server) programs(r *http.Request) []string {
 // (narrowed to the requested programs) when the roller keeps one, else a
 // fresh rollup.
 func (s *Server) report(r *http.Request) (pmsync.Report, error) {
-	ids := s.programs(r)
+	return s.served(r.Context(), s.programs(r))
+}
+
+// served returns the report of the programs ids names (every program when
+// none): the latest computed one, narrowed, when the roller keeps one, else
+// a fresh rollup.
+func (s *Server) served(ctx context.Context, ids []string) (pmsync.Report, error) {
 	l, ok := s.roll.(Latest)
 	if !ok {
-		return s.roll.Rollup(r.Context(), engine.RollupOptions{Programs: ids})
+		return s.roll.Rollup(ctx, engine.RollupOptions{Programs: ids})
 	}
-	rep, err := l.Latest(r.Context())
+	rep, err := l.Latest(ctx)
 	if err != nil || len(ids) == 0 {
 		return rep, err
 	}
@@ -289,25 +304,25 @@ func narrow(rep pmsync.Report, ids []string) (pmsync.Report, error) {
 func (s *Server) apiRollup(w http.ResponseWriter, r *http.Request) {
 	rep, err := s.report(r)
 	if err != nil {
-		s.fail(w, err)
+		s.fail(w, r, err)
 		return
 	}
-	s.writeReport(w, rep)
+	s.writeReport(w, r, rep)
 }
 
 // apiRefresh recomputes the served report now, on demand.
 func (s *Server) apiRefresh(w http.ResponseWriter, r *http.Request) {
 	l, ok := s.roll.(Latest)
 	if !ok {
-		http.Error(w, "this server computes every report on request; there is nothing to refresh", http.StatusNotImplemented)
+		s.jsonError(w, http.StatusNotImplemented, "this server computes every report on request; there is nothing to refresh")
 		return
 	}
 	rep, err := l.Refresh(r.Context())
 	if err != nil {
-		s.fail(w, err)
+		s.fail(w, r, err)
 		return
 	}
-	s.writeReport(w, rep)
+	s.writeReport(w, r, rep)
 }
 
 // apiExplain lists the items behind every figure of the selected programs
@@ -315,12 +330,12 @@ func (s *Server) apiRefresh(w http.ResponseWriter, r *http.Request) {
 func (s *Server) apiExplain(w http.ResponseWriter, r *http.Request) {
 	ex, ok := s.roll.(Explainer)
 	if !ok {
-		http.Error(w, "explanations are not available from this server", http.StatusNotImplemented)
+		s.jsonError(w, http.StatusNotImplemented, "explanations are not available from this server")
 		return
 	}
 	doc, err := ex.Explain(r.Context(), engine.RollupOptions{Programs: s.programs(r)})
 	if err != nil {
-		s.fail(w, err)
+		s.fail(w, r, err)
 		return
 	}
 	if figure := strings.TrimSpace(r.URL.Query().Get("figure")); figure != "" {
@@ -332,7 +347,7 @@ func (s *Server) apiExplain(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 			if keep == nil {
-				http.Error(w, fmt.Sprintf("no figure %q (figures are named as in the rollup document, such as milestones.late)", figure), http.StatusNotFound)
+				s.jsonError(w, http.StatusNotFound, fmt.Sprintf("no figure %q (figures are named as in the rollup document, such as milestones.late)", figure))
 				return
 			}
 			doc.Programs[i].Figures = keep
@@ -340,99 +355,21 @@ func (s *Server) apiExplain(w http.ResponseWriter, r *http.Request) {
 	}
 	var buf bytes.Buffer
 	if err := report.WriteExplain(&buf, doc, "json"); err != nil {
-		s.fail(w, err)
+		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(buf.Bytes())
 }
 
-func (s *Server) writeReport(w http.ResponseWriter, rep pmsync.Report) {
+func (s *Server) writeReport(w http.ResponseWriter, r *http.Request, rep pmsync.Report) {
 	// Rendered whole before the status line so that a failure is a 500, not a
 	// truncated 200; report.JSON is the same document `pmsync rollup` prints.
 	var buf bytes.Buffer
 	if err := report.JSON(&buf, rep); err != nil {
-		s.fail(w, err)
+		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(buf.Bytes())
-}
-
-type programView struct {
-	pmsync.Rollup
-	Trend []float64 // progress % of past snapshots, oldest first, then now
-}
-
-func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
-	rep, err := s.report(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	views := make([]programView, 0, len(rep.Programs))
-	for _, p := range rep.Programs {
-		v := programView{Rollup: p}
-		if s.hist != nil {
-			snaps, err := s.hist.Snapshots(r.Context(), p.ID, 30)
-			if err != nil {
-				s.fail(w, err)
-				return
-			}
-			for i := len(snaps) - 1; i >= 0; i-- {
-				v.Trend = append(v.Trend, snaps[i].Rollup.Progress.Percent)
-			}
-		}
-		v.Trend = append(v.Trend, p.Progress.Percent)
-		views = append(views, v)
-	}
-	data := struct {
-		Report   pmsync.Report
-		Programs []programView
-		Version  string
-	}{rep, views, s.Version}
-	var buf bytes.Buffer
-	if err := s.page.Execute(&buf, data); err != nil {
-		s.fail(w, fmt.Errorf("render dashboard: %w", err))
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_, _ = w.Write(buf.Bytes())
-}
-
-func (s *Server) fail(w http.ResponseWriter, err error) {
-	if errors.Is(err, engine.ErrNoSuchProgram) {
-		http.Error(w, err.Error(), http.StatusNotFound)
-		return
-	}
-	s.log.Error().Str("err", err.Error()).Msg("http request failed")
-	http.Error(w, "internal error: "+err.Error(), http.StatusInternalServerError)
-}
-
-func fmtPct(p *float64) string {
-	if p == nil {
-		return "—"
-	}
-	return fmt.Sprintf("%.1f%%", *p)
-}
-
-// bar renders a horizontal percent bar as inline SVG.
-func bar(percent float64) template.HTML {
-	w := math.Max(0, math.Min(100, percent)) * 2
-	return template.HTML(fmt.Sprintf(`<svg width="200" height="12" role="img" aria-label="%.1f%%"><rect width="200" height="12" fill="#e5e7eb"/><rect width="%.1f" height="12" fill="#2563eb"/></svg>`, percent, w))
-}
-
-// sparkline renders a progress history as an inline SVG polyline.
-func sparkline(points []float64) template.HTML {
-	if len(points) < 2 {
-		return ""
-	}
-	const wdt, hgt = 120.0, 24.0
-	var b strings.Builder
-	for i, p := range points {
-		x := wdt * float64(i) / float64(len(points)-1)
-		y := hgt - hgt*math.Max(0, math.Min(100, p))/100
-		fmt.Fprintf(&b, "%.1f,%.1f ", x, y)
-	}
-	return template.HTML(fmt.Sprintf(`<svg width="120" height="24" role="img" aria-label="progress trend"><polyline fill="none" stroke="#2563eb" stroke-width="1.5" points="%s"/></svg>`, strings.TrimSpace(b.String())))
 }
