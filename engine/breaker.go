@@ -76,6 +76,22 @@ func (b breaker) failed(p config.Breaker, err error, now time.Time) breaker {
 
 func breakerKey(source string) string { return "breaker:" + source }
 
+// breakerPolicy is the configured breaker, with the defaults for a
+// configuration built without them (Load always sets them).
+func (e *Engine) breakerPolicy() config.Breaker {
+	p := e.cfg.Sync.Breaker
+	if p.Failures < 1 {
+		p.Failures = config.DefaultBreakerFailures
+	}
+	if p.Cooldown <= 0 {
+		p.Cooldown = config.DefaultBreakerCooldown
+	}
+	if p.MaxCooldown < p.Cooldown {
+		p.MaxCooldown = max(p.Cooldown, config.DefaultBreakerMaxCooldown)
+	}
+	return p
+}
+
 // breakerOf returns the breaker of a source: the stored one when it is
 // readable and at least as recent as the one in memory (another process
 // may have synced the source since), else the one in memory.
@@ -112,7 +128,7 @@ func (e *Engine) observeBreaker(ctx context.Context, res SourceResult, shutdown 
 		b = breaker{Updated: now}
 	case res.Status == "failed" && !shutdown:
 		was := b.state(now)
-		b = b.failed(e.cfg.Sync.Breaker, res.Err, now)
+		b = b.failed(e.breakerPolicy(), res.Err, now)
 		if st := b.state(now); st == pmsync.BreakerOpen && was != pmsync.BreakerOpen {
 			e.log.Warn().Str("source", res.Source).Int("failures", b.Failures).Time("retry_at", b.RetryAt).Msg("source keeps failing, backed off")
 		}
