@@ -101,6 +101,10 @@ type SourceReport struct {
 	// Waits are the connection's waits since this process started (every
 	// source of the connection shares them).
 	Waits Waits
+	// Lease is the connection's sync lease as stored (who syncs it, or last
+	// synced it, and until when), or nil when it never had one. On a
+	// shared database it tells which replica is pulling the connection.
+	Lease *store.Lease
 }
 
 // Schedule is when the recurring jobs run next, in the configuration's
@@ -130,10 +134,21 @@ func (e *Engine) NextRuns() Schedule {
 // most runs runs and quarantined quarantine entries each.
 func (e *Engine) SourceReports(ctx context.Context, runs, quarantined int) ([]SourceReport, error) {
 	next := e.NextRuns()
+	leases, err := e.db.Leases(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read leases: %w", err)
+	}
+	byName := map[string]store.Lease{}
+	for _, l := range leases {
+		byName[l.Name] = l
+	}
 	var out []SourceReport
 	for _, s := range e.cfg.Sources() {
 		r := SourceReport{Source: s.Name, Program: s.Program, Connection: s.Connection.Name, Kind: s.Connection.Kind,
 			NextSync: next.Sync, NextDeletions: next.Deletions, Waits: e.waits.of(s.Connection.Name)}
+		if l, ok := byName[syncLeaseName(s.Connection.Name)]; ok {
+			r.Lease = &l
+		}
 		var err error
 		if r.Runs, err = e.db.Runs(ctx, s.Name, runs); err != nil {
 			return nil, fmt.Errorf("read runs of source %s: %w", s.Name, err)

@@ -44,6 +44,11 @@ type SyncOptions struct {
 	// a caller that refreshes it itself (RefreshAfter), once after several
 	// syncs or timed apart from them.
 	SkipRefresh bool
+	// Backoff skips, and leaves out of the returned error, the sources
+	// whose circuit breaker is open (the daemon's schedule). Without it a
+	// source is tried whatever its breaker says (a sync asked for by hand);
+	// either way the outcome counts toward the breaker.
+	Backoff bool
 }
 
 // SourceResult is the outcome of syncing one source.
@@ -51,7 +56,7 @@ type SourceResult struct {
 	Source      string
 	Connection  string
 	RunID       int64
-	Status      string // ok | failed | stopped
+	Status      string // ok | failed | stopped | busy | backoff
 	Pages       int
 	Seen        int
 	Changed     int
@@ -150,7 +155,7 @@ feed:
 			continue
 		}
 		out = append(out, r)
-		if r.Err != nil && !errors.Is(r.Err, ErrStopped) && !(errors.Is(r.Err, ErrBusy) && opts.SkipBusy) {
+		if r.Err != nil && !errors.Is(r.Err, ErrStopped) && !(errors.Is(r.Err, ErrBusy) && opts.SkipBusy) && !(errors.Is(r.Err, ErrBackedOff) && opts.Backoff) {
 			errs = append(errs, fmt.Errorf("sync %s (connection %s): %w", r.Source, r.Connection, r.Err))
 		}
 	}
@@ -294,6 +299,7 @@ func stopped(stop <-chan struct{}) bool {
 }
 
 func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts SyncOptions) (res SourceResult) {
+	parent := ctx
 	if opts.SourceTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.SourceTimeout)
@@ -309,8 +315,24 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 			res.Duration = e.now().Sub(start)
 		}
 		e.metrics.observeRun(res)
+		e.bmu.Lock()
+		e.attempts[src.Name] = attempt{at: start, res: res}
+		e.bmu.Unlock()
+		// A shutdown, or the lease passing to another process, cuts a run
+		// short through no fault of the source.
+		shutdown := parent.Err() != nil || errors.Is(res.Err, ErrBusy)
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		e.observeBreaker(bctx, res, shutdown)
 	}()
 	log := e.log.With().Str("source", src.Name).Str("connection", src.Connection.Name).Logger()
+	if opts.Backoff {
+		if err := e.backedOff(ctx, src.Name); err != nil {
+			log.Info().Str("err", err.Error()).Msg("source backed off, skipped")
+			res.Status, res.Err = "backoff", err
+			return res
+		}
+	}
 	conn := e.conns[src.Connection.Name]
 	if conn == nil {
 		// An engine built for some connections only (Options.Connections).
@@ -329,7 +351,7 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 	lease := syncLeaseName(src.Connection.Name)
 	fence, got, err := e.acquire(ctx, lease, start)
 	if err != nil {
-		res.Status, res.Err = "failed", err
+		res.Status, res.Err = "failed", fmt.Errorf("take the sync lease %s: %w", lease, err)
 		return res
 	}
 	if !got {
@@ -697,25 +719,38 @@ func (e *Engine) acquire(ctx context.Context, lease string, at time.Time) (store
 
 // heartbeat renews a lease every third of its term until ctx ends, and
 // cancels the work (through lost) if the lease went to someone else: its
-// writes would be refused by the fence anyway.
+// writes would be refused by the fence anyway. It also stops the work a
+// fifth of the term before the lease could pass to another process when
+// renewals have not come through (a stalled machine, a database out of
+// reach), so that two processes never talk to one connection at once: the
+// fence keeps the data safe, this keeps the vendor's view of a credential
+// to one client at a time.
 func (e *Engine) heartbeat(ctx context.Context, fence store.Fence, lost context.CancelCauseFunc) {
+	valid := e.leaseTTL - e.leaseTTL/5
+	expire := time.NewTimer(valid)
+	defer expire.Stop()
 	t := time.NewTicker(e.leaseTTL / 3)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-expire.C:
+			lost(fmt.Errorf("%w: its lease could not be renewed in time", ErrBusy))
+			return
 		case <-t.C:
 			f, got, err := e.db.AcquireLease(ctx, fence.Lease, e.holder, e.now(), e.leaseTTL)
 			if ctx.Err() != nil {
 				return
 			}
-			if err == nil && (!got || f.Token != fence.Token) {
+			switch {
+			case err != nil:
+				e.log.Warn().Str("lease", fence.Lease).Str("err", err.Error()).Msg("lease renewal failed")
+			case !got || f.Token != fence.Token:
 				lost(fmt.Errorf("%w: its lease was taken over", ErrBusy))
 				return
-			}
-			if err != nil {
-				e.log.Warn().Str("lease", fence.Lease).Str("err", err.Error()).Msg("lease renewal failed")
+			default:
+				expire.Reset(valid)
 			}
 		}
 	}

@@ -368,6 +368,16 @@ type apiSourceDoc struct {
 	Quarantined int              `json:"quarantined"`
 	Quarantine  []apiQuarantined `json:"quarantine"`
 	Waits       apiWaits         `json:"waits"`
+	Lease       *apiLease        `json:"lease"`
+}
+
+// apiLease is a connection's sync lease: the process holding it (or that
+// held it last), its fencing token and when it runs out.
+type apiLease struct {
+	Holder  string    `json:"holder"`
+	Token   int64     `json:"token"`
+	Expires time.Time `json:"expires"`
+	Held    bool      `json:"held"`
 }
 
 type apiRun struct {
@@ -421,6 +431,9 @@ func (s *Server) apiSources(w http.ResponseWriter, r *http.Request) {
 			LastSuccess: utcOrNil(v.LastSuccess), Stale: v.Stale, NextSync: utcOrNil(v.NextSync),
 			Runs: []apiRun{}, Quarantined: v.Quarantined, Quarantine: []apiQuarantined{},
 			Waits: apiWaits{Count: v.Waits.Count, Seconds: round2(v.Waits.Total.Seconds()), Last: utcOrNil(v.Waits.Last)}}
+		if l := v.Lease; l != nil {
+			sd.Lease = &apiLease{Holder: l.Holder, Token: l.Token, Expires: l.Expires.UTC(), Held: l.Expires.After(s.now())}
+		}
 		for _, run := range v.Runs {
 			sd.Runs = append(sd.Runs, apiRun{ID: run.ID, Full: run.Full, Started: run.Started.UTC(), Finished: utcOrNil(run.Finished),
 				Status: run.Status, Requests: run.Requests, Seen: run.Seen, Changed: run.Changed, Quarantined: run.Quarantined,

@@ -260,7 +260,9 @@ func fixtureEngine() *fakeEngine {
 					{Source: "jira-ehr", ExternalID: "EHR-78", Reason: `state: status "Parked" maps to no state`, At: time.Date(2026, 11, 26, 6, 55, 0, 0, time.UTC), FirstSeen: time.Date(2026, 11, 26, 6, 55, 0, 0, time.UTC)},
 				},
 				NextSync: time.Date(2026, 11, 26, 7, 15, 0, 0, newYork), NextDeletions: time.Date(2026, 11, 26, 8, 0, 0, 0, newYork),
-				Waits: engine.Waits{Count: 3, Total: 7500 * time.Millisecond, Last: time.Date(2026, 11, 26, 6, 54, 59, 0, time.UTC)}},
+				Waits: engine.Waits{Count: 3, Total: 7500 * time.Millisecond, Last: time.Date(2026, 11, 26, 6, 54, 59, 0, time.UTC)},
+				// Held by another replica until 07:08, three minutes after now.
+				Lease: &store.Lease{Name: "sync:conn:jira", Holder: "replica-b/4026531836/41/9c2e", Token: 7, Expires: time.Date(2026, 11, 26, 7, 8, 0, 0, time.UTC)}},
 			{Source: "trello-training", Program: "ehr-upgrade", Connection: "trello", Kind: "trello",
 				NextSync: time.Date(2026, 11, 26, 7, 15, 0, 0, newYork)},
 		},
@@ -885,13 +887,14 @@ func TestAPISources(t *testing.T) {
 			map[string]any{"external_id": "EHR-78", "reason": `state: status "Parked" maps to no state`, "first_seen": "2026-11-26T06:55:00Z", "last_seen": "2026-11-26T06:55:00Z"},
 		},
 		"waits": map[string]any{"count": 3.0, "seconds": 7.5, "last": "2026-11-26T06:54:59Z"},
+		"lease": map[string]any{"holder": "replica-b/4026531836/41/9c2e", "token": 7.0, "expires": "2026-11-26T07:08:00Z", "held": true},
 	}
 	if diff := cmp.Diff(wantJira, sources[0]); diff != "" {
 		t.Errorf("jira-ehr (-want +got):\n%s", diff)
 	}
 	trello := sources[1].(map[string]any)
-	if trello["last_success"] != nil || trello["stale"] != true || len(trello["runs"].([]any)) != 0 || len(trello["quarantine"].([]any)) != 0 {
-		t.Errorf("a source that never ran = %v, want last_success null, stale, empty lists", trello)
+	if trello["last_success"] != nil || trello["stale"] != true || len(trello["runs"].([]any)) != 0 || len(trello["quarantine"].([]any)) != 0 || trello["lease"] != nil {
+		t.Errorf("a source that never ran = %v, want last_success and lease null, stale, empty lists", trello)
 	}
 }
 
