@@ -259,6 +259,13 @@ type Items interface {
 	// Quarantine returns the quarantined records of a source (every source
 	// when source is empty), ordered by source and external id.
 	Quarantine(ctx context.Context, source string) ([]Quarantined, error)
+	// RollupFacts returns the rollup facts of a source's items: what
+	// pmsync.FactsOf makes of Items(ctx, source), tombstones included. A
+	// backend keeps them from one call to the next and makes them anew
+	// only after the source's items changed (every write to them advances
+	// the source's version in the same transaction), so that a rollup
+	// reads an unchanged source without reading its items.
+	RollupFacts(ctx context.Context, source string) (pmsync.Facts, error)
 }
 
 // Runs records sync runs and keeps each source's cursor.

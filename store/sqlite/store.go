@@ -51,6 +51,9 @@ type DB struct {
 	path  string
 	write *sql.DB // one connection: SQLite allows one writer at a time
 	read  *sql.DB // read-only connections
+	// readOnly is set by OpenReadOnly: what a read would keep for the next
+	// one (rollup facts) is not kept.
+	readOnly bool
 }
 
 // Open opens the database at path, creating the file if needed, and applies
@@ -166,7 +169,7 @@ func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
 	read.SetMaxIdleConns(readers)
 	// The writer pool is the reader pool too: a write through a read-only
 	// store fails with SQLite's own "readonly database" error.
-	db := &DB{path: path, write: read, read: read}
+	db := &DB{path: path, write: read, read: read, readOnly: true}
 	if err := db.checkSchema(ctx); err != nil {
 		read.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
