@@ -308,7 +308,8 @@ type Snapshots interface {
 	Snapshots(ctx context.Context, program string, limit int) ([]Snapshot, error)
 	// SnapshotsSince returns a program's snapshots whose as-of date is on
 	// or after from, oldest first, preceded by the newest one before from
-	// (the state a window opens with), if any.
+	// (the state a window opens with), if any: the history a rollup reads.
+	// Their rollups hold only their figures (pmsync.Rollup.Figures).
 	SnapshotsSince(ctx context.Context, program string, from pmsync.Date) ([]Snapshot, error)
 }
 

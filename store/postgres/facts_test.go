@@ -158,3 +158,24 @@ func TestFactsReadOnly(t *testing.T) {
 		t.Errorf("a read-only store kept facts (version %d)", kept)
 	}
 }
+
+// TestHistoryOfSnapshotsWithoutFigures: a snapshot saved before figures
+// were kept apart is read whole for the history and cut down to its
+// figures.
+func TestHistoryOfSnapshotsWithoutFigures(t *testing.T) {
+	ctx := context.Background()
+	db := openTest(t)
+	doc := `{"id":"ehr","as_of":"2026-03-20","version":"v0","progress":{"done":1,"total":2,"percent":50},` +
+		`"late_milestones":[{"source":"jira","external_id":"M1","title":"Go-live"}],"changes":["health amber → red"]}`
+	if _, err := db.pool.Exec(ctx, "INSERT INTO snapshots (program, as_of, version, at, rollup) VALUES ('ehr', '2026-03-20', 'v0', $1, $2)", t0, doc); err != nil {
+		t.Fatal(err)
+	}
+	hist, err := db.SnapshotsSince(ctx, "ehr", "2026-03-01")
+	if err != nil || len(hist) != 1 {
+		t.Fatalf("SnapshotsSince = %d, %v", len(hist), err)
+	}
+	r := hist[0].Rollup
+	if r.Version != "v0" || r.Progress.Done != 1 || r.Progress.Total != 2 || r.Late != nil || len(r.Changes) != 1 {
+		t.Errorf("history of an old snapshot: %+v", r)
+	}
+}

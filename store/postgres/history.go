@@ -113,16 +113,18 @@ func (db *DB) FirstSuccess(ctx context.Context, source string) (time.Time, error
 }
 
 // SnapshotsSince returns the snapshots of program as of from or later,
-// oldest first, after the newest one before from.
+// oldest first, after the newest one before from, with their figures: a
+// snapshot saved before figures were kept apart is read whole and cut down
+// to them.
 func (db *DB) SnapshotsSince(ctx context.Context, program string, from pmsync.Date) ([]store.Snapshot, error) {
 	d, err := checkDate(from)
 	if err != nil || d == "" {
 		return nil, fmt.Errorf("list snapshots of program %q since %q: not a date", program, from)
 	}
-	rows, err := db.pool.Query(ctx, `SELECT program, to_char(as_of, 'YYYY-MM-DD'), version, at, rollup::text FROM (
-			(SELECT id, program, as_of, version, at, rollup FROM snapshots WHERE program = $1 AND as_of >= $2::date)
+	rows, err := db.pool.Query(ctx, `SELECT program, to_char(as_of, 'YYYY-MM-DD'), version, at, coalesce(figures, rollup::text) FROM (
+			(SELECT id, program, as_of, version, at, rollup, figures FROM snapshots WHERE program = $1 AND as_of >= $2::date)
 			UNION ALL
-			(SELECT id, program, as_of, version, at, rollup FROM snapshots WHERE program = $1 AND as_of < $2::date ORDER BY id DESC LIMIT 1)
+			(SELECT id, program, as_of, version, at, rollup, figures FROM snapshots WHERE program = $1 AND as_of < $2::date ORDER BY id DESC LIMIT 1)
 		) s ORDER BY id`, program, d)
 	if err != nil {
 		return nil, fmt.Errorf("list snapshots of program %q since %s: %w", program, from, err)
@@ -143,6 +145,8 @@ func (db *DB) SnapshotsSince(ctx context.Context, program string, from pmsync.Da
 		if err := json.Unmarshal([]byte(doc), &s.Rollup); err != nil {
 			return nil, fmt.Errorf("list snapshots of program %q: decode version %s: %w", s.Program, s.Version, err)
 		}
+		// A snapshot saved before figures were kept apart is read whole.
+		s.Rollup = s.Rollup.Figures()
 		out = append(out, s)
 	}
 	if err := rows.Err(); err != nil {

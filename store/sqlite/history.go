@@ -118,18 +118,24 @@ func (db *DB) FirstSuccess(ctx context.Context, source string) (time.Time, error
 }
 
 // SnapshotsSince returns the snapshots of program as of from or later,
-// oldest first, after the newest one before from.
+// oldest first, after the newest one before from, with their figures: a
+// snapshot saved before figures were kept apart is read whole and cut down
+// to them.
 func (db *DB) SnapshotsSince(ctx context.Context, program string, from pmsync.Date) ([]store.Snapshot, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT program, as_of, version, at, rollup FROM (
-			SELECT id, program, as_of, version, at, rollup FROM snapshots WHERE program = ? AND as_of >= ?
+	rows, err := db.read.QueryContext(ctx, `SELECT program, as_of, version, at, coalesce(figures, rollup) FROM (
+			SELECT id, program, as_of, version, at, rollup, figures FROM snapshots WHERE program = ? AND as_of >= ?
 			UNION ALL
-			SELECT * FROM (SELECT id, program, as_of, version, at, rollup FROM snapshots WHERE program = ? AND as_of < ? ORDER BY id DESC LIMIT 1)
+			SELECT * FROM (SELECT id, program, as_of, version, at, rollup, figures FROM snapshots WHERE program = ? AND as_of < ? ORDER BY id DESC LIMIT 1)
 		) ORDER BY id`, program, string(from), program, string(from))
 	if err != nil {
 		return nil, fmt.Errorf("list snapshots of program %q since %s: %w", program, from, err)
 	}
 	defer rows.Close()
-	return scanSnapshots(rows, program)
+	out, err := scanSnapshots(rows, program)
+	for i := range out {
+		out[i].Rollup = out[i].Rollup.Figures()
+	}
+	return out, err
 }
 
 // scanSnapshots reads snapshot rows (program, as_of, version, at, rollup).

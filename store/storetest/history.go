@@ -146,6 +146,39 @@ func testSnapshotsSince(t *testing.T, open Opener) {
 	if diff := cmp.Diff([]string{"2026-03-20-e"}, versions("2026-04-01")); diff != "" {
 		t.Errorf("since 04-01 (-want +got):\n%s", diff)
 	}
+
+	// The history holds a snapshot's figures, not its listings; the
+	// snapshot itself (Snapshots) is kept whole.
+	full := pmsync.Rollup{ID: "tele", AsOf: "2026-03-20", Version: "v1", Name: "Telehealth",
+		Health:     pmsync.Health{Status: pmsync.Red, Reasons: []string{"1 milestone late"}, Rules: []pmsync.FiredRule{}},
+		Progress:   pmsync.Progress{Done: 3, Total: 4, Percent: 75},
+		Milestones: pmsync.MilestoneCounts{Total: 2, Late: 1},
+		Budget:     pmsync.Budget{Planned: 100, Actual: 40.5, BurnPercent: ptr(40.5)},
+		Sources:    []pmsync.SourceStatus{{Source: "asana-tele", Connection: "asana"}},
+		Late:       []pmsync.ItemRef{{Source: "asana-tele", ExternalID: "1", Title: "Pilot", Due: "2026-03-01"}},
+		RedFlags:   []pmsync.ItemRef{{Source: "asana-tele", ExternalID: "2", Title: "Vendor", Score: 20}},
+		Slips:      []pmsync.Slip{{ItemRef: pmsync.ItemRef{Source: "asana-tele", ExternalID: "1"}, Baseline: "2026-02-20", Days: 9}},
+		Changes:    []string{"health amber → red"},
+	}
+	if _, err := db.SaveSnapshot(ctx, full, t0); err != nil {
+		t.Fatal(err)
+	}
+	hist, err := db.SnapshotsSince(ctx, "tele", "2026-03-01")
+	if err != nil || len(hist) != 1 {
+		t.Fatalf("SnapshotsSince(tele) = %d snapshots, %v", len(hist), err)
+	}
+	want := full
+	want.Sources, want.Late, want.RedFlags, want.Slips = nil, nil, nil, nil
+	if diff := cmp.Diff(want, hist[0].Rollup); diff != "" {
+		t.Errorf("history of tele (-want +got):\n%s", diff)
+	}
+	kept, err := db.Snapshots(ctx, "tele", 1)
+	if err != nil || len(kept) != 1 {
+		t.Fatalf("Snapshots(tele) = %d, %v", len(kept), err)
+	}
+	if diff := cmp.Diff(full, kept[0].Rollup); diff != "" {
+		t.Errorf("snapshot of tele (-saved +read):\n%s", diff)
+	}
 }
 
 func testLatestReport(t *testing.T, open Opener) {
