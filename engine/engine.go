@@ -81,6 +81,8 @@ type Engine struct {
 	workers  int
 	// sleep waits out a source's Retry-After before an early retry.
 	sleep func(ctx context.Context, d time.Duration) error
+	// latest is the served report as last read or saved (rollup.go).
+	latest latestReport
 }
 
 // New builds the connectors of cfg. It fails if any connection cannot be

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/pmsync/pmsync"
@@ -63,11 +64,50 @@ func (e *Engine) Refresh(ctx context.Context) (pmsync.Report, error) {
 // Latest returns the latest computed report, computing (and keeping) one
 // when there is none yet.
 func (e *Engine) Latest(ctx context.Context) (pmsync.Report, error) {
-	rep, _, ok, err := e.db.LatestReport(ctx)
-	if err != nil || ok {
-		return rep, err
+	rep, _, err := e.LatestRevision(ctx)
+	return rep, err
+}
+
+// latestReport is the served report as this engine last read it, with the
+// store's revision it was read at: readers get it without decoding the
+// stored document again until another report is saved (by this process or
+// another one).
+type latestReport struct {
+	mu  sync.Mutex
+	rev int64 // 0: nothing read yet
+	rep pmsync.Report
+}
+
+// LatestRevision is Latest with the revision of the report it returns: a
+// number that changes whenever a new report is kept, for a reader that
+// keeps what it made of the report (a rendered page) until then.
+func (e *Engine) LatestRevision(ctx context.Context) (pmsync.Report, int64, error) {
+	l := &e.latest
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rev, err := e.db.ReportRevision(ctx)
+	if err != nil {
+		return pmsync.Report{}, 0, err
 	}
-	return e.Refresh(ctx)
+	if rev != 0 && rev == l.rev {
+		return l.rep, rev, nil
+	}
+	rep, _, ok, err := e.db.LatestReport(ctx)
+	if err != nil {
+		return rep, 0, err
+	}
+	if !ok {
+		if rep, err = e.Refresh(ctx); err != nil {
+			return rep, 0, err
+		}
+		if rev, err = e.db.ReportRevision(ctx); err != nil {
+			return pmsync.Report{}, 0, err
+		}
+	}
+	// Read after the revision, the report is that one or a newer one:
+	// never older than what the revision says.
+	l.rev, l.rep = rev, rep
+	return rep, rev, nil
 }
 
 func (e *Engine) rollup(ctx context.Context, opts RollupOptions) (pmsync.Report, []pmsync.Explanation, error) {

@@ -321,6 +321,10 @@ type Reports interface {
 	// LatestReport returns the latest report, when it was saved, and
 	// whether there is one.
 	LatestReport(ctx context.Context) (pmsync.Report, time.Time, bool, error)
+	// ReportRevision returns the latest report's revision: a number that
+	// grows with every SaveReport, 0 before the first. A reader keeps
+	// what it read of a report while the revision stays the same.
+	ReportRevision(ctx context.Context) (int64, error)
 }
 
 // Outbox queues rollup versions for push targets and records how each

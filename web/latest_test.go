@@ -58,7 +58,7 @@ func (k *keeper) Explain(_ context.Context, o engine.RollupOptions) (pmsync.Expl
 func newKeeper(t *testing.T) (*keeper, *Server) {
 	t.Helper()
 	k := &keeper{latest: pmsync.NewReport("2026-11-26", time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC), fixture().Programs)}
-	srv, err := New(k, nil, Options{})
+	srv, err := New(k, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestExplainAPI(t *testing.T) {
 		t.Errorf("unknown figure = %d", rec.Code)
 	}
 	// A roller without explanations (a plain one) says so.
-	plain, _ := New(&fakeRoller{rep: fixture()}, nil, Options{})
+	plain, _ := New(&fakeRoller{rep: fixture()}, Options{})
 	if rec := serve(plain, "GET", "/api/v1/rollup/explain"); rec.Code != http.StatusNotImplemented {
 		t.Errorf("explain without an explainer = %d", rec.Code)
 	}
@@ -132,7 +132,7 @@ func TestExplainAPI(t *testing.T) {
 // The new endpoints sit behind the token like the others.
 func TestNewEndpointsNeedTheToken(t *testing.T) {
 	k := &keeper{latest: fixture()}
-	srv, _ := New(k, nil, Options{Token: token})
+	srv, _ := New(k, Options{Token: token})
 	for _, c := range []struct{ method, path string }{{"POST", "/api/v1/rollup/refresh"}, {"GET", "/api/v1/rollup/explain"}} {
 		if rec := serve(srv, c.method, c.path); rec.Code != http.StatusUnauthorized {
 			t.Errorf("%s %s without a token = %d", c.method, c.path, rec.Code)
@@ -140,5 +140,63 @@ func TestNewEndpointsNeedTheToken(t *testing.T) {
 	}
 	if k.refreshes != 0 || len(k.explained) != 0 {
 		t.Error("an unauthorised request reached the engine")
+	}
+}
+
+// revised is a keeper that numbers its reports, as the engine does.
+type revised struct {
+	keeper
+	rev int64
+}
+
+func (r *revised) LatestRevision(ctx context.Context) (pmsync.Report, int64, error) {
+	rep, err := r.Latest(ctx)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return rep, r.rev, err
+}
+
+// A numbered report is rendered once per revision: while the revision
+// stays, every reader gets what was rendered first, even if the report
+// behind it were to change; a new revision is rendered anew. A request
+// for some programs is rendered for itself.
+func TestRendersEachRevisionOnce(t *testing.T) {
+	r := &revised{keeper: keeper{latest: fixture()}, rev: 7}
+	srv, err := New(r, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) string {
+		t.Helper()
+		rec := serve(srv, "GET", path)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s = %d", path, rec.Code)
+		}
+		return rec.Body.String()
+	}
+	api, page := get("/api/v1/rollup"), get("/")
+	if !strings.Contains(api, `"EHR Upgrade"`) || !strings.Contains(page, "EHR Upgrade") {
+		t.Fatalf("first renders lack the program:\n%s\n%s", api, page)
+	}
+	r.mu.Lock()
+	r.latest.Programs[0].Name = "EHR Upgrade, renamed"
+	r.mu.Unlock()
+	if got := get("/api/v1/rollup"); got != api {
+		t.Errorf("the API re-rendered revision 7")
+	}
+	if got := get("/"); got != page {
+		t.Errorf("the dashboard re-rendered revision 7")
+	}
+	if got := get("/api/v1/rollup?program=ehr-upgrade"); !strings.Contains(got, "EHR Upgrade, renamed") {
+		t.Errorf("a request for one program was served from the whole report's render")
+	}
+	r.mu.Lock()
+	r.rev = 8
+	r.mu.Unlock()
+	if got := get("/api/v1/rollup"); !strings.Contains(got, "EHR Upgrade, renamed") {
+		t.Errorf("revision 8 was served revision 7's document")
+	}
+	if got := get("/"); !strings.Contains(got, "EHR Upgrade, renamed") {
+		t.Errorf("revision 8 was served revision 7's dashboard")
 	}
 }

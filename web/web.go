@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,7 +25,6 @@ import (
 	"github.com/pmsync/pmsync"
 	"github.com/pmsync/pmsync/engine"
 	"github.com/pmsync/pmsync/report"
-	"github.com/pmsync/pmsync/store"
 )
 
 //go:embed templates/*.html
@@ -43,21 +43,23 @@ type Latest interface {
 	Refresh(ctx context.Context) (pmsync.Report, error)
 }
 
+// Revised is a Latest that says which kept report it returns (the engine):
+// a revision that changes whenever a new report is kept. The server then
+// renders each report once, for every reader of it, instead of once per
+// request.
+type Revised interface {
+	LatestRevision(ctx context.Context) (pmsync.Report, int64, error)
+}
+
 // Explainer lists the items behind every figure (the engine), for
 // /api/v1/rollup/explain.
 type Explainer interface {
 	Explain(ctx context.Context, opts engine.RollupOptions) (pmsync.ExplainReport, error)
 }
 
-// History reads rollup snapshots (the store).
-type History interface {
-	Snapshots(ctx context.Context, program string, limit int) ([]store.Snapshot, error)
-}
-
 // Server is the HTTP face of the daemon.
 type Server struct {
 	roll    Roller
-	hist    History
 	token   pmsync.Secret
 	gather  prometheus.Gatherer
 	log     zerolog.Logger
@@ -65,6 +67,39 @@ type Server struct {
 	ready   func(ctx context.Context) error
 	mux     *http.ServeMux
 	Version string
+	// rendered is the latest kept report as served whole: its JSON
+	// document and its dashboard, each made on first request.
+	rendered rendered
+}
+
+// rendered holds what the server made of one revision of the kept report.
+type rendered struct {
+	mu        sync.Mutex
+	rev       int64
+	api, page []byte
+}
+
+// get returns the part of revision rev that which points at, made by
+// build on first use. Parts of an older revision than the one held are
+// made and not kept.
+func (c *rendered) get(rev int64, which func(*rendered) *[]byte, build func() ([]byte, error)) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case rev < c.rev:
+		return build()
+	case rev > c.rev:
+		c.rev, c.api, c.page = rev, nil, nil
+	}
+	part := which(c)
+	if *part == nil {
+		b, err := build()
+		if err != nil {
+			return nil, err
+		}
+		*part = b
+	}
+	return *part, nil
 }
 
 // Options configure a Server.
@@ -78,7 +113,7 @@ type Options struct {
 }
 
 // New builds the handler tree.
-func New(roll Roller, hist History, o Options) (*Server, error) {
+func New(roll Roller, o Options) (*Server, error) {
 	funcs := template.FuncMap{
 		"pct":     func(p *float64) string { return fmtPct(p) },
 		"upper":   strings.ToUpper,
@@ -99,7 +134,7 @@ func New(roll Roller, hist History, o Options) (*Server, error) {
 	if o.Ready == nil {
 		o.Ready = func(context.Context) error { return nil }
 	}
-	s := &Server{roll: roll, hist: hist, token: o.Token, gather: o.Gatherer, log: o.Log, page: page, ready: o.Ready, Version: o.Version}
+	s := &Server{roll: roll, token: o.Token, gather: o.Gatherer, log: o.Log, page: page, ready: o.Ready, Version: o.Version}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.readyz)
@@ -170,18 +205,28 @@ func (s *Server) programs(r *http.Request) []string {
 
 // report returns the report a request asks for: the latest computed one
 // (narrowed to the requested programs) when the roller keeps one, else a
-// fresh rollup.
-func (s *Server) report(r *http.Request) (pmsync.Report, error) {
+// fresh rollup. The revision is that of the whole kept report, when the
+// roller numbers them and no programs were asked for; 0 otherwise.
+func (s *Server) report(r *http.Request) (pmsync.Report, int64, error) {
 	ids := s.programs(r)
 	l, ok := s.roll.(Latest)
 	if !ok {
-		return s.roll.Rollup(r.Context(), engine.RollupOptions{Programs: ids})
+		rep, err := s.roll.Rollup(r.Context(), engine.RollupOptions{Programs: ids})
+		return rep, 0, err
 	}
-	rep, err := l.Latest(r.Context())
+	var rep pmsync.Report
+	var rev int64
+	var err error
+	if rv, ok := s.roll.(Revised); ok {
+		rep, rev, err = rv.LatestRevision(r.Context())
+	} else {
+		rep, err = l.Latest(r.Context())
+	}
 	if err != nil || len(ids) == 0 {
-		return rep, err
+		return rep, rev, err
 	}
-	return narrow(rep, ids)
+	rep, err = narrow(rep, ids)
+	return rep, 0, err
 }
 
 // narrow keeps the programs ids names, in the report's order, with their
@@ -210,12 +255,22 @@ func narrow(rep pmsync.Report, ids []string) (pmsync.Report, error) {
 }
 
 func (s *Server) apiRollup(w http.ResponseWriter, r *http.Request) {
-	rep, err := s.report(r)
+	rep, rev, err := s.report(r)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	s.writeReport(w, rep)
+	if rev == 0 {
+		s.writeReport(w, rep)
+		return
+	}
+	body, err := s.rendered.get(rev, func(c *rendered) *[]byte { return &c.api }, func() ([]byte, error) { return encodeReport(rep) })
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(body)
 }
 
 // apiRefresh recomputes the served report now, on demand.
@@ -271,42 +326,69 @@ func (s *Server) apiExplain(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) writeReport(w http.ResponseWriter, rep pmsync.Report) {
-	// Rendered whole before the status line so that a failure is a 500, not a
-	// truncated 200; report.JSON is the same document `pmsync rollup` prints.
-	var buf bytes.Buffer
-	if err := report.JSON(&buf, rep); err != nil {
-		s.fail(w, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(buf.Bytes())
-}
-
-type programView struct {
-	pmsync.Rollup
-	Trend []float64 // progress % of past snapshots, oldest first, then now
-}
-
-func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
-	rep, err := s.report(r)
+	body, err := encodeReport(rep)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(body)
+}
+
+// encodeReport renders the report document whole, before the status line,
+// so that a failure is a 500, not a truncated 200; report.JSON is the same
+// document `pmsync rollup` prints.
+func encodeReport(rep pmsync.Report) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := report.JSON(&buf, rep); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+type programView struct {
+	pmsync.Rollup
+	Trend []float64 // progress % over the rollup's trend window, now last
+}
+
+func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
+	rep, rev, err := s.report(r)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	page := func() ([]byte, error) { return s.renderDashboard(rep) }
+	var body []byte
+	if rev == 0 {
+		body, err = page()
+	} else {
+		body, err = s.rendered.get(rev, func(c *rendered) *[]byte { return &c.page }, page)
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write(body)
+}
+
+// renderDashboard renders the dashboard of a report. Each program's
+// progress trend is the report's own: the points of its trend window (one
+// a day, the newest rollup of the day, the current one last).
+func (s *Server) renderDashboard(rep pmsync.Report) ([]byte, error) {
 	views := make([]programView, 0, len(rep.Programs))
 	for _, p := range rep.Programs {
 		v := programView{Rollup: p}
-		if s.hist != nil {
-			snaps, err := s.hist.Snapshots(r.Context(), p.ID, 30)
-			if err != nil {
-				s.fail(w, err)
-				return
+		for _, pt := range p.Trend.Points {
+			pct := 0.0 // no work to measure, as the progress percent has it
+			if pt.Progress != nil {
+				pct = *pt.Progress
 			}
-			for i := len(snaps) - 1; i >= 0; i-- {
-				v.Trend = append(v.Trend, snaps[i].Rollup.Progress.Percent)
-			}
+			v.Trend = append(v.Trend, pct)
 		}
-		v.Trend = append(v.Trend, p.Progress.Percent)
+		if len(v.Trend) == 0 {
+			v.Trend = []float64{p.Progress.Percent}
+		}
 		views = append(views, v)
 	}
 	data := struct {
@@ -316,11 +398,9 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	}{rep, views, s.Version}
 	var buf bytes.Buffer
 	if err := s.page.Execute(&buf, data); err != nil {
-		s.fail(w, fmt.Errorf("render dashboard: %w", err))
-		return
+		return nil, fmt.Errorf("render dashboard: %w", err)
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_, _ = w.Write(buf.Bytes())
+	return buf.Bytes(), nil
 }
 
 func (s *Server) fail(w http.ResponseWriter, err error) {

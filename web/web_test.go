@@ -20,7 +20,6 @@ import (
 
 	"github.com/pmsync/pmsync"
 	"github.com/pmsync/pmsync/engine"
-	"github.com/pmsync/pmsync/store"
 )
 
 const token = "s3cr3t-T0ken-9f2c71"
@@ -45,22 +44,6 @@ func (f *fakeRoller) calls() []engine.RollupOptions {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]engine.RollupOptions(nil), f.opts...)
-}
-
-// fakeHistory serves snapshots per program, newest first as the store does.
-type fakeHistory struct {
-	snaps map[string][]store.Snapshot
-	err   error
-
-	mu    sync.Mutex
-	asked []string
-}
-
-func (f *fakeHistory) Snapshots(_ context.Context, program string, limit int) ([]store.Snapshot, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.asked = append(f.asked, fmt.Sprintf("%s/%d", program, limit))
-	return f.snaps[program], f.err
 }
 
 func f64(f float64) *float64 { return &f }
@@ -100,6 +83,11 @@ func fixture() pmsync.Report {
 					{Source: "jira-ehr", ExternalID: "EHR-205", Title: "Interface engine vendor delay", URL: "https://acme.atlassian.net/browse/EHR-205", Score: 20},
 				},
 				Changes: []string{"health amber → red"},
+				// The trend window: 30 on the day it opened, then 35,
+				// then now 40.
+				Trend: pmsync.Trend{Since: "2026-10-29", Points: []pmsync.TrendPoint{
+					{AsOf: "2026-10-29", Progress: f64(30)}, {AsOf: "2026-11-10", Progress: f64(35)}, {AsOf: "2026-11-26", Progress: f64(40)},
+				}},
 			},
 			{
 				ID: "telehealth", Name: "Telehealth Launch", AsOf: "2026-11-26", Version: "b71e04a9c3d2",
@@ -120,26 +108,19 @@ func fixture() pmsync.Report {
 type env struct {
 	srv  *Server
 	roll *fakeRoller
-	hist *fakeHistory
 	logs *bytes.Buffer
 }
 
 func newEnv(t *testing.T, o Options) env {
 	t.Helper()
 	roll := &fakeRoller{rep: fixture()}
-	hist := &fakeHistory{snaps: map[string][]store.Snapshot{
-		"ehr-upgrade": {
-			{Program: "ehr-upgrade", Rollup: pmsync.Rollup{Progress: pmsync.Progress{Percent: 35}}},
-			{Program: "ehr-upgrade", Rollup: pmsync.Rollup{Progress: pmsync.Progress{Percent: 30}}},
-		},
-	}}
 	logs := &bytes.Buffer{}
 	o.Log = zerolog.New(logs)
-	srv, err := New(roll, hist, o)
+	srv, err := New(roll, o)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	return env{srv: srv, roll: roll, hist: hist, logs: logs}
+	return env{srv: srv, roll: roll, logs: logs}
 }
 
 func (e env) get(t *testing.T, target, authorization string) *httptest.ResponseRecorder {
@@ -190,7 +171,7 @@ func TestDashboard(t *testing.T) {
 		"source jira-ehr (jira): synced 2026-11-26 06:55 UTC<br>",
 		`source smartsheet-budget (smartsheet): synced 2026-11-25 22:10 UTC <span class="stale">stale</span><br>`,
 		`source trello-training (trello): never synced <span class="stale">stale</span><br>`,
-		// Trend of ehr-upgrade: snapshots 30 then 35 (oldest first), then now 40;
+		// Trend of ehr-upgrade, from the report: 30 then 35, then now 40;
 		// y = 24 − 24·p/100 over x = 0, 60, 120.
 		`points="0.0,16.8 60.0,15.6 120.0,14.4"`,
 	}
@@ -205,12 +186,9 @@ func TestDashboard(t *testing.T) {
 	if strings.Contains(body, "javascript:") {
 		t.Errorf("dashboard contains a javascript: URL")
 	}
-	// Telehealth has a single point of history (now), so no sparkline.
+	// Telehealth has no trend points, only now, so no sparkline.
 	if n := strings.Count(body, "<polyline"); n != 1 {
 		t.Errorf("dashboard has %d sparklines, want 1", n)
-	}
-	if diff := cmp.Diff([]string{"ehr-upgrade/30", "telehealth/30"}, e.hist.asked); diff != "" {
-		t.Errorf("history requests (-want +got):\n%s", diff)
 	}
 }
 
@@ -290,13 +268,6 @@ func TestRollupFailure(t *testing.T) {
 			}
 		})
 	}
-	t.Run("history", func(t *testing.T) {
-		e := newEnv(t, Options{})
-		e.hist.err = errors.New("database is locked")
-		if rec := e.get(t, "/", ""); rec.Code != http.StatusInternalServerError {
-			t.Errorf("GET / with failing history = %d, want 500", rec.Code)
-		}
-	})
 }
 
 func TestHealthAndReadiness(t *testing.T) {
@@ -524,7 +495,7 @@ func TestFormatting(t *testing.T) {
 func TestUnknownProgramIs404(t *testing.T) {
 	srv, err := New(rollerFunc(func(ctx context.Context, o engine.RollupOptions) (pmsync.Report, error) {
 		return pmsync.Report{}, fmt.Errorf("rollup: %w %q", engine.ErrNoSuchProgram, o.Programs[0])
-	}), nil, Options{})
+	}), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -171,8 +171,8 @@ func (db *DB) SaveReport(ctx context.Context, rep pmsync.Report, at time.Time) e
 	if err != nil {
 		return fmt.Errorf("save report as of %s: encode: %w", rep.AsOf, err)
 	}
-	if _, err := db.write.ExecContext(ctx, `INSERT INTO reports (id, at, report) VALUES (1, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET at = excluded.at, report = excluded.report`, formatTime(at), string(doc)); err != nil {
+	if _, err := db.write.ExecContext(ctx, `INSERT INTO reports (id, at, report, revision) VALUES (1, ?, ?, 1)
+		ON CONFLICT (id) DO UPDATE SET at = excluded.at, report = excluded.report, revision = reports.revision + 1`, formatTime(at), string(doc)); err != nil {
 		return fmt.Errorf("save report as of %s: %w", rep.AsOf, err)
 	}
 	return nil
@@ -198,6 +198,16 @@ func (db *DB) LatestReport(ctx context.Context) (pmsync.Report, time.Time, bool,
 		return pmsync.Report{}, time.Time{}, false, fmt.Errorf("read latest report: decode: %w", err)
 	}
 	return rep, t, true, nil
+}
+
+// ReportRevision returns the revision of the latest report, 0 when none
+// was saved.
+func (db *DB) ReportRevision(ctx context.Context) (int64, error) {
+	var rev int64
+	if err := db.read.QueryRowContext(ctx, "SELECT coalesce((SELECT revision FROM reports WHERE id = 1), 0)").Scan(&rev); err != nil {
+		return 0, fmt.Errorf("read the latest report's revision: %w", err)
+	}
+	return rev, nil
 }
 
 // LookupPush returns the push of version of program to target, if any.

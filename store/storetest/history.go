@@ -187,11 +187,25 @@ func testLatestReport(t *testing.T, open Opener) {
 	if _, _, ok, err := db.LatestReport(ctx); ok || err != nil {
 		t.Fatalf("LatestReport on a new database = %v, %v", ok, err)
 	}
-	for i, asOf := range []pmsync.Date{"2026-03-01", "2026-03-02"} {
+	if rev, err := db.ReportRevision(ctx); rev != 0 || err != nil {
+		t.Fatalf("ReportRevision on a new database = %d, %v; want 0", rev, err)
+	}
+	var revs []int64
+	// The same report saved twice at the same time still makes a new
+	// revision: a reader cannot tell the saves apart otherwise.
+	for i, asOf := range []pmsync.Date{"2026-03-01", "2026-03-01", "2026-03-02"} {
 		rep := pmsync.NewReport(asOf, t0, []pmsync.Rollup{{ID: "ehr", Name: "EHR", AsOf: asOf, Version: "v"}})
-		if err := db.SaveReport(ctx, rep, t0.Add(time.Duration(i)*time.Hour)); err != nil {
+		if err := db.SaveReport(ctx, rep, t0.Add(time.Duration(i/2)*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
+		rev, err := db.ReportRevision(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		revs = append(revs, rev)
+	}
+	if revs[0] < 1 || revs[1] <= revs[0] || revs[2] <= revs[1] {
+		t.Errorf("revisions after three saves: %v; want them growing from 1 on", revs)
 	}
 	rep, at, ok, err := db.LatestReport(ctx)
 	if err != nil || !ok || rep.AsOf != "2026-03-02" || !at.Equal(t0.Add(time.Hour)) || rep.Programs[0].ID != "ehr" || rep.Portfolio.Programs[0] != "ehr" {
