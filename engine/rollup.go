@@ -227,7 +227,7 @@ func (e *Engine) rollupProgram(ctx context.Context, p pmsync.Program, asOf pmsyn
 		// Done times for items whose mapping gives none: when pmsync saw
 		// them move into done, over the forecast's weeks.
 		since := dayStart(asOf.AddDays(-7*historyWeeks), loc)
-		states, err := e.db.ChangeLog(ctx, store.ChangeQuery{Sources: p.Sources, Fields: []string{store.FieldState}, Since: since})
+		states, err := e.db.ChangeLog(ctx, store.ChangeQuery{Sources: p.Sources, Fields: []string{store.FieldState}, Since: since, New: []string{string(pmsync.StateDone)}})
 		if err != nil {
 			return pmsync.Rollup{}, nil, fmt.Errorf("read state history: %w", err)
 		}

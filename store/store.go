@@ -226,6 +226,7 @@ type ChangeQuery struct {
 	Fields  []string      // the changed fields (FieldDue, …); empty means every field
 	Kinds   []pmsync.Kind // the items' kinds as stored now; empty means any kind
 	Since   time.Time     // changes at or after this time; zero means all
+	New     []string      // changes to one of these values; empty means any value
 }
 
 // ErrNotFound is returned when a run or push addressed by id does not exist.

@@ -41,6 +41,10 @@ func (db *DB) ChangeLog(ctx context.Context, q store.ChangeQuery) ([]store.Chang
 		args = append(args, ts(q.Since))
 		where = append(where, fmt.Sprintf("c.at >= $%d", len(args)))
 	}
+	if len(q.New) > 0 {
+		args = append(args, q.New)
+		where = append(where, fmt.Sprintf("c.new_value = ANY($%d)", len(args)))
+	}
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
 	}

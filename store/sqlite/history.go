@@ -38,6 +38,10 @@ func (db *DB) ChangeLog(ctx context.Context, q store.ChangeQuery) ([]store.Chang
 		where = append(where, "c.at >= ?")
 		args = append(args, formatTime(q.Since))
 	}
+	if len(q.New) > 0 {
+		where = append(where, "c.new_value IN ("+placeholders(len(q.New))+")")
+		args = append(args, toAny(q.New)...)
+	}
 	if len(where) > 0 {
 		sqlText += " WHERE " + strings.Join(where, " AND ")
 	}

@@ -58,6 +58,11 @@ func testChangeLog(t *testing.T, open Opener) {
 		{"state since day 2", store.ChangeQuery{Sources: []string{"jira"}, Fields: []string{store.FieldState}, Since: t2},
 			[]store.Change{change("jira", "T1", t2, "state", "todo", "done")}},
 		{"since day 3", store.ChangeQuery{Since: t3}, []store.Change{change("jira", "M1", t3, "due", "2026-05-15", "2026-05-30")}},
+		{"moves into done", store.ChangeQuery{Fields: []string{store.FieldState}, New: []string{"done"}},
+			[]store.Change{change("jira", "T1", t2, "state", "todo", "done")}},
+		{"moves to either date", store.ChangeQuery{Fields: []string{store.FieldDue}, New: []string{"2026-05-30", "2026-06-20"}},
+			[]store.Change{change("asana", "A1", t2, "due", "2026-06-01", "2026-06-20"), change("jira", "M1", t3, "due", "2026-05-15", "2026-05-30")}},
+		{"moves to nothing asked", store.ChangeQuery{Fields: []string{store.FieldState}, New: []string{"cancelled"}}, nil},
 		{"nothing of risks", store.ChangeQuery{Kinds: []pmsync.Kind{pmsync.KindRisk}}, nil},
 	}
 	for _, tc := range tests {
