@@ -131,7 +131,10 @@ func (e *explainer) value(name string, v any) {
 	e.values[name] = v
 }
 
-// add names item i of the program as evidence of a figure.
+// add names item i of the program as evidence of a figure. It does
+// nothing on a nil explainer, but Go evaluates the arguments first: a
+// caller whose note takes formatting checks for nil itself, so that a
+// rollup without explanation pays nothing for notes.
 func (e *explainer) add(name string, i int, note string) {
 	if e == nil {
 		return

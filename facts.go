@@ -178,6 +178,10 @@ func (b *FactsBuilder) Facts() Facts {
 // Append adds g's facts after f's. A task of g counts toward a milestone
 // of g only, as FactsOf of the two item lists apart would have it.
 func (f *Facts) Append(g Facts) {
+	if len(f.Rows) == 0 && len(f.Details) == 0 {
+		*f = g // a program's first (often only) source: nothing to renumber
+		return
+	}
 	rows, details := int32(len(f.Rows)), int32(len(f.Details))
 	if f.Rows == nil {
 		f.Rows = make([]Fact, 0, len(g.Rows))

@@ -1,9 +1,11 @@
 package pmsync
 
 import (
+	"cmp"
+	"slices"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	gocmp "github.com/google/go-cmp/cmp"
 )
 
 // TestFactsOf checks by hand what the facts keep of each kind of item.
@@ -44,7 +46,7 @@ func TestFactsOf(t *testing.T) {
 			{Title: "Vendor"}, // a baseline that is not text is no baseline
 		},
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := gocmp.Diff(want, got); diff != "" {
 		t.Errorf("FactsOf (-want +got):\n%s", diff)
 	}
 }
@@ -64,7 +66,7 @@ func TestFactsAppend(t *testing.T) {
 	got.Append(FactsOf(a))
 	got.Append(FactsOf(b))
 	want := FactsOf(append(append([]Item{}, a...), b...))
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := gocmp.Diff(want, got); diff != "" {
 		t.Errorf("appended facts (-want +got):\n%s", diff)
 	}
 	if got.Rows[1].Milestone != 0 || got.Rows[2].Milestone != -1 || got.Rows[3].Detail != 1 {
@@ -85,7 +87,7 @@ func TestFactsBinaryRoundTrip(t *testing.T) {
 		if err := back.UnmarshalBinary(b); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if diff := cmp.Diff(f, back); diff != "" {
+		if diff := gocmp.Diff(f, back); diff != "" {
 			t.Errorf("%s: decoded facts (-want +got):\n%s", name, diff)
 		}
 	}
@@ -148,11 +150,44 @@ func TestBuildFromFacts(t *testing.T) {
 		}
 		in.Items, in.Facts = nil, &kept
 		got, ex := Build(in)
-		if diff := cmp.Diff(want, got); diff != "" {
+		if diff := gocmp.Diff(want, got); diff != "" {
 			t.Errorf("%s: rollup from facts (-items +facts):\n%s", name, diff)
 		}
 		if ex != nil {
 			t.Errorf("%s: an explanation without items", name)
 		}
+	}
+}
+
+// TestNextMilestonesOfALargeProgram: of a program's hundreds of open
+// milestones due from the as-of date on, the five soonest are listed, in
+// order; worked out here by sorting the items.
+func TestNextMilestonesOfALargeProgram(t *testing.T) {
+	in := benchInput(20_000) // 400 milestones, due from 30 days ago to 89 days ahead
+	// Shuffle the items' order by reversing it: the listing must not
+	// depend on it.
+	for i, j := 0, len(in.Items)-1; i < j; i, j = i+1, j-1 {
+		in.Items[i], in.Items[j] = in.Items[j], in.Items[i]
+	}
+	var due []Item
+	for _, it := range in.Items {
+		if it.Kind == KindMilestone && !it.State.Closed() && !it.Due.Before(in.AsOf) {
+			due = append(due, it)
+		}
+	}
+	slices.SortFunc(due, func(a, b Item) int {
+		return cmp.Or(cmp.Compare(a.Due, b.Due), cmp.Compare(a.Source, b.Source), cmp.Compare(a.ExternalID, b.ExternalID))
+	})
+	var want []string
+	for _, it := range due[:NextMilestoneCount] {
+		want = append(want, it.ExternalID+" "+string(it.Due))
+	}
+	r, _ := Build(in)
+	var got []string
+	for _, m := range r.NextMilestones {
+		got = append(got, m.ExternalID+" "+string(m.Due))
+	}
+	if diff := gocmp.Diff(want, got); diff != "" {
+		t.Errorf("next milestones (-want +got):\n%s", diff)
 	}
 }

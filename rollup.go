@@ -481,11 +481,15 @@ func Build(in Input) (Rollup, *Explanation) {
 					on := dayNumber(when.In(loc))
 					if on > day7 {
 						r.Throughput.Done7++
-						ex.add("throughput.done_7d", i, "done "+string(DateOf(when.In(loc))))
+						if ex != nil {
+							ex.add("throughput.done_7d", i, "done "+string(DateOf(when.In(loc))))
+						}
 					}
 					if on > day28 {
 						r.Throughput.Done28++
-						ex.add("throughput.done_28d", i, "done "+string(DateOf(when.In(loc))))
+						if ex != nil {
+							ex.add("throughput.done_28d", i, "done "+string(DateOf(when.In(loc))))
+						}
 					}
 					if it.Kind == KindTask {
 						if w := max(0, today-on) / 7; w < forecastWeeks {
@@ -499,11 +503,15 @@ func Build(in Input) (Rollup, *Explanation) {
 					on := dayNumber(t.In(loc))
 					if on > day7 {
 						created7++
-						ex.add("throughput.created_7d", i, "first seen "+string(DateOf(t.In(loc))))
+						if ex != nil {
+							ex.add("throughput.created_7d", i, "first seen "+string(DateOf(t.In(loc))))
+						}
 					}
 					if on > day28 {
 						created28++
-						ex.add("throughput.created_28d", i, "first seen "+string(DateOf(t.In(loc))))
+						if ex != nil {
+							ex.add("throughput.created_28d", i, "first seen "+string(DateOf(t.In(loc))))
+						}
 					}
 				}
 			}
@@ -539,7 +547,9 @@ func Build(in Input) (Rollup, *Explanation) {
 			if score := int(it.Likelihood) * int(it.Impact); score >= rules.RedFlagScore {
 				r.Risks.RedFlags++
 				r.RedFlags = append(r.RedFlags, ref(it, &facts.Details[it.Detail], score))
-				ex.add("risks.red_flags", i, fmt.Sprintf("score %d", score))
+				if ex != nil {
+					ex.add("risks.red_flags", i, fmt.Sprintf("score %d", score))
+				}
 			}
 		}
 	}
@@ -608,11 +618,15 @@ func Build(in Input) (Rollup, *Explanation) {
 		case d.Due.Before(asOf):
 			r.Milestones.Late++
 			r.Late = append(r.Late, ref(m, d, 0))
-			ex.add("milestones.late", mw.row, fmt.Sprintf("%d days late", d.Due.DaysUntil(asOf)))
+			if ex != nil {
+				ex.add("milestones.late", mw.row, fmt.Sprintf("%d days late", d.Due.DaysUntil(asOf)))
+			}
 		case asOf.DaysUntil(d.Due) <= rules.DueSoonDays:
 			r.Milestones.DueSoon++
 			r.DueSoon = append(r.DueSoon, ref(m, d, 0))
-			ex.add("milestones.due_soon", mw.row, fmt.Sprintf("due in %d days", asOf.DaysUntil(d.Due)))
+			if ex != nil {
+				ex.add("milestones.due_soon", mw.row, fmt.Sprintf("due in %d days", asOf.DaysUntil(d.Due)))
+			}
 			if milestoneBehind(d, mw.done, mw.all, p, asOf) {
 				r.Milestones.Behind++
 				behind = append(behind, ref(m, d, 0))
@@ -646,7 +660,9 @@ func Build(in Input) (Rollup, *Explanation) {
 			r.Milestones.Slipped++
 			r.Milestones.SlipDays += s.Days
 			r.Slips = append(r.Slips, *s)
-			ex.add("milestones.slipped", mw.row, fmt.Sprintf("baseline %s, due %s: %d days later", s.Baseline, d.Due, s.Days))
+			if ex != nil {
+				ex.add("milestones.slipped", mw.row, fmt.Sprintf("baseline %s, due %s: %d days later", s.Baseline, d.Due, s.Days))
+			}
 		}
 		if ex != nil && mw.hasLinked {
 			name := "forecast " + m.Source + "/" + m.ExternalID
@@ -657,13 +673,28 @@ func Build(in Input) (Rollup, *Explanation) {
 			ex.value(name, v.Forecast)
 		}
 	}
-	for _, mw := range work {
-		if v, d := mw.view, mw.detail; !d.Due.IsZero() && !d.Due.Before(asOf) {
-			r.NextMilestones = append(r.NextMilestones, v)
-		}
-	}
 	byDue := func(a, b ItemRef) int {
 		return cmp.Or(cmp.Compare(a.Due, b.Due), cmp.Compare(a.Source, b.Source), cmp.Compare(a.ExternalID, b.ExternalID))
+	}
+	// The soonest NextMilestoneCount of the milestones due from today on,
+	// kept in order as they come: a large program has thousands, and only
+	// a few are listed.
+	next := make([]*Milestone, 0, NextMilestoneCount+1)
+	for _, mw := range work {
+		if d := mw.detail; d.Due.IsZero() || d.Due.Before(asOf) {
+			continue
+		}
+		v := &mw.view
+		i := len(next)
+		for i > 0 && byDue(v.ItemRef, next[i-1].ItemRef) < 0 {
+			i--
+		}
+		if i < NextMilestoneCount {
+			next = slices.Insert(next, i, v)[:min(len(next)+1, NextMilestoneCount)]
+		}
+	}
+	for _, v := range next {
+		r.NextMilestones = append(r.NextMilestones, *v)
 	}
 	slices.SortFunc(r.Late, byDue)
 	slices.SortFunc(r.DueSoon, byDue)
@@ -671,10 +702,6 @@ func Build(in Input) (Rollup, *Explanation) {
 	slices.SortFunc(r.RedFlags, func(a, b ItemRef) int {
 		return cmp.Or(-cmp.Compare(a.Score, b.Score), cmp.Compare(a.Source, b.Source), cmp.Compare(a.ExternalID, b.ExternalID))
 	})
-	slices.SortFunc(r.NextMilestones, func(a, b Milestone) int { return byDue(a.ItemRef, b.ItemRef) })
-	if len(r.NextMilestones) > NextMilestoneCount {
-		r.NextMilestones = r.NextMilestones[:NextMilestoneCount]
-	}
 	slices.SortFunc(r.AtRisk, func(a, b Milestone) int { return byDue(a.ItemRef, b.ItemRef) })
 	slices.SortFunc(r.Slips, func(a, b Slip) int { return cmp.Or(-cmp.Compare(a.Days, b.Days), byDue(a.ItemRef, b.ItemRef)) })
 	r.Late = orEmpty(r.Late)
