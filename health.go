@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -271,7 +272,7 @@ func (env *healthEnv) figureNil(f string) bool {
 // figure which cannot be computed (null) does not fire, unless it tests
 // for null itself; one that fails for another reason makes the program
 // amber and says so, so that a broken rule is seen.
-func evaluateHealth(r *Rollup, behind []ItemRef, rules Rules) Health {
+func evaluateHealth(r *Rollup, behind []ItemRef, rules Rules, loc *time.Location) Health {
 	red, amber := rules.Health.Red, rules.Health.Amber
 	isDefault := red == nil && amber == nil
 	if red == nil || amber == nil {
@@ -284,7 +285,7 @@ func evaluateHealth(r *Rollup, behind []ItemRef, rules Rules) Health {
 		}
 	}
 	env := newHealthEnv(r, rules)
-	words := healthWords{r: r, behind: behind, rules: rules}
+	words := healthWords{r: r, behind: behind, rules: rules, loc: loc}
 	h := Health{Status: Green, Reasons: []string{}, Rules: []FiredRule{}}
 	fire := func(status HealthStatus, list []HealthRule) {
 		for _, rule := range list {
@@ -356,6 +357,9 @@ type healthWords struct {
 	r      *Rollup
 	behind []ItemRef
 	rules  Rules
+	// loc is the zone times are written in (the configuration's), so that
+	// a reason reads in the zone of every other time the reader sees.
+	loc *time.Location
 }
 
 func (w healthWords) describe(figure string) []string {
@@ -462,7 +466,7 @@ func (w healthWords) describe(figure string) []string {
 			if s.Stale && !s.LastSuccess.IsZero() {
 				// The error stays in sources[].last_error: its text varies
 				// from run to run and would make every rollup a new version.
-				out = append(out, fmt.Sprintf("source %s is stale: last synced %s", s.Source, s.LastSuccess.UTC().Format("2006-01-02 15:04 MST")))
+				out = append(out, fmt.Sprintf("source %s is stale: last synced %s", s.Source, s.LastSuccess.In(w.loc).Format("2006-01-02 15:04 MST")))
 			}
 		}
 		return out

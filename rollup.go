@@ -66,6 +66,8 @@ type Rollup struct {
 	Late     []ItemRef `json:"late_milestones"`
 	DueSoon  []ItemRef `json:"due_soon_milestones"`
 	RedFlags []ItemRef `json:"red_flag_risks"`
+	// RiskMatrix counts the open risks by likelihood and impact.
+	RiskMatrix RiskMatrix `json:"risk_matrix"`
 	// NextMilestones are the open milestones due from the as-of date on,
 	// soonest first (at most NextMilestoneCount).
 	NextMilestones []Milestone `json:"next_milestones"`
@@ -543,6 +545,7 @@ func Build(in Input) (Rollup, *Explanation) {
 				continue
 			}
 			r.Risks.Open++
+			r.RiskMatrix.add(int(it.Likelihood), int(it.Impact))
 			ex.add("risks.open", i, "")
 			if score := int(it.Likelihood) * int(it.Impact); score >= rules.RedFlagScore {
 				r.Risks.RedFlags++
@@ -710,10 +713,11 @@ func Build(in Input) (Rollup, *Explanation) {
 	r.NextMilestones = orEmpty(r.NextMilestones)
 	r.AtRisk = orEmpty(r.AtRisk)
 	r.Slips = orEmpty(r.Slips)
+	r.RiskMatrix.Cells = orEmpty(r.RiskMatrix.Cells)
 
 	budget(&r, p, planned, in.Past, asOf, ex)
 
-	r.Health = evaluateHealth(&r, behind, rules)
+	r.Health = evaluateHealth(&r, behind, rules, loc)
 	r.Version = version(r)
 
 	r.Trend = trend(r, in.Past, in.TrendFrom)

@@ -231,6 +231,20 @@ func TestStaleOrMissingSourcesAreAmber(t *testing.T) {
 	}
 }
 
+func TestStaleReasonIsInTheConfiguredZone(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 22:10 UTC on 1 July is 18:10 in New York (EDT, UTC−4).
+	last := time.Date(2026, 7, 1, 22, 10, 0, 0, time.UTC)
+	got, _ := Build(Input{Program: Program{ID: "p"}, Sources: []SourceStatus{{Source: "a", LastSuccess: last, Stale: true}},
+		Rules: DefaultRules(), AsOf: "2026-07-02", Location: ny})
+	if want := "source a is stale: last synced 2026-07-01 18:10 EDT"; len(got.Health.Reasons) == 0 || got.Health.Reasons[0] != want {
+		t.Errorf("reasons %q, want %q", got.Health.Reasons, want)
+	}
+}
+
 func TestStaleSourceErrorTextDoesNotChangeTheVersion(t *testing.T) {
 	last := time.Date(2026, 7, 1, 22, 10, 0, 0, time.UTC)
 	a := Compute(Program{ID: "p"}, nil, []SourceStatus{{Source: "a", LastSuccess: last, Stale: true, LastError: "refId 1"}}, DefaultRules(), "2026-07-02")

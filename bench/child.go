@@ -40,6 +40,8 @@ const (
 	// step of it (portfolio.go).
 	jobSeed      = "seed"
 	jobPortfolio = "portfolio"
+	// jobReplica is one replica of the replicas comparison (replicas.go).
+	jobReplica = "replica"
 )
 
 // job is what the parent asks a child to do.
@@ -93,6 +95,8 @@ type childResult struct {
 	// portfolio read step: the served report under concurrent readers
 	API       *readStats `json:"api,omitempty"`
 	Dashboard *readStats `json:"dashboard,omitempty"`
+	// replica: what one replica's sync pass did
+	Replica *replicaPass `json:"replica,omitempty"`
 }
 
 // childMain runs the job named by childEnv and writes its result as JSON to
@@ -145,6 +149,8 @@ func runJob(ctx context.Context, path string, stderr io.Writer) (childResult, er
 		return runSeed(ctx, j, stderr)
 	case jobPortfolio:
 		return runPortfolio(ctx, j, stderr)
+	case jobReplica:
+		return runReplica(ctx, j, stderr)
 	}
 	return childResult{}, fmt.Errorf("unknown job kind %q", j.Kind)
 }

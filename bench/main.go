@@ -10,6 +10,12 @@
 //	go run ./bench [-items 100000] [-vendors jira,asana,smartsheet] [-out bench/out] [-runs 3] [-store sqlite|postgres]
 //	               [-portfolios 500000/50,100000/1] [-reads 10]
 //
+// With -replicas N it instead compares one replica with N replicas on one
+// PostgreSQL database syncing -sources sources, each on a connection of its
+// own (replicas.go):
+//
+//	go run ./bench -replicas 3 [-sources 8] [-source-items 5000] [-replicas-vendor asana] [-runs 3]
+//
 // With -store postgres the syncs write to a throwaway PostgreSQL server
 // (store/postgres/pgtest: initdb on a temporary directory, a free loopback
 // port, PostgreSQL's default durability), one fresh database per vendor
@@ -90,6 +96,9 @@ type options struct {
 	// how many requests each of its readers sends per page.
 	portfolios []portfolioSize
 	reads      int
+	// replicas are the flags of the replicas comparison (replicas.go),
+	// which runs instead of the per-vendor scenarios when set.
+	replicas replicaOptions
 	// t0 is the simulated "now" the programs are generated around. A fixed
 	// time makes every run generate the same data and the same timeline of
 	// changes, whatever the day.
@@ -134,6 +143,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.store, "store", storeSQLite, "the store the syncs write to: sqlite (a file) or postgres (a throwaway local server)")
 	portfolios := fs.String("portfolios", "500000/50,100000/1", "portfolio rollup scenarios, items/programs, comma-separated; empty for none")
 	fs.IntVar(&o.reads, "reads", 10, "requests each of the portfolio's 20 concurrent readers sends per page")
+	o.replicas.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -155,6 +165,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.store != storeSQLite && o.store != storePostgres {
 		return o, fmt.Errorf("-store %q: want sqlite or postgres", o.store)
+	}
+	if err := o.replicas.check(); err != nil {
+		return o, err
 	}
 	if o.changedPct <= 0 || o.changedPct > 100 {
 		return o, fmt.Errorf("-changed %g: must be in (0, 100]", o.changedPct)
@@ -187,6 +200,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// An unwritable -out should fail before minutes of measuring, not after.
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return fmt.Errorf("create the output directory: %w", err)
+	}
+	if o.replicas.on() {
+		return runReplicas(ctx, exe, o, args, stdout, stderr)
 	}
 	res, err := benchmark(ctx, exe, o, stderr)
 	if err != nil {

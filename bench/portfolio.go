@@ -569,7 +569,7 @@ func measureReads(ctx context.Context, eng *engine.Engine, db store.Store, each 
 	if err != nil {
 		return childResult{}, fmt.Errorf("refresh: %w", err)
 	}
-	srv, err := web.New(eng, web.Options{Log: zerolog.Nop()})
+	srv, err := web.New(eng, db, web.Options{Log: zerolog.Nop()})
 	if err != nil {
 		return childResult{}, err
 	}

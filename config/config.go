@@ -80,6 +80,9 @@ type HTTP struct {
 	Listen        string `yaml:"listen"`
 	AuthTokenEnv  string `yaml:"auth_token_env"`
 	AuthTokenFile string `yaml:"auth_token_file"`
+	// Refresh makes the dashboard's pages reload themselves at this
+	// interval (a wall screen); 0, the default, leaves them still.
+	Refresh time.Duration `yaml:"refresh"`
 	// TLS, when its files are set, serves the dashboard and API over
 	// HTTPS.
 	TLS ServerTLS `yaml:"tls"`
@@ -103,6 +106,9 @@ type Audit struct {
 	// its hash; by default only the hash is kept.
 	KeepPayloads bool `yaml:"keep_payloads"`
 }
+
+// MinRefresh is the shortest dashboard refresh interval accepted.
+const MinRefresh = 10 * time.Second
 
 // Schedule holds the cron specs (standard five fields or descriptors such as
 // "@every 10m") of the recurring jobs.

@@ -60,8 +60,9 @@ func TestBadFiles(t *testing.T) {
 		}},
 		{"http.bad.yml", []string{
 			`testdata/http.bad.yml:2: http.listen: "0.0.0.0:8080" is not a loopback address: set auth_token_env or auth_token_file`,
-			`testdata/http.bad.yml:10: connections[1].base_url: must use https (http is allowed for loopback hosts only)`,
-			`testdata/http.bad.yml:14: connections[2].base_url: must be an absolute URL such as https://example.atlassian.net`,
+			`testdata/http.bad.yml:3: http.refresh: 5s is shorter than 10s (0 turns the refresh off)`,
+			`testdata/http.bad.yml:11: connections[1].base_url: must use https (http is allowed for loopback hosts only)`,
+			`testdata/http.bad.yml:15: connections[2].base_url: must be an absolute URL such as https://example.atlassian.net`,
 		}},
 		{"values.bad.yml", []string{
 			`testdata/values.bad.yml:1: database: must name a file or a PostgreSQL URL`,

@@ -299,6 +299,9 @@ func firstLine(s string) string {
 
 func (l *loader) checkHTTP(cfg *Config) {
 	h := cfg.HTTP
+	if h.Refresh != 0 && h.Refresh < MinRefresh {
+		l.problem("http.refresh", "%s is shorter than %s (0 turns the refresh off)", h.Refresh, MinRefresh)
+	}
 	token, hasToken := l.secret("http.auth_token", h.AuthTokenEnv, h.AuthTokenFile, l.skipSecrets(""))
 	cfg.secrets.http = token
 	host, port, err := net.SplitHostPort(h.Listen)

@@ -331,3 +331,67 @@ func TestAFailedCommitLeavesAPrefix(t *testing.T) {
 		t.Errorf("%d searches: the pull went on after a page failed to store", n)
 	}
 }
+
+// renewalsFail is a store whose lease renewals fail after the first
+// acquisition, as when the database is out of reach.
+type renewalsFail struct {
+	engine.Store
+	calls atomic.Int32
+}
+
+func (s *renewalsFail) AcquireLease(ctx context.Context, name, holder string, at time.Time, ttl time.Duration) (store.Fence, bool, error) {
+	if s.calls.Add(1) == 1 {
+		return s.Store.AcquireLease(ctx, name, holder, at, ttl)
+	}
+	return store.Fence{}, false, errors.New("connection refused")
+}
+
+// A sync whose lease cannot be renewed stops before the lease could pass to
+// another process, even in the middle of a request.
+func TestSyncStopsBeforeAnUnrenewedLeaseRunsOut(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, jirasim.Cloud, 100)
+	seed(e.sim, 10, e.clock.Now())
+	e.sim.Inject(jirasim.Fault{Path: "/rest/api/3/search/jql", Delay: time.Minute, Times: -1})
+	path := filepath.Join(e.dir, "pmsync.yaml")
+	text, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, append(text, []byte("sync: { lease_ttl: 5s }\n")...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.open(t, path)
+	eng, err := engine.New(e.cfg, &renewalsFail{Store: e.db}, engine.Options{Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = eng.Sync(ctx, engine.SyncOptions{})
+	took := time.Since(start)
+	if !errors.Is(err, engine.ErrBusy) {
+		t.Fatalf("sync with failing renewals: %v, want ErrBusy", err)
+	}
+	// The lease, taken at the start for 5 s, could pass on at 5 s; the sync
+	// lets go a fifth of the term early (4 s).
+	if took >= 5*time.Second {
+		t.Errorf("the sync held on for %v; it must stop before the 5 s lease can pass on", took)
+	}
+}
+
+// The sources report shows which process holds each connection's lease.
+func TestSourceReportsShowTheLease(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, jirasim.Cloud, 100)
+	if _, got, err := e.db.AcquireLease(ctx, "sync:conn:jira", "replica-b/1/41/9c2e", e.clock.Now(), time.Minute); err != nil || !got {
+		t.Fatal(got, err)
+	}
+	reps, err := e.eng.SourceReports(ctx, 5, 5)
+	if err != nil || len(reps) != 1 {
+		t.Fatalf("SourceReports = %+v, %v", reps, err)
+	}
+	want := &store.Lease{Name: "sync:conn:jira", Holder: "replica-b/1/41/9c2e", Token: 1, Expires: e.clock.Now().Add(time.Minute)}
+	if got := reps[0].Lease; got == nil || *got != *want {
+		t.Errorf("lease = %+v, want %+v", got, want)
+	}
+}

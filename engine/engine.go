@@ -79,10 +79,13 @@ type Engine struct {
 	// connections sync at once.
 	leaseTTL time.Duration
 	workers  int
+	// waits counts each connection's rate-limit and retry waits.
+	waits *waitLog
 	// sleep waits out a source's Retry-After before an early retry.
 	sleep func(ctx context.Context, d time.Duration) error
-	// latest is the served report as last read or saved (rollup.go).
-	latest latestReport
+	// served keeps the latest report as last read, so that Latest decodes
+	// it again only when a newer one has been saved.
+	served servedReport
 }
 
 // New builds the connectors of cfg. It fails if any connection cannot be
@@ -92,7 +95,8 @@ func New(cfg *config.Config, db Store, opts Options) (*Engine, error) {
 		opts.Now = time.Now
 	}
 	e := &Engine{cfg: cfg, db: db, log: opts.Log, now: opts.Now, conns: map[string]connectors.Connector{}, metrics: opts.Metrics,
-		holder: holderName(), readOnly: opts.ReadOnly, leaseTTL: cfg.Sync.LeaseTTL, workers: cfg.Sync.Workers}
+		holder: holderName(), readOnly: opts.ReadOnly, leaseTTL: cfg.Sync.LeaseTTL, workers: cfg.Sync.Workers,
+		waits: newWaitLog(opts.Now, opts.Sleep)}
 	if e.leaseTTL <= 0 {
 		e.leaseTTL = DefaultLeaseTTL
 	}
@@ -122,7 +126,7 @@ func New(cfg *config.Config, db Store, opts Options) (*Engine, error) {
 		// The connector adds its kind as "connector" itself.
 		p.Log = opts.Log.With().Str("connection", c.Name).Logger()
 		p.Now = opts.Now
-		p.Sleep = opts.Sleep
+		p.Sleep = e.waits.sleeper(c.Name)
 		conn, err := cfg.Registry().New(p)
 		if err != nil {
 			errs = append(errs, err)

@@ -62,52 +62,55 @@ func (e *Engine) Refresh(ctx context.Context) (pmsync.Report, error) {
 }
 
 // Latest returns the latest computed report, computing (and keeping) one
-// when there is none yet.
+// when there is none yet. The report is shared with other callers: it must
+// not be modified.
 func (e *Engine) Latest(ctx context.Context) (pmsync.Report, error) {
-	rep, _, err := e.LatestRevision(ctx)
-	return rep, err
-}
-
-// latestReport is the served report as this engine last read it, with the
-// store's revision it was read at: readers get it without decoding the
-// stored document again until another report is saved (by this process or
-// another one).
-type latestReport struct {
-	mu  sync.Mutex
-	rev int64 // 0: nothing read yet
-	rep pmsync.Report
-}
-
-// LatestRevision is Latest with the revision of the report it returns: a
-// number that changes whenever a new report is kept, for a reader that
-// keeps what it made of the report (a rendered page) until then.
-func (e *Engine) LatestRevision(ctx context.Context) (pmsync.Report, int64, error) {
-	l := &e.latest
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	// Asking for the latest report's revision is cheap; decoding it is not
+	// (it names the items behind every count): a report still the latest
+	// is served as it was read last. A revision rather than the save time:
+	// two saves in one instant (a clock that stands still, two replicas)
+	// are two revisions.
 	rev, err := e.db.ReportRevision(ctx)
 	if err != nil {
-		return pmsync.Report{}, 0, err
+		return pmsync.Report{}, err
 	}
-	if rev != 0 && rev == l.rev {
-		return l.rep, rev, nil
+	if rev > 0 {
+		if rep, hit := e.served.get(rev); hit {
+			return rep, nil
+		}
 	}
 	rep, _, ok, err := e.db.LatestReport(ctx)
 	if err != nil {
-		return rep, 0, err
+		return rep, err
 	}
-	if !ok {
-		if rep, err = e.Refresh(ctx); err != nil {
-			return rep, 0, err
-		}
-		if rev, err = e.db.ReportRevision(ctx); err != nil {
-			return pmsync.Report{}, 0, err
-		}
+	if ok {
+		// Read after the revision, the report is that one or a newer
+		// one: never older than the revision says.
+		e.served.put(rev, rep)
+		return rep, nil
 	}
-	// Read after the revision, the report is that one or a newer one:
-	// never older than what the revision says.
-	l.rev, l.rep = rev, rep
-	return rep, rev, nil
+	return e.Refresh(ctx)
+}
+
+// servedReport is the latest report as last read, with the store's
+// revision it was read at.
+type servedReport struct {
+	mu  sync.Mutex
+	rev int64
+	rep pmsync.Report
+	ok  bool
+}
+
+func (s *servedReport) get(rev int64) (pmsync.Report, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rep, s.ok && s.rev == rev
+}
+
+func (s *servedReport) put(rev int64, rep pmsync.Report) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rev, s.rep, s.ok = rev, rep, true
 }
 
 func (e *Engine) rollup(ctx context.Context, opts RollupOptions) (pmsync.Report, []pmsync.Explanation, error) {

@@ -582,25 +582,38 @@ func (e *Engine) acquire(ctx context.Context, lease string, at time.Time) (store
 
 // heartbeat renews a lease every third of its term until ctx ends, and
 // cancels the work (through lost) if the lease went to someone else: its
-// writes would be refused by the fence anyway.
+// writes would be refused by the fence anyway. It also stops the work a
+// fifth of the term before the lease could pass to another process when
+// renewals have not come through (a stalled machine, a database out of
+// reach), so that two processes never talk to one connection at once: the
+// fence keeps the data safe, this keeps the vendor's view of a credential
+// to one client at a time.
 func (e *Engine) heartbeat(ctx context.Context, fence store.Fence, lost context.CancelCauseFunc) {
+	valid := e.leaseTTL - e.leaseTTL/5
+	expire := time.NewTimer(valid)
+	defer expire.Stop()
 	t := time.NewTicker(e.leaseTTL / 3)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-expire.C:
+			lost(fmt.Errorf("%w: its lease could not be renewed in time", ErrBusy))
+			return
 		case <-t.C:
 			f, got, err := e.db.AcquireLease(ctx, fence.Lease, e.holder, e.now(), e.leaseTTL)
 			if ctx.Err() != nil {
 				return
 			}
-			if err == nil && (!got || f.Token != fence.Token) {
+			switch {
+			case err != nil:
+				e.log.Warn().Str("lease", fence.Lease).Str("err", err.Error()).Msg("lease renewal failed")
+			case !got || f.Token != fence.Token:
 				lost(fmt.Errorf("%w: its lease was taken over", ErrBusy))
 				return
-			}
-			if err != nil {
-				e.log.Warn().Str("lease", fence.Lease).Str("err", err.Error()).Msg("lease renewal failed")
+			default:
+				expire.Reset(valid)
 			}
 		}
 	}

@@ -59,6 +59,7 @@ func normalize(rep pmsync.Report) pmsync.Report {
 		r.Late = orEmpty(r.Late)
 		r.DueSoon = orEmpty(r.DueSoon)
 		r.RedFlags = orEmpty(r.RedFlags)
+		r.RiskMatrix.Cells = orEmpty(r.RiskMatrix.Cells)
 		r.NextMilestones = orEmpty(r.NextMilestones)
 		r.AtRisk = orEmpty(r.AtRisk)
 		r.Slips = orEmpty(r.Slips)

@@ -79,6 +79,9 @@ func fixturePrograms() []pmsync.Rollup {
 				{Source: "jira-ehr", ExternalID: "EHR-205", Title: "Interface engine | HL7 feed vendor delay", Score: 20, Owner: "Sam Okafor"},
 				{Source: "smartsheet-budget", ExternalID: "4410", Title: "Pharmacy formulary [mapping] gaps", Score: 16},
 			},
+			RiskMatrix: pmsync.RiskMatrix{Cells: []pmsync.RiskCell{
+				{Likelihood: 5, Impact: 4, Risks: 1}, {Likelihood: 4, Impact: 4, Risks: 1}, {Likelihood: 2, Impact: 3, Risks: 7},
+			}, Unrated: 1},
 			Changes:   []string{"health amber → red", "late milestones 1 → 2"},
 			Portfolio: "Clinical", Owner: "Dana Whitfield",
 			NextMilestones: []pmsync.Milestone{
@@ -389,7 +392,7 @@ func TestJSONFillsMissingLists(t *testing.T) {
 				`"risks":{"open":0,"red_flags":0},"budget":{"planned":0,"actual":0,"burn_percent":null,"elapsed_percent":null,` +
 				`"variance_points":null,"forecast_at_completion":null,"remaining":null,"burn_rate_per_week":null,"runs_out_on":null,` +
 				`"earned_value":null,"cost_variance":null},"items":{"live":0,"deleted":0},"sources":[],` +
-				`"late_milestones":[],"due_soon_milestones":[],"red_flag_risks":[],"next_milestones":[],"at_risk_milestones":[],"slips":[],` +
+				`"late_milestones":[],"due_soon_milestones":[],"red_flag_risks":[],"risk_matrix":{"cells":[],"unrated":0},"next_milestones":[],"at_risk_milestones":[],"slips":[],` +
 				`"throughput":{"done_7d":0,"done_28d":0,"created_7d":null,"created_28d":null},` +
 				`"forecasting":{"weekly_throughput":[],"trials":0,"seed":0},"trend":{"since":"","points":[]},"changes":[]}]}`,
 		},

@@ -17,6 +17,7 @@ import (
 // keeper is a roller that keeps a latest report, as the engine does, and
 // counts what it is asked.
 type keeper struct {
+	*fakeEngine                 // the programs, time zone and sources of the fixture
 	mu                          sync.Mutex
 	latest                      pmsync.Report
 	rollups, latests, refreshes int
@@ -57,8 +58,8 @@ func (k *keeper) Explain(_ context.Context, o engine.RollupOptions) (pmsync.Expl
 
 func newKeeper(t *testing.T) (*keeper, *Server) {
 	t.Helper()
-	k := &keeper{latest: pmsync.NewReport("2026-11-26", time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC), fixture().Programs)}
-	srv, err := New(k, Options{})
+	k := &keeper{fakeEngine: fixtureEngine(), latest: pmsync.NewReport("2026-11-26", time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC), fixture().Programs)}
+	srv, err := New(k, nil, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,13 +76,18 @@ func serve(srv *Server, method, target string) *httptest.ResponseRecorder {
 // rolled up per request.
 func TestServesTheLatestReport(t *testing.T) {
 	k, srv := newKeeper(t)
-	for _, path := range []string{"/", "/api/v1/rollup", "/?program=telehealth"} {
+	paths := []string{"/", "/api/v1/rollup", "/?program=telehealth", "/programs/ehr-upgrade", "/api/v1/portfolio", "/api/v1/programs/pacs"}
+	for _, path := range paths {
 		if rec := serve(srv, "GET", path); rec.Code != http.StatusOK {
 			t.Fatalf("GET %s = %d", path, rec.Code)
 		}
 	}
-	if k.rollups != 0 || k.latests != 3 {
-		t.Errorf("%d rollups and %d reads of the latest report; want 0 and 3", k.rollups, k.latests)
+	if k.rollups != 0 || k.latests != len(paths) {
+		t.Errorf("%d rollups and %d reads of the latest report; want 0 and %d", k.rollups, k.latests, len(paths))
+	}
+	// A program page shows the served report's program.
+	if rec := serve(srv, "GET", "/programs/telehealth"); !strings.Contains(rec.Body.String(), "Telehealth Launch <span class=\"badge green\">GREEN</span>") {
+		t.Errorf("program page of the served report:\n%.400s", rec.Body.String())
 	}
 	// One program asked for: that program, with its own totals.
 	rec := serve(srv, "GET", "/api/v1/rollup?program=telehealth")
@@ -92,7 +98,7 @@ func TestServesTheLatestReport(t *testing.T) {
 	if len(rep.Programs) != 1 || rep.Programs[0].ID != "telehealth" || rep.Portfolio.Health.Green != 1 || rep.Portfolio.Health.Red != 0 {
 		t.Errorf("narrowed report: %d programs, portfolio health %+v", len(rep.Programs), rep.Portfolio.Health)
 	}
-	if rec := serve(srv, "GET", "/api/v1/rollup?program=nope"); rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), `"nope"`) {
+	if rec := serve(srv, "GET", "/api/v1/rollup?program=nope"); rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), `\"nope\"`) {
 		t.Errorf("unknown program: %d %s", rec.Code, rec.Body.String())
 	}
 	// On demand: a POST recomputes it.
@@ -122,81 +128,34 @@ func TestExplainAPI(t *testing.T) {
 	if rec := serve(srv, "GET", "/api/v1/rollup/explain?figure=nope"); rec.Code != http.StatusNotFound {
 		t.Errorf("unknown figure = %d", rec.Code)
 	}
+	// The explanation page lists the figures and their items.
+	rec = serve(srv, "GET", "/programs/ehr-upgrade/explain")
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `<h2 id="figure-milestones-late">milestones.late = 1</h2>`) ||
+		!strings.Contains(rec.Body.String(), "jira-ehr EHR-101") || !strings.Contains(rec.Body.String(), `<h2 id="figure-risks-red_flags">risks.red_flags = 0</h2>`) {
+		t.Errorf("explanation page = %d:\n%s", rec.Code, rec.Body.String())
+	}
+	if n := len(k.explained); n != 4 || k.explained[3].Programs[0] != "ehr-upgrade" {
+		t.Errorf("explanations asked: %+v", k.explained)
+	}
 	// A roller without explanations (a plain one) says so.
-	plain, _ := New(&fakeRoller{rep: fixture()}, Options{})
-	if rec := serve(plain, "GET", "/api/v1/rollup/explain"); rec.Code != http.StatusNotImplemented {
-		t.Errorf("explain without an explainer = %d", rec.Code)
+	plain, _ := New(fixtureEngine(), nil, Options{})
+	for _, path := range []string{"/api/v1/rollup/explain", "/programs/ehr-upgrade/explain"} {
+		if rec := serve(plain, "GET", path); rec.Code != http.StatusNotImplemented {
+			t.Errorf("GET %s without an explainer = %d", path, rec.Code)
+		}
 	}
 }
 
 // The new endpoints sit behind the token like the others.
 func TestNewEndpointsNeedTheToken(t *testing.T) {
-	k := &keeper{latest: fixture()}
-	srv, _ := New(k, Options{Token: token})
-	for _, c := range []struct{ method, path string }{{"POST", "/api/v1/rollup/refresh"}, {"GET", "/api/v1/rollup/explain"}} {
+	k := &keeper{fakeEngine: fixtureEngine(), latest: fixture()}
+	srv, _ := New(k, nil, Options{Token: token})
+	for _, c := range []struct{ method, path string }{{"POST", "/api/v1/rollup/refresh"}, {"GET", "/api/v1/rollup/explain"}, {"GET", "/programs/ehr-upgrade/explain"}} {
 		if rec := serve(srv, c.method, c.path); rec.Code != http.StatusUnauthorized {
 			t.Errorf("%s %s without a token = %d", c.method, c.path, rec.Code)
 		}
 	}
 	if k.refreshes != 0 || len(k.explained) != 0 {
 		t.Error("an unauthorised request reached the engine")
-	}
-}
-
-// revised is a keeper that numbers its reports, as the engine does.
-type revised struct {
-	keeper
-	rev int64
-}
-
-func (r *revised) LatestRevision(ctx context.Context) (pmsync.Report, int64, error) {
-	rep, err := r.Latest(ctx)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return rep, r.rev, err
-}
-
-// A numbered report is rendered once per revision: while the revision
-// stays, every reader gets what was rendered first, even if the report
-// behind it were to change; a new revision is rendered anew. A request
-// for some programs is rendered for itself.
-func TestRendersEachRevisionOnce(t *testing.T) {
-	r := &revised{keeper: keeper{latest: fixture()}, rev: 7}
-	srv, err := New(r, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	get := func(path string) string {
-		t.Helper()
-		rec := serve(srv, "GET", path)
-		if rec.Code != http.StatusOK {
-			t.Fatalf("GET %s = %d", path, rec.Code)
-		}
-		return rec.Body.String()
-	}
-	api, page := get("/api/v1/rollup"), get("/")
-	if !strings.Contains(api, `"EHR Upgrade"`) || !strings.Contains(page, "EHR Upgrade") {
-		t.Fatalf("first renders lack the program:\n%s\n%s", api, page)
-	}
-	r.mu.Lock()
-	r.latest.Programs[0].Name = "EHR Upgrade, renamed"
-	r.mu.Unlock()
-	if got := get("/api/v1/rollup"); got != api {
-		t.Errorf("the API re-rendered revision 7")
-	}
-	if got := get("/"); got != page {
-		t.Errorf("the dashboard re-rendered revision 7")
-	}
-	if got := get("/api/v1/rollup?program=ehr-upgrade"); !strings.Contains(got, "EHR Upgrade, renamed") {
-		t.Errorf("a request for one program was served from the whole report's render")
-	}
-	r.mu.Lock()
-	r.rev = 8
-	r.mu.Unlock()
-	if got := get("/api/v1/rollup"); !strings.Contains(got, "EHR Upgrade, renamed") {
-		t.Errorf("revision 8 was served revision 7's document")
-	}
-	if got := get("/"); !strings.Contains(got, "EHR Upgrade, renamed") {
-		t.Errorf("revision 8 was served revision 7's dashboard")
 	}
 }

@@ -8,14 +8,11 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
-	"errors"
 	"fmt"
 	"html/template"
-	"math"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,14 +22,26 @@ import (
 	"github.com/pmsync/pmsync"
 	"github.com/pmsync/pmsync/engine"
 	"github.com/pmsync/pmsync/report"
+	"github.com/pmsync/pmsync/store"
 )
 
 //go:embed templates/*.html
 var templates embed.FS
 
-// Roller computes rollups (the engine).
+//go:embed assets
+var assets embed.FS
+
+// Roller is what the server reads of the engine: the rollup, and around it
+// the programs, the sources' state, items and pushes, in the
+// configuration's time zone.
 type Roller interface {
 	Rollup(ctx context.Context, opts engine.RollupOptions) (pmsync.Report, error)
+	Programs() []pmsync.Program
+	RulesFor(program string) pmsync.Rules
+	Location() *time.Location
+	NextRuns() engine.Schedule
+	SourceReports(ctx context.Context, runs, quarantined int) ([]engine.SourceReport, error)
+	ProgramItems(ctx context.Context, program string, f engine.ItemFilter) ([]pmsync.Item, error)
 }
 
 // Latest is a Roller that keeps the latest computed report (the engine):
@@ -43,63 +52,35 @@ type Latest interface {
 	Refresh(ctx context.Context) (pmsync.Report, error)
 }
 
-// Revised is a Latest that says which kept report it returns (the engine):
-// a revision that changes whenever a new report is kept. The server then
-// renders each report once, for every reader of it, instead of once per
-// request.
-type Revised interface {
-	LatestRevision(ctx context.Context) (pmsync.Report, int64, error)
-}
-
 // Explainer lists the items behind every figure (the engine), for
 // /api/v1/rollup/explain.
 type Explainer interface {
 	Explain(ctx context.Context, opts engine.RollupOptions) (pmsync.ExplainReport, error)
 }
 
+// History reads the past from the store: rollup snapshots, and the push
+// audit (every outcome of every push of a rollup to a tool).
+type History interface {
+	Snapshots(ctx context.Context, program string, limit int) ([]store.Snapshot, error)
+	Deliveries(ctx context.Context, f store.DeliveryFilter) ([]store.Delivery, error)
+}
+
 // Server is the HTTP face of the daemon.
 type Server struct {
 	roll    Roller
+	hist    History
 	token   pmsync.Secret
 	gather  prometheus.Gatherer
 	log     zerolog.Logger
-	page    *template.Template
+	pages   map[string]*template.Template
+	css     []byte
+	cssPath string
+	loc     *time.Location
+	now     func() time.Time
+	refresh time.Duration
 	ready   func(ctx context.Context) error
 	mux     *http.ServeMux
 	Version string
-	// rendered is the latest kept report as served whole: its JSON
-	// document and its dashboard, each made on first request.
-	rendered rendered
-}
-
-// rendered holds what the server made of one revision of the kept report.
-type rendered struct {
-	mu        sync.Mutex
-	rev       int64
-	api, page []byte
-}
-
-// get returns the part of revision rev that which points at, made by
-// build on first use. Parts of an older revision than the one held are
-// made and not kept.
-func (c *rendered) get(rev int64, which func(*rendered) *[]byte, build func() ([]byte, error)) ([]byte, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	switch {
-	case rev < c.rev:
-		return build()
-	case rev > c.rev:
-		c.rev, c.api, c.page = rev, nil, nil
-	}
-	part := which(c)
-	if *part == nil {
-		b, err := build()
-		if err != nil {
-			return nil, err
-		}
-		*part = b
-	}
-	return *part, nil
 }
 
 // Options configure a Server.
@@ -110,31 +91,29 @@ type Options struct {
 	// Ready reports whether the service can serve (database reachable).
 	Ready   func(ctx context.Context) error
 	Version string
+	// Refresh, when positive, makes the pages reload themselves at this
+	// interval (a wall screen); zero leaves them still.
+	Refresh time.Duration
+	// Now reads the clock for "synced 5 min ago"; nil uses time.Now.
+	Now func() time.Time
 }
 
 // New builds the handler tree.
-func New(roll Roller, o Options) (*Server, error) {
-	funcs := template.FuncMap{
-		"pct":     func(p *float64) string { return fmtPct(p) },
-		"upper":   strings.ToUpper,
-		"spark":   sparkline,
-		"bar":     bar,
-		"money":   func(f float64) string { return pmsync.Money(f, 0) },
-		"colour":  func(h pmsync.HealthStatus) string { return string(h) },
-		"when":    func(t time.Time) string { return t.Format("2006-01-02 15:04 MST") },
-		"hasTime": func(t time.Time) bool { return !t.IsZero() },
-	}
-	page, err := template.New("dashboard.html").Funcs(funcs).ParseFS(templates, "templates/dashboard.html")
-	if err != nil {
-		return nil, fmt.Errorf("parse dashboard template: %w", err)
-	}
+func New(roll Roller, hist History, o Options) (*Server, error) {
 	if o.Gatherer == nil {
 		o.Gatherer = prometheus.NewRegistry()
 	}
 	if o.Ready == nil {
 		o.Ready = func(context.Context) error { return nil }
 	}
-	s := &Server{roll: roll, token: o.Token, gather: o.Gatherer, log: o.Log, page: page, ready: o.Ready, Version: o.Version}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &Server{roll: roll, hist: hist, token: o.Token, gather: o.Gatherer, log: o.Log, ready: o.Ready, Version: o.Version,
+		loc: roll.Location(), now: o.Now, refresh: o.Refresh}
+	if err := s.parse(); err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", s.readyz)
@@ -142,7 +121,7 @@ func New(roll Roller, o Options) (*Server, error) {
 	mux.Handle("GET /api/v1/rollup", s.auth(http.HandlerFunc(s.apiRollup)))
 	mux.Handle("POST /api/v1/rollup/refresh", s.auth(http.HandlerFunc(s.apiRefresh)))
 	mux.Handle("GET /api/v1/rollup/explain", s.auth(http.HandlerFunc(s.apiExplain)))
-	mux.Handle("GET /{$}", s.auth(http.HandlerFunc(s.dashboard)))
+	s.routes(mux)
 	s.mux = mux
 	return s, nil
 }
@@ -153,7 +132,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	// default-src does not cover framing; frame-ancestors (and X-Frame-Options
 	// for older browsers) keep the dashboard out of other sites' frames.
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'")
+	// No script runs on any page, and the one stylesheet is served from
+	// here: nothing inline, nothing from elsewhere.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	// Rollups are portfolio data behind a token: no shared cache may keep them.
@@ -205,28 +186,24 @@ func (s *Server) programs(r *http.Request) []string {
 
 // report returns the report a request asks for: the latest computed one
 // (narrowed to the requested programs) when the roller keeps one, else a
-// fresh rollup. The revision is that of the whole kept report, when the
-// roller numbers them and no programs were asked for; 0 otherwise.
-func (s *Server) report(r *http.Request) (pmsync.Report, int64, error) {
-	ids := s.programs(r)
+// fresh rollup.
+func (s *Server) report(r *http.Request) (pmsync.Report, error) {
+	return s.served(r.Context(), s.programs(r))
+}
+
+// served returns the report of the programs ids names (every program when
+// none): the latest computed one, narrowed, when the roller keeps one, else
+// a fresh rollup.
+func (s *Server) served(ctx context.Context, ids []string) (pmsync.Report, error) {
 	l, ok := s.roll.(Latest)
 	if !ok {
-		rep, err := s.roll.Rollup(r.Context(), engine.RollupOptions{Programs: ids})
-		return rep, 0, err
+		return s.roll.Rollup(ctx, engine.RollupOptions{Programs: ids})
 	}
-	var rep pmsync.Report
-	var rev int64
-	var err error
-	if rv, ok := s.roll.(Revised); ok {
-		rep, rev, err = rv.LatestRevision(r.Context())
-	} else {
-		rep, err = l.Latest(r.Context())
-	}
+	rep, err := l.Latest(ctx)
 	if err != nil || len(ids) == 0 {
-		return rep, rev, err
+		return rep, err
 	}
-	rep, err = narrow(rep, ids)
-	return rep, 0, err
+	return narrow(rep, ids)
 }
 
 // narrow keeps the programs ids names, in the report's order, with their
@@ -255,37 +232,27 @@ func narrow(rep pmsync.Report, ids []string) (pmsync.Report, error) {
 }
 
 func (s *Server) apiRollup(w http.ResponseWriter, r *http.Request) {
-	rep, rev, err := s.report(r)
+	rep, err := s.report(r)
 	if err != nil {
-		s.fail(w, err)
+		s.fail(w, r, err)
 		return
 	}
-	if rev == 0 {
-		s.writeReport(w, rep)
-		return
-	}
-	body, err := s.rendered.get(rev, func(c *rendered) *[]byte { return &c.api }, func() ([]byte, error) { return encodeReport(rep) })
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(body)
+	s.writeReport(w, r, rep)
 }
 
 // apiRefresh recomputes the served report now, on demand.
 func (s *Server) apiRefresh(w http.ResponseWriter, r *http.Request) {
 	l, ok := s.roll.(Latest)
 	if !ok {
-		http.Error(w, "this server computes every report on request; there is nothing to refresh", http.StatusNotImplemented)
+		s.jsonError(w, http.StatusNotImplemented, "this server computes every report on request; there is nothing to refresh")
 		return
 	}
 	rep, err := l.Refresh(r.Context())
 	if err != nil {
-		s.fail(w, err)
+		s.fail(w, r, err)
 		return
 	}
-	s.writeReport(w, rep)
+	s.writeReport(w, r, rep)
 }
 
 // apiExplain lists the items behind every figure of the selected programs
@@ -293,12 +260,12 @@ func (s *Server) apiRefresh(w http.ResponseWriter, r *http.Request) {
 func (s *Server) apiExplain(w http.ResponseWriter, r *http.Request) {
 	ex, ok := s.roll.(Explainer)
 	if !ok {
-		http.Error(w, "explanations are not available from this server", http.StatusNotImplemented)
+		s.jsonError(w, http.StatusNotImplemented, "explanations are not available from this server")
 		return
 	}
 	doc, err := ex.Explain(r.Context(), engine.RollupOptions{Programs: s.programs(r)})
 	if err != nil {
-		s.fail(w, err)
+		s.fail(w, r, err)
 		return
 	}
 	if figure := strings.TrimSpace(r.URL.Query().Get("figure")); figure != "" {
@@ -310,7 +277,7 @@ func (s *Server) apiExplain(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 			if keep == nil {
-				http.Error(w, fmt.Sprintf("no figure %q (figures are named as in the rollup document, such as milestones.late)", figure), http.StatusNotFound)
+				s.jsonError(w, http.StatusNotFound, fmt.Sprintf("no figure %q (figures are named as in the rollup document, such as milestones.late)", figure))
 				return
 			}
 			doc.Programs[i].Figures = keep
@@ -318,124 +285,21 @@ func (s *Server) apiExplain(w http.ResponseWriter, r *http.Request) {
 	}
 	var buf bytes.Buffer
 	if err := report.WriteExplain(&buf, doc, "json"); err != nil {
-		s.fail(w, err)
+		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(buf.Bytes())
 }
 
-func (s *Server) writeReport(w http.ResponseWriter, rep pmsync.Report) {
-	body, err := encodeReport(rep)
-	if err != nil {
-		s.fail(w, err)
+func (s *Server) writeReport(w http.ResponseWriter, r *http.Request, rep pmsync.Report) {
+	// Rendered whole before the status line so that a failure is a 500, not a
+	// truncated 200; report.JSON is the same document `pmsync rollup` prints.
+	var buf bytes.Buffer
+	if err := report.JSON(&buf, rep); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(body)
-}
-
-// encodeReport renders the report document whole, before the status line,
-// so that a failure is a 500, not a truncated 200; report.JSON is the same
-// document `pmsync rollup` prints.
-func encodeReport(rep pmsync.Report) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := report.JSON(&buf, rep); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-type programView struct {
-	pmsync.Rollup
-	Trend []float64 // progress % over the rollup's trend window, now last
-}
-
-func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
-	rep, rev, err := s.report(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	page := func() ([]byte, error) { return s.renderDashboard(rep) }
-	var body []byte
-	if rev == 0 {
-		body, err = page()
-	} else {
-		body, err = s.rendered.get(rev, func(c *rendered) *[]byte { return &c.page }, page)
-	}
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_, _ = w.Write(body)
-}
-
-// renderDashboard renders the dashboard of a report. Each program's
-// progress trend is the report's own: the points of its trend window (one
-// a day, the newest rollup of the day, the current one last).
-func (s *Server) renderDashboard(rep pmsync.Report) ([]byte, error) {
-	views := make([]programView, 0, len(rep.Programs))
-	for _, p := range rep.Programs {
-		v := programView{Rollup: p}
-		for _, pt := range p.Trend.Points {
-			pct := 0.0 // no work to measure, as the progress percent has it
-			if pt.Progress != nil {
-				pct = *pt.Progress
-			}
-			v.Trend = append(v.Trend, pct)
-		}
-		if len(v.Trend) == 0 {
-			v.Trend = []float64{p.Progress.Percent}
-		}
-		views = append(views, v)
-	}
-	data := struct {
-		Report   pmsync.Report
-		Programs []programView
-		Version  string
-	}{rep, views, s.Version}
-	var buf bytes.Buffer
-	if err := s.page.Execute(&buf, data); err != nil {
-		return nil, fmt.Errorf("render dashboard: %w", err)
-	}
-	return buf.Bytes(), nil
-}
-
-func (s *Server) fail(w http.ResponseWriter, err error) {
-	if errors.Is(err, engine.ErrNoSuchProgram) {
-		http.Error(w, err.Error(), http.StatusNotFound)
-		return
-	}
-	s.log.Error().Str("err", err.Error()).Msg("http request failed")
-	http.Error(w, "internal error: "+err.Error(), http.StatusInternalServerError)
-}
-
-func fmtPct(p *float64) string {
-	if p == nil {
-		return "—"
-	}
-	return fmt.Sprintf("%.1f%%", *p)
-}
-
-// bar renders a horizontal percent bar as inline SVG.
-func bar(percent float64) template.HTML {
-	w := math.Max(0, math.Min(100, percent)) * 2
-	return template.HTML(fmt.Sprintf(`<svg width="200" height="12" role="img" aria-label="%.1f%%"><rect width="200" height="12" fill="#e5e7eb"/><rect width="%.1f" height="12" fill="#2563eb"/></svg>`, percent, w))
-}
-
-// sparkline renders a progress history as an inline SVG polyline.
-func sparkline(points []float64) template.HTML {
-	if len(points) < 2 {
-		return ""
-	}
-	const wdt, hgt = 120.0, 24.0
-	var b strings.Builder
-	for i, p := range points {
-		x := wdt * float64(i) / float64(len(points)-1)
-		y := hgt - hgt*math.Max(0, math.Min(100, p))/100
-		fmt.Fprintf(&b, "%.1f,%.1f ", x, y)
-	}
-	return template.HTML(fmt.Sprintf(`<svg width="120" height="24" role="img" aria-label="progress trend"><polyline fill="none" stroke="#2563eb" stroke-width="1.5" points="%s"/></svg>`, strings.TrimSpace(b.String())))
+	_, _ = w.Write(buf.Bytes())
 }

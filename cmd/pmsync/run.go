@@ -101,8 +101,9 @@ func (c *cli) serve(ctx context.Context, a *app, reg *prometheus.Registry, out i
 		out = c.stderr
 	}
 	handler := func(a *app) (http.Handler, error) {
-		return web.New(a.eng, web.Options{
+		return web.New(a.eng, a.db, web.Options{
 			Token: a.cfg.HTTPToken(), Gatherer: reg, Log: a.log, Version: buildVersion(), Ready: a.db.Ping,
+			Refresh: a.cfg.HTTP.Refresh,
 		})
 	}
 	h, err := handler(a)
