@@ -65,6 +65,14 @@ func (e *Engine) Refresh(ctx context.Context) (pmsync.Report, error) {
 // when there is none yet. The report is shared with other callers: it must
 // not be modified.
 func (e *Engine) Latest(ctx context.Context) (pmsync.Report, error) {
+	rep, _, err := e.LatestRevision(ctx)
+	return rep, err
+}
+
+// LatestRevision is Latest with the store's revision of the report (0 for
+// one computed because none was kept): what a reader renders of the report
+// stays right until the revision moves.
+func (e *Engine) LatestRevision(ctx context.Context) (pmsync.Report, int64, error) {
 	// Asking for the latest report's revision is cheap; decoding it is not
 	// (it names the items behind every count): a report still the latest
 	// is served as it was read last. A revision rather than the save time:
@@ -72,24 +80,25 @@ func (e *Engine) Latest(ctx context.Context) (pmsync.Report, error) {
 	// are two revisions.
 	rev, err := e.db.ReportRevision(ctx)
 	if err != nil {
-		return pmsync.Report{}, err
+		return pmsync.Report{}, 0, err
 	}
 	if rev > 0 {
 		if rep, hit := e.served.get(rev); hit {
-			return rep, nil
+			return rep, rev, nil
 		}
 	}
 	rep, _, ok, err := e.db.LatestReport(ctx)
 	if err != nil {
-		return rep, err
+		return rep, 0, err
 	}
 	if ok {
 		// Read after the revision, the report is that one or a newer
 		// one: never older than the revision says.
 		e.served.put(rev, rep)
-		return rep, nil
+		return rep, rev, nil
 	}
-	return e.Refresh(ctx)
+	rep, err = e.Refresh(ctx)
+	return rep, 0, err
 }
 
 // servedReport is the latest report as last read, with the store's
