@@ -367,7 +367,7 @@ func benchmarkSmall(t *testing.T, st string) {
 			}
 			continue
 		}
-		for name, st := range map[string]*readStats{"api": p.Run.API, "dashboard": p.Run.Dashboard} {
+		for name, st := range map[string]*readStats{"api": p.Run.API, "dashboard": p.Run.Dashboard, "program page": p.Run.Program} {
 			if st == nil || st.Requests != readers*10 || st.Bytes == 0 || st.P50 <= 0 || st.P50 > st.P95 || st.P95 > st.Max {
 				t.Errorf("portfolio reads of the %s: %+v", name, st)
 			}

@@ -95,6 +95,7 @@ type childResult struct {
 	// portfolio read step: the served report under concurrent readers
 	API       *readStats `json:"api,omitempty"`
 	Dashboard *readStats `json:"dashboard,omitempty"`
+	Program   *readStats `json:"program,omitempty"` // the first program's page
 	// replica: what one replica's sync pass did
 	Replica *replicaPass `json:"replica,omitempty"`
 }

@@ -563,7 +563,8 @@ func programItems(size portfolioSize, p int) int {
 
 // measureReads refreshes the served report, as a sync does at its end,
 // then has readers concurrent clients read the API's rollup, then the
-// dashboard, each times each, over loopback HTTP.
+// dashboard's portfolio page, then the first program's page, each times
+// each, over loopback HTTP.
 func measureReads(ctx context.Context, eng *engine.Engine, db store.Store, each int) (childResult, error) {
 	rep, err := eng.Refresh(ctx)
 	if err != nil {
@@ -582,7 +583,7 @@ func measureReads(ctx context.Context, eng *engine.Engine, db store.Store, each 
 	for _, page := range []struct {
 		path string
 		into **readStats
-	}{{"/api/v1/rollup", &res.API}, {"/", &res.Dashboard}} {
+	}{{"/api/v1/rollup", &res.API}, {"/", &res.Dashboard}, {"/programs/" + portfolioSource(0), &res.Program}} {
 		st, err := readConcurrently(ctx, client, ts.URL+page.path, each)
 		if err != nil {
 			return childResult{}, err
@@ -669,7 +670,7 @@ func writePortfolioMarkdown(b *strings.Builder, rs []portfolioResult) {
 		for _, page := range []struct {
 			name string
 			st   *readStats
-		}{{"API `/api/v1/rollup`", r.Run.API}, {"dashboard `/`", r.Run.Dashboard}} {
+		}{{"API `/api/v1/rollup`", r.Run.API}, {"dashboard `/`", r.Run.Dashboard}, {"program page `/programs/p01`", r.Run.Program}} {
 			if page.st == nil {
 				continue
 			}
