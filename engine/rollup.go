@@ -87,6 +87,15 @@ func (e *Engine) LatestRevision(ctx context.Context) (pmsync.Report, int64, erro
 			return rep, rev, nil
 		}
 	}
+	// One reader decodes a new report; the others, arriving together right
+	// after a sync, wait for it rather than decode it too.
+	e.served.loading.Lock()
+	defer e.served.loading.Unlock()
+	if rev > 0 {
+		if rep, hit := e.served.get(rev); hit {
+			return rep, rev, nil
+		}
+	}
 	rep, _, ok, err := e.db.LatestReport(ctx)
 	if err != nil {
 		return rep, 0, err
@@ -108,6 +117,8 @@ type servedReport struct {
 	rev int64
 	rep pmsync.Report
 	ok  bool
+	// loading is held by the reader that reads and decodes a new report.
+	loading sync.Mutex
 }
 
 func (s *servedReport) get(rev int64) (pmsync.Report, bool) {
