@@ -56,7 +56,22 @@ type SourceStatus struct {
 	// Quarantined counts records that failed to map and wait for a fix
 	// (`pmsync quarantine` lists them with the reason).
 	Quarantined int `json:"quarantined"`
+	// Failures counts the source's failed syncs in a row (0 once one
+	// succeeds).
+	Failures int `json:"failures,omitempty"`
+	// Breaker is BreakerOpen while the schedule leaves a source that keeps
+	// failing alone (until RetryAt), and BreakerHalfOpen once its next sync
+	// is the probe that decides; "" while the source syncs normally.
+	Breaker string    `json:"breaker,omitempty"`
+	RetryAt time.Time `json:"retry_at,omitzero"`
 }
+
+// The states of a source's circuit breaker besides closed (its syncs run
+// on schedule), which SourceStatus leaves empty.
+const (
+	BreakerOpen     = "open"
+	BreakerHalfOpen = "half_open"
+)
 
 // MarshalJSON keeps last_success in the document as null for a source that
 // never synced, since it is a core key of the rollup schema.
@@ -75,5 +90,8 @@ func (s SourceStatus) MarshalJSON() ([]byte, error) {
 		LastError   string     `json:"last_error,omitempty"`
 		Stale       bool       `json:"stale"`
 		Quarantined int        `json:"quarantined"`
-	}{s.Source, s.Connection, last, s.LastError, s.Stale, s.Quarantined})
+		Failures    int        `json:"failures,omitempty"`
+		Breaker     string     `json:"breaker,omitempty"`
+		RetryAt     time.Time  `json:"retry_at,omitzero"`
+	}{s.Source, s.Connection, last, s.LastError, s.Stale, s.Quarantined, s.Failures, s.Breaker, s.RetryAt.UTC().Truncate(time.Second)})
 }

@@ -29,6 +29,26 @@ const (
 	DefaultRunTimeout = 30 * time.Minute
 	DefaultLeaseTTL   = 5 * time.Minute
 	DefaultWorkers    = 4
+	DefaultPrune      = "30 3 * * *"
+	// A source whose syncs fail DefaultBreakerFailures times in a row is
+	// left alone for DefaultBreakerCooldown, then probed; each failed probe
+	// doubles the wait up to DefaultBreakerMaxCooldown.
+	DefaultBreakerFailures    = 3
+	DefaultBreakerCooldown    = 5 * time.Minute
+	DefaultBreakerMaxCooldown = time.Hour
+)
+
+// Default retention of history, per table (see Retention).
+const (
+	day                     = 24 * time.Hour
+	DefaultKeepSyncRuns     = 90 * day
+	DefaultKeepItemChanges  = 730 * day
+	DefaultKeepSnapshots    = 730 * day
+	DefaultKeepOutbox       = 30 * day
+	DefaultKeepDeletedItems = 365 * day
+	// DefaultKeepAudit is six years, the retention HIPAA asks of the
+	// documentation a covered entity keeps (45 CFR 164.316(b)(2)).
+	DefaultKeepAudit = 6 * 365 * day
 )
 
 // Config is a loaded and validated config file.
@@ -43,6 +63,7 @@ type Config struct {
 	HTTP        HTTP
 	Schedule    Schedule
 	Sync        Sync
+	Retention   Retention
 	Audit       Audit
 	Rules       Rules // top-level rule overrides; see RulesFor
 	Connections []Connection
@@ -116,6 +137,8 @@ type Schedule struct {
 	Sync      string `yaml:"sync"`
 	Rollup    string `yaml:"rollup"`
 	Deletions string `yaml:"deletions"`
+	// Prune removes history older than the retention policy.
+	Prune string `yaml:"prune"`
 }
 
 // Sync tunes the pull runs.
@@ -128,6 +151,32 @@ type Sync struct {
 	// Workers is how many connections sync at once in one process (each
 	// connection's sources one after the other).
 	Workers int `yaml:"workers"`
+	// Breaker backs off, on the schedule, a source whose syncs keep failing.
+	Breaker Breaker `yaml:"breaker"`
+}
+
+// Breaker is the circuit breaker of every source on the schedule: after
+// Failures failed syncs in a row the source is not tried for Cooldown, then
+// one sync probes it; a failed probe doubles the wait, up to MaxCooldown,
+// and a successful one closes the breaker. Runs asked for by hand (pmsync
+// sync) always go ahead.
+type Breaker struct {
+	Failures    int           `yaml:"failures"`
+	Cooldown    time.Duration `yaml:"cooldown"`
+	MaxCooldown time.Duration `yaml:"max_cooldown"`
+}
+
+// Retention says how long each kind of history is kept before the prune
+// schedule removes it; zero keeps it forever. What every prune keeps
+// regardless (a source's newest runs, each program's newest snapshot, the
+// first recorded value of each item field) is described by store.Retention.
+type Retention struct {
+	SyncRuns     time.Duration `yaml:"sync_runs"`
+	ItemChanges  time.Duration `yaml:"item_changes"`
+	Snapshots    time.Duration `yaml:"snapshots"`
+	Outbox       time.Duration `yaml:"outbox"`
+	DeletedItems time.Duration `yaml:"deleted_items"`
+	Audit        time.Duration `yaml:"audit"`
 }
 
 // Rules overrides rollup thresholds; a nil field keeps the value of the

@@ -28,6 +28,7 @@ type file struct {
 	HTTP         HTTP                    `yaml:"http"`
 	Schedule     Schedule                `yaml:"schedule"`
 	Sync         Sync                    `yaml:"sync"`
+	Retention    Retention               `yaml:"retention"`
 	Audit        Audit                   `yaml:"audit"`
 	Rules        Rules                   `yaml:"rules"`
 	Connections  []yaml.Node             `yaml:"connections"`
@@ -81,8 +82,11 @@ func defaults() file {
 	return file{
 		Log:      Log{Level: "info", Format: "auto"},
 		HTTP:     HTTP{Listen: DefaultListen},
-		Schedule: Schedule{Sync: DefaultSync, Rollup: DefaultRollup, Deletions: DefaultDeletions},
-		Sync:     Sync{Overlap: DefaultOverlap, RunTimeout: DefaultRunTimeout, LeaseTTL: DefaultLeaseTTL, Workers: DefaultWorkers},
+		Schedule: Schedule{Sync: DefaultSync, Rollup: DefaultRollup, Deletions: DefaultDeletions, Prune: DefaultPrune},
+		Sync: Sync{Overlap: DefaultOverlap, RunTimeout: DefaultRunTimeout, LeaseTTL: DefaultLeaseTTL, Workers: DefaultWorkers,
+			Breaker: Breaker{Failures: DefaultBreakerFailures, Cooldown: DefaultBreakerCooldown, MaxCooldown: DefaultBreakerMaxCooldown}},
+		Retention: Retention{SyncRuns: DefaultKeepSyncRuns, ItemChanges: DefaultKeepItemChanges, Snapshots: DefaultKeepSnapshots,
+			Outbox: DefaultKeepOutbox, DeletedItems: DefaultKeepDeletedItems, Audit: DefaultKeepAudit},
 	}
 }
 

@@ -27,6 +27,11 @@ func (l *loader) syntaxError(data []byte, err error) {
 		p.Line++
 	}
 	p.Line, p.Column, p.Msg = placeSyntaxError(data, p.Line, p.Msg)
+	// A complaint about the end of the input can name the line after the
+	// last one.
+	if last := strings.Count(string(data), "\n") + 1; p.Line > last {
+		p.Line, p.Column = last, 0
+	}
 	l.add(p)
 }
 

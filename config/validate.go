@@ -77,6 +77,7 @@ func (l *loader) load(data []byte) *Config {
 		rootCAs:  map[string]*x509.CertPool{},
 		origin:   &origin{root: l.root, idx: l.idx, fromEnv: l.fromEnv, expanded: l.expanded},
 	}
+	cfg.Retention = doc.Retention
 	l.database(cfg, &doc)
 	l.checkGeneral(cfg)
 	specs := l.checkConnections(cfg, doc.Connections)
@@ -204,6 +205,7 @@ func (l *loader) checkGeneral(cfg *Config) {
 		{"schedule.sync", cfg.Schedule.Sync},
 		{"schedule.rollup", cfg.Schedule.Rollup},
 		{"schedule.deletions", cfg.Schedule.Deletions},
+		{"schedule.prune", cfg.Schedule.Prune},
 	} {
 		// The scheduler parses with cron.ParseStandard too, so a spec that
 		// passes here cannot fail there.
@@ -223,8 +225,49 @@ func (l *loader) checkGeneral(cfg *Config) {
 	if cfg.Sync.Workers < 1 || cfg.Sync.Workers > 64 {
 		l.problem("sync.workers", "%d is outside 1..64", cfg.Sync.Workers)
 	}
+	l.checkBreaker(cfg.Sync.Breaker)
+	l.checkRetention(cfg.Retention)
 	l.checkRules("rules", cfg.Rules, pmsync.DefaultRules())
 	l.checkHTTP(cfg)
+}
+
+func (l *loader) checkBreaker(b Breaker) {
+	if b.Failures < 1 || b.Failures > 100 {
+		l.problem("sync.breaker.failures", "%d is outside 1..100", b.Failures)
+	}
+	if b.Cooldown <= 0 {
+		l.problem("sync.breaker.cooldown", "must be positive")
+	}
+	if b.MaxCooldown < b.Cooldown {
+		l.problem("sync.breaker.max_cooldown", "%s is shorter than the cooldown (%s)", b.MaxCooldown, b.Cooldown)
+	}
+}
+
+// checkRetention holds each kind of history to the least the running
+// system needs of it; 0 keeps a kind forever.
+func (l *loader) checkRetention(r Retention) {
+	for _, k := range []struct {
+		key       string
+		keep, min time.Duration
+		why       string
+	}{
+		{"sync_runs", r.SyncRuns, 24 * time.Hour, "a day of runs at least"},
+		{"item_changes", r.ItemChanges, 60 * 24 * time.Hour, "forecasts read eight weeks of state changes"},
+		{"snapshots", r.Snapshots, 35 * 24 * time.Hour, "trends and the burn rate read four weeks back"},
+		// A rollup version names its as-of day, so a delivered row older
+		// than two days can never be queued again: removing it cannot let
+		// a version go out twice.
+		{"outbox", r.Outbox, 48 * time.Hour, "a delivered push must be remembered as long as its rollup version can recur"},
+		{"deleted_items", r.DeletedItems, 24 * time.Hour, "a day of tombstones at least"},
+		{"audit", r.Audit, 24 * time.Hour, "a day of deliveries at least"},
+	} {
+		switch {
+		case k.keep < 0:
+			l.problem("retention."+k.key, "must not be negative (0 keeps everything)")
+		case k.keep > 0 && k.keep < k.min:
+			l.problem("retention."+k.key, "%s is under %s (%s); write 0 to keep everything", k.keep, k.min, k.why)
+		}
+	}
 }
 
 func oneOf(l *loader, path, value string, allowed ...string) {
@@ -343,7 +386,7 @@ func (l *loader) secret(path, envVar, file string, skip bool) (pmsync.Secret, bo
 		return pmsync.Secret(v), true
 	}
 	name := l.path(path+"_file", file)
-	data, err := os.ReadFile(name)
+	data, err := readSecretFile(name)
 	if err != nil {
 		l.problem(path+"_file", "read secret file: %v", err)
 		return "", true

@@ -21,6 +21,7 @@ import (
 	"github.com/pmsync/pmsync/sandbox"
 	"github.com/pmsync/pmsync/sandbox/jirasim"
 	"github.com/pmsync/pmsync/store"
+	"github.com/pmsync/pmsync/web"
 )
 
 // gate wraps a simulator and counts its search requests in flight.
@@ -203,7 +204,8 @@ func (failingLeases) AcquireLease(context.Context, string, string, time.Time, ti
 	return store.Fence{}, false, errors.New("database or disk is full")
 }
 
-// A run that fails before it is recorded is counted all the same.
+// A run that fails before it is recorded is counted all the same, in
+// /metrics and in /readyz detail.
 func TestEveryFailedAttemptIsCounted(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, jirasim.Cloud, 100)
@@ -235,6 +237,15 @@ func TestEveryFailedAttemptIsCounted(t *testing.T) {
 	}
 	if want := []string{"source=ehr-jira,status=failed 1"}; strings.Join(got, ";") != strings.Join(want, ";") {
 		t.Errorf("pmsync_sync_runs_total = %v, want %v", got, want)
+	}
+	srv, err := web.New(eng, e.db, web.Options{Sources: eng.Health, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz?verbose", nil))
+	if want := "[-]source ehr-jira: 1 failed sync in a row (last error: take the sync lease sync:conn:jira: database or disk is full)\n"; !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("/readyz?verbose lacks %q:\n%s", want, rec.Body)
 	}
 }
 

@@ -37,6 +37,8 @@ type Store interface {
 	store.Reports
 	store.Outbox
 	store.Leases
+	store.Pruner
+	store.Audit
 }
 
 // Options tune an Engine. Zero values are fine for production.
@@ -79,6 +81,11 @@ type Engine struct {
 	// connections sync at once.
 	leaseTTL time.Duration
 	workers  int
+	// bmu guards breakers (each source's circuit breaker as this process
+	// last saw it) and attempts (each source's latest attempt here).
+	bmu      sync.Mutex
+	breakers map[string]breaker
+	attempts map[string]attempt
 	// waits counts each connection's rate-limit and retry waits.
 	waits *waitLog
 	// sleep waits out a source's Retry-After before an early retry.
@@ -96,6 +103,7 @@ func New(cfg *config.Config, db Store, opts Options) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, db: db, log: opts.Log, now: opts.Now, conns: map[string]connectors.Connector{}, metrics: opts.Metrics,
 		holder: holderName(), readOnly: opts.ReadOnly, leaseTTL: cfg.Sync.LeaseTTL, workers: cfg.Sync.Workers,
+		breakers: map[string]breaker{}, attempts: map[string]attempt{},
 		waits: newWaitLog(opts.Now, opts.Sleep)}
 	if e.leaseTTL <= 0 {
 		e.leaseTTL = DefaultLeaseTTL

@@ -1,7 +1,11 @@
 package engine
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pmsync/pmsync"
 )
 
 // Metrics are the engine's Prometheus instruments.
@@ -15,6 +19,12 @@ type Metrics struct {
 	// quarantined is the number of records of each source waiting in
 	// quarantine, set after each of its sync runs.
 	quarantined *prometheus.GaugeVec
+	// A source's circuit breaker: failed syncs in a row, whether the
+	// schedule is leaving it alone, and until when.
+	failures  *prometheus.GaugeVec
+	backedOff *prometheus.GaugeVec
+	retryAt   *prometheus.GaugeVec
+	pruned    *prometheus.CounterVec
 }
 
 // NewMetrics registers the engine's metrics with reg.
@@ -42,8 +52,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		quarantined: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "pmsync_quarantined_records", Help: "Records of each source that failed to map and wait in quarantine.",
 		}, []string{"source"}),
+		failures: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pmsync_source_consecutive_failures", Help: "Failed syncs in a row of each source (0 after a success).",
+		}, []string{"source"}),
+		backedOff: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pmsync_source_backed_off", Help: "1 while a source's circuit breaker is open (the schedule leaves it alone), else 0.",
+		}, []string{"source"}),
+		retryAt: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pmsync_source_retry_timestamp_seconds", Help: "When a backed-off source is tried again (0 while its breaker is closed).",
+		}, []string{"source"}),
+		pruned: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pmsync_pruned_rows_total", Help: "History rows removed by the retention policy, by kind.",
+		}, []string{"kind"}),
 	}
-	reg.MustRegister(m.runs, m.records, m.requests, m.duration, m.lastOK, m.pushes, m.quarantined)
+	reg.MustRegister(m.runs, m.records, m.requests, m.duration, m.lastOK, m.pushes, m.quarantined, m.failures, m.backedOff, m.retryAt, m.pruned)
 	return m
 }
 
@@ -75,4 +97,30 @@ func (m *Metrics) setQuarantined(source string, n int) {
 		return
 	}
 	m.quarantined.WithLabelValues(source).Set(float64(n))
+}
+
+func (m *Metrics) observeBreaker(source string, b breaker, now time.Time) {
+	if m == nil {
+		return
+	}
+	m.failures.WithLabelValues(source).Set(float64(b.Failures))
+	open, retry := 0.0, 0.0
+	if b.state(now) == pmsync.BreakerOpen {
+		open = 1
+	}
+	if !b.RetryAt.IsZero() {
+		retry = float64(b.RetryAt.Unix())
+	}
+	m.backedOff.WithLabelValues(source).Set(open)
+	m.retryAt.WithLabelValues(source).Set(retry)
+}
+
+func (m *Metrics) observePrune(p Pruned) {
+	if m == nil {
+		return
+	}
+	for kind, n := range map[string]int{"sync_runs": p.SyncRuns, "item_changes": p.ItemChanges, "snapshots": p.Snapshots,
+		"outbox": p.Outbox, "deleted_items": p.DeletedItems, "audit": p.Audit} {
+		m.pruned.WithLabelValues(kind).Add(float64(n))
+	}
 }

@@ -19,9 +19,12 @@ import (
 	"github.com/pmsync/pmsync/store"
 )
 
-// pushLease is how long a push being sent by one process is left alone by
-// others before they take it over (its sender is presumed dead).
-const pushLease = 10 * time.Minute
+// pushingLease is held by the process delivering pushes, so that pushes
+// are sent by one process at a time (the daemon, a replica, or pmsync push
+// by hand). Holding it, a push still marked sending was left so by a
+// process that died mid-delivery, and is taken over at once; the pusher's
+// guard (its marker check at the target) makes sending it again safe.
+const pushingLease = "push"
 
 // ReportProgram is the program name under which a webhook or file target's
 // deliveries are kept in the outbox: they carry whole reports, not one
@@ -93,6 +96,24 @@ func (e *Engine) Push(ctx context.Context, dryRun bool) ([]PushResult, error) {
 	}
 	e.pushMu.Lock()
 	defer e.pushMu.Unlock()
+	if !dryRun {
+		fence, got, err := e.acquire(ctx, pushingLease, e.now())
+		if err != nil {
+			return nil, fmt.Errorf("take the push lease: %w", err)
+		}
+		if !got {
+			return nil, fmt.Errorf("%w: another pmsync process is pushing", ErrBusy)
+		}
+		defer func() {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = e.db.ReleaseLease(rctx, pushingLease, e.holder)
+		}()
+		var lost context.CancelCauseFunc
+		ctx, lost = context.WithCancelCause(ctx)
+		defer lost(nil)
+		go e.heartbeat(ctx, fence, lost)
+	}
 	rep, err := e.Rollup(ctx, RollupOptions{Save: !dryRun})
 	if err != nil {
 		return nil, err
@@ -291,7 +312,7 @@ func (e *Engine) deliverReport(ctx context.Context, t push.Target, key string) (
 	rec := context.WithoutCancel(ctx)
 	var results []PushResult
 	for _, pp := range pending[:len(pending)-1] {
-		ok, err := e.db.SupersedePush(rec, pp.ID, store.PushOutcome{At: e.now(), Receipt: "superseded by a newer report"}, pushLease)
+		ok, err := e.db.SupersedePush(rec, pp.ID, store.PushOutcome{At: e.now(), Receipt: "superseded by a newer report"}, 0)
 		if err != nil {
 			return results, err
 		}
@@ -325,7 +346,7 @@ func (e *Engine) deliverReport(ctx context.Context, t push.Target, key string) (
 	if e.cfg.Audit.KeepPayloads {
 		sent.Payload = payload.Body
 	}
-	claimed, err := e.db.ClaimPush(ctx, pp.ID, e.now(), pushLease)
+	claimed, err := e.db.ClaimPush(ctx, pp.ID, e.now(), 0)
 	if err != nil {
 		return results, err
 	}
@@ -382,7 +403,7 @@ func (e *Engine) deliver(ctx context.Context, p config.Push, key string) ([]Push
 	waiting := map[string]bool{} // programs whose older version another process is sending
 	for i, pp := range pending {
 		if newest[pp.Program] != i {
-			ok, err := e.db.SupersedePush(rec, pp.ID, store.PushOutcome{At: e.now(), Receipt: "superseded by a newer rollup"}, pushLease)
+			ok, err := e.db.SupersedePush(rec, pp.ID, store.PushOutcome{At: e.now(), Receipt: "superseded by a newer rollup"}, 0)
 			if err != nil {
 				return results, err
 			}
@@ -411,7 +432,7 @@ func (e *Engine) deliver(ctx context.Context, p config.Push, key string) ([]Push
 		claimed := false
 		if !waiting[pp.Program] {
 			var err error
-			if claimed, err = e.db.ClaimPush(ctx, pp.ID, e.now(), pushLease); err != nil {
+			if claimed, err = e.db.ClaimPush(ctx, pp.ID, e.now(), 0); err != nil {
 				return results, err
 			}
 		}

@@ -217,9 +217,11 @@ func (e *Engine) rollupProgram(ctx context.Context, p pmsync.Program, asOf pmsyn
 		if err != nil {
 			return pmsync.Rollup{}, nil, fmt.Errorf("read quarantine of %s: %w", s.Name, err)
 		}
+		b := e.breakerOf(ctx, s.Name)
 		in.Sources = append(in.Sources, pmsync.SourceStatus{
 			Source: s.Name, Connection: s.Connection.Name, LastSuccess: last.UTC(), LastError: lastErr,
 			Stale: last.IsZero() || now.Sub(last) > rules.StaleAfter, Quarantined: len(q),
+			Failures: b.Failures, Breaker: b.state(now), RetryAt: b.RetryAt.UTC(),
 		})
 		first, err := e.db.FirstSuccess(ctx, s.Name)
 		if err != nil {

@@ -40,7 +40,7 @@ func (e *Engine) Run(ctx context.Context, stop <-chan struct{}) error {
 				return
 			}
 			ctx, cancel := jobCtx, context.CancelFunc(func() {})
-			if name == "rollup" {
+			if name == "rollup" || name == "prune" {
 				ctx, cancel = context.WithTimeout(jobCtx, runTimeout)
 			}
 			defer cancel()
@@ -61,16 +61,20 @@ func (e *Engine) Run(ctx context.Context, stop <-chan struct{}) error {
 	defer stopRetries()
 	early := &earlyRetries{e: e, ctx: retryCtx, stop: stop, next: next, timeout: runTimeout, count: map[string]int{}, waiting: map[string]bool{}}
 	syncJob := job("sync", func(ctx context.Context) error {
-		res, err := e.Sync(ctx, SyncOptions{Stop: stop, SourceTimeout: runTimeout, SkipBusy: true})
+		res, err := e.Sync(ctx, SyncOptions{Stop: stop, SourceTimeout: runTimeout, SkipBusy: true, Backoff: true})
 		early.after(res)
 		return err
 	})
 	deletionJob := job("deletions", func(ctx context.Context) error {
-		_, err := e.Sync(ctx, SyncOptions{Stop: stop, Deletions: true, SourceTimeout: runTimeout, SkipBusy: true})
+		_, err := e.Sync(ctx, SyncOptions{Stop: stop, Deletions: true, SourceTimeout: runTimeout, SkipBusy: true, Backoff: true})
 		return err
 	})
 	rollupJob := job("rollup", func(ctx context.Context) error {
 		_, err := e.ScheduledPush(ctx)
+		return err
+	})
+	pruneJob := job("prune", func(ctx context.Context) error {
+		_, _, err := e.Prune(ctx)
 		return err
 	})
 	for _, j := range []struct {
@@ -80,6 +84,7 @@ func (e *Engine) Run(ctx context.Context, stop <-chan struct{}) error {
 		{"sync", e.cfg.Schedule.Sync, syncJob},
 		{"deletions", e.cfg.Schedule.Deletions, deletionJob},
 		{"rollup", e.cfg.Schedule.Rollup, rollupJob},
+		{"prune", e.cfg.Schedule.Prune, pruneJob},
 	} {
 		if j.spec == "" {
 			continue
@@ -89,13 +94,14 @@ func (e *Engine) Run(ctx context.Context, stop <-chan struct{}) error {
 		}
 	}
 
-	e.log.Info().Str("sync", e.cfg.Schedule.Sync).Str("rollup", e.cfg.Schedule.Rollup).Str("deletions", e.cfg.Schedule.Deletions).Msg("scheduler started")
+	e.log.Info().Str("sync", e.cfg.Schedule.Sync).Str("rollup", e.cfg.Schedule.Rollup).Str("deletions", e.cfg.Schedule.Deletions).
+		Str("prune", e.cfg.Schedule.Prune).Msg("scheduler started")
 	// Sync at once so the dashboard is current. No snapshot is saved here:
 	// snapshots come only from the rollup schedule, so that "what changed"
 	// in a pushed update means since the previous scheduled update, not
 	// since the daemon last restarted.
 	job("startup", func(ctx context.Context) error {
-		res, err := e.Sync(ctx, SyncOptions{Stop: stop, SourceTimeout: runTimeout, SkipBusy: true})
+		res, err := e.Sync(ctx, SyncOptions{Stop: stop, SourceTimeout: runTimeout, SkipBusy: true, Backoff: true})
 		early.after(res)
 		return err
 	})()
@@ -186,6 +192,9 @@ func (r *earlyRetries) retry(source string, wait time.Duration) {
 	if err != nil || stopped(r.stop) {
 		return
 	}
+	// Not Backoff: the retry is timed by the vendor's own wait, which the
+	// breaker holds the schedule to as well, and it is bounded
+	// (maxEarlyRetries); its outcome still counts toward the breaker.
 	res, err := r.e.Sync(r.ctx, SyncOptions{Sources: []string{source}, Stop: r.stop, SourceTimeout: r.timeout, SkipBusy: true})
 	if err != nil {
 		r.e.log.Error().Str("job", "retry").Str("source", source).Str("err", err.Error()).Msg("scheduled job failed")

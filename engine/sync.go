@@ -39,6 +39,11 @@ type SyncOptions struct {
 	// SkipBusy leaves out of the returned error the sources another
 	// process is syncing (the daemon's schedule simply tries again later).
 	SkipBusy bool
+	// Backoff skips, and leaves out of the returned error, the sources
+	// whose circuit breaker is open (the daemon's schedule). Without it a
+	// source is tried whatever its breaker says (a sync asked for by hand);
+	// either way the outcome counts toward the breaker.
+	Backoff bool
 }
 
 // SourceResult is the outcome of syncing one source.
@@ -46,7 +51,7 @@ type SourceResult struct {
 	Source      string
 	Connection  string
 	RunID       int64
-	Status      string // ok | failed | stopped
+	Status      string // ok | failed | stopped | busy | backoff
 	Pages       int
 	Seen        int
 	Changed     int
@@ -145,7 +150,7 @@ feed:
 			continue
 		}
 		out = append(out, r)
-		if r.Err != nil && !errors.Is(r.Err, ErrStopped) && !(errors.Is(r.Err, ErrBusy) && opts.SkipBusy) {
+		if r.Err != nil && !errors.Is(r.Err, ErrStopped) && !(errors.Is(r.Err, ErrBusy) && opts.SkipBusy) && !(errors.Is(r.Err, ErrBackedOff) && opts.Backoff) {
 			errs = append(errs, fmt.Errorf("sync %s (connection %s): %w", r.Source, r.Connection, r.Err))
 		}
 	}
@@ -199,6 +204,7 @@ func stopped(stop <-chan struct{}) bool {
 }
 
 func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts SyncOptions) (res SourceResult) {
+	parent := ctx
 	if opts.SourceTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.SourceTimeout)
@@ -214,8 +220,24 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 			res.Duration = e.now().Sub(start)
 		}
 		e.metrics.observeRun(res)
+		e.bmu.Lock()
+		e.attempts[src.Name] = attempt{at: start, res: res}
+		e.bmu.Unlock()
+		// A shutdown, or the lease passing to another process, cuts a run
+		// short through no fault of the source.
+		shutdown := parent.Err() != nil || errors.Is(res.Err, ErrBusy)
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		e.observeBreaker(bctx, res, shutdown)
 	}()
 	log := e.log.With().Str("source", src.Name).Str("connection", src.Connection.Name).Logger()
+	if opts.Backoff {
+		if err := e.backedOff(ctx, src.Name); err != nil {
+			log.Info().Str("err", err.Error()).Msg("source backed off, skipped")
+			res.Status, res.Err = "backoff", err
+			return res
+		}
+	}
 	conn := e.conns[src.Connection.Name]
 	if conn == nil {
 		// An engine built for some connections only (Options.Connections).
@@ -234,7 +256,7 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 	lease := syncLeaseName(src.Connection.Name)
 	fence, got, err := e.acquire(ctx, lease, start)
 	if err != nil {
-		res.Status, res.Err = "failed", err
+		res.Status, res.Err = "failed", fmt.Errorf("take the sync lease %s: %w", lease, err)
 		return res
 	}
 	if !got {

@@ -363,6 +363,49 @@ type Audit interface {
 	PruneDeliveries(ctx context.Context, before time.Time) (int, error)
 }
 
+// Retention says how long a backend keeps each kind of history; a zero
+// field keeps that kind forever. Whatever its age, a prune never removes
+// what the running system still reads:
+//   - SyncRuns: finished runs that started before the cutoff go, except each
+//     source's newest run, its newest finished one and its newest
+//     successful one (LastSuccess reads them) and its first successful one
+//     (FirstSuccess); a run still marked running stays.
+//   - ItemChanges: changes recorded before the cutoff go, except the oldest
+//     recorded change of each field of each item (a milestone's first due
+//     date is its baseline).
+//   - Snapshots: snapshots saved before the cutoff go, except each
+//     program's newest (the next rollup compares itself with it).
+//   - Outbox: delivered pushes (superseded ones included) last updated
+//     before the cutoff go; pending, sending and failed pushes are work
+//     still to do and stay. A rollup version names its as-of day, so a
+//     version older than two days cannot be queued again.
+//   - DeletedItems: items tombstoned before the cutoff go, with their field
+//     history.
+type Retention struct {
+	SyncRuns     time.Duration
+	ItemChanges  time.Duration
+	Snapshots    time.Duration
+	Outbox       time.Duration
+	DeletedItems time.Duration
+}
+
+// Pruned counts the rows one prune removed, by kind of history.
+type Pruned struct {
+	SyncRuns     int
+	ItemChanges  int
+	Snapshots    int
+	Outbox       int
+	DeletedItems int
+}
+
+// Pruner removes history past a retention policy.
+type Pruner interface {
+	// Prune removes, as of now, the history r no longer keeps and reports
+	// how much it removed. Each kind is removed in its own transactions, so
+	// a prune cut short leaves every table consistent.
+	Prune(ctx context.Context, r Retention, now time.Time) (Pruned, error)
+}
+
 // Leases keep two processes (a daemon and a CLI run, or replicas on one
 // database) from doing one job at once. A lease has a fencing token that
 // grows every time the lease passes to another holder (never when its
@@ -417,6 +460,7 @@ type Store interface {
 	Outbox
 	Audit
 	Leases
+	Pruner
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	Close() error

@@ -10,6 +10,7 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -88,6 +89,7 @@ type Server struct {
 	now     func() time.Time
 	refresh time.Duration
 	ready   func(ctx context.Context) error
+	sources func(ctx context.Context) []engine.SourceHealth
 	mux     *http.ServeMux
 	Version string
 	// doc is the whole kept report's JSON document, as last encoded.
@@ -125,7 +127,10 @@ type Options struct {
 	Gatherer prometheus.Gatherer
 	Log      zerolog.Logger
 	// Ready reports whether the service can serve (database reachable).
-	Ready   func(ctx context.Context) error
+	Ready func(ctx context.Context) error
+	// Sources reports each source's syncing (the engine's Health), listed
+	// by /readyz?verbose; nil lists none.
+	Sources func(ctx context.Context) []engine.SourceHealth
 	Version string
 	// Refresh, when positive, makes the pages reload themselves at this
 	// interval (a wall screen); zero leaves them still.
@@ -146,7 +151,7 @@ func New(roll Roller, hist History, o Options) (*Server, error) {
 		o.Now = time.Now
 	}
 	s := &Server{roll: roll, hist: hist, token: o.Token, gather: o.Gatherer, log: o.Log, ready: o.Ready, Version: o.Version,
-		loc: roll.Location(), now: o.Now, refresh: o.Refresh}
+		loc: roll.Location(), now: o.Now, refresh: o.Refresh, sources: o.Sources}
 	if err := s.parse(); err != nil {
 		return nil, err
 	}
@@ -182,14 +187,8 @@ func (s *Server) auth(next http.Handler) http.Handler {
 	if s.token == "" {
 		return next
 	}
-	// Comparing digests keeps the comparison constant-time in the token's
-	// length too (ConstantTimeCompare returns early on a length mismatch).
-	want := sha256.Sum256([]byte(s.token.Reveal()))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		scheme, cred, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-		got := sha256.Sum256([]byte(strings.TrimSpace(cred)))
-		// The auth scheme is case-insensitive (RFC 9110 §11.1).
-		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 || !strings.EqualFold(scheme, "Bearer") {
+		if !s.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="pmsync"`)
 			http.Error(w, "a bearer token is required", http.StatusUnauthorized)
 			return
@@ -198,14 +197,85 @@ func (s *Server) auth(next http.Handler) http.Handler {
 	})
 }
 
+// authorized reports whether r carries the bearer token (always true when
+// none is configured).
+func (s *Server) authorized(r *http.Request) bool {
+	if s.token == "" {
+		return true
+	}
+	// Comparing digests keeps the comparison constant-time in the token's
+	// length too (ConstantTimeCompare returns early on a length mismatch).
+	want := sha256.Sum256([]byte(s.token.Reveal()))
+	scheme, cred, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	got := sha256.Sum256([]byte(strings.TrimSpace(cred)))
+	// The auth scheme is case-insensitive (RFC 9110 §11.1).
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1 && strings.EqualFold(scheme, "Bearer")
+}
+
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	if err := s.ready(r.Context()); err != nil {
-		// /readyz answers without a token, so the cause goes to the log only.
-		s.log.Warn().Str("err", err.Error()).Msg("not ready")
-		http.Error(w, "not ready", http.StatusServiceUnavailable)
+	_, verbose := r.URL.Query()["verbose"]
+	if verbose && !s.authorized(r) {
+		// The detail names sources and quotes their errors: only for
+		// those who hold the token, when there is one.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="pmsync"`)
+		http.Error(w, "a bearer token is required for ?verbose", http.StatusUnauthorized)
 		return
 	}
-	fmt.Fprintln(w, "ready")
+	err := s.ready(r.Context())
+	if err != nil {
+		// Without ?verbose /readyz answers anyone, so the cause goes to the
+		// log only.
+		s.log.Warn().Str("err", err.Error()).Msg("not ready")
+	}
+	if !verbose {
+		if err != nil {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	var b strings.Builder
+	if err != nil {
+		fmt.Fprintf(&b, "[-]database: %s\n", err)
+	} else {
+		b.WriteString("[+]database ok\n")
+	}
+	if s.sources != nil {
+		for _, h := range s.sources(r.Context()) {
+			b.WriteString(sourceLine(h))
+		}
+	}
+	// A failing source does not make this replica unready: taking it out
+	// of a load balancer would not mend the vendor, and the dashboard still
+	// serves what is stored. Its line starts with [-] all the same.
+	if err != nil {
+		b.WriteString("not ready\n")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	} else {
+		b.WriteString("ready\n")
+	}
+	_, _ = io.WriteString(w, b.String())
+}
+
+// sourceLine is one source's line of /readyz?verbose.
+func sourceLine(h engine.SourceHealth) string {
+	when := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+	failures := plural(h.Failures, "failed sync")
+	switch {
+	case h.Breaker == pmsync.BreakerOpen:
+		return fmt.Sprintf("[-]source %s: backed off after %s in a row; next attempt at %s (last error: %s)\n", h.Source, failures, when(h.RetryAt), h.LastError)
+	case h.Breaker == pmsync.BreakerHalfOpen:
+		return fmt.Sprintf("[-]source %s: %s in a row; the next scheduled sync probes it\n", h.Source, failures)
+	case h.Failures > 0:
+		return fmt.Sprintf("[-]source %s: %s in a row (last error: %s)\n", h.Source, failures, h.LastError)
+	case h.LastStatus == "failed":
+		return fmt.Sprintf("[-]source %s: the attempt at %s failed: %s\n", h.Source, when(h.LastAttempt), h.LastError)
+	case h.LastAttempt.IsZero():
+		return fmt.Sprintf("[+]source %s: no sync attempted by this process yet\n", h.Source)
+	}
+	return fmt.Sprintf("[+]source %s ok (last attempt %s: %s)\n", h.Source, when(h.LastAttempt), h.LastStatus)
 }
 
 // programs returns the ?program= filter; an empty value (a form submitted

@@ -103,6 +103,7 @@ func (c *cli) serve(ctx context.Context, a *app, reg *prometheus.Registry, out i
 	handler := func(a *app) (http.Handler, error) {
 		return web.New(a.eng, a.db, web.Options{
 			Token: a.cfg.HTTPToken(), Gatherer: reg, Log: a.log, Version: buildVersion(), Ready: a.db.Ping,
+			Sources: a.eng.Health,
 			Refresh: a.cfg.HTTP.Refresh,
 		})
 	}

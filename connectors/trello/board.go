@@ -242,6 +242,10 @@ var errNoActivity = errors.New("no readable dateLastActivity")
 // list, labels and members by name, custom field values by field name,
 // checklist progress, and the optional fields asked for under "fields".
 func (m *boardMeta) record(source string, cd cardDoc) (pmsync.Record, error) {
+	if cd.ID == "" {
+		// Every record is stored under its id; one without cannot be.
+		return pmsync.Record{}, errors.New("a card has no id")
+	}
 	updated, err := parseTime(cd.DateLastActivity)
 	if err != nil {
 		return pmsync.Record{}, fmt.Errorf("card %s: %w: %q", cd.ID, errNoActivity, cd.DateLastActivity)

@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	// The driver registers itself as "sqlite3".
@@ -49,16 +50,33 @@ var migrationFiles embed.FS
 // DB is a pmsync database. It is safe for concurrent use.
 type DB struct {
 	path  string
+	abs   string
 	write *sql.DB // one connection: SQLite allows one writer at a time
 	read  *sql.DB // read-only connections
 	// readOnly is set by OpenReadOnly: what a read would keep for the next
 	// one (rollup facts) is not kept.
 	readOnly bool
+
+	walMu    sync.Mutex
+	walStats WALStats
+	stop     chan struct{} // closed by Close to end the checkpointer
+	bg       sync.WaitGroup
 }
 
 // Open opens the database at path, creating the file if needed, and applies
 // any migration it has not seen yet. The directory must exist.
 func Open(ctx context.Context, path string) (*DB, error) {
+	return OpenWith(ctx, path, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, path string, o Options) (*DB, error) {
+	if o.CheckpointEvery == 0 {
+		o.CheckpointEvery = DefaultCheckpointEvery
+	}
+	if o.JournalSizeLimit == 0 {
+		o.JournalSizeLimit = DefaultJournalSizeLimit
+	}
 	if path == "" {
 		return nil, errors.New("open store: database path is empty")
 	}
@@ -89,18 +107,15 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 
-	db := &DB{path: path}
-	db.write, err = sql.Open("sqlite3", dsn(abs, url.Values{
+	db := &DB{path: path, abs: abs, stop: make(chan struct{})}
+	db.write = sql.OpenDB(newConnector(dsn(abs, url.Values{
 		"mode":          {"rw"},
 		"_journal_mode": {"WAL"},
 		"_synchronous":  {"NORMAL"},
 		"_busy_timeout": {strconv.Itoa(busyTimeout)},
 		"_foreign_keys": {"on"},
 		"_txlock":       {"immediate"},
-	}))
-	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", path, err)
-	}
+	}), o.JournalSizeLimit))
 	db.write.SetMaxOpenConns(1)
 	db.write.SetMaxIdleConns(1)
 	if err := db.checkWAL(ctx); err != nil {
@@ -126,6 +141,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := db.read.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: open reader: %w", path, err)
+	}
+	if o.CheckpointEvery > 0 {
+		db.bg.Add(1)
+		go db.checkpointer(o.CheckpointEvery, o.JournalSizeLimit/2, db.stop, &db.bg)
 	}
 	return db, nil
 }
@@ -222,6 +241,14 @@ func (db *DB) checkWAL(ctx context.Context) error {
 // Close closes the database. The writer closes last so that its checkpoint
 // folds the WAL back into the file.
 func (db *DB) Close() error {
+	if db.stop != nil {
+		select {
+		case <-db.stop:
+		default:
+			close(db.stop)
+		}
+		db.bg.Wait()
+	}
 	var errs []error
 	if db.read != nil {
 		if err := db.read.Close(); err != nil {

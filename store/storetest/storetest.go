@@ -46,6 +46,7 @@ func Run(t *testing.T, open Opener) {
 		{"Outbox", outbox},
 		{"Audit", audit},
 		{"Leases", leases},
+		{"Retention", retention},
 		{"Concurrency", concurrency},
 	}
 	for _, g := range groups {
