@@ -227,3 +227,60 @@ func TestEncodesEachRevisionOnce(t *testing.T) {
 		t.Errorf("a report without a revision was served a kept document")
 	}
 }
+
+// A program page draws its program from one revision of the report once:
+// while the revision stays, the page keeps what it drew even if the report
+// behind it were to change, but says afresh how long ago each source
+// synced; a new revision is drawn anew.
+func TestProgramPageDrawsEachRevisionOnce(t *testing.T) {
+	k, _ := newKeeper(t)
+	r := &revised{keeper: k, rev: 3}
+	now := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
+	var clockMu sync.Mutex
+	srv, err := New(r, nil, Options{Now: func() time.Time {
+		clockMu.Lock()
+		defer clockMu.Unlock()
+		return now
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() string {
+		t.Helper()
+		rec := serve(srv, "GET", "/programs/ehr-upgrade")
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET the program page = %d: %s", rec.Code, rec.Body.String())
+		}
+		return rec.Body.String()
+	}
+	rename := func(name string) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for i := range r.latest.Programs {
+			if r.latest.Programs[i].ID == "ehr-upgrade" {
+				r.latest.Programs[i].Name = name
+			}
+		}
+	}
+	first := get()
+	if !strings.Contains(first, "EHR Upgrade") {
+		t.Fatalf("the page lacks the program's name:\n%s", first)
+	}
+	rename("EHR Upgrade, renamed")
+	clockMu.Lock()
+	now = now.Add(3 * time.Hour)
+	clockMu.Unlock()
+	second := get()
+	if strings.Contains(second, "renamed") {
+		t.Errorf("revision 3 was drawn again")
+	}
+	if second == first {
+		t.Errorf("the page did not say afresh how long ago its sources synced")
+	}
+	r.mu.Lock()
+	r.rev = 4
+	r.mu.Unlock()
+	if got := get(); !strings.Contains(got, "EHR Upgrade, renamed") {
+		t.Errorf("revision 4 was served revision 3's drawing")
+	}
+}

@@ -92,8 +92,10 @@ type Server struct {
 	sources func(ctx context.Context) []engine.SourceHealth
 	mux     *http.ServeMux
 	Version string
-	// doc is the whole kept report's JSON document, as last encoded.
-	doc encoded
+	// doc is the whole kept report's JSON document, as last encoded, and
+	// drawn what the program pages drew from it (pages.go).
+	doc   encoded
+	drawn drawnPrograms
 }
 
 // encoded is a report's JSON document with the revision it was encoded
