@@ -199,7 +199,8 @@ func (f *Facts) Append(g Facts) {
 }
 
 // factsMagic starts the binary form of Facts; its last byte is the format
-// version, so that a store discards facts an older build kept.
+// version, so that a store discards facts an older build kept. It must
+// change whenever the form, or what FactsOf keeps of an item, changes.
 const factsMagic = "PMF\x01"
 
 // kindCodes and stateCodes give kinds and states their one-byte codes in

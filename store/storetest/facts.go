@@ -160,6 +160,17 @@ func testFactsFollowWrites(t *testing.T, open Opener) {
 	if got := check("M1 back, R1 deleted"); got.Rows[0].Flags&pmsync.FactDeleted != 0 || got.Rows[3].Flags&pmsync.FactDeleted == 0 {
 		t.Errorf("M1 back, R1 deleted: %+v, %+v", got.Rows[0], got.Rows[3])
 	}
+	// Pruning tombstones deletes items: the facts follow.
+	if pr, ok := db.(store.Pruner); ok {
+		if _, err := pr.Prune(ctx, store.Retention{DeletedItems: time.Hour}, t0.Add(48*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range check("tombstones pruned").Rows {
+			if r.Flags&pmsync.FactDeleted != 0 {
+				t.Errorf("tombstones pruned: %s is still there", r.ExternalID)
+			}
+		}
+	}
 	got, err := db.RollupFacts(ctx, "asana")
 	if err != nil {
 		t.Fatal(err)
