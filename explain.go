@@ -50,10 +50,11 @@ type ExplainReport struct {
 // explainer collects evidence while a rollup is built. Its methods do
 // nothing on a nil explainer, so that the rollup pays nothing unless asked.
 type explainer struct {
+	items   []Item // the program's items; evidence names them by index
 	figures map[string]*Figure
 	order   []string
 	values  map[string]any
-	linked  map[itemKey][]*Item // open tasks by the milestone they count toward
+	linked  map[int32][]int // open tasks by the milestone they count toward (indexes)
 }
 
 // explainFigures are the figures every explanation lists, in order, with
@@ -93,8 +94,8 @@ func explainFigures() [][2]string {
 	}
 }
 
-func newExplainer() *explainer {
-	e := &explainer{figures: map[string]*Figure{}, values: map[string]any{}, linked: map[itemKey][]*Item{}}
+func newExplainer(items []Item) *explainer {
+	e := &explainer{items: items, figures: map[string]*Figure{}, values: map[string]any{}, linked: map[int32][]int{}}
 	for _, f := range explainFigures() {
 		e.declare(f[0], f[1])
 	}
@@ -130,10 +131,15 @@ func (e *explainer) value(name string, v any) {
 	e.values[name] = v
 }
 
-func (e *explainer) add(name string, it *Item, note string) {
+// add names item i of the program as evidence of a figure. It does
+// nothing on a nil explainer, but Go evaluates the arguments first: a
+// caller whose note takes formatting checks for nil itself, so that a
+// rollup without explanation pays nothing for notes.
+func (e *explainer) add(name string, i int, note string) {
 	if e == nil {
 		return
 	}
+	it := &e.items[i]
 	f, ok := e.figures[name]
 	if !ok {
 		e.declare(name, "")

@@ -2,6 +2,19 @@ package pmsync
 
 import "fmt"
 
+// Figures returns the rollup without its listings of items and sources
+// (late, due-soon, next and at-risk milestones, red flags, slips, source
+// statuses), its trend and its changes since a date: what a later rollup
+// reads of it as history (trends, the burn rate, what changed). A stored
+// rollup's figures are a small part of it.
+func (r Rollup) Figures() Rollup {
+	r.Late, r.DueSoon, r.RedFlags, r.NextMilestones, r.AtRisk, r.Slips = nil, nil, nil, nil, nil, nil
+	r.Sources = nil
+	r.Trend = Trend{}
+	r.ChangesSince = nil
+	return r
+}
+
 // trend builds a program's history over the window from its past rollups
 // and the current one: the newest rollup of each day in the window, after
 // a first point dated the window's first day holding the state the window

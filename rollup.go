@@ -312,12 +312,16 @@ type ChangesSince struct {
 }
 
 // Input is everything one program's rollup is computed from. Program,
-// Items, Rules and AsOf are required; the history fields feed the figures
-// that need the past (slips, throughput, forecasts, burn rate, trends,
-// changes), which are null or empty without them.
+// Items (or Facts), Rules and AsOf are required; the history fields feed
+// the figures that need the past (slips, throughput, forecasts, burn rate,
+// trends, changes), which are null or empty without them.
 type Input struct {
 	Program Program
 	Items   []Item // tombstones included
+	// Facts stands in for Items when Items is nil: the same rollup from
+	// the items' compact form (FactsOf), which is what a store keeps. An
+	// explanation needs Items.
+	Facts   *Facts
 	Sources []SourceStatus
 	Rules   Rules
 	AsOf    Date
@@ -382,13 +386,14 @@ type itemKey struct{ source, id string }
 
 // milestoneWork is an open milestone and the tasks counting toward it.
 type milestoneWork struct {
-	item       *Item
-	done, all  int // linked tasks, cancelled excluded
-	view       Milestone
-	slip       *Slip
-	remaining  int
-	hasLinked  bool
-	forecastOK bool
+	row       int // the milestone's index in the facts
+	fact      *Fact
+	detail    *Detail
+	done, all int // linked tasks, cancelled excluded
+	view      Milestone
+	slip      *Slip
+	remaining int
+	hasLinked bool
 }
 
 // Build rolls a program up as of in.AsOf. It is pure: items, history,
@@ -404,10 +409,16 @@ func Build(in Input) (Rollup, *Explanation) {
 		r.Sources = []SourceStatus{}
 	}
 	r.Budget.Currency = p.Currency
-	var ex *explainer
-	if in.Explain {
-		ex = newExplainer()
+	facts := in.Facts
+	if in.Items != nil || facts == nil {
+		f := FactsOf(in.Items)
+		facts = &f
 	}
+	var ex *explainer
+	if in.Explain && len(in.Items) == len(facts.Rows) {
+		ex = newExplainer(in.Items)
+	}
+	rows := facts.Rows
 
 	finished := make(map[itemKey]time.Time, len(in.Finished))
 	for _, f := range in.Finished {
@@ -427,55 +438,60 @@ func Build(in Input) (Rollup, *Explanation) {
 
 	var work []*milestoneWork
 	byKey := map[itemKey]*milestoneWork{}
-	linked := map[itemKey][2]int{} // milestone key → done, total of tasks counting toward it
+	// linked counts, per milestone (by its index), the tasks counting
+	// toward it: done, all.
+	linked := make([][2]int32, len(rows))
 	var planned float64
-	for i := range in.Items {
-		it := &in.Items[i]
+	for i := range rows {
+		it := &rows[i]
 		if it.Deleted() {
 			r.Items.Deleted++
-			ex.add("items.deleted", it, "")
+			ex.add("items.deleted", i, "")
 			continue
 		}
 		r.Items.Live++
-		ex.add("items.live", it, "")
+		ex.add("items.live", i, "")
 		if it.State == StateCancelled {
 			continue
 		}
-		if it.PlannedCost != nil {
-			planned += *it.PlannedCost
-			ex.add("budget.planned", it, "")
+		if it.Flags&FactPlanned != 0 {
+			planned += it.Planned
+			ex.add("budget.planned", i, "")
 		}
-		if it.ActualCost != nil {
-			r.Budget.Actual += *it.ActualCost
-			ex.add("budget.actual", it, "")
+		if it.Flags&FactActual != 0 {
+			r.Budget.Actual += it.Actual
+			ex.add("budget.actual", i, "")
 		}
-		key := itemKey{it.Source, it.ExternalID}
 		switch it.Kind {
 		case KindTask, KindMilestone:
 			r.Progress.Total++
-			ex.add("progress.total", it, "")
+			ex.add("progress.total", i, "")
 			if it.State == StateDone {
 				r.Progress.Done++
-				ex.add("progress.done", it, "")
+				ex.add("progress.done", i, "")
 				var when time.Time
-				switch t, ok := finished[key]; {
-				case !it.DoneAt.IsZero():
-					when = it.DoneAt
+				switch {
+				case it.Flags&FactDoneAt != 0:
+					when = it.doneTime()
 					if it.Kind == KindTask {
 						usesDoneAt = true
 					}
-				case ok:
-					when = t
+				case len(finished) > 0:
+					when = finished[itemKey{it.Source, it.ExternalID}]
 				}
 				if !when.IsZero() {
 					on := dayNumber(when.In(loc))
 					if on > day7 {
 						r.Throughput.Done7++
-						ex.add("throughput.done_7d", it, "done "+string(DateOf(when.In(loc))))
+						if ex != nil {
+							ex.add("throughput.done_7d", i, "done "+string(DateOf(when.In(loc))))
+						}
 					}
 					if on > day28 {
 						r.Throughput.Done28++
-						ex.add("throughput.done_28d", it, "done "+string(DateOf(when.In(loc))))
+						if ex != nil {
+							ex.add("throughput.done_28d", i, "done "+string(DateOf(when.In(loc))))
+						}
 					}
 					if it.Kind == KindTask {
 						if w := max(0, today-on) / 7; w < forecastWeeks {
@@ -484,53 +500,59 @@ func Build(in Input) (Rollup, *Explanation) {
 					}
 				}
 			}
-			if t, ok := arrived[key]; ok {
-				on := dayNumber(t.In(loc))
-				if on > day7 {
-					created7++
-					ex.add("throughput.created_7d", it, "first seen "+string(DateOf(t.In(loc))))
-				}
-				if on > day28 {
-					created28++
-					ex.add("throughput.created_28d", it, "first seen "+string(DateOf(t.In(loc))))
+			if len(arrived) > 0 {
+				if t, ok := arrived[itemKey{it.Source, it.ExternalID}]; ok {
+					on := dayNumber(t.In(loc))
+					if on > day7 {
+						created7++
+						if ex != nil {
+							ex.add("throughput.created_7d", i, "first seen "+string(DateOf(t.In(loc))))
+						}
+					}
+					if on > day28 {
+						created28++
+						if ex != nil {
+							ex.add("throughput.created_28d", i, "first seen "+string(DateOf(t.In(loc))))
+						}
+					}
 				}
 			}
 		}
 		switch it.Kind {
 		case KindMilestone:
 			r.Milestones.Total++
-			ex.add("milestones.total", it, "")
+			ex.add("milestones.total", i, "")
 			if it.State == StateDone {
 				r.Milestones.Done++
-				ex.add("milestones.done", it, "")
+				ex.add("milestones.done", i, "")
 				continue
 			}
-			mw := &milestoneWork{item: it}
+			mw := &milestoneWork{row: i, fact: it, detail: &facts.Details[it.Detail]}
 			work = append(work, mw)
-			byKey[key] = mw
+			byKey[itemKey{it.Source, it.ExternalID}] = mw
 		case KindTask:
-			if it.Milestone != "" {
-				k := itemKey{it.Source, it.Milestone}
-				c := linked[k]
+			if m := it.Milestone; m >= 0 {
+				c := &linked[m]
 				c[1]++
 				if it.State == StateDone {
 					c[0]++
 				} else if ex != nil {
-					ex.linked[k] = append(ex.linked[k], it)
+					ex.linked[m] = append(ex.linked[m], i)
 				}
-				linked[k] = c
 			}
 		case KindRisk:
 			if it.State.Closed() {
 				continue
 			}
 			r.Risks.Open++
-			r.RiskMatrix.add(it.Likelihood, it.Impact)
-			ex.add("risks.open", it, "")
-			if score := it.Likelihood * it.Impact; score >= rules.RedFlagScore {
+			r.RiskMatrix.add(int(it.Likelihood), int(it.Impact))
+			ex.add("risks.open", i, "")
+			if score := int(it.Likelihood) * int(it.Impact); score >= rules.RedFlagScore {
 				r.Risks.RedFlags++
-				r.RedFlags = append(r.RedFlags, ref(*it, score))
-				ex.add("risks.red_flags", it, fmt.Sprintf("score %d", score))
+				r.RedFlags = append(r.RedFlags, ref(it, &facts.Details[it.Detail], score))
+				if ex != nil {
+					ex.add("risks.red_flags", i, fmt.Sprintf("score %d", score))
+				}
 			}
 		}
 	}
@@ -574,61 +596,65 @@ func Build(in Input) (Rollup, *Explanation) {
 	}
 	var behind []ItemRef
 	for _, mw := range work {
-		m := mw.item
+		m, d := mw.fact, mw.detail
 		k := itemKey{m.Source, m.ExternalID}
-		c := linked[k]
-		mw.done, mw.all = c[0], c[1]
+		c := linked[mw.row]
+		mw.done, mw.all = int(c[0]), int(c[1])
 		mw.hasLinked = mw.all > 0
 		mw.remaining = mw.all - mw.done
-		mw.view = Milestone{ItemRef: ref(*m, 0)}
+		mw.view = Milestone{ItemRef: ref(m, d, 0)}
 		switch {
 		case mw.hasLinked:
 			mw.view.Progress = ptr(round2(100 * float64(mw.done) / float64(mw.all)))
-		case m.PercentComplete != nil:
-			mw.view.Progress = ptr(round2(*m.PercentComplete))
+		case d.HasPercent:
+			mw.view.Progress = ptr(round2(d.Percent))
 		}
-		mw.slip = slipOf(m, moves[k], loc)
+		mw.slip = slipOf(m, d, moves[k], loc)
 		if mw.slip != nil {
 			mw.view.Baseline = mw.slip.Baseline
 			mw.view.SlipDays = max(0, mw.slip.Days)
 		}
-		if m.Due.IsZero() {
+		if d.Due.IsZero() {
 			continue
 		}
 		switch {
-		case m.Due.Before(asOf):
+		case d.Due.Before(asOf):
 			r.Milestones.Late++
-			r.Late = append(r.Late, ref(*m, 0))
-			ex.add("milestones.late", m, fmt.Sprintf("%d days late", m.Due.DaysUntil(asOf)))
-		case asOf.DaysUntil(m.Due) <= rules.DueSoonDays:
+			r.Late = append(r.Late, ref(m, d, 0))
+			if ex != nil {
+				ex.add("milestones.late", mw.row, fmt.Sprintf("%d days late", d.Due.DaysUntil(asOf)))
+			}
+		case asOf.DaysUntil(d.Due) <= rules.DueSoonDays:
 			r.Milestones.DueSoon++
-			r.DueSoon = append(r.DueSoon, ref(*m, 0))
-			ex.add("milestones.due_soon", m, fmt.Sprintf("due in %d days", asOf.DaysUntil(m.Due)))
-			if milestoneBehind(*m, c, p, asOf) {
+			r.DueSoon = append(r.DueSoon, ref(m, d, 0))
+			if ex != nil {
+				ex.add("milestones.due_soon", mw.row, fmt.Sprintf("due in %d days", asOf.DaysUntil(d.Due)))
+			}
+			if milestoneBehind(d, mw.done, mw.all, p, asOf) {
 				r.Milestones.Behind++
-				behind = append(behind, ref(*m, 0))
-				ex.add("milestones.behind", m, "progress behind the time elapsed toward its due date")
+				behind = append(behind, ref(m, d, 0))
+				ex.add("milestones.behind", mw.row, "progress behind the time elapsed toward its due date")
 			}
 		}
 	}
 	forecastAll(p.ID, asOf, r.Forecasting.Weekly, work, &r.Forecasting)
 	for _, mw := range work {
-		m := mw.item
+		m, d := mw.fact, mw.detail
 		v := &mw.view
 		switch {
-		case m.Due.IsZero():
+		case d.Due.IsZero():
 			v.State = MilestoneNoDate
-		case m.Due.Before(asOf):
+		case d.Due.Before(asOf):
 			v.State = MilestoneLate
-			v.Why = fmt.Sprintf("due %s, %d days ago", m.Due, m.Due.DaysUntil(asOf))
-		case v.Forecast != nil && m.Due.Before(v.Forecast.P85):
+			v.Why = fmt.Sprintf("due %s, %d days ago", d.Due, d.Due.DaysUntil(asOf))
+		case v.Forecast != nil && d.Due.Before(v.Forecast.P85):
 			v.State = MilestoneAtRisk
 			v.Why = fmt.Sprintf("forecast p85 %s is after due %s: %s, at %s a week over the last %s",
-				v.Forecast.P85, m.Due, plural(v.Forecast.Remaining, "open task"), rangeText(r.Forecasting.Weekly), plural(len(r.Forecasting.Weekly), "week"))
+				v.Forecast.P85, d.Due, plural(v.Forecast.Remaining, "open task"), rangeText(r.Forecasting.Weekly), plural(len(r.Forecasting.Weekly), "week"))
 			r.Milestones.AtRisk++
 			r.AtRisk = append(r.AtRisk, *v)
-			ex.add("milestones.at_risk", m, v.Why)
-		case asOf.DaysUntil(m.Due) <= rules.DueSoonDays:
+			ex.add("milestones.at_risk", mw.row, v.Why)
+		case asOf.DaysUntil(d.Due) <= rules.DueSoonDays:
 			v.State = MilestoneDueSoon
 		default:
 			v.State = MilestoneOnTrack
@@ -637,24 +663,41 @@ func Build(in Input) (Rollup, *Explanation) {
 			r.Milestones.Slipped++
 			r.Milestones.SlipDays += s.Days
 			r.Slips = append(r.Slips, *s)
-			ex.add("milestones.slipped", m, fmt.Sprintf("baseline %s, due %s: %d days later", s.Baseline, m.Due, s.Days))
+			if ex != nil {
+				ex.add("milestones.slipped", mw.row, fmt.Sprintf("baseline %s, due %s: %d days later", s.Baseline, d.Due, s.Days))
+			}
 		}
 		if ex != nil && mw.hasLinked {
 			name := "forecast " + m.Source + "/" + m.ExternalID
 			ex.declare(name, "the open tasks counting toward the milestone, finished at the program's weekly throughput")
-			for _, t := range ex.linked[itemKey{m.Source, m.ExternalID}] {
+			for _, t := range ex.linked[int32(mw.row)] {
 				ex.add(name, t, "")
 			}
 			ex.value(name, v.Forecast)
 		}
 	}
-	for _, mw := range work {
-		if v := mw.view; !mw.item.Due.IsZero() && !mw.item.Due.Before(asOf) {
-			r.NextMilestones = append(r.NextMilestones, v)
-		}
-	}
 	byDue := func(a, b ItemRef) int {
 		return cmp.Or(cmp.Compare(a.Due, b.Due), cmp.Compare(a.Source, b.Source), cmp.Compare(a.ExternalID, b.ExternalID))
+	}
+	// The soonest NextMilestoneCount of the milestones due from today on,
+	// kept in order as they come: a large program has thousands, and only
+	// a few are listed.
+	next := make([]*Milestone, 0, NextMilestoneCount+1)
+	for _, mw := range work {
+		if d := mw.detail; d.Due.IsZero() || d.Due.Before(asOf) {
+			continue
+		}
+		v := &mw.view
+		i := len(next)
+		for i > 0 && byDue(v.ItemRef, next[i-1].ItemRef) < 0 {
+			i--
+		}
+		if i < NextMilestoneCount {
+			next = slices.Insert(next, i, v)[:min(len(next)+1, NextMilestoneCount)]
+		}
+	}
+	for _, v := range next {
+		r.NextMilestones = append(r.NextMilestones, *v)
 	}
 	slices.SortFunc(r.Late, byDue)
 	slices.SortFunc(r.DueSoon, byDue)
@@ -662,10 +705,6 @@ func Build(in Input) (Rollup, *Explanation) {
 	slices.SortFunc(r.RedFlags, func(a, b ItemRef) int {
 		return cmp.Or(-cmp.Compare(a.Score, b.Score), cmp.Compare(a.Source, b.Source), cmp.Compare(a.ExternalID, b.ExternalID))
 	})
-	slices.SortFunc(r.NextMilestones, func(a, b Milestone) int { return byDue(a.ItemRef, b.ItemRef) })
-	if len(r.NextMilestones) > NextMilestoneCount {
-		r.NextMilestones = r.NextMilestones[:NextMilestoneCount]
-	}
 	slices.SortFunc(r.AtRisk, func(a, b Milestone) int { return byDue(a.ItemRef, b.ItemRef) })
 	slices.SortFunc(r.Slips, func(a, b Slip) int { return cmp.Or(-cmp.Compare(a.Days, b.Days), byDue(a.ItemRef, b.ItemRef)) })
 	r.Late = orEmpty(r.Late)
@@ -757,8 +796,8 @@ func dayNumber(t time.Time) int {
 
 // slipOf returns a milestone's baseline and its later moves, or nil when
 // no baseline is known (no due date was ever seen).
-func slipOf(m *Item, moves []DueMove, loc *time.Location) *Slip {
-	s := &Slip{ItemRef: ref(*m, 0), BaselineFrom: "first_seen"}
+func slipOf(m *Fact, d *Detail, moves []DueMove, loc *time.Location) *Slip {
+	s := &Slip{ItemRef: ref(m, d, 0), BaselineFrom: "first_seen"}
 	// The first due date pmsync saw: the value before the first recorded
 	// change, or the first one set, or (no change recorded) the current.
 	var last Date
@@ -781,20 +820,16 @@ func slipOf(m *Item, moves []DueMove, loc *time.Location) *Slip {
 		last = mv.To
 	}
 	if s.Baseline == "" {
-		s.Baseline = m.Due
+		s.Baseline = d.Due
 	}
-	if v, ok := m.Fields[BaselineField]; ok {
-		if text, ok := v.(string); ok {
-			if d, err := ParseDate(text); err == nil && d != "" {
-				s.Baseline, s.BaselineFrom = d, "mapped"
-			}
-		}
+	if d.Baseline != "" {
+		s.Baseline, s.BaselineFrom = d.Baseline, "mapped"
 	}
 	if s.Baseline == "" {
 		return nil
 	}
-	if !m.Due.IsZero() {
-		s.Days = s.Baseline.DaysUntil(m.Due)
+	if !d.Due.IsZero() {
+		s.Days = s.Baseline.DaysUntil(d.Due)
 	}
 	s.Moves = orEmpty(s.Moves)
 	return s
@@ -802,16 +837,17 @@ func slipOf(m *Item, moves []DueMove, loc *time.Location) *Slip {
 
 // milestoneBehind reports whether a due-soon milestone's progress trails the
 // time elapsed between its start (or the program's) and its due date.
-// Progress is the done share of the tasks that count toward it, else its
-// own percent complete; a milestone with neither has no known progress and is
-// not called behind (it is still counted as due soon).
-func milestoneBehind(m Item, linked [2]int, p Program, asOf Date) bool {
+// Progress is the done share of the tasks that count toward it (done of
+// all), else its own percent complete; a milestone with neither has no
+// known progress and is not called behind (it is still counted as due
+// soon).
+func milestoneBehind(m *Detail, done, all int, p Program, asOf Date) bool {
 	var progress float64
 	switch {
-	case linked[1] > 0:
-		progress = 100 * float64(linked[0]) / float64(linked[1])
-	case m.PercentComplete != nil:
-		progress = *m.PercentComplete
+	case all > 0:
+		progress = 100 * float64(done) / float64(all)
+	case m.HasPercent:
+		progress = m.Percent
 	default:
 		return false
 	}
@@ -866,8 +902,8 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-func ref(it Item, score int) ItemRef {
-	return ItemRef{Source: it.Source, ExternalID: it.ExternalID, Title: it.Title, URL: it.URL, Due: it.Due, Score: score, Owner: it.Owner}
+func ref(it *Fact, d *Detail, score int) ItemRef {
+	return ItemRef{Source: it.Source, ExternalID: it.ExternalID, Title: d.Title, URL: d.URL, Due: d.Due, Score: score, Owner: d.Owner}
 }
 
 func percent(n, d int) float64 {

@@ -152,6 +152,13 @@ func TestWriteMarkdown(t *testing.T) {
 		}},
 		Rollups: []rollupResult{{Vendor: "jira", Run: measured{childResult: childResult{Wall: 300 * time.Millisecond, ReadItems: 200 * time.Millisecond, Compute: 5 * time.Millisecond, HWMKiB: 51200, Records: 1000, Health: "red"}, CPU: time.Second}}},
 	}
+	r.Portfolio = []portfolioResult{
+		{Size: portfolioSize{500_000, 50}, Step: stepOneSource, Run: measured{childResult: childResult{Wall: 400 * time.Millisecond, HWMKiB: 81920, Records: 500_000, Health: "50 red, 0 amber, 0 green"}, CPU: 350 * time.Millisecond}},
+		{Size: portfolioSize{500_000, 50}, Step: stepRead, Run: measured{childResult: childResult{
+			API:       &readStats{Requests: 200, Bytes: 6 << 20, P50: 12 * time.Millisecond, P95: 7500 * time.Microsecond, Max: 90 * time.Millisecond},
+			Dashboard: &readStats{Requests: 200, Bytes: 200 << 10, P50: 3 * time.Millisecond, P95: 4 * time.Millisecond, Max: 5 * time.Millisecond},
+			HWMKiB:    102400}, CPU: 2 * time.Second}},
+	}
 	var b strings.Builder
 	if err := writeMarkdown(&b, r); err != nil {
 		t.Fatal(err)
@@ -170,6 +177,10 @@ func TestWriteMarkdown(t *testing.T) {
 		"| jira store | 1,000 | 300 ms | 200 ms | 5 ms | 50 MiB | 1.00 s | red |\n",
 		"- jira full: `POST /rest/api/3/search/jql` ×10, `GET /rest/api/3/field` ×1\n",
 		"Machine: 2 CPUs (Test CPU), 24 GiB, go1.26, linux/amd64.",
+		"| 500,000 / 50 | a sync changed 1 % of one program | 500,000 | 400 ms | 80 MiB | 0.35 s | 50 red, 0 amber, 0 green |\n",
+		"| 500,000 / 50 | API `/api/v1/rollup` | 6,144 KiB | 12 ms | 7.5 ms | 90 ms | 100 MiB | 2.00 s |\n",
+		"| 500,000 / 50 | dashboard `/` | 200 KiB | 3.0 ms | 4.0 ms | 5.0 ms | 100 MiB | 2.00 s |\n",
+		"20 concurrent clients, 200 requests per page in all",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("markdown lacks %q; got:\n%s", want, b.String())
@@ -272,7 +283,7 @@ func benchmarkSmall(t *testing.T, st string) {
 		t.Fatal(err)
 	}
 	const items = 300 // 1 % is 3 changed items
-	o, err := parseFlags([]string{"-items", "300", "-runs", "1", "-out", t.TempDir(), "-store", st}, new(strings.Builder))
+	o, err := parseFlags([]string{"-items", "300", "-runs", "1", "-out", t.TempDir(), "-store", st, "-portfolios", "600/3"}, new(strings.Builder))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,6 +368,77 @@ func benchmarkSmall(t *testing.T, st string) {
 	for _, r := range res.Rollups {
 		if r.Run.Records != items {
 			t.Errorf("%s rollup covered %d live items, want %d", r.Vendor, r.Run.Records, items)
+		}
+	}
+	// The portfolio: every step covers the 600 items of the 3 programs;
+	// the read step has every reader's every request answered.
+	var steps []string
+	for _, p := range res.Portfolio {
+		steps = append(steps, p.Step)
+		if p.Size != (portfolioSize{Items: 600, Programs: 3}) || p.Run.Records != 600 || p.Run.Wall <= 0 || p.Run.HWMKiB <= 0 {
+			t.Errorf("portfolio %s: %+v", p.Step, p)
+		}
+		if p.Step != stepRead {
+			if p.Run.Health == "" {
+				t.Errorf("portfolio %s: no health counts", p.Step)
+			}
+			continue
+		}
+		for name, st := range map[string]*readStats{"api": p.Run.API, "dashboard": p.Run.Dashboard, "program page": p.Run.Program} {
+			if st == nil || st.Requests != readers*10 || st.Bytes == 0 || st.P50 <= 0 || st.P50 > st.P95 || st.P95 > st.Max {
+				t.Errorf("portfolio reads of the %s: %+v", name, st)
+			}
+		}
+	}
+	if diff := strings.Join(steps, ","); diff != strings.Join(portfolioSteps(), ",") {
+		t.Errorf("portfolio steps %s, want %s", diff, strings.Join(portfolioSteps(), ","))
+	}
+}
+
+func TestParsePortfolios(t *testing.T) {
+	got, err := parsePortfolios(" 500000/50, 100000/1 ,")
+	if err != nil || !slices.Equal(got, []portfolioSize{{500000, 50}, {100000, 1}}) {
+		t.Errorf("parsePortfolios = %v, %v", got, err)
+	}
+	if got, err := parsePortfolios(""); err != nil || got != nil {
+		t.Errorf("parsePortfolios(\"\") = %v, %v; want none", got, err)
+	}
+	for _, bad := range []string{"500000", "10/0", "5/10", "x/2"} {
+		if _, err := parsePortfolios(bad); err == nil {
+			t.Errorf("parsePortfolios(%q) accepted it", bad)
+		}
+	}
+}
+
+// TestGenProgram checks the generated program against the shares its doc
+// promises, counted here from the items.
+func TestGenProgram(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	g := genProgram(0, 10_000, 2026, t0)
+	kinds := map[pmsync.Kind]int{}
+	arrived, linked := 0, 0
+	for _, it := range g {
+		kinds[it.item.Kind]++
+		if it.arrive > 0 {
+			arrived++
+		}
+		if it.item.Milestone != "" {
+			linked++
+		}
+		if err := it.item.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if kinds[pmsync.KindMilestone] != 800 || kinds[pmsync.KindRisk] != 1000 || kinds[pmsync.KindTask] != 8200 || arrived != 300 {
+		t.Errorf("kinds %v, %d arrived; want 800 milestones, 1000 risks, 8200 tasks, 300 arrived", kinds, arrived)
+	}
+	if share := float64(linked) / 8200; share < 0.55 || share > 0.65 {
+		t.Errorf("%.2f of the tasks count toward a milestone, want about 0.6", share)
+	}
+	again := genProgram(0, 10_000, 2026, t0)
+	for i := range g {
+		if g[i].item.ExternalID != again[i].item.ExternalID || g[i].item.State != again[i].item.State || g[i].doneSync != again[i].doneSync {
+			t.Fatalf("item %d differs between two generations with one seed", i)
 		}
 	}
 }

@@ -36,6 +36,10 @@ const (
 	jobSync   = "sync"
 	jobFloor  = "floor"
 	jobRollup = "rollup"
+	// jobSeed fills a store with a portfolio and jobPortfolio measures one
+	// step of it (portfolio.go).
+	jobSeed      = "seed"
+	jobPortfolio = "portfolio"
 	// jobReplica is one replica of the replicas comparison (replicas.go).
 	jobReplica = "replica"
 )
@@ -54,6 +58,13 @@ type job struct {
 	Config string `json:"config,omitempty"` // pmsync YAML
 	Source string `json:"source,omitempty"`
 	Full   bool   `json:"full,omitempty"`
+
+	// seed and portfolio
+	Size portfolioSize `json:"size,omitzero"`
+	Step string        `json:"step,omitempty"`
+	Seed int64         `json:"seed,omitempty"`
+	// Reads is how many requests each reader sends per page.
+	Reads int `json:"reads,omitempty"`
 
 	// floor
 	BaseURL string `json:"base_url,omitempty"`
@@ -88,6 +99,10 @@ type childResult struct {
 	Compute   time.Duration `json:"compute,omitempty"`
 	Health    string        `json:"health,omitempty"`
 
+	// portfolio read step: the served report under concurrent readers
+	API       *readStats `json:"api,omitempty"`
+	Dashboard *readStats `json:"dashboard,omitempty"`
+	Program   *readStats `json:"program,omitempty"` // the first program's page
 	// replica: what one replica's sync pass did
 	Replica *replicaPass `json:"replica,omitempty"`
 }
@@ -138,6 +153,10 @@ func runJob(ctx context.Context, path string, stderr io.Writer) (childResult, er
 		return runRollup(ctx, j, stderr)
 	case jobFloor:
 		return runFloor(ctx, j)
+	case jobSeed:
+		return runSeed(ctx, j, stderr)
+	case jobPortfolio:
+		return runPortfolio(ctx, j, stderr)
 	case jobReplica:
 		return runReplica(ctx, j, stderr)
 	}
@@ -157,6 +176,12 @@ func benchEnv(key string) (string, bool) {
 // openEngine loads the job's configuration and builds an engine over its
 // store, with a clock that runs on from the job's simulated time.
 func openEngine(ctx context.Context, j job, stderr io.Writer) (*engine.Engine, *timedStore, *config.Config, error) {
+	start := time.Now()
+	return openEngineAt(ctx, j, func() time.Time { return j.Now.Add(time.Since(start)) }, stderr)
+}
+
+// openEngineAt is openEngine with the engine's clock given.
+func openEngineAt(ctx context.Context, j job, now func() time.Time, stderr io.Writer) (*engine.Engine, *timedStore, *config.Config, error) {
 	cfg, err := config.Parse("bench.yaml", []byte(j.Config), connectors.Default, benchEnv)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("parse the benchmark configuration: %w", err)
@@ -171,8 +196,6 @@ func openEngine(ctx context.Context, j job, stderr io.Writer) (*engine.Engine, *
 		return nil, nil, nil, err
 	}
 	st := &timedStore{Store: db}
-	start := time.Now()
-	now := func() time.Time { return j.Now.Add(time.Since(start)) }
 	log := zerolog.New(stderr).Level(zerolog.WarnLevel)
 	eng, err := engine.New(cfg, st, engine.Options{Log: log, Now: now})
 	if err != nil {

@@ -8,6 +8,7 @@
 // a bare net/http loop, with no mapping or storage.
 //
 //	go run ./bench [-items 100000] [-vendors jira,asana,smartsheet,trello] [-out bench/out] [-runs 3] [-store sqlite|postgres]
+//	               [-portfolios 500000/50,100000/1] [-reads 10]
 //
 // With -replicas N it instead compares one replica with N replicas on one
 // PostgreSQL database syncing -sources sources, each on a connection of its
@@ -19,6 +20,14 @@
 // (store/postgres/pgtest: initdb on a temporary directory, a free loopback
 // port, PostgreSQL's default durability), one fresh database per vendor
 // and run, instead of a SQLite file.
+//
+// Then the portfolio scenario (portfolio.go): for each -portfolios size
+// (default 500000/50 and 100000/1: items/programs) a store is seeded as
+// weekly syncs and scheduled rollups would have filled it, and engine.Rollup
+// of every program is timed with nothing changed, after a sync changed 1 %
+// of one program and after one changed every program; then the served
+// report is read by 20 concurrent clients of the API and of the dashboard
+// (-reads requests each per page).
 //
 // Every vendor runs -runs times; the tables show each measurement's median
 // run. The results are printed as Markdown and written to -out as
@@ -83,6 +92,10 @@ type options struct {
 	keep       bool
 	runs       int
 	store      string // storeSQLite or storePostgres
+	// portfolios are the sizes of the portfolio rollup scenario; reads is
+	// how many requests each of its readers sends per page.
+	portfolios []portfolioSize
+	reads      int
 	// replicas are the flags of the replicas comparison (replicas.go),
 	// which runs instead of the per-vendor scenarios when set.
 	replicas replicaOptions
@@ -128,8 +141,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.runs, "runs", 3, "runs of every vendor; the table shows each measurement's median run")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (databases, job files) and print its path")
 	fs.StringVar(&o.store, "store", storeSQLite, "the store the syncs write to: sqlite (a file) or postgres (a throwaway local server)")
+	portfolios := fs.String("portfolios", "500000/50,100000/1", "portfolio rollup scenarios, items/programs, comma-separated; empty for none")
+	fs.IntVar(&o.reads, "reads", 10, "requests each of the portfolio's 20 concurrent readers sends per page")
 	o.replicas.register(fs)
 	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	var err error
+	if o.portfolios, err = parsePortfolios(*portfolios); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
@@ -140,6 +159,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.runs < 1 {
 		return o, fmt.Errorf("-runs %d: must be at least 1", o.runs)
+	}
+	if o.reads < 1 {
+		return o, fmt.Errorf("-reads %d: must be at least 1", o.reads)
 	}
 	if o.store != storeSQLite && o.store != storePostgres {
 		return o, fmt.Errorf("-store %q: want sqlite or postgres", o.store)
@@ -159,8 +181,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		}
 		o.vendors = append(o.vendors, v)
 	}
-	if len(o.vendors) == 0 {
-		return o, errors.New("-vendors: name at least one vendor")
+	if len(o.vendors) == 0 && len(o.portfolios) == 0 {
+		return o, errors.New("-vendors: name at least one vendor (or a -portfolios size)")
 	}
 	return o, nil
 }
@@ -274,6 +296,9 @@ func benchmark(ctx context.Context, exe string, o options, progress io.Writer) (
 			debug.FreeOSMemory()
 		}
 		runs = append(runs, rr)
+	}
+	if res.Portfolio, err = benchPortfolios(ctx, sp, o, progress); err != nil {
+		return results{}, err
 	}
 	res.Runs = len(runs)
 	res.Syncs, res.Rollups = medians(runs)

@@ -78,6 +78,8 @@ type results struct {
 	Syncs   []syncResult   `json:"syncs"`
 	Rollups []rollupResult `json:"rollups"`
 	All     []runResults   `json:"all_runs,omitempty"`
+	// Portfolio holds each step of each portfolio size, the median run.
+	Portfolio []portfolioResult `json:"portfolio,omitempty"`
 }
 
 // medians reduces the runs to one result per measurement: the run with the
@@ -181,6 +183,7 @@ func writeMarkdown(w io.Writer, r results) error {
 				duration(ro.Run.Compute), mib(ro.Run.HWMKiB), seconds(ro.Run.CPU), ro.Run.Health)
 		}
 	}
+	writePortfolioMarkdown(&b, r.Portfolio)
 	b.WriteString("\nRequests by endpoint:\n\n")
 	for _, s := range r.Syncs {
 		fmt.Fprintf(&b, "- %s %s: %s\n", s.Vendor, s.Scenario, endpointList(s.Endpoints))

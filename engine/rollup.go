@@ -65,47 +65,72 @@ func (e *Engine) Refresh(ctx context.Context) (pmsync.Report, error) {
 // when there is none yet. The report is shared with other callers: it must
 // not be modified.
 func (e *Engine) Latest(ctx context.Context) (pmsync.Report, error) {
-	// Asking when the latest report was saved is cheap; decoding it is not
+	rep, _, err := e.LatestRevision(ctx)
+	return rep, err
+}
+
+// LatestRevision is Latest with the store's revision of the report (0 for
+// one computed because none was kept): what a reader renders of the report
+// stays right until the revision moves.
+func (e *Engine) LatestRevision(ctx context.Context) (pmsync.Report, int64, error) {
+	// Asking for the latest report's revision is cheap; decoding it is not
 	// (it names the items behind every count): a report still the latest
-	// is served as it was read last.
-	at, ok, err := e.db.LatestReportAt(ctx)
+	// is served as it was read last. A revision rather than the save time:
+	// two saves in one instant (a clock that stands still, two replicas)
+	// are two revisions.
+	rev, err := e.db.ReportRevision(ctx)
 	if err != nil {
-		return pmsync.Report{}, err
+		return pmsync.Report{}, 0, err
 	}
-	if ok {
-		if rep, hit := e.served.get(at); hit {
-			return rep, nil
+	if rev > 0 {
+		if rep, hit := e.served.get(rev); hit {
+			return rep, rev, nil
 		}
 	}
-	rep, at, ok, err := e.db.LatestReport(ctx)
+	// One reader decodes a new report; the others, arriving together right
+	// after a sync, wait for it rather than decode it too.
+	e.served.loading.Lock()
+	defer e.served.loading.Unlock()
+	if rev > 0 {
+		if rep, hit := e.served.get(rev); hit {
+			return rep, rev, nil
+		}
+	}
+	rep, _, ok, err := e.db.LatestReport(ctx)
 	if err != nil {
-		return rep, err
+		return rep, 0, err
 	}
 	if ok {
-		e.served.put(at, rep)
-		return rep, nil
+		// Read after the revision, the report is that one or a newer
+		// one: never older than the revision says.
+		e.served.put(rev, rep)
+		return rep, rev, nil
 	}
-	return e.Refresh(ctx)
+	rep, err = e.Refresh(ctx)
+	return rep, 0, err
 }
 
-// servedReport is the latest report as last read, with when it was saved.
+// servedReport is the latest report as last read, with the store's
+// revision it was read at.
 type servedReport struct {
 	mu  sync.Mutex
-	at  time.Time
+	rev int64
 	rep pmsync.Report
 	ok  bool
+	// loading is held by the reader that reads and decodes a new report.
+	loading sync.Mutex
 }
 
-func (s *servedReport) get(at time.Time) (pmsync.Report, bool) {
+func (s *servedReport) get(rev int64) (pmsync.Report, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.rep, s.ok && s.at.Equal(at)
+	return s.rep, s.ok && s.rev == rev
 }
 
-func (s *servedReport) put(at time.Time, rep pmsync.Report) {
+func (s *servedReport) put(rev int64, rep pmsync.Report) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.at, s.rep, s.ok = at, rep, true
+	s.rev, s.rep, s.ok = rev, rep, true
 }
 
 func (e *Engine) rollup(ctx context.Context, opts RollupOptions) (pmsync.Report, []pmsync.Explanation, error) {
@@ -152,12 +177,32 @@ const historyWeeks = 8
 func (e *Engine) rollupProgram(ctx context.Context, p pmsync.Program, asOf pmsync.Date, opts RollupOptions) (pmsync.Rollup, *pmsync.Explanation, error) {
 	rules := e.cfg.RulesFor(p.ID)
 	loc := e.cfg.Location()
-	items, err := e.db.Items(ctx, p.Sources...)
-	if err != nil {
-		return pmsync.Rollup{}, nil, fmt.Errorf("read items: %w", err)
-	}
 	now := e.now()
-	in := pmsync.Input{Program: p, Items: items, Rules: rules, AsOf: asOf, Location: loc, ChangesSince: opts.ChangesSince, Explain: opts.Explain}
+	in := pmsync.Input{Program: p, Rules: rules, AsOf: asOf, Location: loc, ChangesSince: opts.ChangesSince, Explain: opts.Explain}
+	if opts.Explain {
+		// The evidence names items: only they have what it lists.
+		items, err := e.db.Items(ctx, p.Sources...)
+		if err != nil {
+			return pmsync.Rollup{}, nil, fmt.Errorf("read items: %w", err)
+		}
+		in.Items = items
+	} else {
+		// The store keeps each source's facts and remakes only those of
+		// sources whose items changed since: a rollup does not read every
+		// item of every program. Sources in byte order, as Items lists
+		// them, so that the sums add up in the same order either way.
+		var facts pmsync.Facts
+		sources := slices.Clone(p.Sources)
+		slices.Sort(sources)
+		for _, src := range slices.Compact(sources) {
+			f, err := e.db.RollupFacts(ctx, src)
+			if err != nil {
+				return pmsync.Rollup{}, nil, fmt.Errorf("read items: %w", err)
+			}
+			facts.Append(f)
+		}
+		in.Facts = &facts
+	}
 	firstSync := map[string]time.Time{}
 	watched := true
 	for _, s := range e.cfg.Sources() {
@@ -207,7 +252,7 @@ func (e *Engine) rollupProgram(ctx context.Context, p pmsync.Program, asOf pmsyn
 		// Done times for items whose mapping gives none: when pmsync saw
 		// them move into done, over the forecast's weeks.
 		since := dayStart(asOf.AddDays(-7*historyWeeks), loc)
-		states, err := e.db.ChangeLog(ctx, store.ChangeQuery{Sources: p.Sources, Fields: []string{store.FieldState}, Since: since})
+		states, err := e.db.ChangeLog(ctx, store.ChangeQuery{Sources: p.Sources, Fields: []string{store.FieldState}, Since: since, New: []string{string(pmsync.StateDone)}})
 		if err != nil {
 			return pmsync.Rollup{}, nil, fmt.Errorf("read state history: %w", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/pmsync/pmsync/engine"
 	"github.com/pmsync/pmsync/report"
 	"github.com/pmsync/pmsync/sandbox/jirasim"
+	"github.com/pmsync/pmsync/store/sqlite"
 )
 
 // addConfig appends YAML to the environment's configuration and reloads it.
@@ -169,6 +171,11 @@ func TestSyncRefreshesTheServedReport(t *testing.T) {
 	if err != nil || !ok || rep.Programs[0].Progress.Total != 4 || !at.Equal(e.clock.Now()) {
 		t.Fatalf("after the first sync: %+v at %v, %v %v", rep.Programs, at, ok, err)
 	}
+	// The engine keeps the report it read, until another one is saved.
+	first, err := e.eng.Latest(ctx)
+	if err != nil || first.Programs[0].Progress.Total != 4 {
+		t.Fatalf("Latest after the first sync: %+v, %v", first.Programs, err)
+	}
 	e.clock.Advance(10 * time.Minute)
 	seed(e.sim, 2, e.clock.Now())
 	if _, err := e.eng.Sync(ctx, engine.SyncOptions{}); err != nil {
@@ -177,6 +184,18 @@ func TestSyncRefreshesTheServedReport(t *testing.T) {
 	latest, err := e.eng.Latest(ctx)
 	if err != nil || latest.Programs[0].Progress.Total != 6 {
 		t.Errorf("after the second sync: %+v, %v", latest.Programs, err)
+	}
+	// A report saved by another process (here, straight into the store),
+	// even one saved at the same instant as the last, is the one served next.
+	other := latest
+	other.Programs = append([]pmsync.Rollup{}, latest.Programs...)
+	other.Programs[0].Name = "Saved elsewhere"
+	if err := e.db.SaveReport(ctx, other, e.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	served, err := e.eng.Latest(ctx)
+	if err != nil || served.Programs[0].Name != "Saved elsewhere" {
+		t.Errorf("after another process saved a report: %+v, %v", served.Programs, err)
 	}
 }
 
@@ -284,5 +303,71 @@ func TestReportTargetsAndDryRun(t *testing.T) {
 	var rep pmsync.Report
 	if err := json.Unmarshal(bodies[1], &rep); err != nil || rep.Schema != pmsync.Schema || !strings.HasPrefix(string(rep.AsOf), "2026-06-02") {
 		t.Errorf("second report: %v %+v", err, rep.AsOf)
+	}
+}
+
+// reportReads counts the reads of the whole served report, and holds
+// every reader after the revision check until all of them are there, so
+// that they find the new report together.
+type reportReads struct {
+	*sqlite.DB
+	readers int
+	mu      sync.Mutex
+	arrived int
+	all     chan struct{}
+	reads   int
+}
+
+func (d *reportReads) ReportRevision(ctx context.Context) (int64, error) {
+	rev, err := d.DB.ReportRevision(ctx)
+	d.mu.Lock()
+	d.arrived++
+	if d.arrived == d.readers {
+		close(d.all)
+	}
+	d.mu.Unlock()
+	select {
+	case <-d.all:
+	case <-time.After(10 * time.Second):
+		return 0, errors.New("not every reader came")
+	}
+	return rev, err
+}
+
+// LatestReport takes a while, as decoding a large report does.
+func (d *reportReads) LatestReport(ctx context.Context) (pmsync.Report, time.Time, bool, error) {
+	d.mu.Lock()
+	d.reads++
+	d.mu.Unlock()
+	time.Sleep(50 * time.Millisecond)
+	return d.DB.LatestReport(ctx)
+}
+
+// Readers that arrive together after a new report was saved have it read
+// and decoded once, not once each.
+func TestConcurrentReadersDecodeTheNewReportOnce(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, jirasim.Cloud, 100)
+	seed(e.sim, 4, e.clock.Now())
+	if _, err := e.eng.Sync(ctx, engine.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const readers = 20
+	db := &reportReads{DB: e.db, readers: readers, all: make(chan struct{})}
+	eng, err := engine.New(e.cfg, db, engine.Options{Now: e.clock.Now, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range readers {
+		wg.Go(func() {
+			if rep, err := eng.Latest(ctx); err != nil || rep.Programs[0].Progress.Total != 4 {
+				t.Errorf("Latest = %+v, %v", rep.Programs, err)
+			}
+		})
+	}
+	wg.Wait()
+	if db.reads != 1 {
+		t.Errorf("%d readers read the report %d times, want once", readers, db.reads)
 	}
 }

@@ -226,6 +226,7 @@ type ChangeQuery struct {
 	Fields  []string      // the changed fields (FieldDue, …); empty means every field
 	Kinds   []pmsync.Kind // the items' kinds as stored now; empty means any kind
 	Since   time.Time     // changes at or after this time; zero means all
+	New     []string      // changes to one of these values; empty means any value
 }
 
 // ErrNotFound is returned when a run or push addressed by id does not exist.
@@ -259,6 +260,13 @@ type Items interface {
 	// Quarantine returns the quarantined records of a source (every source
 	// when source is empty), ordered by source and external id.
 	Quarantine(ctx context.Context, source string) ([]Quarantined, error)
+	// RollupFacts returns the rollup facts of a source's items: what
+	// pmsync.FactsOf makes of Items(ctx, source), tombstones included. A
+	// backend keeps them from one call to the next and makes them anew
+	// only after the source's items changed (every write to them advances
+	// the source's version in the same transaction), so that a rollup
+	// reads an unchanged source without reading its items.
+	RollupFacts(ctx context.Context, source string) (pmsync.Facts, error)
 }
 
 // Runs records sync runs and keeps each source's cursor.
@@ -301,7 +309,8 @@ type Snapshots interface {
 	Snapshots(ctx context.Context, program string, limit int) ([]Snapshot, error)
 	// SnapshotsSince returns a program's snapshots whose as-of date is on
 	// or after from, oldest first, preceded by the newest one before from
-	// (the state a window opens with), if any.
+	// (the state a window opens with), if any: the history a rollup reads.
+	// Their rollups hold only their figures (pmsync.Rollup.Figures).
 	SnapshotsSince(ctx context.Context, program string, from pmsync.Date) ([]Snapshot, error)
 }
 
@@ -313,11 +322,10 @@ type Reports interface {
 	// LatestReport returns the latest report, when it was saved, and
 	// whether there is one.
 	LatestReport(ctx context.Context) (pmsync.Report, time.Time, bool, error)
-	// LatestReportAt returns when the latest report was saved, and whether
-	// there is one, without reading the report: a reader that kept the
-	// report it read last knows from it whether that one is still the
-	// latest.
-	LatestReportAt(ctx context.Context) (time.Time, bool, error)
+	// ReportRevision returns the latest report's revision: a number that
+	// grows with every SaveReport, 0 before the first. A reader keeps
+	// what it read of a report while the revision stays the same.
+	ReportRevision(ctx context.Context) (int64, error)
 }
 
 // Outbox queues rollup versions for push targets and records how each

@@ -159,3 +159,128 @@ func TestNewEndpointsNeedTheToken(t *testing.T) {
 		t.Error("an unauthorised request reached the engine")
 	}
 }
+
+// revised is a keeper that numbers its reports, as the engine does.
+type revised struct {
+	*keeper
+	rev int64
+}
+
+func (r *revised) LatestRevision(ctx context.Context) (pmsync.Report, int64, error) {
+	rep, err := r.Latest(ctx)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return rep, r.rev, err
+}
+
+// The whole report's document is encoded once per revision: while the
+// revision stays, every reader gets what was encoded first, even if the
+// report behind it were to change; a new revision is encoded anew. A
+// request for some programs is encoded for itself, and so is a report the
+// roller cannot number (revision 0).
+func TestEncodesEachRevisionOnce(t *testing.T) {
+	k, _ := newKeeper(t)
+	r := &revised{keeper: k, rev: 7}
+	srv, err := New(r, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) string {
+		t.Helper()
+		rec := serve(srv, "GET", path)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s = %d: %s", path, rec.Code, rec.Body.String())
+		}
+		return rec.Body.String()
+	}
+	first := get("/api/v1/rollup")
+	if !strings.Contains(first, `"EHR Upgrade"`) {
+		t.Fatalf("the document lacks the program:\n%s", first)
+	}
+	rename := func(name string) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for i := range r.latest.Programs {
+			if r.latest.Programs[i].ID == "ehr-upgrade" {
+				r.latest.Programs[i].Name = name
+			}
+		}
+	}
+	rename("EHR Upgrade, renamed")
+	if got := get("/api/v1/rollup"); got != first {
+		t.Errorf("revision 7 was encoded again")
+	}
+	if got := get("/api/v1/rollup?program=ehr-upgrade"); !strings.Contains(got, "EHR Upgrade, renamed") {
+		t.Errorf("a request for one program was served the whole report's document")
+	}
+	r.mu.Lock()
+	r.rev = 8
+	r.mu.Unlock()
+	if got := get("/api/v1/rollup"); !strings.Contains(got, "EHR Upgrade, renamed") {
+		t.Errorf("revision 8 was served revision 7's document")
+	}
+	r.mu.Lock()
+	r.rev = 0
+	r.mu.Unlock()
+	rename("EHR Upgrade, computed now")
+	if got := get("/api/v1/rollup"); !strings.Contains(got, "EHR Upgrade, computed now") {
+		t.Errorf("a report without a revision was served a kept document")
+	}
+}
+
+// A program page draws its program from one revision of the report once:
+// while the revision stays, the page keeps what it drew even if the report
+// behind it were to change, but says afresh how long ago each source
+// synced; a new revision is drawn anew.
+func TestProgramPageDrawsEachRevisionOnce(t *testing.T) {
+	k, _ := newKeeper(t)
+	r := &revised{keeper: k, rev: 3}
+	now := time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
+	var clockMu sync.Mutex
+	srv, err := New(r, nil, Options{Now: func() time.Time {
+		clockMu.Lock()
+		defer clockMu.Unlock()
+		return now
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() string {
+		t.Helper()
+		rec := serve(srv, "GET", "/programs/ehr-upgrade")
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET the program page = %d: %s", rec.Code, rec.Body.String())
+		}
+		return rec.Body.String()
+	}
+	rename := func(name string) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for i := range r.latest.Programs {
+			if r.latest.Programs[i].ID == "ehr-upgrade" {
+				r.latest.Programs[i].Name = name
+			}
+		}
+	}
+	first := get()
+	if !strings.Contains(first, "EHR Upgrade") {
+		t.Fatalf("the page lacks the program's name:\n%s", first)
+	}
+	rename("EHR Upgrade, renamed")
+	clockMu.Lock()
+	now = now.Add(3 * time.Hour)
+	clockMu.Unlock()
+	second := get()
+	if strings.Contains(second, "renamed") {
+		t.Errorf("revision 3 was drawn again")
+	}
+	if second == first {
+		t.Errorf("the page did not say afresh how long ago its sources synced")
+	}
+	r.mu.Lock()
+	r.rev = 4
+	r.mu.Unlock()
+	if got := get(); !strings.Contains(got, "EHR Upgrade, renamed") {
+		t.Errorf("revision 4 was served revision 3's drawing")
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pmsync/pmsync"
@@ -316,23 +317,80 @@ type programData struct {
 }
 
 func (s *Server) programView(ctx context.Context, p pmsync.Program) (programData, error) {
-	rep, err := s.served(ctx, []string{p.ID})
+	d, err := s.drawProgram(ctx, p)
 	if err != nil {
 		return programData{}, err
 	}
+	// What changes between views of one report: how long ago each source
+	// synced, and the pushes.
+	if s.hist != nil {
+		if d.Pushes, err = s.hist.Deliveries(ctx, store.DeliveryFilter{Program: p.ID, Limit: pagePushes}); err != nil {
+			return programData{}, fmt.Errorf("read the push audit of %s: %w", p.ID, err)
+		}
+	}
+	d.Fresh = freshnessOf(d.R.Sources, s.now())
+	return d, nil
+}
+
+// drawnPrograms keeps what the program pages drew from one revision of
+// the served report, by program: narrowing a large report to one program
+// and drawing its timeline and charts cost most of a view.
+type drawnPrograms struct {
+	mu    sync.Mutex
+	rev   int64
+	drawn map[string]programData
+}
+
+// drawProgram returns what a program's page draws from the served report
+// (all of programData but Fresh and Pushes), drawn once per revision when
+// the roller numbers its reports.
+func (s *Server) drawProgram(ctx context.Context, p pmsync.Program) (programData, error) {
+	rv, ok := s.roll.(Revised)
+	if !ok {
+		rep, err := s.served(ctx, []string{p.ID})
+		if err != nil {
+			return programData{}, err
+		}
+		return s.drawFrom(rep, p)
+	}
+	rep, rev, err := rv.LatestRevision(ctx)
+	if err != nil {
+		return programData{}, err
+	}
+	c := &s.drawn
+	c.mu.Lock()
+	if d, hit := c.drawn[p.ID]; hit && rev > 0 && rev == c.rev {
+		c.mu.Unlock()
+		return d, nil
+	}
+	c.mu.Unlock()
+	one, err := narrow(rep, []string{p.ID})
+	if err != nil {
+		return programData{}, err
+	}
+	d, err := s.drawFrom(one, p)
+	if err != nil || rev == 0 {
+		return d, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if rev > c.rev {
+		c.rev, c.drawn = rev, map[string]programData{}
+	}
+	if rev == c.rev {
+		c.drawn[p.ID] = d
+	}
+	return d, nil
+}
+
+// drawFrom draws a program's page from a report narrowed to it.
+func (s *Server) drawFrom(rep pmsync.Report, p pmsync.Program) (programData, error) {
 	if len(rep.Programs) != 1 {
 		return programData{}, fmt.Errorf("rollup of %s returned %d programs", p.ID, len(rep.Programs))
 	}
 	r := rep.Programs[0]
-	var pushes []store.Delivery
-	if s.hist != nil {
-		if pushes, err = s.hist.Deliveries(ctx, store.DeliveryFilter{Program: p.ID, Limit: pagePushes}); err != nil {
-			return programData{}, fmt.Errorf("read the push audit of %s: %w", p.ID, err)
-		}
-	}
 	rules := s.roll.RulesFor(p.ID)
-	d := programData{meta: s.meta(r.Name, "", rep.AsOf, rep.GeneratedAt), Program: p, R: r, Rules: rules,
-		Fresh: freshnessOf(r.Sources, s.now()), Pushes: pushes}
+	d := programData{meta: s.meta(r.Name, "", rep.AsOf, rep.GeneratedAt), Program: p, R: r, Rules: rules}
 	rows := timelineRows(r)
 	d.Milestones = len(rows)
 	rows = keepRows(rows, timelineMax)

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,6 +54,14 @@ type Latest interface {
 	Refresh(ctx context.Context) (pmsync.Report, error)
 }
 
+// Revised is a Latest that says which kept report it returns (the engine):
+// a revision that changes whenever a new report is kept, 0 when it cannot
+// say. The server then encodes the whole report's document once per
+// revision for every reader, instead of once per request.
+type Revised interface {
+	LatestRevision(ctx context.Context) (pmsync.Report, int64, error)
+}
+
 // Explainer lists the items behind every figure (the engine), for
 // /api/v1/rollup/explain.
 type Explainer interface {
@@ -83,6 +92,35 @@ type Server struct {
 	sources func(ctx context.Context) []engine.SourceHealth
 	mux     *http.ServeMux
 	Version string
+	// doc is the whole kept report's JSON document, as last encoded, and
+	// drawn what the program pages drew from it (pages.go).
+	doc   encoded
+	drawn drawnPrograms
+}
+
+// encoded is a report's JSON document with the revision it was encoded
+// from.
+type encoded struct {
+	mu   sync.Mutex
+	rev  int64
+	body []byte
+}
+
+// get returns the document of revision rev, encoding rep on first use. An
+// older revision than the one held (a reader that raced a newer one) is
+// encoded and not kept.
+func (e *encoded) get(rev int64, rep pmsync.Report) ([]byte, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if rev == e.rev && e.body != nil {
+		return e.body, nil
+	}
+	body, err := encodeReport(rep)
+	if err != nil || rev < e.rev {
+		return body, err
+	}
+	e.rev, e.body = rev, body
+	return body, nil
 }
 
 // Options configure a Server.
@@ -302,12 +340,35 @@ func narrow(rep pmsync.Report, ids []string) (pmsync.Report, error) {
 }
 
 func (s *Server) apiRollup(w http.ResponseWriter, r *http.Request) {
-	rep, err := s.report(r)
+	rv, ok := s.roll.(Revised)
+	if !ok || len(s.programs(r)) > 0 {
+		rep, err := s.report(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.writeReport(w, r, rep)
+		return
+	}
+	// The whole kept report: its document is encoded once per revision
+	// (the encoding, not the reading, is what a large report costs).
+	rep, rev, err := rv.LatestRevision(r.Context())
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.writeReport(w, r, rep)
+	var body []byte
+	if rev > 0 {
+		body, err = s.doc.get(rev, rep)
+	} else {
+		body, err = encodeReport(rep)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(body)
 }
 
 // apiRefresh recomputes the served report now, on demand.
@@ -363,13 +424,22 @@ func (s *Server) apiExplain(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) writeReport(w http.ResponseWriter, r *http.Request, rep pmsync.Report) {
-	// Rendered whole before the status line so that a failure is a 500, not a
-	// truncated 200; report.JSON is the same document `pmsync rollup` prints.
-	var buf bytes.Buffer
-	if err := report.JSON(&buf, rep); err != nil {
+	body, err := encodeReport(rep)
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(body)
+}
+
+// encodeReport renders the report document whole, before the status line,
+// so that a failure is a 500, not a truncated 200; report.JSON is the same
+// document `pmsync rollup` prints.
+func encodeReport(rep pmsync.Report) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := report.JSON(&buf, rep); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }

@@ -41,6 +41,10 @@ func (db *DB) ChangeLog(ctx context.Context, q store.ChangeQuery) ([]store.Chang
 		args = append(args, ts(q.Since))
 		where = append(where, fmt.Sprintf("c.at >= $%d", len(args)))
 	}
+	if len(q.New) > 0 {
+		args = append(args, q.New)
+		where = append(where, fmt.Sprintf("c.new_value = ANY($%d)", len(args)))
+	}
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -113,16 +117,18 @@ func (db *DB) FirstSuccess(ctx context.Context, source string) (time.Time, error
 }
 
 // SnapshotsSince returns the snapshots of program as of from or later,
-// oldest first, after the newest one before from.
+// oldest first, after the newest one before from, with their figures: a
+// snapshot saved before figures were kept apart is read whole and cut down
+// to them.
 func (db *DB) SnapshotsSince(ctx context.Context, program string, from pmsync.Date) ([]store.Snapshot, error) {
 	d, err := checkDate(from)
 	if err != nil || d == "" {
 		return nil, fmt.Errorf("list snapshots of program %q since %q: not a date", program, from)
 	}
-	rows, err := db.pool.Query(ctx, `SELECT program, to_char(as_of, 'YYYY-MM-DD'), version, at, rollup::text FROM (
-			(SELECT id, program, as_of, version, at, rollup FROM snapshots WHERE program = $1 AND as_of >= $2::date)
+	rows, err := db.pool.Query(ctx, `SELECT program, to_char(as_of, 'YYYY-MM-DD'), version, at, coalesce(figures, rollup::text) FROM (
+			(SELECT id, program, as_of, version, at, rollup, figures FROM snapshots WHERE program = $1 AND as_of >= $2::date)
 			UNION ALL
-			(SELECT id, program, as_of, version, at, rollup FROM snapshots WHERE program = $1 AND as_of < $2::date ORDER BY id DESC LIMIT 1)
+			(SELECT id, program, as_of, version, at, rollup, figures FROM snapshots WHERE program = $1 AND as_of < $2::date ORDER BY id DESC LIMIT 1)
 		) s ORDER BY id`, program, d)
 	if err != nil {
 		return nil, fmt.Errorf("list snapshots of program %q since %s: %w", program, from, err)
@@ -143,6 +149,8 @@ func (db *DB) SnapshotsSince(ctx context.Context, program string, from pmsync.Da
 		if err := json.Unmarshal([]byte(doc), &s.Rollup); err != nil {
 			return nil, fmt.Errorf("list snapshots of program %q: decode version %s: %w", s.Program, s.Version, err)
 		}
+		// A snapshot saved before figures were kept apart is read whole.
+		s.Rollup = s.Rollup.Figures()
 		out = append(out, s)
 	}
 	if err := rows.Err(); err != nil {
@@ -157,11 +165,21 @@ func (db *DB) SaveReport(ctx context.Context, rep pmsync.Report, at time.Time) e
 	if err != nil {
 		return fmt.Errorf("save report as of %s: encode: %w", rep.AsOf, err)
 	}
-	if _, err := db.pool.Exec(ctx, `INSERT INTO reports (id, at, report) VALUES (1, $1, $2)
-		ON CONFLICT (id) DO UPDATE SET at = excluded.at, report = excluded.report`, ts(at), string(doc)); err != nil {
+	if _, err := db.pool.Exec(ctx, `INSERT INTO reports (id, at, report, revision) VALUES (1, $1, $2, 1)
+		ON CONFLICT (id) DO UPDATE SET at = excluded.at, report = excluded.report, revision = reports.revision + 1`, ts(at), string(doc)); err != nil {
 		return fmt.Errorf("save report as of %s: %w", rep.AsOf, err)
 	}
 	return nil
+}
+
+// ReportRevision returns the revision of the latest report, 0 when none
+// was saved.
+func (db *DB) ReportRevision(ctx context.Context) (int64, error) {
+	var rev int64
+	if err := db.pool.QueryRow(ctx, "SELECT coalesce((SELECT revision FROM reports WHERE id = 1), 0)").Scan(&rev); err != nil {
+		return 0, fmt.Errorf("read the latest report's revision: %w", err)
+	}
+	return rev, nil
 }
 
 // LatestReport returns the report SaveReport kept last.
@@ -180,19 +198,6 @@ func (db *DB) LatestReport(ctx context.Context) (pmsync.Report, time.Time, bool,
 		return pmsync.Report{}, time.Time{}, false, fmt.Errorf("read latest report: decode: %w", err)
 	}
 	return rep, at.UTC(), true, nil
-}
-
-// LatestReportAt returns when the latest report was saved.
-func (db *DB) LatestReportAt(ctx context.Context) (time.Time, bool, error) {
-	var at time.Time
-	err := db.pool.QueryRow(ctx, "SELECT at FROM reports WHERE id = 1").Scan(&at)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return time.Time{}, false, nil
-	}
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("read when the latest report was saved: %w", err)
-	}
-	return at.UTC(), true, nil
 }
 
 // LookupPush returns the push of version of program to target, if any.

@@ -38,6 +38,10 @@ func (db *DB) SaveSnapshot(ctx context.Context, r pmsync.Rollup, at time.Time) (
 	if err != nil {
 		return false, fmt.Errorf("save snapshot of program %q: encode rollup: %w", r.ID, err)
 	}
+	figures, err := json.Marshal(r.Figures())
+	if err != nil {
+		return false, fmt.Errorf("save snapshot of program %q: encode figures: %w", r.ID, err)
+	}
 	var saved bool
 	err = db.tx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", snapshotLock, r.ID); err != nil {
@@ -51,8 +55,8 @@ func (db *DB) SaveSnapshot(ctx context.Context, r pmsync.Rollup, at time.Time) (
 		case err != nil && !errors.Is(err, pgx.ErrNoRows):
 			return fmt.Errorf("read newest version: %w", err)
 		}
-		if _, err := tx.Exec(ctx, "INSERT INTO snapshots (program, as_of, version, at, rollup) VALUES ($1, $2, $3, $4, $5)",
-			r.ID, nullText(asOf), r.Version, ts(at), string(doc)); err != nil {
+		if _, err := tx.Exec(ctx, "INSERT INTO snapshots (program, as_of, version, at, rollup, figures) VALUES ($1, $2, $3, $4, $5, $6)",
+			r.ID, nullText(asOf), r.Version, ts(at), string(doc), string(figures)); err != nil {
 			return fmt.Errorf("insert: %w", err)
 		}
 		saved = true

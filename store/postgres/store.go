@@ -46,6 +46,9 @@ const migrationLock int64 = 0x706d73796e63
 type DB struct {
 	pool *pgxpool.Pool
 	name string // host, port and database, for messages: never the password
+	// readOnly is set by OpenReadOnly: what a read would keep for the next
+	// one (rollup facts) is not kept.
+	readOnly bool
 }
 
 // Open connects to the database at url (postgres://user:password@host:port/
@@ -89,7 +92,7 @@ func OpenReadOnly(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("open store: the database url does not parse: %s", scrub(err.Error(), url))
 	}
 	cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
-	db := &DB{name: describe(cfg.ConnConfig)}
+	db := &DB{name: describe(cfg.ConnConfig), readOnly: true}
 	db.pool, err = pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %s", db.name, scrub(err.Error(), url))

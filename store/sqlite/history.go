@@ -38,6 +38,10 @@ func (db *DB) ChangeLog(ctx context.Context, q store.ChangeQuery) ([]store.Chang
 		where = append(where, "c.at >= ?")
 		args = append(args, formatTime(q.Since))
 	}
+	if len(q.New) > 0 {
+		where = append(where, "c.new_value IN ("+placeholders(len(q.New))+")")
+		args = append(args, toAny(q.New)...)
+	}
 	if len(where) > 0 {
 		sqlText += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -118,18 +122,24 @@ func (db *DB) FirstSuccess(ctx context.Context, source string) (time.Time, error
 }
 
 // SnapshotsSince returns the snapshots of program as of from or later,
-// oldest first, after the newest one before from.
+// oldest first, after the newest one before from, with their figures: a
+// snapshot saved before figures were kept apart is read whole and cut down
+// to them.
 func (db *DB) SnapshotsSince(ctx context.Context, program string, from pmsync.Date) ([]store.Snapshot, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT program, as_of, version, at, rollup FROM (
-			SELECT id, program, as_of, version, at, rollup FROM snapshots WHERE program = ? AND as_of >= ?
+	rows, err := db.read.QueryContext(ctx, `SELECT program, as_of, version, at, coalesce(figures, rollup) FROM (
+			SELECT id, program, as_of, version, at, rollup, figures FROM snapshots WHERE program = ? AND as_of >= ?
 			UNION ALL
-			SELECT * FROM (SELECT id, program, as_of, version, at, rollup FROM snapshots WHERE program = ? AND as_of < ? ORDER BY id DESC LIMIT 1)
+			SELECT * FROM (SELECT id, program, as_of, version, at, rollup, figures FROM snapshots WHERE program = ? AND as_of < ? ORDER BY id DESC LIMIT 1)
 		) ORDER BY id`, program, string(from), program, string(from))
 	if err != nil {
 		return nil, fmt.Errorf("list snapshots of program %q since %s: %w", program, from, err)
 	}
 	defer rows.Close()
-	return scanSnapshots(rows, program)
+	out, err := scanSnapshots(rows, program)
+	for i := range out {
+		out[i].Rollup = out[i].Rollup.Figures()
+	}
+	return out, err
 }
 
 // scanSnapshots reads snapshot rows (program, as_of, version, at, rollup).
@@ -165,8 +175,8 @@ func (db *DB) SaveReport(ctx context.Context, rep pmsync.Report, at time.Time) e
 	if err != nil {
 		return fmt.Errorf("save report as of %s: encode: %w", rep.AsOf, err)
 	}
-	if _, err := db.write.ExecContext(ctx, `INSERT INTO reports (id, at, report) VALUES (1, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET at = excluded.at, report = excluded.report`, formatTime(at), string(doc)); err != nil {
+	if _, err := db.write.ExecContext(ctx, `INSERT INTO reports (id, at, report, revision) VALUES (1, ?, ?, 1)
+		ON CONFLICT (id) DO UPDATE SET at = excluded.at, report = excluded.report, revision = reports.revision + 1`, formatTime(at), string(doc)); err != nil {
 		return fmt.Errorf("save report as of %s: %w", rep.AsOf, err)
 	}
 	return nil
@@ -194,21 +204,14 @@ func (db *DB) LatestReport(ctx context.Context) (pmsync.Report, time.Time, bool,
 	return rep, t, true, nil
 }
 
-// LatestReportAt returns when the latest report was saved.
-func (db *DB) LatestReportAt(ctx context.Context) (time.Time, bool, error) {
-	var at sql.NullString
-	err := db.read.QueryRowContext(ctx, "SELECT at FROM reports WHERE id = 1").Scan(&at)
-	if errors.Is(err, sql.ErrNoRows) {
-		return time.Time{}, false, nil
+// ReportRevision returns the revision of the latest report, 0 when none
+// was saved.
+func (db *DB) ReportRevision(ctx context.Context) (int64, error) {
+	var rev int64
+	if err := db.read.QueryRowContext(ctx, "SELECT coalesce((SELECT revision FROM reports WHERE id = 1), 0)").Scan(&rev); err != nil {
+		return 0, fmt.Errorf("read the latest report's revision: %w", err)
 	}
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("read when the latest report was saved: %w", err)
-	}
-	t, err := parseTime(at)
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("read when the latest report was saved: %w", err)
-	}
-	return t, true, nil
+	return rev, nil
 }
 
 // LookupPush returns the push of version of program to target, if any.

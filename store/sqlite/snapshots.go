@@ -26,6 +26,10 @@ func (db *DB) SaveSnapshot(ctx context.Context, r pmsync.Rollup, at time.Time) (
 	if err != nil {
 		return false, fmt.Errorf("save snapshot of program %q: encode rollup: %w", r.ID, err)
 	}
+	figures, err := json.Marshal(r.Figures())
+	if err != nil {
+		return false, fmt.Errorf("save snapshot of program %q: encode figures: %w", r.ID, err)
+	}
 	var saved bool
 	err = db.writeTx(ctx, func(tx *sql.Tx) error {
 		var newest string
@@ -36,8 +40,8 @@ func (db *DB) SaveSnapshot(ctx context.Context, r pmsync.Rollup, at time.Time) (
 		case err != nil && !errors.Is(err, sql.ErrNoRows):
 			return fmt.Errorf("read newest version: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO snapshots (program, as_of, version, at, rollup) VALUES (?, ?, ?, ?, ?)",
-			r.ID, string(r.AsOf), r.Version, formatTime(at), string(doc)); err != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO snapshots (program, as_of, version, at, rollup, figures) VALUES (?, ?, ?, ?, ?, ?)",
+			r.ID, string(r.AsOf), r.Version, formatTime(at), string(doc), string(figures)); err != nil {
 			return fmt.Errorf("insert: %w", err)
 		}
 		saved = true

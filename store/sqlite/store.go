@@ -56,6 +56,9 @@ type DB struct {
 	// pages are the page write statements, prepared on write; nil in a
 	// read-only store.
 	pages *pageStmts
+	// readOnly is set by OpenReadOnly: what a read would keep for the next
+	// one (rollup facts) is not kept.
+	readOnly bool
 
 	walMu    sync.Mutex
 	walStats WALStats
@@ -194,7 +197,7 @@ func OpenReadOnly(ctx context.Context, path string) (*DB, error) {
 	read.SetMaxIdleConns(readers)
 	// The writer pool is the reader pool too: a write through a read-only
 	// store fails with SQLite's own "readonly database" error.
-	db := &DB{path: path, write: read, read: read}
+	db := &DB{path: path, write: read, read: read, readOnly: true}
 	if err := db.checkSchema(ctx); err != nil {
 		read.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)

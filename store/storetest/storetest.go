@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 		tests []test
 	}{
 		{"Items", items},
+		{"Facts", facts},
 		{"Runs", runs},
 		{"Meta", []test{{"SetAndRead", testMeta}}},
 		{"Snapshots", []test{{"SaveAndList", testSnapshots}}},
