@@ -147,7 +147,7 @@ func TestWriteMarkdown(t *testing.T) {
 		Syncs: []syncResult{{
 			Vendor: "jira", Scenario: scenarioFull, Items: 1000, Modified: 1000,
 			Requests: 11, MinRequests: 10, Endpoints: map[string]int{"POST /rest/api/3/search/jql": 10, "GET /rest/api/3/field": 1},
-			Sync:  measured{childResult: childResult{Wall: 2 * time.Second, Store: 750 * time.Millisecond, HWMKiB: 40960, Records: 1000}, CPU: 1500 * time.Millisecond, FakeCPU: 250 * time.Millisecond},
+			Sync:  measured{childResult: childResult{Wall: 2 * time.Second, Store: 750 * time.Millisecond, Refresh: 1250 * time.Millisecond, SyncHWMKiB: 40960, HWMKiB: 61440, Records: 1000}, CPU: 1500 * time.Millisecond, FakeCPU: 250 * time.Millisecond},
 			Floor: &measured{childResult: childResult{Wall: 500 * time.Millisecond, HWMKiB: 20480, Records: 1000}},
 		}},
 		Rollups: []rollupResult{{Vendor: "jira", Run: measured{childResult: childResult{Wall: 300 * time.Millisecond, ReadItems: 200 * time.Millisecond, Compute: 5 * time.Millisecond, HWMKiB: 51200, Records: 1000, Health: "red"}, CPU: time.Second}}},
@@ -173,7 +173,7 @@ func TestWriteMarkdown(t *testing.T) {
 	}
 	for _, want := range []string{
 		"Store: SQLite, a fresh file per vendor and run.",
-		"| jira | full | 1,000 | 2.00 s | 750 ms | 500 | 11 (10) | 40 MiB | 1.50 s / 0.25 s | 500 ms | 20 MiB | 4.0× | no wait |\n",
+		"| jira | full | 1,000 | 2.00 s | 750 ms | 500 | 11 (10) | 40 MiB | 1.50 s / 0.25 s | 500 ms | 20 MiB | 4.0× | no wait | 1.25 s, 60 MiB |\n",
 		"| jira store | 1,000 | 300 ms | 200 ms | 5 ms | 50 MiB | 1.00 s | red |\n",
 		"- jira full: `POST /rest/api/3/search/jql` ×10, `GET /rest/api/3/field` ×1\n",
 		"Machine: 2 CPUs (Test CPU), 24 GiB, go1.26, linux/amd64.",
@@ -230,14 +230,14 @@ func TestParseFlags(t *testing.T) {
 		check   func(options) bool
 	}{
 		{"defaults", nil, "", func(o options) bool {
-			return o.items == 100_000 && strings.Join(o.vendors, ",") == "jira,asana,smartsheet" && o.out == filepath.Join("bench", "out") && o.changedPct == 1 && o.runs == 3 && o.store == storeSQLite
+			return o.items == 100_000 && strings.Join(o.vendors, ",") == "jira,asana,smartsheet,trello" && o.out == filepath.Join("bench", "out") && o.changedPct == 1 && o.runs == 3 && o.store == storeSQLite
 		}},
 		{"postgres", []string{"-store", "postgres"}, "", func(o options) bool { return o.store == storePostgres }},
 		{"unknown store", []string{"-store", "mysql"}, `-store "mysql": want sqlite or postgres`, nil},
 		{"subset", []string{"-items", "500", "-vendors", "asana, jira"}, "", func(o options) bool {
 			return o.items == 500 && strings.Join(o.vendors, ",") == "asana,jira"
 		}},
-		{"unknown vendor", []string{"-vendors", "jira,trello"}, `unknown vendor "trello"`, nil},
+		{"unknown vendor", []string{"-vendors", "jira,wrike"}, `unknown vendor "wrike"`, nil},
 		{"no items", []string{"-items", "0"}, "must be at least 1", nil},
 		{"bad percent", []string{"-changed", "150"}, "must be in (0, 100]", nil},
 		{"no runs", []string{"-runs", "0"}, "must be at least 1", nil},
@@ -322,6 +322,13 @@ func benchmarkSmall(t *testing.T, st string) {
 		{"smartsheet", scenarioFull, 1, 1, items},
 		{"smartsheet", scenarioIncremental, 2, 1, 3},
 		{"smartsheet", scenarioNoChange, 1, 1, 0},
+		// Trello: the newest actions, the board with its lists, labels,
+		// members and custom fields, then one page of cards; three changed
+		// cards are the actions since the cursor, the board's names again
+		// and the three cards; a quiet board is one actions request.
+		{"trello", scenarioFull, 1 + 1 + 1, 1, items},
+		{"trello", scenarioIncremental, 1 + 1 + 3, 2, 3},
+		{"trello", scenarioNoChange, 1, 1, 0},
 	} {
 		s, ok := got[key{tc.vendor, tc.scenario}]
 		if !ok {
@@ -335,6 +342,16 @@ func benchmarkSmall(t *testing.T, st string) {
 		if s.Sync.Changed != tc.changed {
 			t.Errorf("%s %s: stored %d changes, want %d", tc.vendor, tc.scenario, s.Sync.Changed, tc.changed)
 		}
+		// A quiet sync keeps the served rollup; one that changed items
+		// computes it again.
+		if quiet := tc.changed == 0; quiet != (s.Sync.Refresh == 0) {
+			t.Errorf("%s %s: rollup refresh %s after %d changes", tc.vendor, tc.scenario, s.Sync.Refresh, tc.changed)
+		}
+		// Linux updates a process's RSS counters lazily, so the two
+		// readings may disagree by a few pages.
+		if s.Sync.SyncHWMKiB <= 0 || s.Sync.SyncHWMKiB > s.Sync.HWMKiB+1024 {
+			t.Errorf("%s %s: peak RSS %d KiB before the refresh, %d KiB in all", tc.vendor, tc.scenario, s.Sync.SyncHWMKiB, s.Sync.HWMKiB)
+		}
 		if s.Sync.Wall <= 0 || s.Sync.HWMKiB <= 0 || s.Sync.CPU <= 0 {
 			t.Errorf("%s %s: wall %s, peak RSS %d KiB, CPU %s: a measurement is missing", tc.vendor, tc.scenario, s.Sync.Wall, s.Sync.HWMKiB, s.Sync.CPU)
 		}
@@ -345,8 +362,8 @@ func benchmarkSmall(t *testing.T, st string) {
 	if s := got[key{"smartsheet", scenarioFull}]; s.Floor == nil || s.Floor.Records != items {
 		t.Errorf("smartsheet full floor = %+v, want %d rows", s.Floor, items)
 	}
-	if len(res.Rollups) != 3 {
-		t.Fatalf("got %d rollups, want 3", len(res.Rollups))
+	if len(res.Rollups) != len(knownVendors()) {
+		t.Fatalf("got %d rollups, want %d", len(res.Rollups), len(knownVendors()))
 	}
 	for _, r := range res.Rollups {
 		if r.Run.Records != items {

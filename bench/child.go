@@ -86,6 +86,13 @@ type childResult struct {
 	// sync: the time spent in the store's page writes and tombstoning
 	// (the rest of Wall is fetching, decoding and mapping)
 	Store time.Duration `json:"store,omitempty"`
+	// sync: the rollup refresh that follows the sync (engine.RefreshAfter),
+	// timed apart from it; zero when nothing changed and the served
+	// rollup was kept.
+	Refresh time.Duration `json:"refresh,omitempty"`
+	// sync: the peak RSS before the rollup refresh, the sync's own
+	// (HWMKiB is the whole process's, refresh included).
+	SyncHWMKiB int64 `json:"sync_hwm_kib,omitempty"`
 
 	// rollup: where the time went
 	ReadItems time.Duration `json:"read_items,omitempty"`
@@ -228,7 +235,9 @@ func runSync(ctx context.Context, j job, stderr io.Writer) (childResult, error) 
 	}
 	defer db.Close()
 	start := time.Now()
-	results, err := eng.Sync(ctx, engine.SyncOptions{Sources: []string{j.Source}, Full: j.Full})
+	// The rollup the engine refreshes after a sync is timed apart: Wall is
+	// the sync's own work.
+	results, err := eng.Sync(ctx, engine.SyncOptions{Sources: []string{j.Source}, Full: j.Full, SkipRefresh: true})
 	wall := time.Since(start)
 	if err != nil {
 		return childResult{}, fmt.Errorf("sync %s: %w", j.Source, err)
@@ -237,7 +246,19 @@ func runSync(ctx context.Context, j job, stderr io.Writer) (childResult, error) 
 		return childResult{}, fmt.Errorf("sync %s: got %d source results, want 1", j.Source, len(results))
 	}
 	r := results[0]
-	return childResult{Wall: wall, Records: r.Seen, Changed: r.Changed, Pages: r.Pages, Requests: r.Requests, Store: db.spent}, nil
+	res := childResult{Wall: wall, Records: r.Seen, Changed: r.Changed, Pages: r.Pages, Requests: r.Requests, Store: db.spent}
+	if res.SyncHWMKiB, err = peakRSS("/proc/self/status"); err != nil {
+		return childResult{}, err
+	}
+	start = time.Now()
+	refreshed, err := eng.RefreshAfter(ctx, results)
+	if err != nil {
+		return childResult{}, fmt.Errorf("refresh the rollup after the sync of %s: %w", j.Source, err)
+	}
+	if refreshed {
+		res.Refresh = time.Since(start)
+	}
+	return res, nil
 }
 
 // runRollup times engine.Rollup over the whole store, then its two halves

@@ -7,7 +7,7 @@
 // each sync is compared with a floor: the same pages fetched and decoded by
 // a bare net/http loop, with no mapping or storage.
 //
-//	go run ./bench [-items 100000] [-vendors jira,asana,smartsheet] [-out bench/out] [-runs 3] [-store sqlite|postgres]
+//	go run ./bench [-items 100000] [-vendors jira,asana,smartsheet,trello] [-out bench/out] [-runs 3] [-store sqlite|postgres]
 //	               [-portfolios 500000/50,100000/1] [-reads 10]
 //
 // With -replicas N it instead compares one replica with N replicas on one
@@ -396,6 +396,9 @@ func benchVendor(ctx context.Context, sp *spawner, name string, run int, o optio
 // and replays its data requests in a floor child.
 func measureSync(ctx context.Context, sp *spawner, v *vendor, o options, j job, scenario string, modified, run int) (syncResult, error) {
 	r := syncResult{Vendor: v.name, Scenario: scenario, Items: o.items, Modified: modified, MinRequests: minRequests(modified, v.pageMax)}
+	if v.minimum != nil {
+		r.MinRequests = v.minimum(modified, o.items)
+	}
 	j.CPUProfile = profilePath(o, v.name, scenario, run)
 	v.reset()
 	m, err := sp.run(ctx, j, v.env)

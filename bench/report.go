@@ -151,19 +151,28 @@ func writeMarkdown(w io.Writer, r results) error {
 		fmt.Fprintf(&b, "Each row is the median of %d runs by wall time; the range after it is the fastest and slowest run.\n\n", r.Runs)
 	}
 
-	b.WriteString("| Vendor | Scenario | Records | Wall | In store | Records/s | Requests (min) | Peak RSS | CPU pmsync / fake | Floor wall | Floor RSS | × floor | At vendor rate |\n")
-	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("| Vendor | Scenario | Records | Wall | In store | Records/s | Requests (min) | Peak RSS | CPU pmsync / fake | Floor wall | Floor RSS | × floor | At vendor rate | Rollup refresh, peak RSS |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, s := range r.Syncs {
 		floorWall, floorRSS, ratio := "–", "–", "–"
 		if s.Floor != nil {
 			floorWall, floorRSS = duration(s.Floor.Wall), mib(s.Floor.HWMKiB)
 			ratio = times(s.Sync.Wall, s.Floor.Wall)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s (%s) | %s | %s / %s | %s | %s | %s | %s |\n",
+		refresh := "kept"
+		if s.Sync.Refresh > 0 {
+			refresh = duration(s.Sync.Refresh) + ", " + mib(s.Sync.HWMKiB)
+		}
+		// The sync's own peak, before the refresh (older results lack it).
+		peak := s.Sync.HWMKiB
+		if s.Sync.SyncHWMKiB > 0 {
+			peak = s.Sync.SyncHWMKiB
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s (%s) | %s | %s / %s | %s | %s | %s | %s | %s |\n",
 			s.Vendor, scenarioLabel(s), pmsync.Money(float64(int64(s.Sync.Records)), 0), withRange(s.Sync.Wall, s.WallMin, s.WallMax),
 			duration(s.Sync.Store), rate(s.Sync.Records, s.Sync.Wall),
-			pmsync.Money(float64(int64(s.Requests)), 0), pmsync.Money(float64(int64(s.MinRequests)), 0), mib(s.Sync.HWMKiB),
-			seconds(s.Sync.CPU), seconds(s.Sync.FakeCPU), floorWall, floorRSS, ratio, atRate(s.AtVendorRate))
+			pmsync.Money(float64(int64(s.Requests)), 0), pmsync.Money(float64(int64(s.MinRequests)), 0), mib(peak),
+			seconds(s.Sync.CPU), seconds(s.Sync.FakeCPU), floorWall, floorRSS, ratio, atRate(s.AtVendorRate), refresh)
 	}
 	if len(r.Rollups) > 0 {
 		b.WriteString("\n| Rollup over | Items | engine.Rollup | read items | compute | Peak RSS | CPU | Health |\n")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -11,9 +12,11 @@ import (
 
 	"github.com/pmsync/pmsync/connectors/asana"
 	"github.com/pmsync/pmsync/connectors/smartsheet"
+	"github.com/pmsync/pmsync/connectors/trello"
 	"github.com/pmsync/pmsync/sandbox/asanasim"
 	"github.com/pmsync/pmsync/sandbox/jirasim"
 	"github.com/pmsync/pmsync/sandbox/smartsheetsim"
+	"github.com/pmsync/pmsync/sandbox/trellosim"
 )
 
 // The simulators' credentials. They only open the simulators.
@@ -22,6 +25,10 @@ const (
 	jiraToken       = "bench-jira-token"
 	asanaToken      = "bench-asana-token"
 	smartsheetToken = "bench-smartsheet-token"
+	trelloKey       = "0123456789abcdef0123456789abcdef"
+	// trelloBatch is the most GET URLs one Trello batch request carries.
+	trelloBatch = 10
+	trelloToken = "bench-trello-token"
 )
 
 // unthrottled lifts a connection's rate limit far above what loopback can
@@ -30,7 +37,7 @@ const (
 const unthrottled = "rate_limit: { per_minute: 6000000, burst: 1000 }"
 
 // knownVendors are the vendors the benchmark knows, in the default order.
-func knownVendors() []string { return []string{"jira", "asana", "smartsheet"} }
+func knownVendors() []string { return []string{"jira", "asana", "smartsheet", "trello"} }
 
 // simClock is the simulators' clock. It stands still until the benchmark
 // moves it, so that every run sees the same timeline of changes whatever
@@ -56,6 +63,9 @@ const (
 	pagingNone  paging = ""      // requests are replayed verbatim (Smartsheet's page=N)
 	pagingJira  paging = "jira"  // nextPageToken in the answer and in the next POST body
 	pagingAsana paging = "asana" // next_page.offset in the answer, offset in the next query
+	// pagingTrello: the answer is an array of cards, and the next request
+	// asks for the cards before the oldest id in it.
+	pagingTrello paging = "trello"
 )
 
 // vendorRate is a connector's default request budget against the real
@@ -82,6 +92,9 @@ type vendor struct {
 	// pageMax is the most full records one request can return; 0 means the
 	// API can return the whole set in one request.
 	pageMax int
+	// minimum, when set, replaces minRequests for a sync in which changed
+	// of the items records changed (all of them for a full sync).
+	minimum func(changed, items int) int
 	rate    vendorRate
 	paging  paging
 	baseURL string
@@ -112,6 +125,8 @@ func newVendor(name string, n int, seed int64, clock *simClock, t0 time.Time) (*
 		return newAsana(n, seed, clock, t0), nil
 	case "smartsheet":
 		return newSmartsheet(n, seed, clock, t0)
+	case "trello":
+		return newTrello(n, seed, clock, t0)
 	}
 	return nil, fmt.Errorf("unknown vendor %q (known: %s)", name, strings.Join(knownVendors(), ", "))
 }
@@ -282,6 +297,92 @@ func newSmartsheet(n int, seed int64, clock *simClock, t0 time.Time) (*vendor, e
 	}, nil
 }
 
+func newTrello(n int, seed int64, clock *simClock, t0 time.Time) (*vendor, error) {
+	// The simulator enforces Trello's limits unless told otherwise; the
+	// benchmark lifts them on both sides, as it does for the other tools.
+	srv := trellosim.New(trellosim.Options{Key: trelloKey, Token: trelloToken, Now: clock.Now, TokenLimit: 1 << 30, KeyLimit: 1 << 30})
+	ts := srv.Start()
+	board := srv.Generate("Patient Portal", n, seed, t0)
+	// The simulator encodes a card on its first read and keeps it: without
+	// this the full sync would pay for encoding every card and the floor,
+	// which reads after it, for none.
+	srv.Warm()
+	cards := srv.Cards(board)
+	if len(cards) != n {
+		ts.Close()
+		return nil, fmt.Errorf("generate trello board: got %d cards, want %d", len(cards), n)
+	}
+	ids := make([]string, len(cards))
+	for i, c := range cards {
+		ids[i] = c.ID
+	}
+	steady := trello.DefaultTokenLimit - trello.DefaultTokenLimit/10
+	var from atomic.Int64 // the requests before it were made before the last reset
+	return &vendor{
+		name:    "trello",
+		pageMax: trello.MaxPageLimit, // GET /boards/{id}/cards limit
+		// connectors/trello.New's default token budget: a tenth of the
+		// 100 requests per 10 s as burst, the rest spread over the window.
+		rate: vendorRate{perSecond: float64(steady) / trello.RateWindow.Seconds(), burst: trello.DefaultTokenLimit / 10},
+		// Trello has no filter that returns only the changed cards: the
+		// board's actions say which changed, then each card is read on its
+		// own (a batch request carries at most 10) or the whole board is
+		// read again, whichever takes fewer requests. Its pages say nothing
+		// of what follows, so a walk ends with a page shorter than the
+		// limit: n items take n/limit + 1 pages.
+		minimum: func(changed, items int) int {
+			pages := func(n int) int { return n/trello.MaxPageLimit + 1 }
+			if changed >= items {
+				return pages(items)
+			}
+			if changed == 0 {
+				return 1
+			}
+			return pages(changed) + min(minRequests(changed, trelloBatch), pages(items))
+		},
+		paging:  pagingTrello,
+		baseURL: trellosim.BaseURL(ts),
+		connection: `  - name: trello
+    kind: trello
+    base_url: "` + trellosim.BaseURL(ts) + `"
+    token_limit: 1000000
+    key_limit: 1000000
+    auth: { key_env: BENCH_TRELLO_KEY, token_env: BENCH_TRELLO_TOKEN }
+`,
+		scope: `{ board: "` + board + `" }`,
+		env:   map[string]string{"BENCH_TRELLO_KEY": trelloKey, "BENCH_TRELLO_TOKEN": trelloToken},
+		auth:  `OAuth oauth_consumer_key="` + trelloKey + `", oauth_token="` + trelloToken + `"`,
+		calls: func() []call {
+			var out []call
+			for _, r := range srv.Requests()[from.Load():] {
+				out = append(out, call{Method: r.Method, Path: r.Path, Query: r.Query.Encode()})
+			}
+			return out
+		},
+		reset: func() { from.Store(int64(srv.RequestCount())) },
+		data: func(c call) bool {
+			return c.Method == "GET" && strings.HasPrefix(c.Path, "/boards/") && strings.HasSuffix(c.Path, "/cards/all")
+		},
+		change: func(clock *simClock, idx []int, from, to time.Time) error {
+			for j, i := range idx {
+				clock.Set(stepTime(from, to, j, len(idx)))
+				err := srv.UpdateCard(ids[i], func(c *trellosim.Card) {
+					cost, _ := strconv.ParseFloat(c.Custom["Actual Cost"], 64)
+					if c.Custom == nil {
+						c.Custom = map[string]string{}
+					}
+					c.Custom["Actual Cost"] = strconv.FormatFloat(cost+250, 'f', -1, 64)
+				})
+				if err != nil {
+					return fmt.Errorf("change trello card %s: %w", ids[i], err)
+				}
+			}
+			return nil
+		},
+		close: ts.Close,
+	}, nil
+}
+
 // configYAML is the pmsync configuration of one vendor's source: one
 // program fed by the simulator, stored where database (the YAML value of
 // the database key) says.
@@ -307,6 +408,9 @@ func endpoint(c call) string {
 	parts := strings.Split(c.Path, "/")
 	for i, p := range parts {
 		if _, err := strconv.ParseInt(p, 10, 64); err == nil && len(p) > 3 {
+			parts[i] = "{id}"
+		}
+		if _, err := hex.DecodeString(p); err == nil && len(p) == 24 { // a Trello id
 			parts[i] = "{id}"
 		}
 	}

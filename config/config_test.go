@@ -361,11 +361,11 @@ func TestFull(t *testing.T) {
 		gotSources = append(gotSources, fmt.Sprintf("%s %s %s %s %+v", s.Name, s.Program, s.Mapping, s.Connection.Name, s.Scope))
 	}
 	wantSources := []string{
-		"ehr-jira ehr-upgrade ehr-jira jira {Source:ehr-jira Fields:[] Config:{JQL:project = EHR Project:}}",
-		"ehr-upgrade/jira-dc ehr-upgrade cfgtest-jira-default jira-dc {Source:ehr-upgrade/jira-dc Fields:[] Config:{JQL: Project:EHRDC}}",
-		"ehr-upgrade/sim ehr-upgrade cfgtest-sheet-default sim {Source:ehr-upgrade/sim Fields:[] Config:{Sheet:1234}}",
-		"telehealth/asana telehealth cfgtest-asana-default asana {Source:telehealth/asana Fields:[] Config:{Project:1200000000000001}}",
-		"telehealth/sheets telehealth cfgtest-sheet-default sheets {Source:telehealth/sheets Fields:[] Config:{Sheet:4455667788}}",
+		"ehr-jira ehr-upgrade ehr-jira jira {Source:ehr-jira Fields:[] Config:{JQL:project = EHR Project:} Prune:false Paths:[]}",
+		"ehr-upgrade/jira-dc ehr-upgrade cfgtest-jira-default jira-dc {Source:ehr-upgrade/jira-dc Fields:[] Config:{JQL: Project:EHRDC} Prune:false Paths:[]}",
+		"ehr-upgrade/sim ehr-upgrade cfgtest-sheet-default sim {Source:ehr-upgrade/sim Fields:[] Config:{Sheet:1234} Prune:false Paths:[]}",
+		"telehealth/asana telehealth cfgtest-asana-default asana {Source:telehealth/asana Fields:[] Config:{Project:1200000000000001} Prune:false Paths:[]}",
+		"telehealth/sheets telehealth cfgtest-sheet-default sheets {Source:telehealth/sheets Fields:[] Config:{Sheet:4455667788} Prune:false Paths:[]}",
 	}
 	if diff := cmp.Diff(wantSources, gotSources); diff != "" {
 		t.Errorf("Sources (-want +got):\n%s", diff)

@@ -32,6 +32,13 @@ type Scope struct {
 	// it; only that connector reads it. It must marshal to JSON: a changed
 	// scope is recognised by its JSON form.
 	Config any
+	// Prune, when set, lets the connector leave out of a record's data
+	// whatever Paths does not reach under the record keys its kind names
+	// (Spec.FieldKeys), and so skip decoding it: the mapping never reads
+	// it. Each path is a key and the member names below it, naming a
+	// value the mapping uses whole. Unset, records are whole.
+	Prune bool       `json:"-"`
+	Paths [][]string `json:"-"`
 }
 
 // Page is one page of records and the cursor to save with it. The engine

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"github.com/pmsync/pmsync/sandbox"
@@ -493,5 +494,92 @@ func TestSourceBusyInAnotherProcess(t *testing.T) {
 	}
 	if res, err := e.eng.Sync(ctx, engine.SyncOptions{}); err != nil || res[0].Seen != 10 {
 		t.Errorf("after the release: %v, %+v", err, res)
+	}
+}
+
+// TestQuietSyncWritesNoData: a sync that finds nothing new (only the
+// connector's overlap, re-read unchanged) writes no item, change, cursor
+// or source fingerprint; only the run's own record and lease are kept.
+func TestQuietSyncWritesNoData(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, jirasim.Cloud, 100)
+	seed(e.sim, 250, e.clock.Now())
+	if _, err := e.eng.Sync(ctx, engine.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// What a write would change: the time each row was written.
+	state := func() string {
+		t.Helper()
+		db, err := sql.Open("sqlite3", "file:"+filepath.Join(e.dir, "pmsync.db")+"?mode=ro")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var out strings.Builder
+		for _, q := range []string{
+			"SELECT count(*) || ' ' || max(changed_at) FROM items",
+			"SELECT count(*) || '' FROM item_changes",
+			"SELECT group_concat(source || '=' || value || '@' || updated) FROM cursors",
+			"SELECT group_concat(key || '=' || value) FROM meta",
+			"SELECT count(*) || '' FROM quarantine",
+		} {
+			var s sql.NullString
+			if err := db.QueryRowContext(ctx, q).Scan(&s); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+			out.WriteString(s.String + "\n")
+		}
+		return out.String()
+	}
+	// reportAt is when the served rollup was last computed.
+	reportAt := func() time.Time {
+		t.Helper()
+		at, ok, err := e.db.LatestReportAt(ctx)
+		if err != nil || !ok {
+			t.Fatalf("LatestReportAt = %v, %v, %v; want the report the sync computed", at, ok, err)
+		}
+		return at
+	}
+	synced := reportAt()
+	// Nothing moves at the source; the second sync re-reads the overlap.
+	e.clock.Advance(15 * time.Minute)
+	before := state()
+	res, err := e.eng.Sync(ctx, engine.SyncOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res[0]; r.Seen == 0 || r.Changed != 0 {
+		t.Fatalf("quiet sync saw %d records, changed %d; want the overlap re-read and nothing changed", r.Seen, r.Changed)
+	}
+	if after := state(); after != before {
+		t.Errorf("a quiet sync wrote data:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	if at := reportAt(); !at.Equal(synced) {
+		t.Errorf("a quiet sync computed the rollup again (report of %s, want the one of %s)", at, synced)
+	}
+	// An hour on (half the default stale_after), a quiet sync refreshes
+	// the report, so that the last success it shows stays recent.
+	e.clock.Advance(50 * time.Minute)
+	if _, err := e.eng.Sync(ctx, engine.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if at := reportAt(); !at.After(synced) {
+		t.Errorf("a quiet sync 65 minutes after the report kept it (report of %s)", at)
+	}
+	synced = reportAt()
+	// One change is written, with its cursor.
+	e.clock.Advance(15 * time.Minute)
+	if err := e.sim.Update(e.sim.Issues()[3].Key, func(i *jirasim.Issue) { i.Summary = "Renamed" }); err != nil {
+		t.Fatal(err)
+	}
+	before = state()
+	if res, err = e.eng.Sync(ctx, engine.SyncOptions{}); err != nil || res[0].Changed != 1 {
+		t.Fatalf("sync after one change: changed %d, err %v; want 1", res[0].Changed, err)
+	}
+	if after := state(); after == before {
+		t.Error("a sync with one change wrote nothing")
+	}
+	if at := reportAt(); !at.After(synced) {
+		t.Errorf("a sync with one change kept the rollup of %s", at)
 	}
 }

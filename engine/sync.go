@@ -15,6 +15,7 @@ import (
 	"github.com/pmsync/pmsync"
 	"github.com/pmsync/pmsync/config"
 	"github.com/pmsync/pmsync/connectors"
+	"github.com/pmsync/pmsync/mapping"
 	"github.com/pmsync/pmsync/store"
 )
 
@@ -39,6 +40,10 @@ type SyncOptions struct {
 	// SkipBusy leaves out of the returned error the sources another
 	// process is syncing (the daemon's schedule simply tries again later).
 	SkipBusy bool
+	// SkipRefresh leaves the served rollup as it was after the sync, for
+	// a caller that refreshes it itself (RefreshAfter), once after several
+	// syncs or timed apart from them.
+	SkipRefresh bool
 	// Backoff skips, and leaves out of the returned error, the sources
 	// whose circuit breaker is open (the daemon's schedule). Without it a
 	// source is tried whatever its breaker says (a sync asked for by hand);
@@ -156,15 +161,105 @@ feed:
 	}
 	if ctx.Err() != nil {
 		errs = append(errs, ctx.Err())
-	} else if len(out) > 0 {
+	} else if len(out) > 0 && !opts.SkipRefresh {
 		// The dashboard and the API serve the latest computed rollup:
 		// bring it up to date with what the sync brought. A failure here
 		// leaves the previous report served and the sync's outcome stands.
-		if _, err := e.Refresh(ctx); err != nil {
+		if _, err := e.RefreshAfter(ctx, out); err != nil {
 			e.log.Error().Str("err", err.Error()).Msg("rollup refresh after sync failed")
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// RefreshAfter brings the served rollup up to date after a sync with these
+// results, as Sync does unless told to skip it, and reports whether it
+// computed the rollup again (see needsRefresh for when it does not).
+func (e *Engine) RefreshAfter(ctx context.Context, results []SourceResult) (bool, error) {
+	refresh, err := e.needsRefresh(ctx, results)
+	if err != nil || !refresh {
+		return false, err
+	}
+	if _, err := e.Refresh(ctx); err != nil {
+		return false, err
+	}
+	fp, err := e.rollupFingerprint()
+	if err != nil {
+		return true, err
+	}
+	if old, ok, err := e.db.Meta(ctx, rollupConfigKey); err != nil {
+		return true, fmt.Errorf("read the rollup's configuration: %w", err)
+	} else if !ok || old != fp {
+		if err := e.db.SetMeta(ctx, rollupConfigKey, fp); err != nil {
+			return true, fmt.Errorf("note the rollup's configuration: %w", err)
+		}
+	}
+	return true, nil
+}
+
+// rollupConfigKey holds the fingerprint of the configuration the latest
+// refresh after a sync computed the rollup with.
+const rollupConfigKey = "rollup-config"
+
+// rollupFingerprint identifies what of the configuration a rollup depends
+// on besides the items: the programs (names, dates, budgets, sources,
+// portfolios), their rules and the time zone.
+func (e *Engine) rollupFingerprint() (string, error) {
+	programs := e.cfg.ProgramList()
+	rules := make([]pmsync.Rules, len(programs))
+	for i, p := range programs {
+		rules[i] = e.cfg.RulesFor(p.ID)
+	}
+	b, err := json.Marshal(struct {
+		Programs []pmsync.Program
+		Rules    []pmsync.Rules
+		Zone     string
+	}{programs, rules, e.cfg.Location().String()})
+	if err != nil {
+		return "", fmt.Errorf("fingerprint the rollup configuration: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12]), nil
+}
+
+// needsRefresh reports whether the served rollup must be computed again
+// after a sync with these results. A sync that changed, quarantined and
+// deleted nothing, and whose sources all synced, leaves every figure as it
+// was: the report is kept, and such a sync writes nothing, unless the
+// report was computed with another configuration, is from another day
+// (late and due-soon milestones move with the date) or is older than half
+// the shortest stale_after of the programs (so that the sources' last
+// success it shows stays recent).
+func (e *Engine) needsRefresh(ctx context.Context, results []SourceResult) (bool, error) {
+	for _, r := range results {
+		if r.Err != nil || r.Changed > 0 || r.Quarantined > 0 || r.Deleted > 0 {
+			return true, nil
+		}
+	}
+	at, ok, err := e.db.LatestReportAt(ctx)
+	if err != nil || !ok {
+		return true, err
+	}
+	// A configuration changed since (a program renamed, a rule edited)
+	// changes the figures without changing an item.
+	fp, err := e.rollupFingerprint()
+	if err != nil {
+		return true, err
+	}
+	if old, ok, err := e.db.Meta(ctx, rollupConfigKey); err != nil || !ok || old != fp {
+		return true, err
+	}
+	now := e.now()
+	loc := e.cfg.Location()
+	if pmsync.DateOf(at.In(loc)) != pmsync.DateOf(now.In(loc)) {
+		return true, nil
+	}
+	for _, p := range e.cfg.ProgramList() {
+		if now.Sub(at) > e.cfg.RulesFor(p.ID).StaleAfter/2 {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func (e *Engine) selectSources(names []string) ([]config.SourceRef, error) {
@@ -336,14 +431,14 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 		res.Status, res.Err = "failed", err
 		return res
 	}
-	if cur != "" {
-		if old, ok, err := e.db.Meta(ctx, fingerprintKey(src.Name)); err != nil {
-			res.Status, res.Err = "failed", fmt.Errorf("read source fingerprint: %w", err)
-			return res
-		} else if ok && old != fp {
-			log.Info().Msg("scope or mapping changed, pulling in full")
-			cur = ""
-		}
+	oldFP, hasFP, err := e.db.Meta(ctx, fingerprintKey(src.Name))
+	if err != nil {
+		res.Status, res.Err = "failed", fmt.Errorf("read source fingerprint: %w", err)
+		return res
+	}
+	if cur != "" && hasFP && oldFP != fp {
+		log.Info().Msg("scope or mapping changed, pulling in full")
+		cur = ""
 	}
 	seen, err := e.pull(ctx, fence, src, conn, cur, opts, runID, &res)
 	if errors.Is(err, connectors.ErrCursorInvalid) && cur != "" {
@@ -353,7 +448,9 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 	if err == nil && !stopped(opts.Stop) {
 		err = e.deletions(ctx, fence, src, conn, seen, opts.Deletions, &res)
 	}
-	if err == nil && !stopped(opts.Stop) {
+	// The fingerprint is written only when it changed: a sync with nothing
+	// new writes no data.
+	if err == nil && !stopped(opts.Stop) && (!hasFP || oldFP != fp) {
 		if serr := e.db.SetMeta(ctx, fingerprintKey(src.Name), fp); serr != nil {
 			err = fmt.Errorf("save source fingerprint: %w", serr)
 		}
@@ -373,9 +470,9 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 }
 
 // pull runs one Pull and writes each page with its cursor in one
-// transaction. The next page is fetched and mapped while the previous one
-// commits (one page in flight), so a sync takes about the longer of
-// fetching and storing rather than their sum; pages still commit in order,
+// transaction. The next page is fetched and decoded while the previous one
+// is mapped and committed (one page in flight), so a sync takes about the
+// longer of fetching and storing rather than their sum; pages still commit in order,
 // so a failed or cancelled run has committed a whole prefix of pages and
 // nothing past it. When cur is empty it returns every id it saw, so that a
 // complete full pull can tombstone what the source no longer has.
@@ -393,9 +490,13 @@ func (e *Engine) pull(ctx context.Context, fence store.Fence, src config.SourceR
 		return nil, err
 	}
 
+	// A page goes from the pull to the committer with its records as
+	// pulled: mapping them happens on the committer's side, so that the
+	// pull goroutine only fetches and decodes, and mapping page N overlaps
+	// fetching page N+1 as storing does.
 	type pending struct {
 		w       store.PageWrite
-		records int
+		records []pmsync.Record
 	}
 	pctx, stopPull := context.WithCancel(ctx)
 	defer stopPull()
@@ -409,7 +510,9 @@ func (e *Engine) pull(ctx context.Context, fence store.Fence, src config.SourceR
 			if failed.Load() {
 				continue
 			}
-			pr, err := e.db.ApplyPage(ctx, pg.w)
+			w := pg.w
+			w.Items, w.Quarantine = e.mapPage(set, src, pg.records, w.At)
+			pr, err := e.db.ApplyPage(ctx, w)
 			if err != nil {
 				commitErr = fmt.Errorf("store page: %w", err)
 				failed.Store(true)
@@ -417,11 +520,11 @@ func (e *Engine) pull(ctx context.Context, fence store.Fence, src config.SourceR
 				continue
 			}
 			res.Pages++
-			res.Seen += pg.records
+			res.Seen += len(pg.records)
 			res.Changed += pr.Changed
 			res.Quarantined += pr.Quarantined
 			res.Deleted += pr.Deleted
-			e.log.Debug().Str("source", src.Name).Int("records", pg.records).Int("changed", pr.Changed).Msg("page stored")
+			e.log.Debug().Str("source", src.Name).Int("records", len(pg.records)).Int("changed", pr.Changed).Msg("page stored")
 			if opts.Progress != nil {
 				opts.Progress(*res)
 			}
@@ -432,8 +535,7 @@ func (e *Engine) pull(ctx context.Context, fence store.Fence, src config.SourceR
 		if failed.Load() {
 			return errCommitFailed
 		}
-		now := e.now()
-		w := store.PageWrite{Fence: fence, Source: src.Name, RunID: runID, Cursor: string(p.Next), At: now,
+		w := store.PageWrite{Fence: fence, Source: src.Name, RunID: runID, Cursor: string(p.Next), At: e.now(),
 			Deleted: slices.Clone(p.Deleted), Live: slices.Clone(p.Live), HasLive: p.HasLive}
 		if w.HasLive && len(w.Live) == 0 {
 			if keep, err := e.keepOnEmptyListing(ctx, src.Name); err != nil {
@@ -442,27 +544,13 @@ func (e *Engine) pull(ctx context.Context, fence store.Fence, src config.SourceR
 				w.HasLive = false
 			}
 		}
-		index := make(map[string]int, len(p.Records))
-		w.Items = make([]pmsync.Item, 0, len(p.Records))
-		for _, rec := range p.Records {
-			rec.Source = src.Name
-			if seen != nil {
+		if seen != nil {
+			for _, rec := range p.Records {
 				seen[rec.ExternalID] = struct{}{}
 			}
-			it, err := set.Map(rec)
-			if err != nil {
-				w.Quarantine = append(w.Quarantine, store.Quarantined{Source: src.Name, ExternalID: rec.ExternalID, Reason: fmt.Sprintf("mapping %s: %v", src.Mapping, err), At: now})
-				continue
-			}
-			if i, dup := index[it.ExternalID]; dup { // a record moved between pages: keep the newest
-				w.Items[i] = it
-				continue
-			}
-			index[it.ExternalID] = len(w.Items)
-			w.Items = append(w.Items, it)
 		}
 		select {
-		case commits <- pending{w: w, records: len(p.Records)}:
+		case commits <- pending{w: w, records: slices.Clone(p.Records)}:
 		case <-pctx.Done():
 			return pctx.Err()
 		}
@@ -480,6 +568,30 @@ func (e *Engine) pull(ctx context.Context, fence store.Fence, src config.SourceR
 		return nil, err
 	}
 	return seen, nil
+}
+
+// mapPage maps the records of one page: the items to store, and the
+// records that failed to map with the reason. Of two records with one id
+// (a record moved between pages of the walk) the later is kept.
+func (e *Engine) mapPage(set *mapping.Set, src config.SourceRef, recs []pmsync.Record, now time.Time) ([]pmsync.Item, []store.Quarantined) {
+	var quarantine []store.Quarantined
+	index := make(map[string]int, len(recs))
+	items := make([]pmsync.Item, 0, len(recs))
+	for _, rec := range recs {
+		rec.Source = src.Name
+		it, err := set.Map(rec)
+		if err != nil {
+			quarantine = append(quarantine, store.Quarantined{Source: src.Name, ExternalID: rec.ExternalID, Reason: fmt.Sprintf("mapping %s: %v", src.Mapping, err), At: now})
+			continue
+		}
+		if i, dup := index[it.ExternalID]; dup {
+			items[i] = it
+			continue
+		}
+		index[it.ExternalID] = len(items)
+		items = append(items, it)
+	}
+	return items, quarantine
 }
 
 // errCommitFailed stops a pull whose previous page could not be stored;
@@ -529,7 +641,8 @@ func (e *Engine) deletions(ctx context.Context, fence store.Fence, src config.So
 // ScopeFor returns the scope a source's connector pulls: the source's
 // scope with the vendor fields its mapping reads (under the record keys
 // the connector kind names, Spec.FieldKeys), so that the connector fetches
-// those and can say when one of them no longer exists.
+// those and can say when one of them no longer exists, and the paths it
+// reads there, so that the connector may decode nothing else.
 func ScopeFor(cfg *config.Config, src config.SourceRef) (connectors.Scope, error) {
 	scope := src.Scope
 	set := cfg.Mapping(src.Mapping)
@@ -541,6 +654,8 @@ func ScopeFor(cfg *config.Config, src config.SourceRef) (connectors.Scope, error
 		return scope, err
 	}
 	scope.Fields = set.References(spec.FieldKeys...)
+	paths, all := set.Reads(spec.FieldKeys...)
+	scope.Prune, scope.Paths = !all, paths
 	return scope, nil
 }
 

@@ -58,3 +58,52 @@ func TestFingerprintFollowsTheRules(t *testing.T) {
 		t.Errorf("a changed rule kept fingerprint %s", a)
 	}
 }
+
+// TestReads: the paths a set reads under the pruned keys end where a value
+// is used whole; a computed member or the whole data makes everything read.
+func TestReads(t *testing.T) {
+	base := "kind: { value: task }\nstate: { value: todo }\n"
+	for _, tc := range []struct {
+		name  string
+		rules string
+		want  [][]string
+		all   bool
+	}{
+		{"paths", `title: { path: fields.summary }
+owner: { path: fields.assignee.displayName }
+labels: { path: 'fields.labels[0]' }
+due: { path: record.id }
+priority: { path: custom.Priority }`,
+			[][]string{{"fields", "summary"}, {"fields", "assignee", "displayName"}, {"fields", "labels"}}, false},
+		{"member chains in an expression", `title: { expr: 'fields.summary + " " + (fields?.status?.statusCategory?.key ?? "")' }
+milestone: { expr: 'fields.parent?.fields?.issuetype?.name == "Milestone" ? fields.parent.id : nil' }`,
+			[][]string{{"fields", "summary"}, {"fields", "status", "statusCategory", "key"},
+				{"fields", "parent", "fields", "issuetype", "name"}, {"fields", "parent", "id"}}, false},
+		{"a value passed on is read whole", `title: { expr: 'string(len(fields.labels)) + fields["summary"]' }
+priority: { expr: 'has(fields.priority, "name") ? "P" : ""' }`,
+			[][]string{{"fields", "labels"}, {"fields", "summary"}, {"fields", "priority"}}, false},
+		{"a computed member keeps its object whole", `title: { expr: 'fields.names[fields.summary].x' }`,
+			[][]string{{"fields", "summary"}, {"fields", "names"}}, false},
+		{"the key itself used whole", `title: { expr: 'toJSON(fields)' }`, [][]string{{"fields"}}, false},
+		{"the whole data", `title: { expr: '$env["fields"].summary' }`, nil, true},
+		{"other keys are not the question", `title: { expr: 'key + custom.Team' }`, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec, err := Parse("reads", []byte(base+tc.rules+"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			set, err := Compile("reads", spec, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, all := set.Reads("fields")
+			if all != tc.all {
+				t.Errorf("all = %v, want %v", all, tc.all)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("paths (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

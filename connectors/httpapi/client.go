@@ -323,6 +323,15 @@ type Request struct {
 	// matches ErrAttemptTimeout) instead of sending the same request again,
 	// for a caller that answers a timeout by asking for less.
 	NoTimeoutRetry bool
+	// Stream, when set, reads a 2xx answer's body as it arrives instead of
+	// the client reading it whole first: Do returns a Response without a
+	// Body, or Stream's error. The body is held to no size cap (the caller
+	// keeps no more of it than it needs), only to the attempt timeout. A
+	// failure before the answer's status is retried as usual; once Stream
+	// has begun, nothing is retried, since the caller may have acted on
+	// part of the body. A failure while reading the body matches
+	// ErrAttemptTimeout when the attempt timed out.
+	Stream func(body io.Reader) error
 }
 
 // Response is a successful answer, or with a *connectors.APIError the
@@ -344,6 +353,7 @@ type operation struct {
 	idempotent bool
 	// noTimeoutRetry: see Request.NoTimeoutRetry.
 	noTimeoutRetry bool
+	stream         func(io.Reader) error
 }
 
 // Do sends r, waiting on the shared rate limiter before each attempt and
@@ -367,6 +377,10 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 		}
 		if err != nil && ctx.Err() != nil {
 			return nil, fmt.Errorf("%s: %s %s: %w", c.vendor, op.method, op.path, ctx.Err())
+		}
+		var se *streamError
+		if errors.As(err, &se) {
+			return nil, se.err
 		}
 		wait, retry, fail := c.judge(op, attempt, resp, err)
 		if !retry || attempt >= c.maxRetries {
@@ -485,7 +499,7 @@ func (e *decodeError) Unwrap() error { return e.err }
 
 // prepare resolves the URL and encodes the body once for all attempts.
 func (c *Client) prepare(r Request) (*operation, error) {
-	op := &operation{method: r.Method, header: r.Header, body: r.Body, noTimeoutRetry: r.NoTimeoutRetry}
+	op := &operation{method: r.Method, header: r.Header, body: r.Body, noTimeoutRetry: r.NoTimeoutRetry, stream: r.Stream}
 	if op.method == "" {
 		op.method = http.MethodGet
 	}
@@ -591,6 +605,15 @@ func (c *Client) send(ctx context.Context, op *operation) (*Response, error) {
 		_, _ = io.CopyN(io.Discard, resp.Body, 4<<10)
 		_ = resp.Body.Close()
 	}()
+	if op.stream != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if err := op.stream(resp.Body); err != nil {
+			if ctx.Err() == nil && actx.Err() != nil {
+				err = c.transportError(op, actx, fmt.Errorf("read response body: %w", err))
+			}
+			return nil, &streamError{err: err}
+		}
+		return &Response{Status: resp.StatusCode, Header: resp.Header}, nil
+	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	if err != nil {
 		return nil, c.transportError(op, actx, fmt.Errorf("read response body: %w", err))
@@ -600,6 +623,12 @@ func (c *Client) send(ctx context.Context, op *operation) (*Response, error) {
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
 }
+
+// streamError is the failure of a Request.Stream reading a 2xx answer:
+// never retried.
+type streamError struct{ err error }
+
+func (e *streamError) Error() string { return e.err.Error() }
 
 // transportError is a failed attempt that got no HTTP answer. Its text is
 // built from the cause of Go's *url.Error, whose own text carries the full

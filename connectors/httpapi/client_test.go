@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -912,4 +913,63 @@ func TestConcurrentUse(t *testing.T) {
 	if c.Requests() != 40 || s.hits.Load() != 40 {
 		t.Errorf("Requests() = %d, server hits = %d; want 40 each", c.Requests(), s.hits.Load())
 	}
+}
+
+// TestStream: a streamed answer is handed over as it arrives, past the body
+// cap; a failure before the status is retried like any other, one while
+// the body is read is not (the caller may have acted on part of it).
+func TestStream(t *testing.T) {
+	ctx := context.Background()
+	big := `[` + strings.Repeat(`"x",`, 2000) + `"end"]` // larger than MaxBody below
+	t.Run("retried before the answer, read past the cap", func(t *testing.T) {
+		s := &script{replies: []reply{{status: 503, body: `{"message":"busy"}`}, {status: 200, body: big}}}
+		srv := httptest.NewServer(s)
+		defer srv.Close()
+		sl := &sleeps{}
+		c := newTestClient(t, srv.URL, Config{MaxBody: 1000, Sleep: sl.sleep})
+		var got []string
+		resp, err := c.Do(ctx, Request{Path: "/items", Stream: func(r io.Reader) error {
+			return json.NewDecoder(r).Decode(&got)
+		}})
+		if err != nil {
+			t.Fatalf("Do: %v", err)
+		}
+		if resp.Status != 200 || resp.Body != nil || len(got) != 2001 || got[2000] != "end" {
+			t.Errorf("status %d, body %d bytes, %d values; want 200, no body, 2001 values", resp.Status, len(resp.Body), len(got))
+		}
+		if n := s.hits.Load(); n != 2 {
+			t.Errorf("%d requests, want 2 (the 503 retried)", n)
+		}
+	})
+	t.Run("a failure while reading is not retried", func(t *testing.T) {
+		s := &script{replies: []reply{{status: 200, body: `[1, 2`}}}
+		srv := httptest.NewServer(s)
+		defer srv.Close()
+		c := newTestClient(t, srv.URL, Config{Sleep: (&sleeps{}).sleep})
+		boom := errors.New("page handler failed")
+		_, err := c.Do(ctx, Request{Path: "/items", Stream: func(r io.Reader) error {
+			var v []int
+			if err := json.NewDecoder(r).Decode(&v); err == nil {
+				t.Error("a cut-off body decoded")
+			}
+			return boom
+		}})
+		if !errors.Is(err, boom) {
+			t.Errorf("Do error = %v, want the stream's own", err)
+		}
+		if n := s.hits.Load(); n != 1 {
+			t.Errorf("%d requests, want 1", n)
+		}
+	})
+	t.Run("an error status is read whole, not streamed", func(t *testing.T) {
+		s := &script{replies: []reply{{status: 404, body: `{"message":"no such sheet"}`}}}
+		srv := httptest.NewServer(s)
+		defer srv.Close()
+		c := newTestClient(t, srv.URL, Config{Sleep: (&sleeps{}).sleep})
+		called := false
+		_, err := c.Do(ctx, Request{Path: "/items", Stream: func(io.Reader) error { called = true; return nil }})
+		if connectors.StatusOf(err) != 404 || called {
+			t.Errorf("Do error %v (status %d), stream called %v; want the 404 and no stream", err, connectors.StatusOf(err), called)
+		}
+	})
 }

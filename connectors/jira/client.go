@@ -107,6 +107,25 @@ func callErr(err error) error {
 	return err
 }
 
+// doRaw sends a request built with go-jira and returns the answer's
+// headers and body, for a caller that decodes the body itself.
+func (c *Connector) doRaw(ctx context.Context, method, path string, body any) (http.Header, []byte, error) {
+	req, err := c.jc.NewRequestWithContext(ctx, method, path, body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("build request %s %s: %w", method, path, err)
+	}
+	resp, err := c.jc.Do(req, nil)
+	if err != nil {
+		return nil, nil, callErr(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the answer to %s %s: %w", method, req.URL.Path, err)
+	}
+	return resp.Header, data, nil
+}
+
 // do sends a request built with go-jira and decodes its JSON answer into
 // out; it returns the answer's headers.
 func (c *Connector) do(ctx context.Context, method, path string, body, out any) (http.Header, error) {

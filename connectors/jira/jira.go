@@ -23,6 +23,7 @@ import (
 
 	gojira "github.com/andygrunwald/go-jira"
 	"github.com/rs/zerolog"
+	"github.com/valyala/fastjson"
 	"golang.org/x/time/rate"
 
 	"github.com/pmsync/pmsync/config/yamlnode"
@@ -258,6 +259,8 @@ type Connector struct {
 	catalogAt time.Time      // when catalog was fetched
 	zone      *time.Location // the user's time zone from GET /myself
 	site      string         // where browse links point; "" until known (siteURL)
+
+	parsers fastjson.ParserPool // for search answers (decodeSearch)
 }
 
 // New builds a Jira connector from its Params.

@@ -176,7 +176,7 @@ func (c *Connector) Pull(ctx context.Context, scope connectors.Scope, cur connec
 		return c.pullByKey(ctx, scope, cur, since, sc, pullFilter(sc, since, c.Overlap, zone), sel, site, page)
 	}
 	latest, next, pages := since, cur, 0
-	return c.search(ctx, pullJQL(sc, since, c.Overlap, zone), sel.fields, pullPageSize, func(sp searchPage) error {
+	return c.search(ctx, pullJQL(sc, since, c.Overlap, zone), sel.fields, keepFor(scope, sel), pullPageSize, func(sp searchPage) error {
 		pages++
 		recs, newest, err := c.records(scope.Source, sp.issues, sel, site, pages)
 		if err != nil {
@@ -234,9 +234,9 @@ func (c *Connector) pullByKey(ctx context.Context, scope connectors.Scope, cur c
 		return c.emit(scope.Source, pages, p, page)
 	}
 	if since.IsZero() {
-		return c.provenWalk(ctx, scopeFilter(sc), sel.fields, pullPageSize, each)
+		return c.provenWalk(ctx, scopeFilter(sc), sel.fields, keepFor(scope, sel), pullPageSize, each)
 	}
-	return c.walkByKey(ctx, filter, sel.fields, pullPageSize, each)
+	return c.walkByKey(ctx, filter, sel.fields, keepFor(scope, sel), pullPageSize, each)
 }
 
 // walkSince is the since a complete id-ordered walk leaves behind: the
@@ -358,9 +358,9 @@ func (c *Connector) ListIDs(ctx context.Context, scope connectors.Scope) ([]stri
 		return nil
 	}
 	if c.flavor == DataCenter {
-		err = c.provenWalk(ctx, scopeFilter(sc), []string{"id"}, dcIDPageSize, collect)
+		err = c.provenWalk(ctx, scopeFilter(sc), []string{"id"}, nil, dcIDPageSize, collect)
 	} else {
-		err = c.search(ctx, ordered(scopeFilter(sc), "created ASC, id ASC"), []string{"id"}, cloudIDPageSize, collect)
+		err = c.search(ctx, ordered(scopeFilter(sc), "created ASC, id ASC"), []string{"id"}, nil, cloudIDPageSize, collect)
 	}
 	if err != nil {
 		return nil, err
@@ -384,6 +384,9 @@ type searchRequest struct {
 	StartAt       *int     `json:"startAt,omitempty"`
 	MaxResults    int      `json:"maxResults"`
 	Fields        []string `json:"fields"`
+	// keep is what of each issue's fields to decode (decodeSearch); it is
+	// not sent.
+	keep *keepTree
 }
 
 // searchResponse covers both search answers.
@@ -415,9 +418,15 @@ func (c *Connector) searchOnce(ctx context.Context, n int, req searchRequest) (s
 	}
 	// Search is a read: repeating a POST that may have reached Jira is
 	// harmless, so the shared client may retry it.
-	h, err := c.do(asRead(ctx), http.MethodPost, path, req, &resp)
+	h, body, err := c.doRaw(asRead(ctx), http.MethodPost, path, req)
 	if err != nil {
 		return resp, time.Time{}, c.fail(fmt.Sprintf("search issues (page %d)", n), err)
+	}
+	p := c.parsers.Get()
+	resp, err = decodeSearch(p, body, req.keep)
+	c.parsers.Put(p)
+	if err != nil {
+		return resp, time.Time{}, fmt.Errorf("jira connection %q: search issues (page %d): decode the answer to POST /%s: %w", c.name, n, path, err)
 	}
 	var date time.Time
 	if t, err := http.ParseTime(h.Get("Date")); err == nil {
@@ -429,8 +438,8 @@ func (c *Connector) searchOnce(ctx context.Context, n int, req searchRequest) (s
 // search walks every page of a Cloud JQL search by nextPageToken and hands
 // each to each. The context is checked before every page, so a cancelled
 // pull stops within one page.
-func (c *Connector) search(ctx context.Context, jql string, fields []string, size int, each func(searchPage) error) error {
-	req := searchRequest{JQL: jql, MaxResults: size, Fields: fields}
+func (c *Connector) search(ctx context.Context, jql string, fields []string, keep *keepTree, size int, each func(searchPage) error) error {
+	req := searchRequest{JQL: jql, MaxResults: size, Fields: fields, keep: keep}
 	for n := 1; ; n++ {
 		resp, date, err := c.searchOnce(ctx, n, req)
 		if err != nil {

@@ -153,9 +153,9 @@ func splitKey(key string) (string, int64, bool) {
 // hands each page to each; only the final page is marked last. filter is
 // the query without an order (it may be empty). The context is checked
 // before every page, so a cancelled pull stops within one page.
-func (c *Connector) walkByKey(ctx context.Context, filter string, fields []string, size int, each func(searchPage) error) error {
+func (c *Connector) walkByKey(ctx context.Context, filter string, fields []string, keep *keepTree, size int, each func(searchPage) error) error {
 	start := 0
-	req := searchRequest{StartAt: &start, MaxResults: size, Fields: fields}
+	req := searchRequest{StartAt: &start, MaxResults: size, Fields: fields, keep: keep}
 	w := &keyWalk{filter: filter}
 	jumps := map[string]bool{} // queries whose answer began in another project
 	for n := 1; ; n++ {
@@ -217,7 +217,7 @@ func (c *Connector) walkByKey(ctx context.Context, filter string, fields []strin
 // When the proof fails every time, the last page is handed over all the
 // same and ErrWalkIncomplete returned: what was read is good, only
 // tombstoning must wait.
-func (c *Connector) provenWalk(ctx context.Context, filter string, fields []string, size int, each func(searchPage) error) error {
+func (c *Connector) provenWalk(ctx context.Context, filter string, fields []string, keep *keepTree, size int, each func(searchPage) error) error {
 	zone, err := c.fetchZone(ctx)
 	if err != nil {
 		return c.fail("read the user's time zone", err)
@@ -227,7 +227,7 @@ func (c *Connector) provenWalk(ctx context.Context, filter string, fields []stri
 		started, first := c.now(), true
 		ids := map[string]bool{}
 		var held searchPage
-		err := c.walkByKey(ctx, filter, fields, size, func(sp searchPage) error {
+		err := c.walkByKey(ctx, filter, fields, keep, size, func(sp searchPage) error {
 			if first && !sp.date.IsZero() {
 				started = sp.date // the server's clock, as created is
 			}
@@ -250,7 +250,7 @@ func (c *Connector) provenWalk(ctx context.Context, filter string, fields []stri
 			created += " AND "
 		}
 		created += `created >= "` + since + `"`
-		err = c.walkByKey(ctx, created, []string{"id"}, dcIDPageSize, func(sp searchPage) error {
+		err = c.walkByKey(ctx, created, []string{"id"}, nil, dcIDPageSize, func(sp searchPage) error {
 			for _, is := range sp.issues {
 				ids[idOf(is["id"])] = true
 			}

@@ -108,6 +108,7 @@ func TestPageOverTheCapIsReadInSmallerPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.conn.api = api
+	e.conn.RowPageSize = DefaultRowPageSize // pages, as page_cells asks
 	id, ids := wideSheet(t, e, 40, 1500)
 
 	st := newStore()
@@ -139,15 +140,47 @@ func TestPageOverTheCapIsReadInSmallerPages(t *testing.T) {
 	}
 }
 
-// hangOnBigPages makes every sheet read of more than limit rows hang until
-// the client gives up, as a slow answer for a wide sheet would.
+// TestOneAnswerPastTheCap: by default a sheet comes in one answer, decoded
+// as it arrives, so the response cap does not bound the sheet.
+func TestOneAnswerPastTheCap(t *testing.T) {
+	e := newEnv(t, connectors.Params{})
+	cfg := apiConfig(connectors.Params{Credentials: connectors.Credentials{Token: secret}, Sleep: e.sleeps.Sleep, Now: e.clk.Now},
+		smartsheetsim.BaseURL(e.ts), e.conn.log)
+	cfg.MaxBody = 1 << 20
+	api, err := httpapi.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.conn.api = api
+	id, ids := wideSheet(t, e, 40, 1500)
+	st := newStore()
+	pages := st.pull(t, e.conn, scopeOf(id))
+	if len(st.items) != len(ids) || !slices.Equal(pages[len(pages)-1].Live, ids) {
+		t.Fatalf("%d items stored, want all %d rows", len(st.items), len(ids))
+	}
+	if got := e.conn.Requests(); got != 1 {
+		t.Errorf("%d requests, want the one GET of the whole sheet", got)
+	}
+	if reads := sheetReads(e, id); len(reads) != 1 || reads[0][1] != 0 {
+		t.Errorf("sheet reads %v, want one without paging", reads)
+	}
+	for _, p := range pages {
+		if len(p.Records) > PageRecords {
+			t.Errorf("a page of %d records, want at most %d", len(p.Records), PageRecords)
+		}
+	}
+}
+
+// hangOnBigPages makes every sheet read of more than limit rows (or of
+// the whole sheet) hang until the client gives up, as a slow answer for a
+// wide sheet would.
 type hangOnBigPages struct {
 	next  http.RoundTripper
 	limit int
 }
 
 func (h *hangOnBigPages) RoundTrip(r *http.Request) (*http.Response, error) {
-	if n, _ := strconv.Atoi(r.URL.Query().Get("pageSize")); n > h.limit {
+	if n, err := strconv.Atoi(r.URL.Query().Get("pageSize")); err != nil || n > h.limit {
 		<-r.Context().Done()
 		return nil, r.Context().Err()
 	}
@@ -164,10 +197,11 @@ func TestPageThatTimesOutIsReadInSmallerPages(t *testing.T) {
 	if len(st.items) != len(ids) {
 		t.Fatalf("%d items stored, want %d", len(st.items), len(ids))
 	}
-	// 10000, 5000, 2500, 1250 time out once each (no retry at the same
-	// size); 625 rows a page then read the sheet in 4 pages.
-	if got := e.conn.Requests(); got != 4+4 {
-		t.Errorf("%d requests, want 8 (4 timeouts, 4 pages)", got)
+	// The whole sheet in one answer times out; then pages of 10000, 5000,
+	// 2500, 1250 time out once each (no retry at the same size); 625 rows
+	// a page then read the sheet in 4 pages.
+	if got := e.conn.Requests(); got != 1+4+4 {
+		t.Errorf("%d requests, want 9 (one whole-sheet and 4 page timeouts, 4 pages)", got)
 	}
 }
 

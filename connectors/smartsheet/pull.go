@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -119,17 +120,26 @@ func (c *Connector) Pull(ctx context.Context, scope connectors.Scope, cur connec
 	}
 	id, _ := sheetID(sc.Sheet) // CheckScope vouched for it
 	var last error
-	for range snapshotTries {
+	// A sheet comes in one streamed answer unless the connection asks for
+	// pages (RowPageSize), or one answer proved too much.
+	paged := c.RowPageSize > 0
+	for try := 0; try < snapshotTries; try++ {
 		switch {
 		case pos.Version == 0:
-			last = c.pullAll(ctx, scope, id, page)
+			last = c.pullAll(ctx, scope, id, paged, page)
 		case pos.Formulas && pos.Read != c.today():
 			c.log.Debug().Str("source", scope.Source).Msg("sheet computes cells and was not read in full today, reading in full")
-			last = c.pullAll(ctx, scope, id, page)
+			last = c.pullAll(ctx, scope, id, paged, page)
 		case pos.Formulas:
-			last = c.pullIfMoved(ctx, scope, id, pos, page)
+			last = c.pullIfMoved(ctx, scope, id, pos, paged, page)
 		default:
-			last = c.pullChanges(ctx, scope, id, pos, cur, page)
+			last = c.pullChanges(ctx, scope, id, pos, cur, paged, page)
+		}
+		if errors.Is(last, errStreamTooLarge) && !paged {
+			c.log.Debug().Str("source", scope.Source).Str("err", last.Error()).Msg("sheet too large for one answer, reading in pages")
+			paged = true
+			try--
+			continue
 		}
 		if !errors.Is(last, errSheetMoved) {
 			return last
@@ -149,7 +159,7 @@ func (c *Connector) today() string { return c.now().UTC().Format(time.DateOnly) 
 // because of cells elsewhere (a parent's roll-up of its children, a
 // cross-sheet reference, TODAY()), so only a full read sees every computed
 // value. An unchanged version costs the one ifVersionAfter request.
-func (c *Connector) pullIfMoved(ctx context.Context, scope connectors.Scope, id int64, pos cursor, page func(connectors.Page) error) error {
+func (c *Connector) pullIfMoved(ctx context.Context, scope connectors.Scope, id int64, pos cursor, paged bool, page func(connectors.Page) error) error {
 	var doc sheetDoc
 	// ifVersionAfter with the smallest page there is: an unchanged sheet
 	// answers with its version alone, a changed one with a row at most.
@@ -163,7 +173,7 @@ func (c *Connector) pullIfMoved(ctx context.Context, scope connectors.Scope, id 
 		return nil
 	}
 	c.log.Debug().Str("source", scope.Source).Msg("sheet with formulas changed, reading in full")
-	return c.pullAll(ctx, scope, id, page)
+	return c.pullAll(ctx, scope, id, paged, page)
 }
 
 // emitter batches records into pages of at most PageRecords, holding the
@@ -216,7 +226,10 @@ func dataQuery() url.Values {
 // when not known yet, in which case the first page's columns tell). A page
 // whose answer passes the response cap or the attempt timeout is asked for
 // again in smaller pages.
-func (c *Connector) readSheet(ctx context.Context, id int64, q url.Values, cols int, each func(*sheetDoc) error) error {
+func (c *Connector) readSheet(ctx context.Context, id int64, q url.Values, cols int, paged bool, each func(*sheetDoc) error) error {
+	if !paged {
+		return c.streamSheet(ctx, id, q, each)
+	}
 	size := c.rowsPerPage(cols)
 	path := "/sheets/" + strconv.FormatInt(id, 10)
 	var version int64
@@ -281,6 +294,43 @@ func (c *Connector) readSheet(ctx context.Context, id int64, q url.Values, cols 
 			}
 		}
 	}
+}
+
+// streamSheet reads GET /sheets/{id} with query q as one answer, without
+// paging, decoding it as it arrives and calling each with chunks of
+// PageRecords rows (see streamSheet in stream.go): one request for the
+// whole sheet, in the memory of a chunk. An answer that runs past the
+// attempt timeout, or that a gateway gives up on, fails with
+// errStreamTooLarge: the pull starts again in pages.
+func (c *Connector) streamSheet(ctx context.Context, id int64, q url.Values, each func(*sheetDoc) error) error {
+	path := "/sheets/" + strconv.FormatInt(id, 10)
+	first := true
+	var eachErr error // the callback's own failure, passed on as it is
+	_, err := c.api.Do(ctx, httpapi.Request{Path: path, Query: q, NoTimeoutRetry: true, Stream: func(body io.Reader) error {
+		return streamSheet(body, PageRecords, func(doc *sheetDoc) error {
+			if first {
+				first = false
+				if doc.unchanged() && q.Get("ifVersionAfter") != "" {
+					eachErr = each(doc)
+					return eachErr
+				}
+			}
+			if doc.ID != id {
+				return fmt.Errorf("the answer is not that sheet (id %d, %d columns)", doc.ID, len(doc.Columns))
+			}
+			eachErr = each(doc)
+			return eachErr
+		})
+	}})
+	switch {
+	case err == nil:
+		return nil
+	case eachErr != nil:
+		return eachErr
+	case tooLarge(ctx, err):
+		return fmt.Errorf("get sheet %d: %w: %w", id, errStreamTooLarge, err)
+	}
+	return fmt.Errorf("get sheet %d: %w", id, err)
 }
 
 // rowsPerPage is how many rows a page asks for when each brings cols cells
@@ -353,7 +403,7 @@ func (c *Connector) checkColumns(doc *sheetDoc, scope connectors.Scope) (*column
 // pullAll reads the whole sheet, streaming records as the pages arrive;
 // parents precede their children in sheet order, so every parent's Type is
 // known by the time a child needs it.
-func (c *Connector) pullAll(ctx context.Context, scope connectors.Scope, id int64, page func(connectors.Page) error) error {
+func (c *Connector) pullAll(ctx context.Context, scope connectors.Scope, id int64, paged bool, page func(connectors.Page) error) error {
 	out := &emitter{ctx: ctx, page: page}
 	var (
 		first    *sheetDoc
@@ -363,7 +413,7 @@ func (c *Connector) pullAll(ctx context.Context, scope connectors.Scope, id int6
 		since    time.Time
 		formulas bool
 	)
-	err := c.readSheet(ctx, id, dataQuery(), 0, func(doc *sheetDoc) error {
+	err := c.readSheet(ctx, id, dataQuery(), 0, paged, func(doc *sheetDoc) error {
 		if first == nil {
 			var err error
 			if cols, err = c.checkColumns(doc, scope); err != nil {
@@ -415,7 +465,7 @@ func (c *Connector) readFail(id int64, err error) error {
 // pullChanges is the incremental pull: one ifVersionAfter request when the
 // sheet did not move; else the rows modified since the cursor and the list
 // of every row id (one cell each) for deletions and parent types.
-func (c *Connector) pullChanges(ctx context.Context, scope connectors.Scope, id int64, pos cursor, cur connectors.Cursor, page func(connectors.Page) error) error {
+func (c *Connector) pullChanges(ctx context.Context, scope connectors.Scope, id int64, pos cursor, cur connectors.Cursor, paged bool, page func(connectors.Page) error) error {
 	q := dataQuery()
 	q.Set("ifVersionAfter", strconv.FormatInt(pos.Version, 10))
 	since, _ := time.Parse(time.RFC3339, pos.Since) // parseCursor vouched for it
@@ -427,7 +477,7 @@ func (c *Connector) pullChanges(ctx context.Context, scope connectors.Scope, id 
 		cols    *columns
 		changed []rowDoc
 	)
-	err := c.readSheet(ctx, id, q, pos.Columns, func(doc *sheetDoc) error {
+	err := c.readSheet(ctx, id, q, pos.Columns, paged, func(doc *sheetDoc) error {
 		if doc.unchanged() {
 			return nil
 		}
@@ -452,10 +502,10 @@ func (c *Connector) pullChanges(ctx context.Context, scope connectors.Scope, id 
 		// Formulas appeared since the last read; the values they compute
 		// elsewhere moved no modifiedAt, so only a full read sees them.
 		c.log.Debug().Str("source", scope.Source).Msg("sheet now computes cells, reading in full")
-		return c.pullAll(ctx, scope, id, page)
+		return c.pullAll(ctx, scope, id, paged, page)
 	}
 
-	live, types, err := c.listRows(ctx, id, cols)
+	live, types, err := c.listRows(ctx, id, cols, paged)
 	if err != nil {
 		return c.readFail(id, err)
 	}
@@ -482,7 +532,7 @@ func (c *Connector) pullChanges(ctx context.Context, scope connectors.Scope, id 
 // listRows lists every row id of the sheet with its Type cell, fetching that one column only (the primary column when the sheet
 // has no Type column): the cheapest honest way to learn which rows still
 // exist, since rowsModifiedSince leaves unchanged rows out.
-func (c *Connector) listRows(ctx context.Context, id int64, cols *columns) (live []string, types map[int64]any, err error) {
+func (c *Connector) listRows(ctx context.Context, id int64, cols *columns, paged bool) (live []string, types map[int64]any, err error) {
 	col := cols.typ
 	if col == nil {
 		col = cols.primary
@@ -495,7 +545,7 @@ func (c *Connector) listRows(ctx context.Context, id int64, cols *columns) (live
 		q.Set("columnIds", strconv.FormatInt(col.ID, 10))
 	}
 	types = map[int64]any{}
-	err = c.readSheet(ctx, id, q, 1, func(doc *sheetDoc) error {
+	err = c.readSheet(ctx, id, q, 1, paged, func(doc *sheetDoc) error {
 		for _, r := range doc.Rows {
 			live = append(live, strconv.FormatInt(r.ID, 10))
 			if cols.typ == nil {

@@ -84,7 +84,7 @@ func (c *Connector) readRollupSheet(ctx context.Context, id int64, options map[s
 	)
 	for range snapshotTries {
 		doc, rows = nil, nil
-		err = c.readSheet(ctx, id, url.Values{"level": {"2"}, "include": {"objectValue"}, "exclude": {"nonexistentCells"}}, 0, func(d *sheetDoc) error {
+		err = c.readSheet(ctx, id, url.Values{"level": {"2"}, "include": {"objectValue"}, "exclude": {"nonexistentCells"}}, 0, true, func(d *sheetDoc) error {
 			if doc == nil {
 				doc = d
 			}

@@ -51,13 +51,15 @@ const DefaultOverlap = 5 * time.Minute
 const DefaultRowPageSize = 10000
 
 // DefaultPageCells is how many cells one GET /sheets/{id} asks for at most
-// (rows × columns read), unless the connection's page_cells says otherwise.
-// A sheet may hold 500,000 cells, and a wide one read 10,000 rows at a time
-// can pass the client's 64 MiB response cap or its per-request timeout, so
-// pages are sized by cells: at the hundred-odd bytes a cell takes with its
-// display and object values, 150,000 cells stay far under the cap, and a
-// sheet of up to 15 columns still comes 10,000 rows a request. A page that
-// is too large all the same is asked for again in smaller pages.
+// (rows × columns read) when a sheet is read in pages, unless the
+// connection's page_cells says otherwise. A sheet may hold 500,000 cells,
+// and a wide one read 10,000 rows at a time can pass the client's 64 MiB
+// response cap or its per-request timeout, so pages are sized by cells: at
+// the hundred-odd bytes a cell takes with its display and object values,
+// 150,000 cells stay far under the cap, and a sheet of up to 15 columns
+// still comes 10,000 rows a request. A page that is too large all the same
+// is asked for again in smaller pages. (By default a sheet is one streamed
+// answer, which no cap bounds; see Connector.RowPageSize.)
 const DefaultPageCells = 150_000
 
 // MaxRowsPerWrite is Smartsheet's limit of rows added or updated by one
@@ -106,8 +108,9 @@ type Options struct {
 	// Region picks the API host when base_url is not set: us (the
 	// default), eu, au or gov.
 	Region string `yaml:"region" json:"region,omitempty"`
-	// PageCells bounds the cells (rows × columns) one sheet request asks
-	// for; 0 means DefaultPageCells.
+	// PageCells, when set, reads sheets in pages of at most that many
+	// cells (rows × columns) instead of one streamed answer; pages read
+	// after one answer timed out hold DefaultPageCells.
 	PageCells int `yaml:"page_cells" json:"page_cells,omitempty"`
 }
 
@@ -272,8 +275,11 @@ type Connector struct {
 	// Overlap is how far before the newest modifiedAt seen an incremental
 	// pull starts (Params.Overlap when set, else DefaultOverlap).
 	Overlap time.Duration
-	// RowPageSize is the most rows one GET /sheets/{id} asks for
-	// (DefaultRowPageSize unless changed).
+	// RowPageSize, when positive, reads sheets in pages of at most that
+	// many rows (and PageCells cells). By default (0) a sheet comes in one
+	// answer, decoded as it arrives, and is read in pages of
+	// DefaultRowPageSize only when that answer proves too large; a
+	// connection's page_cells asks for pages from the start.
 	RowPageSize int
 	// PageCells is the most cells (rows × columns) one GET /sheets/{id}
 	// asks for once the sheet's width is known (the connection's
@@ -305,19 +311,21 @@ func New(p connectors.Params) (*Connector, error) {
 		return nil, fmt.Errorf("build smartsheet http client: %w", err)
 	}
 	c := &Connector{
-		Overlap:     DefaultOverlap,
-		RowPageSize: DefaultRowPageSize,
-		PageCells:   cmp.Or(connectors.Options[Options](p).PageCells, DefaultPageCells),
-		name:        name,
-		api:         api,
-		log:         log,
-		now:         p.Now,
+		Overlap:   DefaultOverlap,
+		PageCells: cmp.Or(connectors.Options[Options](p).PageCells, DefaultPageCells),
+		name:      name,
+		api:       api,
+		log:       log,
+		now:       p.Now,
 	}
 	if c.now == nil {
 		c.now = time.Now
 	}
 	if p.Overlap > 0 {
 		c.Overlap = p.Overlap
+	}
+	if connectors.Options[Options](p).PageCells > 0 {
+		c.RowPageSize = DefaultRowPageSize
 	}
 	return c, nil
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -132,28 +131,24 @@ type boardMeta struct {
 // readMeta reads a board's lists (archived ones too: their cards are still
 // on the board), labels, members and custom field definitions.
 func (c *Connector) readMeta(ctx context.Context, board string) (*boardMeta, error) {
-	var (
-		lists   []listDoc
-		labels  []labelDoc
-		members []memberDoc
-		fields  []fieldDoc
-	)
-	base := "/boards/" + board
-	steps := []struct {
-		path string
-		q    url.Values
-		out  any
-	}{
-		{base + "/lists", urlValues("filter", "all", "fields", "id,name,closed"), &lists},
-		{base + "/labels", urlValues("fields", "id,name,color", "limit", strconv.Itoa(MaxPageLimit)), &labels},
-		{base + "/members", urlValues("fields", "id,fullName,username"), &members},
-		{base + "/customFields", nil, &fields},
+	// One request: the board with its lists, labels, members and custom
+	// fields as nested resources, each asked for as its own endpoint would
+	// be (every list, archived ones too; up to 1000 labels).
+	var doc struct {
+		Lists        []listDoc   `json:"lists"`
+		Labels       []labelDoc  `json:"labels"`
+		Members      []memberDoc `json:"members"`
+		CustomFields []fieldDoc  `json:"customFields"`
 	}
-	for _, s := range steps {
-		if err := c.api.GetJSON(ctx, s.path, s.q, s.out); err != nil {
-			return nil, c.fail("read board "+board+" ("+strings.TrimPrefix(s.path, base+"/")+")", err)
-		}
+	q := urlValues("fields", "id",
+		"lists", "all", "list_fields", "id,name,closed",
+		"labels", "all", "label_fields", "id,name,color", "labels_limit", strconv.Itoa(MaxPageLimit),
+		"members", "all", "member_fields", "id,fullName,username",
+		"customFields", "true")
+	if err := c.api.GetJSON(ctx, "/boards/"+board, q, &doc); err != nil {
+		return nil, c.fail("read board "+board+" (lists, labels, members, custom fields)", err)
 	}
+	lists, labels, members, fields := doc.Lists, doc.Labels, doc.Members, doc.CustomFields
 	m := &boardMeta{
 		lists:   make(map[string]listDoc, len(lists)),
 		labels:  make(map[string]labelDoc, len(labels)),

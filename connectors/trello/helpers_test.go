@@ -82,6 +82,11 @@ func newRecorded(t *testing.T) *recorded {
 	} {
 		r.defaults["GET "+path] = answer{status: 200, file: file}
 	}
+	// The board with its definitions as nested resources, made of the
+	// recorded answers of their own endpoints.
+	r.defaults["GET "+b] = answer{status: 200, body: `{"id":"` + recBoard + `","lists":` + string(readFile(t, "lists.json")) +
+		`,"labels":` + string(readFile(t, "labels.json")) + `,"members":` + string(readFile(t, "members.json")) +
+		`,"customFields":` + string(readFile(t, "customFields.json")) + `}`}
 	r.ts = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.ts.Close)
 	return r
@@ -111,6 +116,15 @@ func (r *recorded) serve(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	k := req.Method + " " + path
+	if k == "GET /boards/"+recBoard {
+		// The board is only asked for with every definition nested.
+		q := req.URL.Query()
+		for key, want := range map[string]string{"lists": "all", "labels": "all", "labels_limit": "1000", "members": "all", "customFields": "true"} {
+			if q.Get(key) != want {
+				r.t.Errorf("GET %s: %s=%q, want %q", path, key, q.Get(key), want)
+			}
+		}
+	}
 	r.mu.Lock()
 	a, queued := answer{}, false
 	if q := r.queue[k]; len(q) > 0 {

@@ -293,8 +293,8 @@ func TestSimRateLimited(t *testing.T) {
 		name string
 		sim  trellosim.Options
 	}{
-		{"token", trellosim.Options{TokenLimit: 3}},
-		{"key", trellosim.Options{KeyLimit: 3}},
+		{"token", trellosim.Options{TokenLimit: 2}},
+		{"key", trellosim.Options{KeyLimit: 2}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newSim(t, simOpts{cards: 50, sim: tc.sim})

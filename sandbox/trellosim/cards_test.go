@@ -565,3 +565,71 @@ func TestCardOrderCoversCardJSON(t *testing.T) {
 		t.Errorf("after a rename the list says %v", fromList[0]["name"])
 	}
 }
+
+// TestWarmChangesNoAnswer: a board read after Warm is the board read
+// without it, card for card; a card changed after Warm is read as changed.
+func TestWarmChangesNoAnswer(t *testing.T) {
+	now := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	read := func(warm bool) (string, string) {
+		s, ts, _ := start(t, Options{})
+		board := s.Generate("Portal", 40, 7, now)
+		if warm {
+			s.Warm()
+		}
+		path := "/boards/" + board + "/cards/all?customFieldItems=true"
+		before := get(t, ts, path).text()
+		id := s.Cards(board)[3].ID
+		if err := s.UpdateCard(id, func(c *Card) { c.Name = "Renamed after the cache was filled" }); err != nil {
+			t.Fatal(err)
+		}
+		return before, get(t, ts, path).text()
+	}
+	cold, coldAfter := read(false)
+	warm, warmAfter := read(true)
+	if cold != warm || coldAfter != warmAfter {
+		t.Error("a warmed board reads differently from a cold one")
+	}
+	if !strings.Contains(warmAfter, "Renamed after the cache was filled") {
+		t.Error("a card changed after Warm is read as it was")
+	}
+}
+
+// TestBoardNestedResources: lists, labels, members and custom fields asked
+// for with the board are what their own endpoints answer, under the
+// nested parameters' names.
+func TestBoardNestedResources(t *testing.T) {
+	s, ts, _ := start(t, Options{})
+	board := s.Generate("Portal", 30, 3, t0)
+	b := "/boards/" + board
+	var nested map[string]any
+	getOK(t, ts, b+"?fields=name&lists=all&list_fields=id,name,closed&labels=all&label_fields=id,name,color&labels_limit=1000"+
+		"&members=all&member_fields=id,fullName,username&customFields=true", &nested)
+	for key, path := range map[string]string{
+		"lists":        b + "/lists?filter=all&fields=id,name,closed",
+		"labels":       b + "/labels?fields=id,name,color&limit=1000",
+		"members":      b + "/members?fields=id,fullName,username",
+		"customFields": b + "/customFields",
+	} {
+		var own []any
+		getOK(t, ts, path, &own)
+		if len(own) == 0 {
+			t.Errorf("%s: the generated board has none", path)
+		}
+		if diff := cmp.Diff(own, nested[key]); diff != "" {
+			t.Errorf("nested %s differ from %s (-own +nested):\n%s", key, path, diff)
+		}
+	}
+	if nested["name"] != "Portal" {
+		t.Errorf("board name %v, want Portal", nested["name"])
+	}
+	var plain map[string]any
+	getOK(t, ts, b+"?fields=name", &plain)
+	for _, key := range []string{"lists", "labels", "members", "customFields"} {
+		if _, ok := plain[key]; ok {
+			t.Errorf("%s sent without being asked for", key)
+		}
+	}
+	if r := get(t, ts, b+"?labels=some"); r.status != http.StatusBadRequest {
+		t.Errorf("labels=some answered %d, want 400", r.status)
+	}
+}

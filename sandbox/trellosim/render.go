@@ -380,3 +380,16 @@ func (s *Server) actionJSON(a *action, withCreator bool) map[string]any {
 	}
 	return out
 }
+
+// Warm fills the JSON cache of every card, as the first list of a board
+// would, so that a benchmark's first read of a large board costs the
+// simulator what later reads cost rather than encoding every card.
+func (s *Server) Warm() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.cards {
+		if c.raw == nil {
+			s.encodeCard(c)
+		}
+	}
+}

@@ -86,11 +86,7 @@ func (s *Server) routeBoard(w http.ResponseWriter, method string, seg []string, 
 	case method == http.MethodGet && sub == "members" && len(seg) == 3:
 		s.getMembers(w, b, q)
 	case method == http.MethodGet && sub == "customFields" && len(seg) == 3:
-		out := []any{}
-		for _, id := range b.fields {
-			out = append(out, s.fieldJSON(s.fields[id]))
-		}
-		writeJSON(w, http.StatusOK, out)
+		writeJSON(w, http.StatusOK, s.fieldsJSON(b))
 	case method == http.MethodGet && sub == "actions" && len(seg) == 3:
 		s.listActions(w, q, b.actions, "all")
 	default:
@@ -323,7 +319,51 @@ func (s *Server) getBoard(w http.ResponseWriter, b *board, q url.Values) {
 	if q.Get("fields") == "" {
 		fields = boardDefault
 	}
-	writeJSON(w, http.StatusOK, project(s.boardJSON(b), fields))
+	out := project(s.boardJSON(b), fields)
+	// Nested resources (Trello's guide to them): lists, labels, members
+	// and custom fields come with the board when asked for, with the
+	// parameters of their own endpoints under a prefix.
+	if v := q.Get("lists"); v != "" && v != "none" {
+		ls, bad := s.listsJSON(b, v, q.Get("list_fields"))
+		if bad != "" {
+			invalid(w, map[string]string{"filter": "lists", "fields": "list_fields"}[bad])
+			return
+		}
+		out["lists"] = ls
+	}
+	if v := q.Get("labels"); v != "" && v != "none" {
+		if v != "all" {
+			invalid(w, "labels")
+			return
+		}
+		ls, bad := s.labelsJSON(b, q.Get("label_fields"), q.Get("labels_limit"))
+		if bad != "" {
+			invalid(w, map[string]string{"fields": "label_fields", "limit": "labels_limit"}[bad])
+			return
+		}
+		out["labels"] = ls
+	}
+	if v := q.Get("members"); v != "" && v != "none" {
+		if v != "all" {
+			invalid(w, "members")
+			return
+		}
+		ms, bad := s.membersJSON(b, q.Get("member_fields"))
+		if bad != "" {
+			invalid(w, "member_fields")
+			return
+		}
+		out["members"] = ms
+	}
+	switch q.Get("customFields") {
+	case "", "false":
+	case "true":
+		out["customFields"] = s.fieldsJSON(b)
+	default:
+		invalid(w, "customFields")
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 var listFields = map[string]bool{
@@ -334,17 +374,27 @@ func (s *Server) getLists(w http.ResponseWriter, b *board, q url.Values, filter 
 	if filter == "" {
 		filter = q.Get("filter")
 	}
+	out, bad := s.listsJSON(b, filter, q.Get("fields"))
+	if bad != "" {
+		invalid(w, bad)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// listsJSON renders a board's lists as GET /boards/{id}/lists does: filter
+// open (the default), closed, all or none, and the fields asked for. bad
+// names the parameter that was refused.
+func (s *Server) listsJSON(b *board, filter, fieldsParam string) (out []any, bad string) {
 	if filter == "" {
 		filter = "open"
 	}
 	if !slices.Contains([]string{"all", "open", "closed", "none"}, filter) {
-		invalid(w, "filter")
-		return
+		return nil, "filter"
 	}
-	fields, ok := parseFields(q.Get("fields"), listFields)
+	fields, ok := parseFields(fieldsParam, listFields)
 	if !ok {
-		invalid(w, "fields")
-		return
+		return nil, "fields"
 	}
 	ls := make([]*list, 0, len(b.lists))
 	for _, id := range b.lists {
@@ -362,42 +412,50 @@ func (s *Server) getLists(w http.ResponseWriter, b *board, q url.Values, filter 
 		}
 		return strings.Compare(a.id, b.id)
 	})
-	out := make([]any, 0, len(ls))
+	out = make([]any, 0, len(ls))
 	for _, l := range ls {
 		out = append(out, project(map[string]any{
 			"id": l.id, "name": l.name, "closed": l.closed, "idBoard": l.board, "pos": l.pos,
 			"subscribed": false, "softLimit": nil, "color": nil,
 		}, fields))
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, ""
 }
 
 var labelFields = map[string]bool{"id": true, "idBoard": true, "name": true, "color": true}
 
 func (s *Server) getLabels(w http.ResponseWriter, b *board, q url.Values) {
-	fields, ok := parseFields(q.Get("fields"), labelFields)
-	if !ok {
-		invalid(w, "fields")
+	out, bad := s.labelsJSON(b, q.Get("fields"), q.Get("limit"))
+	if bad != "" {
+		invalid(w, bad)
 		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// labelsJSON renders a board's labels as GET /boards/{id}/labels does.
+func (s *Server) labelsJSON(b *board, fieldsParam, limitParam string) (out []any, bad string) {
+	fields, ok := parseFields(fieldsParam, labelFields)
+	if !ok {
+		return nil, "fields"
 	}
 	// Trello hands out 50 labels unless told otherwise (limit 0..1000).
 	limit := 50
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
+	if limitParam != "" {
+		n, err := strconv.Atoi(limitParam)
 		if err != nil || n < 0 || n > 1000 {
-			invalid(w, "limit")
-			return
+			return nil, "limit"
 		}
 		limit = n
 	}
-	out := []any{}
+	out = []any{}
 	for _, id := range b.labels {
 		if len(out) == limit {
 			break
 		}
 		out = append(out, project(s.labelJSON(s.labels[id]), fields))
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, ""
 }
 
 // labelColors are the colours Trello accepts for a label.
@@ -432,19 +490,38 @@ var memberFields = map[string]bool{
 }
 
 func (s *Server) getMembers(w http.ResponseWriter, b *board, q url.Values) {
-	fields, ok := parseFields(q.Get("fields"), memberFields)
-	if !ok {
-		invalid(w, "fields")
+	out, bad := s.membersJSON(b, q.Get("fields"))
+	if bad != "" {
+		invalid(w, bad)
 		return
 	}
-	if q.Get("fields") == "" {
+	writeJSON(w, http.StatusOK, out)
+}
+
+// membersJSON renders a board's members as GET /boards/{id}/members does.
+func (s *Server) membersJSON(b *board, fieldsParam string) (out []any, bad string) {
+	fields, ok := parseFields(fieldsParam, memberFields)
+	if !ok {
+		return nil, "fields"
+	}
+	if fieldsParam == "" {
 		fields = []string{"fullName", "username"}
 	}
-	out := []any{}
+	out = []any{}
 	for _, id := range b.members {
 		out = append(out, project(s.memberJSON(s.members[id]), fields))
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, ""
+}
+
+// fieldsJSON renders a board's custom fields as GET
+// /boards/{id}/customFields does.
+func (s *Server) fieldsJSON(b *board) []any {
+	out := []any{}
+	for _, id := range b.fields {
+		out = append(out, s.fieldJSON(s.fields[id]))
+	}
+	return out
 }
 
 // bound reads a before/since parameter: an id, or a date that stands for

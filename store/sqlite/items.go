@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"github.com/pmsync/pmsync/store"
 	"math"
-	"slices"
 	"strings"
 	"time"
 
@@ -226,101 +225,115 @@ func (db *DB) ApplyPage(ctx context.Context, w store.PageWrite) (store.PageResul
 	}
 
 	var res store.PageResult
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+	err := db.pageTx(ctx, func(tx *sql.Tx, st *pageStmts) (bool, error) {
 		if err := checkFence(ctx, tx, w.Fence); err != nil {
-			return err
+			return false, err
 		}
-		stored, err := storedRows(ctx, tx, w.Source, ids)
+		wrote := false
+		stored, err := storedRows(ctx, st.stored, w.Source, ids)
 		if err != nil {
-			return err
+			return false, err
 		}
-		insert, err := tx.PrepareContext(ctx, insertItemSQL)
-		if err != nil {
-			return fmt.Errorf("prepare item insert: %w", err)
-		}
-		defer insert.Close()
-		update, err := tx.PrepareContext(ctx, updateItemSQL)
-		if err != nil {
-			return fmt.Errorf("prepare item update: %w", err)
-		}
-		defer update.Close()
-		change, err := tx.PrepareContext(ctx, insertChangeSQL)
-		if err != nil {
-			return fmt.Errorf("prepare change insert: %w", err)
-		}
-		defer change.Close()
 		at := formatTime(w.At)
+		var fresh []int              // indexes of the rows to insert, in batches
+		pending := map[string]bool{} // ids among fresh
 		for i, r := range rows {
 			id := ids[i]
 			old, exists := stored[id]
 			if exists && old == r {
 				continue
 			}
-			if !exists {
-				if _, err := insert.ExecContext(ctx, append(r.args(), at, at, w.Source, id)...); err != nil {
-					return fmt.Errorf("insert item %q: %w", id, err)
+			if exists && pending[id] {
+				// A duplicate of a row not inserted yet: the insert must come
+				// first, so that the update finds the row.
+				if err := insertRows(ctx, st, w.Source, at, rows, ids, fresh); err != nil {
+					return false, err
 				}
+				fresh = fresh[:0]
+				clear(pending)
+			}
+			if !exists {
+				fresh = append(fresh, i)
+				pending[id] = true
 			} else {
-				if _, err := update.ExecContext(ctx, append(r.args(), at, w.Source, id)...); err != nil {
-					return fmt.Errorf("update item %q: %w", id, err)
+				if _, err := st.update.ExecContext(ctx, append(r.args(), at, w.Source, id)...); err != nil {
+					return false, fmt.Errorf("update item %q: %w", id, err)
 				}
 				for _, c := range diff(old, r) {
-					if _, err := change.ExecContext(ctx, w.Source, id, nullRun(w.RunID), at, c[0], c[1], c[2]); err != nil {
-						return fmt.Errorf("record %s change of item %q: %w", c[0], id, err)
+					if _, err := st.change.ExecContext(ctx, w.Source, id, nullRun(w.RunID), at, c[0], c[1], c[2]); err != nil {
+						return false, fmt.Errorf("record %s change of item %q: %w", c[0], id, err)
 					}
 				}
 			}
 			stored[id] = r // a later duplicate in the same page compares against this
 			res.Changed++
+			wrote = true
 		}
-		if err := unquarantine(ctx, tx, w.Source, ids); err != nil {
-			return err
+		if err := insertRows(ctx, st, w.Source, at, rows, ids, fresh); err != nil {
+			return false, err
 		}
-		if len(w.Quarantine) > 0 {
-			q, err := tx.PrepareContext(ctx, upsertQuarantineSQL)
-			if err != nil {
-				return fmt.Errorf("prepare quarantine upsert: %w", err)
+		if n, err := unquarantine(ctx, st, w.Source, ids); err != nil {
+			return false, err
+		} else if n > 0 {
+			wrote = true
+		}
+		for _, e := range w.Quarantine {
+			when := e.At
+			if when.IsZero() {
+				when = w.At
 			}
-			defer q.Close()
-			for _, e := range w.Quarantine {
-				when := e.At
-				if when.IsZero() {
-					when = w.At
-				}
-				t := formatTime(when)
-				if _, err := q.ExecContext(ctx, w.Source, e.ExternalID, e.Reason, t, t); err != nil {
-					return fmt.Errorf("quarantine record %q: %w", e.ExternalID, err)
-				}
-				res.Quarantined++
+			t := formatTime(when)
+			if _, err := st.quarantine.ExecContext(ctx, w.Source, e.ExternalID, e.Reason, t, t); err != nil {
+				return false, fmt.Errorf("quarantine record %q: %w", e.ExternalID, err)
 			}
+			res.Quarantined++
+			wrote = true
 		}
-		n, err := tombstone(ctx, tx, w.Source, w.Deleted, w.RunID, w.At)
+		n, err := tombstone(ctx, st, w.Source, w.Deleted, w.RunID, w.At)
 		if err != nil {
-			return err
+			return false, err
 		}
 		res.Deleted += n
 		// A record that is gone at the source has nothing left to fix.
-		if err := unquarantine(ctx, tx, w.Source, w.Deleted); err != nil {
-			return err
+		if n, err := unquarantine(ctx, st, w.Source, w.Deleted); err != nil {
+			return false, err
+		} else if n > 0 {
+			wrote = true
 		}
 		if w.HasLive {
 			gone, err := liveExcept(ctx, tx, w.Source, w.Live)
 			if err != nil {
-				return err
+				return false, err
 			}
-			n, err := tombstone(ctx, tx, w.Source, gone, w.RunID, w.At)
+			n, err := tombstone(ctx, st, w.Source, gone, w.RunID, w.At)
 			if err != nil {
-				return err
+				return false, err
 			}
 			res.Deleted += n
-			if err := pruneQuarantine(ctx, tx, w.Source, w.Live); err != nil {
-				return err
+			if n, err := pruneQuarantine(ctx, tx, st, w.Source, w.Live); err != nil {
+				return false, err
+			} else if n > 0 {
+				wrote = true
 			}
 		}
-		if _, err := tx.ExecContext(ctx, setCursorSQL, w.Source, w.Cursor, at); err != nil {
-			return fmt.Errorf("save cursor: %w", err)
+		wrote = wrote || res.Deleted > 0
+		// A page that changes nothing and leaves the cursor where it was
+		// writes nothing at all: a quiet sync must not grow the WAL.
+		var cur string
+		switch err := st.cursor.QueryRowContext(ctx, w.Source).Scan(&cur); {
+		case errors.Is(err, sql.ErrNoRows):
+			cur = ""
+			wrote = true
+		case err != nil:
+			return false, fmt.Errorf("read cursor: %w", err)
 		}
-		return nil
+		if !wrote && cur == w.Cursor {
+			return false, nil
+		}
+		if _, err := st.setCursor.ExecContext(ctx, w.Source, w.Cursor, at); err != nil {
+			return false, fmt.Errorf("save cursor: %w", err)
+		}
+		return true, nil
 	})
 	if err != nil {
 		return store.PageResult{}, fmt.Errorf("apply page of source %q: %w", w.Source, err)
@@ -350,83 +363,98 @@ func diff(old, cur itemRow) [][3]string {
 }
 
 // storedRows reads the stored rows of the given ids of source, keyed by
-// external id, with one query per chunk of ids.
-func storedRows(ctx context.Context, tx *sql.Tx, source string, ids []string) (map[string]itemRow, error) {
+// external id, with one query (the ids go in as one JSON array).
+func storedRows(ctx context.Context, q *sql.Stmt, source string, ids []string) (map[string]itemRow, error) {
 	out := make(map[string]itemRow, len(ids))
-	for chunk := range slices.Chunk(ids, inChunk) {
-		args := make([]any, 0, len(chunk)+1)
-		args = append(args, source)
-		for _, id := range chunk {
-			args = append(args, id)
-		}
-		rows, err := tx.QueryContext(ctx, `SELECT external_id, `+itemCols+` FROM items
-			WHERE source = ? AND external_id IN (`+placeholders(len(chunk))+`)`, args...)
-		if err != nil {
+	if len(ids) == 0 {
+		return out, nil
+	}
+	list, err := jsonList(ids)
+	if err != nil {
+		return nil, fmt.Errorf("read stored items: %w", err)
+	}
+	rows, err := q.QueryContext(ctx, source, list)
+	if err != nil {
+		return nil, fmt.Errorf("read stored items: %w", err)
+	}
+	defer rows.Close()
+	dest := make([]any, 0, 22)
+	for rows.Next() {
+		var id string
+		var r itemRow
+		dest = append(append(dest[:0], &id), r.dest()...)
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("read stored items: %w", err)
 		}
-		for rows.Next() {
-			var id string
-			var r itemRow
-			if err := rows.Scan(append([]any{&id}, r.dest()...)...); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("read stored items: %w", err)
-			}
-			out[id] = r
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("read stored items: %w", err)
-		}
+		out[id] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read stored items: %w", err)
 	}
 	return out, nil
 }
 
-// unquarantine removes the quarantine rows of ids that mapped again.
-func unquarantine(ctx context.Context, tx *sql.Tx, source string, ids []string) error {
-	for chunk := range slices.Chunk(ids, inChunk) {
-		args := make([]any, 0, len(chunk)+1)
-		args = append(args, source)
-		for _, id := range chunk {
-			args = append(args, id)
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM quarantine
-			WHERE source = ? AND external_id IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
-			return fmt.Errorf("clear quarantine: %w", err)
-		}
+// jsonList encodes ids as a JSON array, the one parameter that the
+// statements reading json_each take in place of a list of placeholders.
+func jsonList(ids []string) (string, error) {
+	b, err := json.Marshal(ids)
+	if err != nil {
+		return "", fmt.Errorf("encode ids: %w", err)
 	}
-	return nil
+	return string(b), nil
+}
+
+// unquarantine removes the quarantine rows of ids that mapped again and
+// returns how many it removed.
+func unquarantine(ctx context.Context, st *pageStmts, source string, ids []string) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	list, err := jsonList(ids)
+	if err != nil {
+		return 0, fmt.Errorf("clear quarantine: %w", err)
+	}
+	res, err := st.unquarantine.ExecContext(ctx, source, list)
+	if err != nil {
+		return 0, fmt.Errorf("clear quarantine: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("clear quarantine: %w", err)
+	}
+	return n, nil
 }
 
 // pruneQuarantine removes the quarantine rows of source whose records are
-// not in live: deleted at the source or moved out of its scope.
-func pruneQuarantine(ctx context.Context, tx *sql.Tx, source string, live []string) error {
+// not in live (deleted at the source or moved out of its scope) and returns
+// how many it removed.
+func pruneQuarantine(ctx context.Context, tx *sql.Tx, st *pageStmts, source string, live []string) (int64, error) {
 	keep := make(map[string]struct{}, len(live))
 	for _, id := range live {
 		keep[id] = struct{}{}
 	}
 	rows, err := tx.QueryContext(ctx, "SELECT external_id FROM quarantine WHERE source = ?", source)
 	if err != nil {
-		return fmt.Errorf("list quarantine: %w", err)
+		return 0, fmt.Errorf("list quarantine: %w", err)
 	}
 	var gone []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
 			rows.Close()
-			return fmt.Errorf("list quarantine: %w", err)
+			return 0, fmt.Errorf("list quarantine: %w", err)
 		}
 		if _, ok := keep[id]; !ok {
 			gone = append(gone, id)
 		}
 	}
 	if err := rows.Close(); err != nil {
-		return fmt.Errorf("list quarantine: %w", err)
+		return 0, fmt.Errorf("list quarantine: %w", err)
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("list quarantine: %w", err)
+		return 0, fmt.Errorf("list quarantine: %w", err)
 	}
-	return unquarantine(ctx, tx, source, gone)
+	return unquarantine(ctx, st, source, gone)
 }
 
 // liveExcept returns the live external ids of source that are not in live.
@@ -458,24 +486,11 @@ func liveExcept(ctx context.Context, tx *sql.Tx, source string, live []string) (
 
 // tombstone marks the live items among ids deleted and records the change.
 // Unknown and already tombstoned ids are skipped.
-func tombstone(ctx context.Context, tx *sql.Tx, source string, ids []string, runID int64, at time.Time) (int, error) {
-	if len(ids) == 0 {
-		return 0, nil
-	}
-	upd, err := tx.PrepareContext(ctx, tombstoneSQL)
-	if err != nil {
-		return 0, fmt.Errorf("prepare tombstone: %w", err)
-	}
-	defer upd.Close()
-	change, err := tx.PrepareContext(ctx, insertChangeSQL)
-	if err != nil {
-		return 0, fmt.Errorf("prepare change insert: %w", err)
-	}
-	defer change.Close()
+func tombstone(ctx context.Context, st *pageStmts, source string, ids []string, runID int64, at time.Time) (int, error) {
 	t := formatTime(at)
 	n := 0
 	for _, id := range ids {
-		res, err := upd.ExecContext(ctx, t, t, source, id)
+		res, err := st.tombstone.ExecContext(ctx, t, t, source, id)
 		if err != nil {
 			return n, fmt.Errorf("tombstone item %q: %w", id, err)
 		}
@@ -484,7 +499,7 @@ func tombstone(ctx context.Context, tx *sql.Tx, source string, ids []string, run
 		} else if k == 0 {
 			continue
 		}
-		if _, err := change.ExecContext(ctx, source, id, nullRun(runID), t, store.FieldDeleted, "", t); err != nil {
+		if _, err := st.change.ExecContext(ctx, source, id, nullRun(runID), t, store.FieldDeleted, "", t); err != nil {
 			return n, fmt.Errorf("record deletion of item %q: %w", id, err)
 		}
 		n++
@@ -500,18 +515,19 @@ func (db *DB) Tombstone(ctx context.Context, fence store.Fence, source string, l
 		return 0, errors.New("tombstone: source is empty")
 	}
 	var n int
-	err := db.writeTx(ctx, func(tx *sql.Tx) error {
+	err := db.pageTx(ctx, func(tx *sql.Tx, st *pageStmts) (bool, error) {
 		if err := checkFence(ctx, tx, fence); err != nil {
-			return err
+			return false, err
 		}
 		gone, err := liveExcept(ctx, tx, source, live)
 		if err != nil {
-			return err
+			return false, err
 		}
-		if n, err = tombstone(ctx, tx, source, gone, 0, at); err != nil {
-			return err
+		if n, err = tombstone(ctx, st, source, gone, 0, at); err != nil {
+			return false, err
 		}
-		return pruneQuarantine(ctx, tx, source, live)
+		pruned, err := pruneQuarantine(ctx, tx, st, source, live)
+		return n > 0 || pruned > 0, err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("tombstone items of source %q: %w", source, err)

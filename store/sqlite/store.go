@@ -56,6 +56,9 @@ type DB struct {
 	// readOnly is set by OpenReadOnly: what a read would keep for the next
 	// one (rollup facts) is not kept.
 	readOnly bool
+	// pages are the page write statements, prepared on write; nil in a
+	// read-only store.
+	pages *pageStmts
 
 	walMu    sync.Mutex
 	walStats WALStats
@@ -123,6 +126,12 @@ func OpenWith(ctx context.Context, path string, o Options) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	if err := migrate(ctx, db.write, time.Now()); err != nil {
+		db.write.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+
+	db.pages = &pageStmts{}
+	if err := db.pages.prepare(ctx, db.write); err != nil {
 		db.write.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -253,6 +262,11 @@ func (db *DB) Close() error {
 	if db.read != nil {
 		if err := db.read.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close store %s readers: %w", db.path, err))
+		}
+	}
+	if db.pages != nil {
+		if err := db.pages.close(); err != nil {
+			errs = append(errs, fmt.Errorf("close store %s statements: %w", db.path, err))
 		}
 	}
 	if db.write != db.read {
@@ -404,10 +418,6 @@ func parseTime(s sql.NullString) (time.Time, error) {
 	}
 	return t.UTC(), nil
 }
-
-// inChunk bounds the ids bound into one IN (...) list, far below SQLite's
-// variable limit, so that a page of any size can be looked up.
-const inChunk = 500
 
 // placeholders returns "?, ?, …" with n marks.
 func placeholders(n int) string {
