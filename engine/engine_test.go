@@ -534,9 +534,9 @@ func TestQuietSyncWritesNoData(t *testing.T) {
 	// reportAt is when the served rollup was last computed.
 	reportAt := func() time.Time {
 		t.Helper()
-		at, ok, err := e.db.LatestReportAt(ctx)
+		_, at, ok, err := e.db.LatestReport(ctx)
 		if err != nil || !ok {
-			t.Fatalf("LatestReportAt = %v, %v, %v; want the report the sync computed", at, ok, err)
+			t.Fatalf("LatestReport = %v, %v, %v; want the report the sync computed", at, ok, err)
 		}
 		return at
 	}

@@ -236,10 +236,17 @@ func (e *Engine) needsRefresh(ctx context.Context, results []SourceResult) (bool
 			return true, nil
 		}
 	}
-	at, ok, err := e.db.LatestReportAt(ctx)
-	if err != nil || !ok {
+	// The kept report (decoded once per revision, see LatestRevision)
+	// says when it was computed.
+	rev, err := e.db.ReportRevision(ctx)
+	if err != nil || rev == 0 {
 		return true, err
 	}
+	kept, _, err := e.LatestRevision(ctx)
+	if err != nil {
+		return true, err
+	}
+	at := kept.GeneratedAt
 	// A configuration changed since (a program renamed, a rule edited)
 	// changes the figures without changing an item.
 	fp, err := e.rollupFingerprint()

@@ -326,11 +326,6 @@ type Reports interface {
 	// grows with every SaveReport, 0 before the first. A reader keeps
 	// what it read of a report while the revision stays the same.
 	ReportRevision(ctx context.Context) (int64, error)
-	// LatestReportAt returns when the latest report was saved, and whether
-	// there is one, without reading the report: how old the served report
-	// is. (Whether a report read earlier is still the latest is the
-	// revision's to say: two saves can share an instant.)
-	LatestReportAt(ctx context.Context) (time.Time, bool, error)
 }
 
 // Outbox queues rollup versions for push targets and records how each

@@ -200,19 +200,6 @@ func (db *DB) LatestReport(ctx context.Context) (pmsync.Report, time.Time, bool,
 	return rep, at.UTC(), true, nil
 }
 
-// LatestReportAt returns when the latest report was saved.
-func (db *DB) LatestReportAt(ctx context.Context) (time.Time, bool, error) {
-	var at time.Time
-	err := db.pool.QueryRow(ctx, "SELECT at FROM reports WHERE id = 1").Scan(&at)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return time.Time{}, false, nil
-	}
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("read when the latest report was saved: %w", err)
-	}
-	return at.UTC(), true, nil
-}
-
 // LookupPush returns the push of version of program to target, if any.
 func (db *DB) LookupPush(ctx context.Context, target, program, version string) (store.Push, bool, error) {
 	var p store.Push

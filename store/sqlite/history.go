@@ -214,23 +214,6 @@ func (db *DB) ReportRevision(ctx context.Context) (int64, error) {
 	return rev, nil
 }
 
-// LatestReportAt returns when the latest report was saved.
-func (db *DB) LatestReportAt(ctx context.Context) (time.Time, bool, error) {
-	var at sql.NullString
-	err := db.read.QueryRowContext(ctx, "SELECT at FROM reports WHERE id = 1").Scan(&at)
-	if errors.Is(err, sql.ErrNoRows) {
-		return time.Time{}, false, nil
-	}
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("read when the latest report was saved: %w", err)
-	}
-	t, err := parseTime(at)
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("read when the latest report was saved: %w", err)
-	}
-	return t, true, nil
-}
-
 // LookupPush returns the push of version of program to target, if any.
 func (db *DB) LookupPush(ctx context.Context, target, program, version string) (store.Push, bool, error) {
 	var p store.Push

@@ -53,12 +53,12 @@ type DB struct {
 	abs   string
 	write *sql.DB // one connection: SQLite allows one writer at a time
 	read  *sql.DB // read-only connections
-	// readOnly is set by OpenReadOnly: what a read would keep for the next
-	// one (rollup facts) is not kept.
-	readOnly bool
 	// pages are the page write statements, prepared on write; nil in a
 	// read-only store.
 	pages *pageStmts
+	// readOnly is set by OpenReadOnly: what a read would keep for the next
+	// one (rollup facts) is not kept.
+	readOnly bool
 
 	walMu    sync.Mutex
 	walStats WALStats

@@ -192,9 +192,6 @@ func testLatestReport(t *testing.T, open Opener) {
 	if _, _, ok, err := db.LatestReport(ctx); ok || err != nil {
 		t.Fatalf("LatestReport on a new database = %v, %v", ok, err)
 	}
-	if _, ok, err := db.LatestReportAt(ctx); ok || err != nil {
-		t.Fatalf("LatestReportAt on a new database = %v, %v", ok, err)
-	}
 	if rev, err := db.ReportRevision(ctx); rev != 0 || err != nil {
 		t.Fatalf("ReportRevision on a new database = %d, %v; want 0", rev, err)
 	}
@@ -218,9 +215,6 @@ func testLatestReport(t *testing.T, open Opener) {
 	rep, at, ok, err := db.LatestReport(ctx)
 	if err != nil || !ok || rep.AsOf != "2026-03-02" || !at.Equal(t0.Add(time.Hour)) || rep.Programs[0].ID != "ehr" || rep.Portfolio.Programs[0] != "ehr" {
 		t.Errorf("LatestReport = %+v at %v, %v, %v", rep, at, ok, err)
-	}
-	if at2, ok, err := db.LatestReportAt(ctx); err != nil || !ok || !at2.Equal(at) {
-		t.Errorf("LatestReportAt = %v, %v, %v; want %v, the time LatestReport gives", at2, ok, err, at)
 	}
 }
 
