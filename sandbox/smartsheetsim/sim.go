@@ -63,17 +63,17 @@ type Server struct {
 	nextID  int64
 	refs    atomic.Uint64
 	faults  []*Fault
-	calls   []Call
+	calls   []*Call
 	limiter *rate.Limiter
 }
 
-// Call is one request the fake answered.
+// Call is one request the fake received.
 type Call struct {
 	Method string
 	Path   string // without APIPrefix
 	Query  string // raw query
-	Status int
-	Bytes  int // response body size
+	Status int    // 0 while the answer is still being written
+	Bytes  int    // response body size
 }
 
 // New returns an empty fake Smartsheet.
@@ -111,15 +111,20 @@ func BaseURL(ts *httptest.Server) string { return ts.URL + APIPrefix }
 // ServeHTTP answers one API request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	// Calls are kept in the order they arrive: an answer the client gave up
+	// on (past its response cap) may still be written after the next
+	// request was answered.
+	c := &Call{
+		Method: r.Method,
+		Path:   strings.TrimPrefix(r.URL.Path, APIPrefix),
+		Query:  r.URL.RawQuery,
+	}
+	s.mu.Lock()
+	s.calls = append(s.calls, c)
+	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		s.calls = append(s.calls, Call{
-			Method: r.Method,
-			Path:   strings.TrimPrefix(r.URL.Path, APIPrefix),
-			Query:  r.URL.RawQuery,
-			Status: rec.status,
-			Bytes:  rec.n,
-		})
+		c.Status, c.Bytes = rec.status, rec.n
 		s.mu.Unlock()
 	}()
 	if f := s.takeFault(r, false); f != nil {
@@ -159,11 +164,15 @@ func (r *recorder) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// Calls returns the requests answered so far, oldest first.
+// Calls returns the requests received so far, in the order they arrived.
 func (s *Server) Calls() []Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.calls)
+	out := make([]Call, len(s.calls))
+	for i, c := range s.calls {
+		out[i] = *c
+	}
+	return out
 }
 
 // ResetCalls forgets the recorded calls.
