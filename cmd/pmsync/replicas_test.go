@@ -6,9 +6,11 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,11 +31,21 @@ import (
 // connection is one credential: two replicas pulling it at the same time
 // would show as two requests in flight. Pushes (which read and write the
 // target issue or project) are not pulls and are not counted.
+//
+// A request is in flight from its arrival until the simulator starts its
+// answer (each search page waits 30 ms first): a client may have read a
+// whole answer, finished its sync and released the lease while the
+// simulator's handler is still returning. A request whose client has
+// closed its end of the connection (a killed replica, or one that gave its
+// lease up and cancelled) does not count either: no process is waiting for
+// its answer.
 type credentialGate struct {
-	next    http.Handler
-	isPull  func(*http.Request) bool
-	mu      sync.Mutex
-	in, max int
+	next     http.Handler
+	isPull   func(*http.Request) bool
+	mu       sync.Mutex
+	inflight map[*http.Request]time.Time
+	max      int
+	overlaps []string
 }
 
 func (g *credentialGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -42,21 +54,84 @@ func (g *credentialGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.mu.Lock()
-	g.in++
-	g.max = max(g.max, g.in)
+	if g.inflight == nil {
+		g.inflight = map[*http.Request]time.Time{}
+	}
+	n, now := 1, time.Now()
+	for o, since := range g.inflight {
+		if o.Context().Err() == nil && clientOpen(o.RemoteAddr) {
+			n++
+			g.overlaps = append(g.overlaps, fmt.Sprintf("%s %s from %s while %s %s from %s (in flight for %s)",
+				r.Method, r.URL.Path, r.RemoteAddr, o.Method, o.URL.Path, o.RemoteAddr, now.Sub(since)))
+		}
+	}
+	g.inflight[r] = now
+	g.max = max(g.max, n)
 	g.mu.Unlock()
-	defer func() {
+	answered := func() {
 		g.mu.Lock()
-		g.in--
+		delete(g.inflight, r)
 		g.mu.Unlock()
-	}()
-	g.next.ServeHTTP(w, r)
+	}
+	defer answered()
+	g.next.ServeHTTP(&answerWatch{ResponseWriter: w, answered: answered}, r)
+}
+
+// answerWatch calls answered when a handler starts its answer.
+type answerWatch struct {
+	http.ResponseWriter
+	answered func()
+	once     sync.Once
+}
+
+func (a *answerWatch) WriteHeader(code int) {
+	a.once.Do(a.answered)
+	a.ResponseWriter.WriteHeader(code)
+}
+
+func (a *answerWatch) Write(b []byte) (int, error) {
+	a.once.Do(a.answered)
+	return a.ResponseWriter.Write(b)
+}
+
+func (a *answerWatch) Unwrap() http.ResponseWriter { return a.ResponseWriter }
+
+// clientOpen reports whether the client end of a loopback TCP connection,
+// addr being the client's IPv4 address and port as the server saw it, is
+// still open: established in the kernel's table. Where the table cannot be
+// read it reports true, so the gate errs towards counting.
+func clientOpen(addr string) bool {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil || !ap.Addr().Is4() {
+		return true
+	}
+	table, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return true
+	}
+	ip := ap.Addr().As4()
+	// The table writes an IPv4 address as one little-endian hex word.
+	local := fmt.Sprintf("%02X%02X%02X%02X:%04X", ip[3], ip[2], ip[1], ip[0], ap.Port())
+	for _, line := range strings.Split(string(table), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 3 && f[1] == local {
+			return f[3] == "01" // TCP_ESTABLISHED
+		}
+	}
+	return false
 }
 
 func (g *credentialGate) maxInFlight() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.max
+}
+
+// overlapsSeen names the pulls that arrived while another was in flight.
+func (g *credentialGate) overlapsSeen() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.overlaps)
 }
 
 // TestReplicasShareOnePostgreSQL runs three `pmsync run` replicas on one
@@ -313,10 +388,18 @@ push:
 	}
 
 	if n := jg.maxInFlight(); n != 1 {
-		t.Errorf("jira was pulled by %d requests at once; one connection must be pulled by one replica at a time", n)
+		t.Errorf("jira was pulled by %d requests at once; one connection must be pulled by one replica at a time: %q", n, jg.overlapsSeen())
+		for i := range started {
+			log, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("replica-%d.log", i)))
+			for _, l := range strings.Split(string(log), "\n") {
+				if strings.Contains(l, `"lease"`) {
+					t.Logf("replica %d: %s", i, l)
+				}
+			}
+		}
 	}
 	if n := ag.maxInFlight(); n != 1 {
-		t.Errorf("asana was pulled by %d requests at once", n)
+		t.Errorf("asana was pulled by %d requests at once: %q", n, ag.overlapsSeen())
 	}
 
 	// Each rollup version reached each target once.
