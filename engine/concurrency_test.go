@@ -390,6 +390,65 @@ func TestSyncStopsBeforeAnUnrenewedLeaseRunsOut(t *testing.T) {
 	}
 }
 
+// slowRenewal is a store whose first lease renewal is granted but answered
+// late, and whose later renewals fail: a database that stalls, then is out
+// of reach.
+type slowRenewal struct {
+	engine.Store
+	delay   time.Duration
+	calls   atomic.Int32
+	renewed atomic.Int64 // the time the granted renewal was asked for, in ns
+}
+
+func (s *slowRenewal) AcquireLease(ctx context.Context, name, holder string, at time.Time, ttl time.Duration) (store.Fence, bool, error) {
+	switch s.calls.Add(1) {
+	case 1:
+		return s.Store.AcquireLease(ctx, name, holder, at, ttl)
+	case 2:
+		s.renewed.Store(time.Now().UnixNano())
+		f, got, err := s.Store.AcquireLease(ctx, name, holder, at, ttl)
+		time.Sleep(s.delay)
+		return f, got, err
+	}
+	return store.Fence{}, false, errors.New("connection refused")
+}
+
+// A renewal's term begins when it is asked for: a renewal answered late
+// does not move the sync's own deadline past the lease's expiry.
+func TestSlowRenewalDoesNotStretchTheLease(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, jirasim.Cloud, 100)
+	seed(e.sim, 10, e.clock.Now())
+	e.sim.Inject(jirasim.Fault{Path: "/rest/api/3/search/jql", Delay: time.Minute, Times: -1})
+	path := filepath.Join(e.dir, "pmsync.yaml")
+	text, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, append(text, []byte("sync: { lease_ttl: 5s }\n")...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.open(t, path)
+	db := &slowRenewal{Store: e.db, delay: 1500 * time.Millisecond}
+	eng, err := engine.New(e.cfg, db, engine.Options{Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = eng.Sync(ctx, engine.SyncOptions{})
+	stopped := time.Now()
+	if !errors.Is(err, engine.ErrBusy) {
+		t.Fatalf("sync with a stalled database: %v, want ErrBusy", err)
+	}
+	if db.calls.Load() < 2 {
+		t.Fatalf("%d lease calls: the sync stopped before its first renewal", db.calls.Load())
+	}
+	// The renewal granted the lease until 5 s after it was asked for; an
+	// answer 1.5 s late must not let the sync run past that.
+	if held := stopped.Sub(time.Unix(0, db.renewed.Load())); held >= 5*time.Second {
+		t.Errorf("the sync ran %v after its last granted renewal was asked for; the lease could pass on at 5 s", held)
+	}
+}
+
 // The sources report shows which process holds each connection's lease.
 func TestSourceReportsShowTheLease(t *testing.T) {
 	ctx := context.Background()

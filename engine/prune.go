@@ -25,7 +25,8 @@ type Pruned struct {
 // removed. It runs under the prune lease; when another replica holds it,
 // Prune does nothing and reports false.
 func (e *Engine) Prune(ctx context.Context) (Pruned, bool, error) {
-	fence, got, err := e.acquire(ctx, pruneLease, e.now())
+	taken := e.now()
+	fence, got, err := e.acquire(ctx, pruneLease, taken)
 	if err != nil {
 		return Pruned{}, false, fmt.Errorf("take the prune lease: %w", err)
 	}
@@ -40,7 +41,7 @@ func (e *Engine) Prune(ctx context.Context) (Pruned, bool, error) {
 	}()
 	ctx, lost := context.WithCancelCause(ctx)
 	defer lost(nil)
-	go e.heartbeat(ctx, fence, lost)
+	go e.heartbeat(ctx, fence, taken, lost)
 
 	r := e.cfg.Retention
 	start := e.now()

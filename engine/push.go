@@ -97,7 +97,8 @@ func (e *Engine) Push(ctx context.Context, dryRun bool) ([]PushResult, error) {
 	e.pushMu.Lock()
 	defer e.pushMu.Unlock()
 	if !dryRun {
-		fence, got, err := e.acquire(ctx, pushingLease, e.now())
+		taken := e.now()
+		fence, got, err := e.acquire(ctx, pushingLease, taken)
 		if err != nil {
 			return nil, fmt.Errorf("take the push lease: %w", err)
 		}
@@ -112,7 +113,7 @@ func (e *Engine) Push(ctx context.Context, dryRun bool) ([]PushResult, error) {
 		var lost context.CancelCauseFunc
 		ctx, lost = context.WithCancelCause(ctx)
 		defer lost(nil)
-		go e.heartbeat(ctx, fence, lost)
+		go e.heartbeat(ctx, fence, taken, lost)
 	}
 	rep, err := e.Rollup(ctx, RollupOptions{Save: !dryRun})
 	if err != nil {

@@ -210,7 +210,8 @@ const rollupLease = "rollup"
 // the rollup lease, and reports whether it ran. Another replica holding the
 // lease means this one has nothing to do this time.
 func (e *Engine) ScheduledPush(ctx context.Context) (bool, error) {
-	fence, got, err := e.acquire(ctx, rollupLease, e.now())
+	taken := e.now()
+	fence, got, err := e.acquire(ctx, rollupLease, taken)
 	if err != nil {
 		return false, fmt.Errorf("take the rollup lease: %w", err)
 	}
@@ -225,7 +226,7 @@ func (e *Engine) ScheduledPush(ctx context.Context) (bool, error) {
 	}()
 	ctx, lost := context.WithCancelCause(ctx)
 	defer lost(nil)
-	go e.heartbeat(ctx, fence, lost)
+	go e.heartbeat(ctx, fence, taken, lost)
 	_, err = e.Push(ctx, false)
 	return true, err
 }

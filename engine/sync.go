@@ -375,7 +375,7 @@ func (e *Engine) syncSource(ctx context.Context, src config.SourceRef, opts Sync
 	// another process take it over all the same, stop before writing more.
 	ctx, lost := context.WithCancelCause(ctx)
 	defer lost(nil)
-	go e.heartbeat(ctx, fence, lost)
+	go e.heartbeat(ctx, fence, start, lost)
 
 	// Holding the lease, any run of this source still marked running
 	// belongs to a process that died.
@@ -731,10 +731,13 @@ func (e *Engine) acquire(ctx context.Context, lease string, at time.Time) (store
 // renewals have not come through (a stalled machine, a database out of
 // reach), so that two processes never talk to one connection at once: the
 // fence keeps the data safe, this keeps the vendor's view of a credential
-// to one client at a time.
-func (e *Engine) heartbeat(ctx context.Context, fence store.Fence, lost context.CancelCauseFunc) {
+// to one client at a time. at is when the lease's current term began (the
+// time it was taken with); each renewal's term begins when it is asked
+// for, not when the database answers.
+func (e *Engine) heartbeat(ctx context.Context, fence store.Fence, at time.Time, lost context.CancelCauseFunc) {
 	valid := e.leaseTTL - e.leaseTTL/5
-	expire := time.NewTimer(valid)
+	left := func(at time.Time) time.Duration { return max(valid-e.now().Sub(at), 0) }
+	expire := time.NewTimer(left(at))
 	defer expire.Stop()
 	t := time.NewTicker(e.leaseTTL / 3)
 	defer t.Stop()
@@ -746,7 +749,8 @@ func (e *Engine) heartbeat(ctx context.Context, fence store.Fence, lost context.
 			lost(fmt.Errorf("%w: its lease could not be renewed in time", ErrBusy))
 			return
 		case <-t.C:
-			f, got, err := e.db.AcquireLease(ctx, fence.Lease, e.holder, e.now(), e.leaseTTL)
+			at := e.now()
+			f, got, err := e.db.AcquireLease(ctx, fence.Lease, e.holder, at, e.leaseTTL)
 			if ctx.Err() != nil {
 				return
 			}
@@ -757,7 +761,7 @@ func (e *Engine) heartbeat(ctx context.Context, fence store.Fence, lost context.
 				lost(fmt.Errorf("%w: its lease was taken over", ErrBusy))
 				return
 			default:
-				expire.Reset(valid)
+				expire.Reset(left(at))
 			}
 		}
 	}
