@@ -357,10 +357,10 @@ func (s *renewalsFail) AcquireLease(ctx context.Context, name, holder string, at
 	return store.Fence{}, false, errors.New("connection refused")
 }
 
-// A sync whose lease cannot be renewed stops before the lease could pass to
-// another process, even in the middle of a request.
-func TestSyncStopsBeforeAnUnrenewedLeaseRunsOut(t *testing.T) {
-	ctx := context.Background()
+// stalledSearch is an environment with a 5 s sync lease whose Jira search
+// answers only after a minute: a sync runs until its lease stops it.
+func stalledSearch(t *testing.T) *env {
+	t.Helper()
 	e := newEnv(t, jirasim.Cloud, 100)
 	seed(e.sim, 10, e.clock.Now())
 	e.sim.Inject(jirasim.Fault{Path: "/rest/api/3/search/jql", Delay: time.Minute, Times: -1})
@@ -373,6 +373,14 @@ func TestSyncStopsBeforeAnUnrenewedLeaseRunsOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.open(t, path)
+	return e
+}
+
+// A sync whose lease cannot be renewed stops before the lease could pass to
+// another process, even in the middle of a request.
+func TestSyncStopsBeforeAnUnrenewedLeaseRunsOut(t *testing.T) {
+	ctx := context.Background()
+	e := stalledSearch(t)
 	eng, err := engine.New(e.cfg, &renewalsFail{Store: e.db}, engine.Options{Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
@@ -417,18 +425,7 @@ func (s *slowRenewal) AcquireLease(ctx context.Context, name, holder string, at 
 // does not move the sync's own deadline past the lease's expiry.
 func TestSlowRenewalDoesNotStretchTheLease(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, jirasim.Cloud, 100)
-	seed(e.sim, 10, e.clock.Now())
-	e.sim.Inject(jirasim.Fault{Path: "/rest/api/3/search/jql", Delay: time.Minute, Times: -1})
-	path := filepath.Join(e.dir, "pmsync.yaml")
-	text, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, append(text, []byte("sync: { lease_ttl: 5s }\n")...), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e.open(t, path)
+	e := stalledSearch(t)
 	db := &slowRenewal{Store: e.db, delay: 1500 * time.Millisecond}
 	eng, err := engine.New(e.cfg, db, engine.Options{Log: zerolog.Nop()})
 	if err != nil {
