@@ -12,6 +12,7 @@ import (
 
 	"github.com/pmsync/pmsync"
 	"github.com/pmsync/pmsync/store"
+	"github.com/pmsync/pmsync/store/internal/itemcodec"
 )
 
 // ChangeLog returns the recorded item changes q selects, oldest first. The
@@ -121,7 +122,7 @@ func (db *DB) FirstSuccess(ctx context.Context, source string) (time.Time, error
 // snapshot saved before figures were kept apart is read whole and cut down
 // to them.
 func (db *DB) SnapshotsSince(ctx context.Context, program string, from pmsync.Date) ([]store.Snapshot, error) {
-	d, err := checkDate(from)
+	d, err := itemcodec.Date(from)
 	if err != nil || d == "" {
 		return nil, fmt.Errorf("list snapshots of program %q since %q: not a date", program, from)
 	}

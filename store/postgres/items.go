@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/pmsync/pmsync"
 	"github.com/pmsync/pmsync/store"
+	"github.com/pmsync/pmsync/store/internal/itemcodec"
 )
 
 // changeTimeLayout renders a tombstone time in an item's history (the Old
@@ -113,16 +113,10 @@ func (s *scanned) row() itemRow {
 		}
 		return toMicros(*p)
 	}
-	fl := func(p *float64) optFloat {
-		if p == nil {
-			return optFloat{}
-		}
-		return optFloat{v: *p, ok: true}
-	}
 	return itemRow{
 		kind: s.kind, title: s.title, url: s.url, owner: s.owner, priority: s.priority, status: s.status, state: s.state,
 		start: str(s.start), due: str(s.due), doneAt: tm(s.doneAt), updatedAt: tm(s.updatedAt),
-		percent: fl(s.percent), planned: fl(s.planned), actual: fl(s.actual),
+		percent: toOptFloat(s.percent), planned: toOptFloat(s.planned), actual: toOptFloat(s.actual),
 		likelihood: s.likelihood, impact: s.impact, milestone: s.milestone, parent: s.parent,
 		labels: s.labels, fields: s.fields, deletedAt: tm(s.deletedAt),
 	}
@@ -136,43 +130,18 @@ func encodeItem(it pmsync.Item) (itemRow, error) {
 		status: it.Status, state: string(it.State),
 		doneAt: toMicros(it.DoneAt), updatedAt: toMicros(it.UpdatedAt),
 		milestone: it.Milestone, parent: it.Parent, deletedAt: toMicros(it.DeletedAt),
-		labels: "[]", fields: "{}",
 	}
 	if it.Likelihood < math.MinInt16 || it.Likelihood > math.MaxInt16 || it.Impact < math.MinInt16 || it.Impact > math.MaxInt16 {
 		return itemRow{}, fmt.Errorf("likelihood %d or impact %d out of range", it.Likelihood, it.Impact)
 	}
 	r.likelihood, r.impact = int16(it.Likelihood), int16(it.Impact)
-	var err error
-	if r.start, err = checkDate(it.Start); err != nil {
-		return itemRow{}, fmt.Errorf("start: %w", err)
+	v, err := itemcodec.Encode(it)
+	if err != nil {
+		return itemRow{}, err
 	}
-	if r.due, err = checkDate(it.Due); err != nil {
-		return itemRow{}, fmt.Errorf("due: %w", err)
-	}
-	if r.percent, err = checkFloat(it.PercentComplete); err != nil {
-		return itemRow{}, fmt.Errorf("percent complete: %w", err)
-	}
-	if r.planned, err = checkFloat(it.PlannedCost); err != nil {
-		return itemRow{}, fmt.Errorf("planned cost: %w", err)
-	}
-	if r.actual, err = checkFloat(it.ActualCost); err != nil {
-		return itemRow{}, fmt.Errorf("actual cost: %w", err)
-	}
-	if len(it.Labels) > 0 {
-		b, err := json.Marshal(it.Labels)
-		if err != nil {
-			return itemRow{}, fmt.Errorf("labels: %w", err)
-		}
-		r.labels = string(b)
-	}
-	if len(it.Fields) > 0 {
-		// Map keys marshal sorted, so equal fields give equal text.
-		b, err := json.Marshal(it.Fields)
-		if err != nil {
-			return itemRow{}, fmt.Errorf("fields: %w", err)
-		}
-		r.fields = string(b)
-	}
+	r.start, r.due = v.Start, v.Due
+	r.percent, r.planned, r.actual = toOptFloat(v.Percent), toOptFloat(v.Planned), toOptFloat(v.Actual)
+	r.labels, r.fields = v.Labels, v.Fields
 	return r, nil
 }
 
@@ -188,42 +157,17 @@ func (r itemRow) item(source, externalID string) (pmsync.Item, error) {
 		Likelihood: int(r.likelihood), Impact: int(r.impact),
 		Milestone: r.milestone, Parent: r.parent,
 	}
-	if err := json.Unmarshal([]byte(r.labels), &it.Labels); err != nil {
-		return pmsync.Item{}, fmt.Errorf("labels: %w", err)
-	}
-	if len(it.Labels) == 0 {
-		it.Labels = nil
-	}
-	if err := json.Unmarshal([]byte(r.fields), &it.Fields); err != nil {
-		return pmsync.Item{}, fmt.Errorf("fields: %w", err)
-	}
-	if len(it.Fields) == 0 {
-		it.Fields = nil
+	if err := itemcodec.DecodeJSON(r.labels, r.fields, &it); err != nil {
+		return pmsync.Item{}, err
 	}
 	return it, nil
 }
 
-// checkDate checks that d is exactly YYYY-MM-DD; unset is "".
-func checkDate(d pmsync.Date) (string, error) {
-	if d.IsZero() {
-		return "", nil
-	}
-	if _, err := time.Parse(pmsync.DateLayout, string(d)); err != nil || len(d) != len(pmsync.DateLayout) {
-		return "", fmt.Errorf("date %q is not YYYY-MM-DD", string(d))
-	}
-	return string(d), nil
-}
-
-// checkFloat refuses NaN and infinities, which the SQLite backend cannot
-// store either: both backends accept the same items.
-func checkFloat(f *float64) (optFloat, error) {
+func toOptFloat(f *float64) optFloat {
 	if f == nil {
-		return optFloat{}, nil
+		return optFloat{}
 	}
-	if math.IsNaN(*f) || math.IsInf(*f, 0) {
-		return optFloat{}, fmt.Errorf("%g is not a finite number", *f)
-	}
-	return optFloat{v: *f, ok: true}, nil
+	return optFloat{v: *f, ok: true}
 }
 
 func nullRun(id int64) *int64 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pmsync/pmsync"
 	"github.com/pmsync/pmsync/store"
+	"github.com/pmsync/pmsync/store/internal/itemcodec"
 )
 
 // snapshotLock is the first key of the advisory lock that serialises
@@ -30,7 +31,7 @@ func (db *DB) SaveSnapshot(ctx context.Context, r pmsync.Rollup, at time.Time) (
 	if r.Version == "" {
 		return false, fmt.Errorf("save snapshot of program %q: rollup has no version", r.ID)
 	}
-	asOf, err := checkDate(r.AsOf)
+	asOf, err := itemcodec.Date(r.AsOf)
 	if err != nil {
 		return false, fmt.Errorf("save snapshot of program %q: as-of %w", r.ID, err)
 	}

@@ -6,12 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/pmsync/pmsync/store"
-	"math"
 	"strings"
 	"time"
 
 	"github.com/pmsync/pmsync"
+	"github.com/pmsync/pmsync/store"
+	"github.com/pmsync/pmsync/store/internal/itemcodec"
 )
 
 // itemCols are the stored columns of an item besides its key. Two items are
@@ -52,39 +52,14 @@ func encodeItem(it pmsync.Item) (itemRow, error) {
 		doneAt: nullTime(it.DoneAt), updatedAt: nullTime(it.UpdatedAt),
 		likelihood: int64(it.Likelihood), impact: int64(it.Impact),
 		milestone: it.Milestone, parent: it.Parent, deletedAt: nullTime(it.DeletedAt),
-		labels: "[]", fields: "{}",
 	}
-	var err error
-	if r.start, err = nullDate(it.Start); err != nil {
-		return itemRow{}, fmt.Errorf("start: %w", err)
+	v, err := itemcodec.Encode(it)
+	if err != nil {
+		return itemRow{}, err
 	}
-	if r.due, err = nullDate(it.Due); err != nil {
-		return itemRow{}, fmt.Errorf("due: %w", err)
-	}
-	if r.percent, err = nullFloat(it.PercentComplete); err != nil {
-		return itemRow{}, fmt.Errorf("percent complete: %w", err)
-	}
-	if r.planned, err = nullFloat(it.PlannedCost); err != nil {
-		return itemRow{}, fmt.Errorf("planned cost: %w", err)
-	}
-	if r.actual, err = nullFloat(it.ActualCost); err != nil {
-		return itemRow{}, fmt.Errorf("actual cost: %w", err)
-	}
-	if len(it.Labels) > 0 {
-		b, err := json.Marshal(it.Labels)
-		if err != nil {
-			return itemRow{}, fmt.Errorf("labels: %w", err)
-		}
-		r.labels = string(b)
-	}
-	if len(it.Fields) > 0 {
-		// Map keys marshal sorted, so equal fields give equal text.
-		b, err := json.Marshal(it.Fields)
-		if err != nil {
-			return itemRow{}, fmt.Errorf("fields: %w", err)
-		}
-		r.fields = string(b)
-	}
+	r.start, r.due = nullText(v.Start), nullText(v.Due)
+	r.percent, r.planned, r.actual = nullFloat(v.Percent), nullFloat(v.Planned), nullFloat(v.Actual)
+	r.labels, r.fields = v.Labels, v.Fields
 	return r, nil
 }
 
@@ -111,43 +86,21 @@ func (r itemRow) item(source, externalID string) (pmsync.Item, error) {
 	it.PercentComplete = floatPtr(r.percent)
 	it.PlannedCost = floatPtr(r.planned)
 	it.ActualCost = floatPtr(r.actual)
-	if err := json.Unmarshal([]byte(r.labels), &it.Labels); err != nil {
-		return pmsync.Item{}, fmt.Errorf("labels: %w", err)
-	}
-	if len(it.Labels) == 0 {
-		it.Labels = nil
-	}
-	if err := json.Unmarshal([]byte(r.fields), &it.Fields); err != nil {
-		return pmsync.Item{}, fmt.Errorf("fields: %w", err)
-	}
-	if len(it.Fields) == 0 {
-		it.Fields = nil
+	if err := itemcodec.DecodeJSON(r.labels, r.fields, &it); err != nil {
+		return pmsync.Item{}, err
 	}
 	return it, nil
 }
 
-// nullDate checks that d is exactly YYYY-MM-DD, the form that sorts and
-// compares as text; unset is NULL.
-func nullDate(d pmsync.Date) (sql.NullString, error) {
-	if d.IsZero() {
-		return sql.NullString{}, nil
-	}
-	if _, err := time.Parse(pmsync.DateLayout, string(d)); err != nil || len(d) != len(pmsync.DateLayout) {
-		return sql.NullString{}, fmt.Errorf("date %q is not YYYY-MM-DD", string(d))
-	}
-	return sql.NullString{String: string(d), Valid: true}, nil
-}
+// nullText stores "" as NULL.
+func nullText(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
-// nullFloat stores nil as NULL. NaN and infinities are refused: SQLite would
-// turn them into NULL or a value that never compares equal.
-func nullFloat(f *float64) (sql.NullFloat64, error) {
+// nullFloat stores nil as NULL.
+func nullFloat(f *float64) sql.NullFloat64 {
 	if f == nil {
-		return sql.NullFloat64{}, nil
+		return sql.NullFloat64{}
 	}
-	if math.IsNaN(*f) || math.IsInf(*f, 0) {
-		return sql.NullFloat64{}, fmt.Errorf("%g is not a finite number", *f)
-	}
-	return sql.NullFloat64{Float64: *f, Valid: true}, nil
+	return sql.NullFloat64{Float64: *f, Valid: true}
 }
 
 func floatPtr(f sql.NullFloat64) *float64 {
