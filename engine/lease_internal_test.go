@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -74,5 +75,43 @@ func TestZombieHolderIsDead(t *testing.T) {
 	self := fmt.Sprintf("%s/%s/%d/aaaa", host, ns, os.Getpid())
 	if !deadHolder(fmt.Sprintf("%s/%s/%d/bbbb", host, ns, pid), self) {
 		t.Errorf("a zombie holder (pid %d) is taken for alive", pid)
+	}
+}
+
+// Each process offers the connections in the configuration's order rotated
+// to a start of its own, so that replicas starting together reach for
+// different connections first.
+func TestFeedOrderRotatesByHolder(t *testing.T) {
+	groups := [][]int{{0}, {1, 2}, {3}, {4}, {5}, {6}, {7, 8}, {9}}
+	starts := map[int]int{}
+	for pid := 1000; pid < 1200; pid++ {
+		holder := fmt.Sprintf("vm/4026531836/%d/%04x", pid, pid*7919%65536)
+		order := feedOrder(groups, holder)
+		if len(order) != len(groups) {
+			t.Fatalf("%s: %d groups offered, want %d", holder, len(order), len(groups))
+		}
+		// A rotation: each group follows the one before it in the
+		// configuration, wrapping around once.
+		first := order[0][0]
+		k := slices.IndexFunc(groups, func(g []int) bool { return g[0] == first })
+		for i, g := range order {
+			if want := groups[(k+i)%len(groups)]; !slices.Equal(g, want) {
+				t.Fatalf("%s: group %d offered is %v, want %v (a rotation of the configuration's order)", holder, i, g, want)
+			}
+		}
+		if again := feedOrder(groups, holder); !slices.Equal(again[0], order[0]) {
+			t.Fatalf("%s: the order changed between two calls", holder)
+		}
+		starts[k]++
+	}
+	// 200 holders over 8 places: every place is somebody's start, and no
+	// place takes more than twice its share (25).
+	for k := range groups {
+		if n := starts[k]; n == 0 || n > 50 {
+			t.Errorf("%d of 200 holders start at connection %d; starts %v", n, k, starts)
+		}
+	}
+	if got := feedOrder(groups[:1], "any"); len(got) != 1 {
+		t.Errorf("one group: %v", got)
 	}
 }
