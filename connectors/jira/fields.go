@@ -66,9 +66,10 @@ func (fc *fieldCatalog) resolve(name string) []gojira.Field {
 	return nil
 }
 
-// catalogTTL is how long a fetched field catalog is trusted: a field an
-// administrator adds or renames is seen by the first pull an hour later,
-// without a restart.
+// catalogTTL is how long a fetched field catalog, and the user's time
+// zone, are trusted: a field an administrator adds or renames, or a zone
+// the user changes, is seen by the first pull an hour later, without a
+// restart.
 const catalogTTL = time.Hour
 
 // selection is what a search asks for and how custom values are read back.
@@ -149,30 +150,37 @@ func (c *Connector) fieldCatalog(ctx context.Context) (*fieldCatalog, error) {
 }
 
 // fetchZone returns the user's time zone, in which Jira reads JQL date
-// literals, fetched once per connector from GET /myself.
+// literals, from GET /myself, fetched again once the last fetch is older
+// than catalogTTL: a literal read in a zone the user has since left would
+// move by the difference, and a move west would skip the updates of those
+// hours for good.
 func (c *Connector) fetchZone(ctx context.Context) (*time.Location, error) {
+	now := c.now()
 	c.mu.Lock()
-	zone := c.zone
+	zone, at := c.zone, c.zoneAt
 	c.mu.Unlock()
-	if zone != nil {
+	if zone != nil && now.Sub(at) < catalogTTL {
 		return zone, nil
 	}
 	me, _, err := c.jc.User.GetSelfWithContext(ctx)
 	if err != nil {
 		return nil, callErr(err)
 	}
-	zone, err = time.LoadLocation(me.TimeZone)
+	loc, err := time.LoadLocation(me.TimeZone)
 	if me.TimeZone == "" || err != nil {
 		// Formatting the literal in the westernmost offset makes Jira read it
 		// as an earlier instant in any user zone: a longer overlap, never a
 		// gap. Cloud hides timeZone under some privacy settings.
 		c.log.Warn().Str("time_zone", me.TimeZone).Msg("jira user time zone unknown; widening the incremental overlap")
-		zone = time.FixedZone("UTC-12", -12*60*60)
+		loc = time.FixedZone("UTC-12", -12*60*60)
+	}
+	if zone != nil && zone.String() != loc.String() {
+		c.log.Info().Str("was", zone.String()).Str("now", loc.String()).Msg("jira user time zone changed")
 	}
 	c.mu.Lock()
-	c.zone = zone
+	c.zone, c.zoneAt = loc, now
 	c.mu.Unlock()
-	return zone, nil
+	return loc, nil
 }
 
 // normalize turns a custom field value into what mappings expect: numbers

@@ -257,7 +257,8 @@ type Connector struct {
 	mu        sync.Mutex
 	catalog   *fieldCatalog  // from GET /field, refreshed after catalogTTL
 	catalogAt time.Time      // when catalog was fetched
-	zone      *time.Location // the user's time zone from GET /myself
+	zone      *time.Location // the user's time zone from GET /myself, refreshed after catalogTTL
+	zoneAt    time.Time      // when zone was fetched
 	site      string         // where browse links point; "" until known (siteURL)
 
 	parsers fastjson.ParserPool // for search answers (decodeSearch)

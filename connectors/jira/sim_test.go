@@ -255,12 +255,11 @@ func TestPullFullThenIncremental(t *testing.T) {
 			if diff := cmp.Diff(sorted(wantInc), sorted(idsOf(t, inc))); diff != "" {
 				t.Errorf("incremental pull ids (-want +got):\n%s", diff)
 			}
-			// The field catalog is an hour old, so it is read again; /myself
-			// is read once for the zone (on Data Center the full pull did).
+			// The field catalog is an hour old, so it is read again, and so
+			// is the user's zone (on Cloud read for the first time: a full
+			// pull writes no date literal; on Data Center the full walk's
+			// proof read it an hour ago).
 			wantCalls = map[string]int{"GET /rest/api/2/field": 1, "GET /rest/api/2/myself": 1, "POST " + e.searchPath(): 1}
-			if flavor == jirasim.DataCenter {
-				delete(wantCalls, "GET /rest/api/2/myself")
-			}
 			if diff := cmp.Diff(wantCalls, countCalls(e.calls(t))); diff != "" {
 				t.Errorf("incremental pull requests (-want +got):\n%s", diff)
 			}
@@ -497,6 +496,40 @@ func TestIncrementalLiteralInUserZone(t *testing.T) {
 		}
 	}
 	if want := `(project = "EHR") AND updated >= "2026/03/01 10:55" ORDER BY updated ASC, id ASC`; body.JQL != want {
+		t.Errorf("jql = %q, want %q", body.JQL, want)
+	}
+}
+
+// A user who moves their time zone west would have the next literal read
+// hours later than meant, and the updates of those hours skipped for good:
+// the zone is read again once it is an hour old.
+func TestIncrementalFollowsAChangedUserZone(t *testing.T) {
+	e := newEnv(t, envOpts{zone: "America/New_York"})
+	e.sim.Add(jirasim.Issue{ID: "30001", Project: "EHR", Summary: "first", Updated: t0})
+	cur := e.pull(t, projectScope, "")[0].Next
+	e.pull(t, projectScope, cur) // reads the zone: New York
+	if err := e.sim.SetTimeZone("Pacific/Honolulu"); err != nil {
+		t.Fatal(err)
+	}
+	// Two hours on, an issue changes an hour after the cursor. Read in
+	// Honolulu, a literal written in New York's 04:00 would mean 14:00Z,
+	// after the change at 10:00Z.
+	e.clock.Advance(2 * time.Hour)
+	e.sim.Add(jirasim.Issue{ID: "30002", Project: "EHR", Summary: "changed", Updated: t0.Add(time.Hour)})
+	e.resetCalls()
+	pages := e.pull(t, projectScope, cur)
+	if got := idsOf(t, pages); !slices.Contains(got, "30002") {
+		t.Errorf("incremental ids %v: the issue changed after the cursor is missing", got)
+	}
+	var body struct{ JQL string }
+	for _, c := range e.calls(t) {
+		if c.Path == e.searchPath() {
+			_ = json.Unmarshal(c.Body, &body)
+		}
+	}
+	// The cursor is 09:00Z less the 5-minute overlap: 22:55 the day before
+	// in Honolulu (UTC-10).
+	if want := `(project = "EHR") AND updated >= "2026/03/01 22:55" ORDER BY updated ASC, id ASC`; body.JQL != want {
 		t.Errorf("jql = %q, want %q", body.JQL, want)
 	}
 }

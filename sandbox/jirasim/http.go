@@ -252,7 +252,7 @@ func (s *Server) myself(w http.ResponseWriter, base, api string) {
 	b = append(b, `,"displayName":`...)
 	b = appendString(b, selfName)
 	b = append(b, `,"active":true,"timeZone":`...)
-	b = appendString(b, s.opts.TimeZone)
+	b = appendString(b, s.zone.Load().name)
 	b = append(b, `,"locale":"en_US","groups":{"size":1,"items":[]},"applicationRoles":{"size":1,"items":[]},"expand":"groups,applicationRoles"}`...)
 	writeJSON(w, http.StatusOK, b)
 }
@@ -331,7 +331,7 @@ func (s *Server) serverInfo(w http.ResponseWriter, base string) {
 		b = append(b, `,"version":"9.12.15","versionNumbers":[9,12,15],"deploymentType":"Server","buildNumber":9120015`...)
 	}
 	b = append(b, `,"serverTime":`...)
-	b = appendString(b, s.opts.Now().In(s.loc).Format(jiraTime))
+	b = appendString(b, s.opts.Now().In(s.loc()).Format(jiraTime))
 	b = append(b, `,"serverTitle":"Jira"}`...)
 	writeJSON(w, http.StatusOK, b)
 }
@@ -472,9 +472,9 @@ func (s *Server) appendComment(b []byte, base string, rec *record, c comment, ap
 	b = append(b, `,"updateAuthor":`...)
 	b = s.appendUser(b, base, api, selfName)
 	b = append(b, `,"created":`...)
-	b = appendString(b, c.Created.In(s.loc).Format(jiraTime))
+	b = appendString(b, c.Created.In(s.loc()).Format(jiraTime))
 	b = append(b, `,"updated":`...)
-	b = appendString(b, c.Created.In(s.loc).Format(jiraTime))
+	b = appendString(b, c.Created.In(s.loc()).Format(jiraTime))
 	if s.opts.Flavor == Cloud {
 		b = append(b, `,"jsdPublic":true`...)
 	}

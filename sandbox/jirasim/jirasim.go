@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	// The user's zone must load on hosts without a zoneinfo database (a
@@ -126,7 +127,7 @@ type comment struct {
 // Server is a simulated Jira. It is safe for concurrent use.
 type Server struct {
 	opts Options
-	loc  *time.Location
+	zone atomic.Pointer[userZone] // the user's time zone; SetTimeZone changes it
 	cat  *catalog
 
 	mu          sync.RWMutex
@@ -182,9 +183,8 @@ func New(opts Options) *Server {
 		}
 	}
 	cat := newCatalog(opts.Flavor)
-	return &Server{
+	s := &Server{
 		opts:        opts,
-		loc:         loc,
 		cat:         cat,
 		base:        strings.TrimSuffix(opts.BaseURL, "/"),
 		byKey:       map[string]*record{},
@@ -197,6 +197,38 @@ func New(opts Options) *Server {
 		comments:    map[string][]comment{},
 		nextComment: 10000,
 	}
+	s.zone.Store(&userZone{name: opts.TimeZone, loc: loc})
+	return s
+}
+
+// userZone is the user's time zone: its IANA name, as /myself reports it,
+// and the location JQL date literals and rendered times use.
+type userZone struct {
+	name string
+	loc  *time.Location
+}
+
+// loc is the user's time zone now.
+func (s *Server) loc() *time.Location { return s.zone.Load().loc }
+
+// SetTimeZone changes the user's time zone, as a user editing their
+// profile does: from now on /myself reports it, and JQL date literals are
+// read and times rendered in it.
+func (s *Server) SetTimeZone(name string) error {
+	loc, err := time.LoadLocation(name)
+	if err != nil || name == "" {
+		return fmt.Errorf("jirasim: time zone %q: %v", name, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.zone.Store(&userZone{name: name, loc: loc})
+	// Dates are kept as the instant of their midnight in the user's zone.
+	for _, r := range s.recs {
+		r.due, _ = s.dateMillis(r.Due)
+		r.start, _ = s.dateMillis(r.Start)
+	}
+	s.version++
+	return nil
 }
 
 // Start serves s on a loopback httptest server and, when BaseURL was not
@@ -379,7 +411,7 @@ func (s *Server) dateMillis(d string) (int64, error) {
 	if d == "" {
 		return 0, nil
 	}
-	t, err := time.ParseInLocation(time.DateOnly, d, s.loc)
+	t, err := time.ParseInLocation(time.DateOnly, d, s.loc())
 	if err != nil {
 		return 0, fmt.Errorf("want yyyy-mm-dd, got %q", d)
 	}

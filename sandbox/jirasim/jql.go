@@ -966,7 +966,7 @@ func cmpOp(op string, c int) bool {
 // dateValue reads a JQL date: an absolute date in the user's zone, a period
 // relative to now ("-15m", "-1w 2d"), or now(), startOfDay(), endOfDay().
 func (c *compiler) dateValue(v jqlValue, field string) (int64, bool) {
-	loc := c.s.loc
+	loc := c.s.loc()
 	if v.fn {
 		c.usesNow = true
 		var offset time.Duration

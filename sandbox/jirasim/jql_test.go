@@ -175,6 +175,32 @@ func TestJQLDateLiteralsUseUserTimeZone(t *testing.T) {
 	}
 }
 
+// A user who changes their time zone has later literals read in the new
+// one, and /myself says so; a cached search does not outlive the change.
+func TestSetTimeZone(t *testing.T) {
+	s, c := start(t, Options{TimeZone: "America/New_York"})
+	s.Add(jqlFixture(t)...)
+	// 15:00Z on 2026-01-05: 10:00 in New York, 05:00 in Honolulu (UTC-10).
+	const jql = `updated >= "2026/01/05 10:00" ORDER BY key`
+	if got := joinKeys(searchKeys(t, c, jql)); got != "EHR-2,EHR-3,EHR-4,PACS-1" {
+		t.Fatalf("in New York: %q", got)
+	}
+	if err := s.SetTimeZone("Pacific/Honolulu"); err != nil {
+		t.Fatal(err)
+	}
+	// 10:00 in Honolulu is 20:00Z: EHR-2 and EHR-3, updated at 15:00Z
+	// and 15:01Z, fall out.
+	if got := joinKeys(searchKeys(t, c, jql)); got != "EHR-4,PACS-1" {
+		t.Errorf("in Honolulu: %q, want EHR-4,PACS-1", got)
+	}
+	if me := decode[struct{ TimeZone string }](t, c.get("/rest/api/3/myself", nil)); me.TimeZone != "Pacific/Honolulu" {
+		t.Errorf("myself timeZone %q, want Pacific/Honolulu", me.TimeZone)
+	}
+	if err := s.SetTimeZone("Mars/Olympus"); err == nil {
+		t.Error("SetTimeZone took an unknown zone")
+	}
+}
+
 func TestSearchCacheSeesChanges(t *testing.T) {
 	s, c := start(t, Options{})
 	s.Add(jqlFixture(t)...)

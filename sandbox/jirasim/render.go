@@ -158,7 +158,7 @@ func (s *Server) appendField(b []byte, r *record, f fieldID, rc *renderCtx) []by
 
 func (s *Server) appendTime(b []byte, t time.Time) []byte {
 	b = append(b, '"')
-	b = t.In(s.loc).AppendFormat(b, jiraTime)
+	b = t.In(s.loc()).AppendFormat(b, jiraTime)
 	return append(b, '"')
 }
 
@@ -283,7 +283,7 @@ func (s *Server) appendUser(b []byte, base, api, name string) []byte {
 	b = append(b, `,"displayName":`...)
 	b = appendString(b, name)
 	b = append(b, `,"active":true,"timeZone":`...)
-	b = appendString(b, s.opts.TimeZone)
+	b = appendString(b, s.zone.Load().name)
 	return append(b, '}')
 }
 
