@@ -63,6 +63,7 @@ type Server struct {
 	nextID  int64
 	refs    atomic.Uint64
 	faults  []*Fault
+	cmu     sync.Mutex // guards calls and what they point to
 	calls   []*Call
 	limiter *rate.Limiter
 }
@@ -110,23 +111,19 @@ func BaseURL(ts *httptest.Server) string { return ts.URL + APIPrefix }
 
 // ServeHTTP answers one API request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 	// Calls are kept in the order they arrive: an answer the client gave up
 	// on (past its response cap) may still be written after the next
-	// request was answered.
+	// request was answered. A call's status is recorded as its header is
+	// written, before the client can have read any of the answer.
 	c := &Call{
 		Method: r.Method,
 		Path:   strings.TrimPrefix(r.URL.Path, APIPrefix),
 		Query:  r.URL.RawQuery,
 	}
-	s.mu.Lock()
+	s.cmu.Lock()
 	s.calls = append(s.calls, c)
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		c.Status, c.Bytes = rec.status, rec.n
-		s.mu.Unlock()
-	}()
+	s.cmu.Unlock()
+	rec := &recorder{ResponseWriter: w, s: s, c: c}
 	if f := s.takeFault(r, false); f != nil {
 		s.answerFault(rec, f)
 		return
@@ -147,27 +144,42 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(rec, r)
 }
 
+// recorder notes a call's status and answer size as they are written.
 type recorder struct {
 	http.ResponseWriter
-	status int
-	n      int
+	s           *Server
+	c           *Call
+	wroteHeader bool
 }
 
 func (r *recorder) WriteHeader(code int) {
-	r.status = code
+	if !r.wroteHeader {
+		r.wroteHeader = true
+		r.s.cmu.Lock()
+		r.c.Status = code
+		r.s.cmu.Unlock()
+	}
 	r.ResponseWriter.WriteHeader(code)
 }
 
 func (r *recorder) Write(b []byte) (int, error) {
+	if !r.wroteHeader {
+		r.WriteHeader(http.StatusOK)
+	}
 	n, err := r.ResponseWriter.Write(b)
-	r.n += n
+	r.s.cmu.Lock()
+	r.c.Bytes += n
+	r.s.cmu.Unlock()
 	return n, err
 }
 
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
 // Calls returns the requests received so far, in the order they arrived.
 func (s *Server) Calls() []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
 	out := make([]Call, len(s.calls))
 	for i, c := range s.calls {
 		out[i] = *c
@@ -177,8 +189,8 @@ func (s *Server) Calls() []Call {
 
 // ResetCalls forgets the recorded calls.
 func (s *Server) ResetCalls() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
 	s.calls = nil
 }
 
