@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -59,7 +61,7 @@ func (g *credentialGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	n, now := 1, time.Now()
 	for o, since := range g.inflight {
-		if o.Context().Err() == nil && clientOpen(o.RemoteAddr) {
+		if o.Context().Err() == nil && clientOpen(o.RemoteAddr, o.Context().Value(http.LocalAddrContextKey).(net.Addr)) {
 			n++
 			g.overlaps = append(g.overlaps, fmt.Sprintf("%s %s from %s while %s %s from %s (in flight for %s)",
 				r.Method, r.URL.Path, r.RemoteAddr, o.Method, o.URL.Path, o.RemoteAddr, now.Sub(since)))
@@ -96,26 +98,33 @@ func (a *answerWatch) Write(b []byte) (int, error) {
 
 func (a *answerWatch) Unwrap() http.ResponseWriter { return a.ResponseWriter }
 
-// clientOpen reports whether the client end of a loopback TCP connection,
-// addr being the client's IPv4 address and port as the server saw it, is
-// still open: established in the kernel's table. Where the table cannot be
-// read it reports true, so the gate errs towards counting.
-func clientOpen(addr string) bool {
-	ap, err := netip.ParseAddrPort(addr)
-	if err != nil || !ap.Addr().Is4() {
+// clientOpen reports whether the client end of a loopback TCP connection
+// is still open: established in the kernel's table. client is the client's
+// IPv4 address and port as the server saw it, server the server's own. A
+// client port can stand in the table twice (an old connection to another
+// server still closing), so the row must name both ends. Where the table
+// cannot be read, or the addresses are not IPv4, it reports true, so that
+// the gate errs towards counting.
+func clientOpen(client string, server net.Addr) bool {
+	c, err1 := netip.ParseAddrPort(client)
+	s, err2 := netip.ParseAddrPort(server.String())
+	if err1 != nil || err2 != nil || !c.Addr().Is4() || !s.Addr().Is4() {
 		return true
 	}
 	table, err := os.ReadFile("/proc/net/tcp")
 	if err != nil {
 		return true
 	}
-	ip := ap.Addr().As4()
-	// The table writes an IPv4 address as one little-endian hex word.
-	local := fmt.Sprintf("%02X%02X%02X%02X:%04X", ip[3], ip[2], ip[1], ip[0], ap.Port())
+	// The table writes an IPv4 address as one 32-bit word in the machine's
+	// byte order, in hex, and the port in plain hex.
+	hexAddr := func(ap netip.AddrPort) string {
+		return fmt.Sprintf("%08X:%04X", binary.NativeEndian.Uint32(ap.Addr().AsSlice()), ap.Port())
+	}
+	local, remote := hexAddr(c), hexAddr(s)
 	for _, line := range strings.Split(string(table), "\n")[1:] {
 		f := strings.Fields(line)
-		if len(f) > 3 && f[1] == local {
-			return f[3] == "01" // TCP_ESTABLISHED
+		if len(f) > 3 && f[1] == local && f[2] == remote && f[3] == "01" { // TCP_ESTABLISHED
+			return true
 		}
 	}
 	return false
