@@ -753,7 +753,8 @@ func (e *Engine) acquire(ctx context.Context, lease string, at time.Time) (store
 // for, not when the database answers.
 func (e *Engine) heartbeat(ctx context.Context, fence store.Fence, at time.Time, lost context.CancelCauseFunc) {
 	valid := e.leaseTTL - e.leaseTTL/5
-	left := func(at time.Time) time.Duration { return max(valid-e.now().Sub(at), 0) }
+	// Never longer than valid: a clock set back must not stretch the term.
+	left := func(at time.Time) time.Duration { return min(max(valid-e.now().Sub(at), 0), valid) }
 	expire := time.NewTimer(left(at))
 	defer expire.Stop()
 	t := time.NewTicker(e.leaseTTL / 3)

@@ -186,12 +186,17 @@ func TestReplicasShareOnePostgreSQL(t *testing.T) {
 	t.Cleanup(as.Close)
 
 	dir := t.TempDir()
+	// A killed replica's leases are taken over at once (its process is
+	// gone), so the lease term only bounds a live replica that cannot renew:
+	// it stops a fifth of the term early. 10 s leaves 2 s for a process
+	// starved of CPU by the rest of the test suite to notice; the default
+	// is 5 minutes.
 	config := func(name string) string {
 		body := fmt.Sprintf(`database: { url_env: PMSYNC_TEST_DB }
 timezone: UTC
 http: { listen: "127.0.0.1:0" }
 schedule: { sync: "@every 1s", rollup: "@every 2s", deletions: "@every 1h" }
-sync: { lease_ttl: 3s, workers: 2 }
+sync: { lease_ttl: 10s, workers: 2 }
 connections:
   - { name: jira, kind: jira, base_url: %s, flavor: cloud, auth: { email_env: JIRA_EMAIL, token_env: JIRA_TOKEN } }
   - { name: asana, kind: asana, base_url: %s, auth: { token_env: ASANA_TOKEN } }

@@ -155,15 +155,27 @@ func (c *Connector) fieldCatalog(ctx context.Context) (*fieldCatalog, error) {
 // move by the difference, and a move west would skip the updates of those
 // hours for good.
 func (c *Connector) fetchZone(ctx context.Context) (*time.Location, error) {
+	return c.readZone(ctx, false)
+}
+
+// readZone is fetchZone; with force it asks /myself whatever it knows, and
+// fails when the answer does not come.
+func (c *Connector) readZone(ctx context.Context, force bool) (*time.Location, error) {
 	now := c.now()
 	c.mu.Lock()
 	zone, at := c.zone, c.zoneAt
 	c.mu.Unlock()
-	if zone != nil && now.Sub(at) < catalogTTL {
+	if !force && zone != nil && now.Sub(at) < catalogTTL {
 		return zone, nil
 	}
 	me, _, err := c.jc.User.GetSelfWithContext(ctx)
 	if err != nil {
+		if zone != nil && !force {
+			// The zone an hour ago is a better guess than none: keep it,
+			// and ask again at the next pull.
+			c.log.Warn().Str("err", callErr(err).Error()).Msg("jira user time zone not refreshed; keeping the last one")
+			return zone, nil
+		}
 		return nil, callErr(err)
 	}
 	loc, err := time.LoadLocation(me.TimeZone)
@@ -171,8 +183,10 @@ func (c *Connector) fetchZone(ctx context.Context) (*time.Location, error) {
 		// Formatting the literal in the westernmost offset makes Jira read it
 		// as an earlier instant in any user zone: a longer overlap, never a
 		// gap. Cloud hides timeZone under some privacy settings.
-		c.log.Warn().Str("time_zone", me.TimeZone).Msg("jira user time zone unknown; widening the incremental overlap")
 		loc = time.FixedZone("UTC-12", -12*60*60)
+		if zone == nil || zone.String() != loc.String() {
+			c.log.Warn().Str("time_zone", me.TimeZone).Msg("jira user time zone unknown; widening the incremental overlap")
+		}
 	}
 	if zone != nil && zone.String() != loc.String() {
 		c.log.Info().Str("was", zone.String()).Str("now", loc.String()).Msg("jira user time zone changed")

@@ -380,10 +380,11 @@ func issueURL(site, key string) string {
 	return site + "/browse/" + url.PathEscape(key)
 }
 
-// Check verifies the credentials and reachability with GET /myself, and
-// remembers the user's time zone for incremental queries.
+// Check verifies the credentials and reachability with GET /myself, every
+// time it is called, and remembers the user's time zone for incremental
+// queries.
 func (c *Connector) Check(ctx context.Context) error {
-	if _, err := c.fetchZone(ctx); err != nil {
+	if _, err := c.readZone(ctx, true); err != nil {
 		return c.fail("check the connection", err)
 	}
 	return nil

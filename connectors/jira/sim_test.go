@@ -534,6 +534,41 @@ func TestIncrementalFollowsAChangedUserZone(t *testing.T) {
 	}
 }
 
+// A zone that cannot be read again is kept: the pull goes on in the zone
+// of an hour ago. Check asks /myself every time and fails when it cannot.
+func TestZoneRefreshFailureKeepsTheLastZone(t *testing.T) {
+	e := newEnv(t, envOpts{zone: "America/New_York", issues: 3})
+	cur := e.pull(t, projectScope, "")[0].Next
+	e.pull(t, projectScope, cur) // reads the zone
+	e.clock.Advance(2 * time.Hour)
+	e.sim.Inject(jirasim.Fault{Path: "/rest/api/2/myself", Status: http.StatusServiceUnavailable, Times: -1})
+	e.resetCalls()
+	if _, err := e.conn.fetchZone(context.Background()); err != nil {
+		t.Fatalf("zone refresh with /myself failing: %v, want the last zone kept", err)
+	}
+	pages := e.pull(t, projectScope, cur)
+	if len(pages) == 0 {
+		t.Fatal("no pages")
+	}
+	calls := countCalls(e.calls(t))
+	if calls["GET /rest/api/2/myself"] == 0 || calls["POST "+e.searchPath()] != 1 {
+		t.Errorf("calls %v: want /myself tried and the search made all the same", calls)
+	}
+	if err := e.conn.Check(context.Background()); err == nil || connectors.StatusOf(err) != http.StatusServiceUnavailable {
+		t.Errorf("Check with /myself failing = %v, want the 503", err)
+	}
+
+	// A zone read a moment ago does not spare Check its request.
+	f := newEnv(t, envOpts{zone: "America/New_York"})
+	if err := f.conn.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.sim.Inject(jirasim.Fault{Path: "/rest/api/2/myself", Status: http.StatusUnauthorized, Times: -1})
+	if err := f.conn.Check(context.Background()); connectors.StatusOf(err) != http.StatusUnauthorized {
+		t.Errorf("second Check with the token refused = %v, want the 401", err)
+	}
+}
+
 func TestRetriesAndErrors(t *testing.T) {
 	t.Run("429 waits out Retry-After", func(t *testing.T) {
 		e := newEnv(t, envOpts{issues: 250})

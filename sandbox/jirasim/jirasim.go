@@ -215,19 +215,24 @@ func (s *Server) loc() *time.Location { return s.zone.Load().loc }
 // profile does: from now on /myself reports it, and JQL date literals are
 // read and times rendered in it.
 func (s *Server) SetTimeZone(name string) error {
+	if name == "" {
+		return errors.New("jirasim: no time zone named")
+	}
 	loc, err := time.LoadLocation(name)
-	if err != nil || name == "" {
-		return fmt.Errorf("jirasim: time zone %q: %v", name, err)
+	if err != nil {
+		return fmt.Errorf("jirasim: time zone %q: %w", name, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.zone.Store(&userZone{name: name, loc: loc})
 	// Dates are kept as the instant of their midnight in the user's zone.
-	for _, r := range s.recs {
+	// Records are replaced, never mutated (see replace).
+	for _, old := range slices.Clone(s.recs) {
+		r := *old
 		r.due, _ = s.dateMillis(r.Due)
 		r.start, _ = s.dateMillis(r.Start)
+		s.replace(old, &r)
 	}
-	s.version++
 	return nil
 }
 

@@ -124,6 +124,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.calls = append(s.calls, c)
 	s.cmu.Unlock()
 	rec := &recorder{ResponseWriter: w, s: s, c: c}
+	// A handler that writes nothing is answered 200 by net/http.
+	defer func() {
+		if !rec.wroteHeader {
+			s.cmu.Lock()
+			c.Status = http.StatusOK
+			s.cmu.Unlock()
+		}
+	}()
 	if f := s.takeFault(r, false); f != nil {
 		s.answerFault(rec, f)
 		return

@@ -63,7 +63,7 @@ func Encode(it pmsync.Item) (Values, error) {
 	return v, nil
 }
 
-// DecodeJSON sets it's labels and fields from their stored JSON text;
+// DecodeJSON sets its labels and fields from their stored JSON text;
 // none of either is nil.
 func DecodeJSON(labels, fields string, it *pmsync.Item) error {
 	it.Labels, it.Fields = nil, nil
