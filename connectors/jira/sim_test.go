@@ -489,15 +489,21 @@ func TestIncrementalLiteralInUserZone(t *testing.T) {
 	if diff := cmp.Diff([]string{"30002", "30003"}, idsOf(t, pages)); diff != "" {
 		t.Errorf("incremental ids (-want +got):\n%s", diff)
 	}
+	if want, got := `(project = "EHR") AND updated >= "2026/03/01 10:55" ORDER BY updated ASC, id ASC`, e.lastJQL(t); got != want {
+		t.Errorf("jql = %q, want %q", got, want)
+	}
+}
+
+// lastJQL is the JQL of the last search the simulator received.
+func (e *env) lastJQL(t *testing.T) string {
+	t.Helper()
 	var body struct{ JQL string }
 	for _, c := range e.calls(t) {
 		if c.Path == e.searchPath() {
 			_ = json.Unmarshal(c.Body, &body)
 		}
 	}
-	if want := `(project = "EHR") AND updated >= "2026/03/01 10:55" ORDER BY updated ASC, id ASC`; body.JQL != want {
-		t.Errorf("jql = %q, want %q", body.JQL, want)
-	}
+	return body.JQL
 }
 
 // A user who moves their time zone west would have the next literal read
@@ -521,16 +527,10 @@ func TestIncrementalFollowsAChangedUserZone(t *testing.T) {
 	if got := idsOf(t, pages); !slices.Contains(got, "30002") {
 		t.Errorf("incremental ids %v: the issue changed after the cursor is missing", got)
 	}
-	var body struct{ JQL string }
-	for _, c := range e.calls(t) {
-		if c.Path == e.searchPath() {
-			_ = json.Unmarshal(c.Body, &body)
-		}
-	}
 	// The cursor is 09:00Z less the 5-minute overlap: 22:55 the day before
 	// in Honolulu (UTC-10).
-	if want := `(project = "EHR") AND updated >= "2026/03/01 22:55" ORDER BY updated ASC, id ASC`; body.JQL != want {
-		t.Errorf("jql = %q, want %q", body.JQL, want)
+	if want, got := `(project = "EHR") AND updated >= "2026/03/01 22:55" ORDER BY updated ASC, id ASC`, e.lastJQL(t); got != want {
+		t.Errorf("jql = %q, want %q", got, want)
 	}
 }
 
