@@ -40,7 +40,11 @@ import (
 // simulator's handler is still returning. A request whose client has
 // closed its end of the connection (a killed replica, or one that gave its
 // lease up and cancelled) does not count either: no process is waiting for
-// its answer.
+// its answer. That is judged a moment after the second request arrives
+// (closeGrace): a killed Go process is taken for gone as soon as its main
+// thread is a zombie, and its other threads, which keep its sockets open,
+// can take a few milliseconds more to exit. Two live replicas pulling at
+// once keep their connections open, and are counted.
 type credentialGate struct {
 	next     http.Handler
 	isPull   func(*http.Request) bool
@@ -48,7 +52,11 @@ type credentialGate struct {
 	inflight map[*http.Request]time.Time
 	max      int
 	overlaps []string
+	checks   sync.WaitGroup // the overlap checks still waiting out closeGrace
 }
+
+// closeGrace is how long a dying replica's sockets may stay open.
+const closeGrace = 250 * time.Millisecond
 
 func (g *credentialGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !g.isPull(r) {
@@ -59,16 +67,35 @@ func (g *credentialGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g.inflight == nil {
 		g.inflight = map[*http.Request]time.Time{}
 	}
-	n, now := 1, time.Now()
-	for o, since := range g.inflight {
-		if o.Context().Err() == nil && clientOpen(o.RemoteAddr, o.Context().Value(http.LocalAddrContextKey).(net.Addr)) {
-			n++
-			g.overlaps = append(g.overlaps, fmt.Sprintf("%s %s from %s while %s %s from %s (in flight for %s)",
-				r.Method, r.URL.Path, r.RemoteAddr, o.Method, o.URL.Path, o.RemoteAddr, now.Sub(since)))
+	now := time.Now()
+	var others []*http.Request
+	for o := range g.inflight {
+		if o.Context().Err() == nil {
+			others = append(others, o)
 		}
 	}
+	if len(others) > 0 {
+		since := make([]time.Duration, len(others))
+		for i, o := range others {
+			since[i] = now.Sub(g.inflight[o])
+		}
+		g.checks.Go(func() {
+			time.Sleep(closeGrace)
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			n := 1
+			for i, o := range others {
+				if clientOpen(o.RemoteAddr, o.Context().Value(http.LocalAddrContextKey).(net.Addr)) {
+					n++
+					g.overlaps = append(g.overlaps, fmt.Sprintf("%s %s from %s while %s %s from %s (in flight for %s)",
+						r.Method, r.URL.Path, r.RemoteAddr, o.Method, o.URL.Path, o.RemoteAddr, since[i]))
+				}
+			}
+			g.max = max(g.max, n)
+		})
+	}
 	g.inflight[r] = now
-	g.max = max(g.max, n)
+	g.max = max(g.max, 1)
 	g.mu.Unlock()
 	answered := func() {
 		g.mu.Lock()
@@ -131,6 +158,7 @@ func clientOpen(client string, server net.Addr) bool {
 }
 
 func (g *credentialGate) maxInFlight() int {
+	g.checks.Wait()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.max
