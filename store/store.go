@@ -13,6 +13,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/pmsync/pmsync"
@@ -58,6 +59,33 @@ type PageWrite struct {
 	// external ids: every other live item of the source is tombstoned.
 	Live    []string
 	HasLive bool
+}
+
+// Check refuses a page that cannot be written whole: one without a source,
+// an item of another source or one that fails pmsync.Item.Validate, a
+// quarantine entry of another source or without an external id. Every
+// backend checks a page with it before writing any of it.
+func (w PageWrite) Check() error {
+	if w.Source == "" {
+		return errors.New("apply page: source is empty")
+	}
+	for _, it := range w.Items {
+		if it.Source != w.Source {
+			return fmt.Errorf("apply page of source %q: item %q belongs to source %q", w.Source, it.ExternalID, it.Source)
+		}
+		if err := it.Validate(); err != nil {
+			return fmt.Errorf("apply page of source %q: invalid item %q: %w", w.Source, it.ExternalID, err)
+		}
+	}
+	for _, q := range w.Quarantine {
+		if q.Source != "" && q.Source != w.Source {
+			return fmt.Errorf("apply page of source %q: quarantined record %q belongs to source %q", w.Source, q.ExternalID, q.Source)
+		}
+		if q.ExternalID == "" {
+			return fmt.Errorf("apply page of source %q: quarantined record has no external id", w.Source)
+		}
+	}
+	return nil
 }
 
 // PageResult counts what a page changed.

@@ -286,32 +286,18 @@ func (b *changeBatch) write(ctx context.Context, tx pgx.Tx, source string, runID
 // If any item is invalid or belongs to another source, nothing of the page
 // is written.
 func (db *DB) ApplyPage(ctx context.Context, w store.PageWrite) (store.PageResult, error) {
-	if w.Source == "" {
-		return store.PageResult{}, errors.New("apply page: source is empty")
+	if err := w.Check(); err != nil {
+		return store.PageResult{}, err
 	}
 	rows := make([]itemRow, len(w.Items))
 	ids := make([]string, len(w.Items))
 	for i, it := range w.Items {
-		if it.Source != w.Source {
-			return store.PageResult{}, fmt.Errorf("apply page of source %q: item %q belongs to source %q", w.Source, it.ExternalID, it.Source)
-		}
-		if err := it.Validate(); err != nil {
-			return store.PageResult{}, fmt.Errorf("apply page of source %q: invalid item %q: %w", w.Source, it.ExternalID, err)
-		}
 		it.DeletedAt = time.Time{}
 		r, err := encodeItem(it)
 		if err != nil {
 			return store.PageResult{}, fmt.Errorf("apply page of source %q: item %q: %w", w.Source, it.ExternalID, err)
 		}
 		rows[i], ids[i] = r, it.ExternalID
-	}
-	for _, q := range w.Quarantine {
-		if q.Source != "" && q.Source != w.Source {
-			return store.PageResult{}, fmt.Errorf("apply page of source %q: quarantined record %q belongs to source %q", w.Source, q.ExternalID, q.Source)
-		}
-		if q.ExternalID == "" {
-			return store.PageResult{}, fmt.Errorf("apply page of source %q: quarantined record has no external id", w.Source)
-		}
 	}
 
 	at := ts(w.At)
